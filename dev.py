@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Set-up and run, needing nothing but Python 3.12.
+
+    python3 dev.py serve [--port 8000]   # the site on SQLite, demo data, tasks in-process
+    python3 dev.py test [pytest args]    # the whole test suite
+
+Both create .venv and install the pinned dependencies from pyproject.toml on first use (and
+again whenever pyproject.toml changes)."""
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def ensure_env(extras: tuple[str, ...] = ("dev",)) -> None:
+    if sys.version_info < (3, 12):
+        sys.exit(f"Python 3.12 or newer is needed; this is {sys.version.split()[0]}.")
+    pyproject = (ROOT / "pyproject.toml").read_bytes()
+    stamp_value = hashlib.sha256(pyproject + ",".join(extras).encode()).hexdigest()
+    stamp = VENV / ".installed"
+    if stamp.exists() and stamp.read_text() == stamp_value:
+        return
+    if not PY.exists():
+        print("Creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    project = tomllib.loads(pyproject.decode())["project"]
+    requirements = list(project["dependencies"])
+    for extra in extras:
+        requirements += project["optional-dependencies"].get(extra, [])
+    print("Installing pinned dependencies ...", flush=True)
+    subprocess.run(
+        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements],
+        check=True,
+    )
+    stamp.write_text(stamp_value)
+
+
+def manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([str(PY), "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def serve(port: int) -> int:
+    ensure_env()
+    env = {
+        **os.environ,
+        "DEBUG": os.environ.get("DEBUG", "1"),
+        "SECURE_HTTPS": os.environ.get("SECURE_HTTPS", "0"),
+    }
+    manage("migrate", "--no-input", "-v", "0", env=env)
+    manage("seed_demo", env=env)
+    url = f"http://127.0.0.1:{port}/"
+    print(f"\nOpen {url}  (admin: {url}admin/)\n", flush=True)
+    return subprocess.call([str(PY), "manage.py", "runserver", f"127.0.0.1:{port}"], cwd=ROOT, env=env)
+
+
+def test(pytest_args: list[str]) -> int:
+    ensure_env()
+    return subprocess.call([str(PY), "-m", "pytest", *pytest_args], cwd=ROOT)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_p = sub.add_parser("serve", help="run the site on SQLite with demo data")
+    serve_p.add_argument("--port", type=int, default=8000)
+    sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
+    sub.add_parser("setup", help="only create .venv and install dependencies")
+    args, rest = parser.parse_known_args()
+    if args.command == "serve":
+        return serve(args.port)
+    if args.command == "test":
+        return test(rest)
+    ensure_env()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

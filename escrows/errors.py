@@ -1,0 +1,57 @@
+"""One hierarchy of domain errors. Each has a stable code and a message meant for the user; the
+API maps `kind` to a status code and envelope, the HTML views to a flash message."""
+
+
+class EscrowError(Exception):
+    kind = "invalid_request"  # invalid_request | not_found | forbidden | conflict | payment
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+
+class InvalidRequest(EscrowError):
+    """The request breaks a business rule (amounts, order, etc)."""
+
+
+class InvalidState(EscrowError):
+    """The object is not in a state that allows this action."""
+
+    code = "invalid_state"
+
+
+class NotFound(EscrowError):
+    """Does not exist, or is not visible to the actor (never reveal which)."""
+
+    kind = "not_found"
+    code = "resource_missing"
+
+
+class Forbidden(EscrowError):
+    """A party to the escrow asked for something only the other party may do."""
+
+    kind = "forbidden"
+    code = "forbidden"
+
+
+class Conflict(EscrowError):
+    kind = "conflict"
+    code = "conflict"
+
+
+class InsufficientFunds(EscrowError):
+    code = "insufficient_funds"
+
+
+class PaymentFailed(EscrowError):
+    kind = "payment"
+    code = "payment_failed"
+
+
+class TestModeOnly(EscrowError):
+    kind = "forbidden"
+    code = "test_mode_only"

@@ -1,0 +1,537 @@
+"""Escrow domain. @transition methods only move the status of one row in memory; every write
+that matters (locks, ledger, events, side effects) lives in services.py."""
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django_fsm import FSMField, transition
+
+from .money import format_minor, format_money
+
+
+def _token(prefix: str, nbytes: int = 12) -> str:
+    return prefix + secrets.token_hex(nbytes)
+
+
+def new_escrow_id() -> str:
+    return _token("intent_")
+
+
+def new_payment_token() -> str:
+    # Separate from the id and unguessable: whoever holds it can see and pay the escrow.
+    return "pt_" + secrets.token_urlsafe(24)
+
+
+def new_milestone_id() -> str:
+    return _token("milestone_")
+
+
+def new_settlement_id() -> str:
+    return _token("stl_")
+
+
+def new_payment_id() -> str:
+    return _token("pay_")
+
+
+def new_event_id() -> str:
+    return _token("evt_")
+
+
+class EscrowStatus(models.TextChoices):
+    AWAITING_PAYMENT = "AWAITING_PAYMENT", "Awaiting payment"
+    OPENED = "OPENED", "Opened"
+    DISPUTED = "DISPUTED", "Disputed"
+    COMPLETED = "COMPLETED", "Completed"
+    REFUNDED = "REFUNDED", "Refunded"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+CLOSED_STATUSES = {EscrowStatus.COMPLETED, EscrowStatus.REFUNDED, EscrowStatus.CANCELLED}
+
+
+class SettlementType(models.TextChoices):
+    MILESTONE = "MILESTONE", "Milestone"
+    STANDARD = "STANDARD", "Standard"
+
+
+class ReleaseType(models.TextChoices):
+    MILESTONE_LOCKED = "MILESTONE_LOCKED", "Milestone locked"
+    DELIVERY_PROOF = "DELIVERY_PROOF", "Delivery proof"
+
+
+class WhoPays(models.TextChoices):
+    BUYER = "buyer", "Buyer"
+    SELLER = "seller", "Seller"
+    SPLIT = "split", "Split"
+
+
+class SettlementMethod(models.TextChoices):
+    OFF_RAMP_MOCK = "OFF_RAMP_MOCK", "Off-ramp (mock)"
+
+
+class Escrow(models.Model):
+    public_id = models.CharField(max_length=40, unique=True, default=new_escrow_id, editable=False)
+    payment_token = models.CharField(max_length=64, unique=True, default=new_payment_token, editable=False)
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escrows_selling"
+    )
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="escrows_buying",
+        null=True,
+        blank=True,
+    )
+    # When the seller names a buyer by email before the buyer has an account.
+    buyer_email = models.EmailField(blank=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    currency = models.CharField(max_length=8)
+    amount = models.BigIntegerField(help_text="Minor units")
+    fee = models.BigIntegerField(help_text="Minor units, paid by the buyer on top of amount")
+    fee_schedule_version = models.CharField(max_length=40)
+    who_pays = models.CharField(max_length=10, choices=WhoPays.choices, default=WhoPays.BUYER)
+    settlement_type = models.CharField(
+        max_length=10, choices=SettlementType.choices, default=SettlementType.MILESTONE
+    )
+    release_type = models.CharField(
+        max_length=20, choices=ReleaseType.choices, default=ReleaseType.MILESTONE_LOCKED
+    )
+    auto_release_on_proof = models.BooleanField(default=False)
+    intent_type = models.CharField(max_length=40, blank=True)
+    settlement_method = models.CharField(max_length=20, choices=SettlementMethod.choices, blank=True)
+    settlement_destination = models.CharField(max_length=200, blank=True)
+    max_delivery = models.PositiveIntegerField(null=True, blank=True)
+    delivery_timeline = models.CharField(max_length=10, blank=True)
+    total_quantity = models.PositiveIntegerField(null=True, blank=True)
+    category_id = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    inspection_period = models.DurationField()
+    expires_at = models.DateTimeField()
+
+    status = FSMField(default=EscrowStatus.AWAITING_PAYMENT, choices=EscrowStatus.choices, protected=True)
+
+    funded_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["seller", "-created_at"], name="escrow_seller_recent"),
+            models.Index(fields=["buyer", "-created_at"], name="escrow_buyer_recent"),
+            models.Index(fields=["status", "expires_at"], name="escrow_status_expiry"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="escrow_amount_positive"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="escrow_fee_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.title}"
+
+    # -- transitions: status only; services do everything else ---------------------------
+    @transition(field=status, source=EscrowStatus.AWAITING_PAYMENT, target=EscrowStatus.OPENED)
+    def fund(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.OPENED, target=EscrowStatus.COMPLETED)
+    def complete(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.AWAITING_PAYMENT, target=EscrowStatus.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.AWAITING_PAYMENT, target=EscrowStatus.CANCELLED)
+    def expire(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.OPENED, target=EscrowStatus.DISPUTED)
+    def open_dispute(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=EscrowStatus.DISPUTED,
+        target=EscrowStatus.OPENED,
+    )
+    def resume(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.DISPUTED, target=EscrowStatus.COMPLETED)
+    def resolve_complete(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.DISPUTED, target=EscrowStatus.REFUNDED)
+    def resolve_refund(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.OPENED, target=EscrowStatus.REFUNDED)
+    def refund(self) -> None:
+        pass
+
+    # -- read helpers ---------------------------------------------------------------------
+    @property
+    def is_milestone(self) -> bool:
+        return self.settlement_type == SettlementType.MILESTONE
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    @property
+    def total_charge(self) -> int:
+        return self.amount + self.fee
+
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency)
+
+    def amount_str(self) -> str:
+        return format_minor(self.amount, self.currency)
+
+    def party_role(self, user: Any) -> str | None:
+        if user is None or not getattr(user, "pk", None):
+            return None
+        if user.pk == self.seller_id:
+            return "seller"
+        if self.buyer_id is not None and user.pk == self.buyer_id:
+            return "buyer"
+        return None
+
+
+class MilestoneStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    COMPLETED = "COMPLETED", "Delivered"
+    RELEASED = "RELEASED", "Released"
+    REFUNDED = "REFUNDED", "Refunded"
+
+
+SETTLED_MILESTONE_STATUSES = {MilestoneStatus.RELEASED, MilestoneStatus.REFUNDED}
+
+
+class Milestone(models.Model):
+    public_id = models.CharField(max_length=48, unique=True, default=new_milestone_id, editable=False)
+    escrow = models.ForeignKey(Escrow, on_delete=models.PROTECT, related_name="milestones")
+    index = models.PositiveIntegerField()
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    amount = models.BigIntegerField(help_text="Minor units")
+    percentage = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    payee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="milestones_payee",
+    )
+    due_date = models.DateTimeField(null=True, blank=True)
+
+    status = FSMField(default=MilestoneStatus.PENDING, choices=MilestoneStatus.choices, protected=True)
+
+    completed_by = models.CharField(max_length=200, blank=True)
+    completion_proof = models.TextField(blank=True)
+    completion_proof_uri = models.URLField(max_length=2000, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["escrow_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["escrow", "index"], name="milestone_unique_index"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="milestone_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "completed_at"], name="milestone_status_done")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} #{self.index}"
+
+    @transition(field=status, source=MilestoneStatus.PENDING, target=MilestoneStatus.COMPLETED)
+    def complete(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED],
+        target=MilestoneStatus.RELEASED,
+    )
+    def release(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED],
+        target=MilestoneStatus.REFUNDED,
+    )
+    def refund(self) -> None:
+        pass
+
+    @property
+    def is_settled(self) -> bool:
+        return self.status in SETTLED_MILESTONE_STATUSES
+
+    def amount_str(self) -> str:
+        return format_minor(self.amount, self.escrow.currency)
+
+
+class FundingSource(models.TextChoices):
+    WALLET = "WALLET", "Wallet balance"
+    CARD = "CARD", "Card (test gateway)"
+
+
+class Payment(models.Model):
+    """The buyer's funding of an escrow: amount + fee, charged exactly once."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_payment_id, editable=False)
+    escrow = models.OneToOneField(Escrow, on_delete=models.PROTECT, related_name="payment")
+    payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
+    source = models.CharField(max_length=10, choices=FundingSource.choices)
+    reference = models.CharField(max_length=200, unique=True)
+    amount = models.BigIntegerField()
+    fee = models.BigIntegerField()
+    currency = models.CharField(max_length=8)
+    gateway_reference = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.fee
+
+
+class SettlementStatus(models.TextChoices):
+    SCHEDULED = "SCHEDULED", "Scheduled"
+    PROCESSING = "PROCESSING", "Processing"
+    PAID = "PAID", "Paid"
+    FAILED = "FAILED", "Failed"
+
+
+class Settlement(models.Model):
+    """A payout of a customer's balance to an outside destination through the off-ramp."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_settlement_id, editable=False)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="settlements"
+    )
+    escrow = models.ForeignKey(
+        Escrow, on_delete=models.PROTECT, null=True, blank=True, related_name="settlements"
+    )
+    milestone = models.OneToOneField(
+        Milestone, on_delete=models.PROTECT, null=True, blank=True, related_name="settlement"
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=8)
+    method = models.CharField(max_length=20, choices=SettlementMethod.choices)
+    destination = models.CharField(max_length=200)
+    status = FSMField(default=SettlementStatus.SCHEDULED, choices=SettlementStatus.choices, protected=True)
+    attempts = models.PositiveIntegerField(default=0)
+    provider_reference = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="settlement_customer_recent"),
+            models.Index(fields=["status", "next_attempt_at"], name="settlement_due"),
+        ]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="settlement_amount_positive")]
+
+    @transition(
+        field=status,
+        source=[SettlementStatus.SCHEDULED, SettlementStatus.PROCESSING],
+        target=SettlementStatus.PROCESSING,
+    )
+    def start(self) -> None:
+        pass
+
+    @transition(field=status, source=SettlementStatus.PROCESSING, target=SettlementStatus.PAID)
+    def mark_paid(self) -> None:
+        pass
+
+    @transition(field=status, source=SettlementStatus.PROCESSING, target=SettlementStatus.SCHEDULED)
+    def reschedule(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[SettlementStatus.PROCESSING, SettlementStatus.SCHEDULED],
+        target=SettlementStatus.FAILED,
+    )
+    def fail(self) -> None:
+        pass
+
+    @transition(field=status, source=SettlementStatus.FAILED, target=SettlementStatus.SCHEDULED)
+    def retry(self) -> None:
+        pass
+
+    def amount_str(self) -> str:
+        return format_minor(self.amount, self.currency)
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", "User"
+    ADMIN = "admin", "Admin"
+    SYSTEM = "system", "System"
+
+
+class Event(models.Model):
+    """Audit row for every transition and money movement, written in the same transaction.
+    It is also the webhook outbox: dispatched_at stays empty until delivery is enqueued."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
+    kind = models.CharField(max_length=60)
+    escrow = models.ForeignKey(Escrow, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    settlement = models.ForeignKey(
+        Settlement, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="customer_events",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="acted_events"
+    )
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices, default=ActorKind.USER)
+    from_status = models.CharField(max_length=30, blank=True)
+    to_status = models.CharField(max_length=30, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["escrow", "id"], name="event_escrow_seq"),
+            models.Index(fields=["dispatched_at", "id"], name="event_outbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_status}->{self.to_status}"
+
+
+# Ledger --------------------------------------------------------------------------------------
+
+
+class AccountKind(models.TextChoices):
+    CUSTOMER_MAIN = "CUSTOMER_MAIN", "Customer main balance"
+    ESCROW_HOLD = "ESCROW_HOLD", "Escrow hold"
+    PAYOUT_CLEARING = "PAYOUT_CLEARING", "Payouts in flight"
+    PLATFORM_FEES = "PLATFORM_FEES", "Platform fees"
+    EXTERNAL_FUNDING = "EXTERNAL_FUNDING", "External funding (cards, deposits)"
+    EXTERNAL_PAYOUTS = "EXTERNAL_PAYOUTS", "External payouts (off-ramp)"
+    EXTERNAL_REFUNDS = "EXTERNAL_REFUNDS", "External refunds"
+
+
+# The world outside is the only place money may come from, so only these may go negative.
+EXTERNAL_KINDS = {AccountKind.EXTERNAL_FUNDING, AccountKind.EXTERNAL_PAYOUTS, AccountKind.EXTERNAL_REFUNDS}
+
+
+class LedgerAccount(models.Model):
+    kind = models.CharField(max_length=20, choices=AccountKind.choices)
+    currency = models.CharField(max_length=8)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_accounts",
+    )
+    escrow = models.OneToOneField(
+        Escrow, on_delete=models.PROTECT, null=True, blank=True, related_name="hold_account"
+    )
+    # Running sum of this account's entries, kept in the same transaction as the entries so
+    # that a balance check is one locked row, not a scan. Tests prove it equals SUM(entries).
+    balance = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "currency", "owner"],
+                condition=Q(escrow__isnull=True, owner__isnull=False),
+                name="ledger_account_unique_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "currency"],
+                condition=Q(escrow__isnull=True, owner__isnull=True),
+                name="ledger_account_unique_platform",
+            ),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) | Q(kind__in=[k.value for k in EXTERNAL_KINDS]),
+                name="ledger_account_no_overdraft",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.owner_id or self.escrow_id or "platform"
+        return f"{self.kind}:{self.currency}:{who}"
+
+
+class TransactionKind(models.TextChoices):
+    FUNDING = "FUNDING", "Escrow funded"
+    RELEASE = "RELEASE", "Milestone released"
+    REFUND = "REFUND", "Refund"
+    TOPUP = "TOPUP", "Wallet top-up"
+    PAYOUT_RESERVE = "PAYOUT_RESERVE", "Payout scheduled"
+    PAYOUT_PAID = "PAYOUT_PAID", "Payout paid"
+    PAYOUT_RETURN = "PAYOUT_RETURN", "Payout failed, returned"
+
+
+class LedgerTransaction(models.Model):
+    kind = models.CharField(max_length=20, choices=TransactionKind.choices)
+    currency = models.CharField(max_length=8)
+    escrow = models.ForeignKey(
+        Escrow, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_transactions"
+    )
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_transactions"
+    )
+    settlement = models.ForeignKey(
+        Settlement, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_transactions"
+    )
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class LedgerEntry(models.Model):
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField(help_text="Signed minor units; a transaction's entries sum to zero")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "id"], name="entry_account_seq")]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_nonzero")]
+
+
+# The mock off-ramp's own books (stands in for the outside payout network) -------------------
+
+
+class MockOffRampPayout(models.Model):
+    """What the mock payout network has seen, keyed by our idempotency key: one row per
+    settlement, `reference` set once paid. Tests count paid rows to prove exactly-once."""
+
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=8)
+    destination = models.CharField(max_length=200)
+    attempts = models.PositiveIntegerField(default=0)
+    reference = models.CharField(max_length=80, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,101 @@
+"""Exact money: integers in minor units everywhere, Decimal only at the edges."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.conf import settings
+
+from .errors import InvalidRequest
+
+
+def currency_exponent(currency: str) -> int:
+    try:
+        return settings.ESCROW_CURRENCIES[currency]
+    except KeyError:
+        raise InvalidRequest(
+            f"Unsupported currency: {currency!s:.10}. Supported: "
+            + ", ".join(sorted(settings.ESCROW_CURRENCIES)),
+            code="invalid_currency",
+            field="currency",
+        ) from None
+
+
+def normalize_currency(currency: object) -> str:
+    if not isinstance(currency, str) or not currency.strip():
+        raise InvalidRequest("currency is required", code="invalid_currency", field="currency")
+    code = currency.strip().upper()
+    currency_exponent(code)
+    return code
+
+
+def max_amount_minor(currency: str) -> int:
+    return settings.ESCROW_MAX_AMOUNT_MAJOR * 10 ** currency_exponent(currency)
+
+
+def to_minor(value: object, currency: str, *, field: str = "amount", allow_zero: bool = False) -> int:
+    """Parse a decimal string (or int / Decimal) in major units into minor units, exactly."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        # Floats are refused on purpose: 0.1 + 0.2 is not money.
+        raise InvalidRequest(f'{field} must be a decimal string such as "300.00"', field=field)
+    try:
+        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError):
+        raise InvalidRequest(f'{field} must be a decimal string such as "300.00"', field=field) from None
+    if not amount.is_finite():
+        raise InvalidRequest(f'{field} must be a decimal string such as "300.00"', field=field)
+    exponent = currency_exponent(currency)
+    scaled = amount * (Decimal(10) ** exponent)
+    if scaled != scaled.to_integral_value():
+        raise InvalidRequest(f"{field} has more than {exponent} decimal places for {currency}", field=field)
+    minor = int(scaled)
+    return check_minor(minor, currency, field=field, allow_zero=allow_zero)
+
+
+def major_int_to_minor(value: object, currency: str, *, field: str = "amount") -> int:
+    """The provider surface speaks integers in major units."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{field} must be a positive integer", field=field)
+    if value <= 0:
+        raise InvalidRequest(f"{field} must be a positive integer", field=field)
+    if value > settings.ESCROW_MAX_AMOUNT_MAJOR:
+        raise InvalidRequest(f"{field} is too large", field=field)
+    return value * 10 ** currency_exponent(currency)
+
+
+def check_minor(minor: int, currency: str, *, field: str = "amount", allow_zero: bool = False) -> int:
+    if minor < 0 or (minor == 0 and not allow_zero):
+        raise InvalidRequest(f"{field} must be greater than zero", field=field)
+    if minor > max_amount_minor(currency):
+        raise InvalidRequest(f"{field} is too large", field=field)
+    return minor
+
+
+def to_decimal(minor: int, currency: str) -> Decimal:
+    exponent = currency_exponent(currency)
+    return (Decimal(minor) / (Decimal(10) ** exponent)).quantize(Decimal(1).scaleb(-exponent))
+
+
+def format_minor(minor: int, currency: str) -> str:
+    """300.00 style decimal string, as the payment-intents API shows amounts."""
+    return f"{to_decimal(minor, currency):f}"
+
+
+def format_money(minor: int, currency: str) -> str:
+    return f"{to_decimal(minor, currency):,f} {currency}"
+
+
+def minor_to_major_int(minor: int, currency: str) -> int:
+    """For the provider surface; amounts there are whole major units by construction."""
+    return minor // 10 ** currency_exponent(currency)
+
+
+def fee_for(amount_minor: int, currency: str) -> tuple[int, str]:
+    """The fee for an escrow amount under the current schedule, and the schedule version."""
+    schedule = settings.ESCROW_FEE_SCHEDULE
+    unit = 10 ** currency_exponent(currency)
+    raw = (Decimal(amount_minor) * schedule["basis_points"] / Decimal(10000)).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
+    fee = int(raw)
+    fee = max(fee, schedule["min_major"] * unit)
+    fee = min(fee, schedule["max_major"] * unit)
+    return fee, schedule["version"]

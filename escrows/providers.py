@@ -1,0 +1,93 @@
+"""The outside money networks, as pluggable classes chosen in settings. These are the only
+mocks in the product: tests provoke their failures through the values they are given."""
+
+import re
+import secrets
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from .errors import PaymentFailed
+
+
+class CardGateway:
+    def charge(self, *, reference: str, amount: int, currency: str, card_token: str) -> str:
+        """Charge the card; return the gateway's reference or raise PaymentFailed."""
+        raise NotImplementedError
+
+
+class MockCardGateway(CardGateway):
+    """Test cards: `tok_visa` (or any `tok_…`) succeeds; `tok_decline` is declined;
+    `tok_insufficient` fails for lack of funds."""
+
+    def charge(self, *, reference: str, amount: int, currency: str, card_token: str) -> str:
+        token = (card_token or "").strip()
+        if not token:
+            raise PaymentFailed("A card token is required for card payments", code="card_required")
+        if token == "tok_decline":
+            raise PaymentFailed("Your card was declined", code="card_declined")
+        if token == "tok_insufficient":
+            raise PaymentFailed("Your card has insufficient funds", code="card_declined")
+        if not token.startswith("tok_"):
+            raise PaymentFailed("Unknown card token", code="card_invalid")
+        return "ch_" + secrets.token_hex(10)
+
+
+@dataclass(frozen=True)
+class PayoutResult:
+    ok: bool
+    reference: str = ""
+    error: str = ""
+    retryable: bool = True
+
+
+class OffRamp:
+    def payout(self, *, idempotency_key: str, amount: int, currency: str, destination: str) -> PayoutResult:
+        raise NotImplementedError
+
+
+_FLAKY = re.compile(r"^flaky-(\d+)")
+
+
+class MockOffRamp(OffRamp):
+    """Destinations provoke outcomes: `fail…` always fails (retryable), `reject…` fails for
+    good at once, `flaky-N…` fails the first N attempts then pays; anything else pays.
+    A repeat call with the same key never pays twice: it returns the first payout."""
+
+    def payout(self, *, idempotency_key: str, amount: int, currency: str, destination: str) -> PayoutResult:
+        from .models import MockOffRampPayout
+
+        with transaction.atomic():
+            record, _ = MockOffRampPayout.objects.select_for_update().get_or_create(
+                idempotency_key=idempotency_key,
+                defaults={"amount": amount, "currency": currency, "destination": destination},
+            )
+            if record.reference:
+                return PayoutResult(ok=True, reference=record.reference)
+            record.attempts += 1
+            flaky = _FLAKY.match(destination)
+            if destination.startswith("reject"):
+                record.save()
+                return PayoutResult(ok=False, error="Destination rejected by the off-ramp", retryable=False)
+            if destination.startswith("fail") or (flaky and record.attempts <= int(flaky.group(1))):
+                record.save()
+                return PayoutResult(ok=False, error="Off-ramp temporarily unavailable", retryable=True)
+            record.reference = "po_" + secrets.token_hex(10)
+            record.save()
+            return PayoutResult(ok=True, reference=record.reference)
+
+
+@cache
+def _load(path: str) -> object:
+    return import_string(path)()
+
+
+def card_gateway() -> CardGateway:
+    return _load(settings.ESCROW_CARD_GATEWAY)  # type: ignore[return-value]
+
+
+def off_ramp() -> OffRamp:
+    return _load(settings.ESCROW_OFF_RAMP)  # type: ignore[return-value]

@@ -1,0 +1,1159 @@
+"""The only write path of the product. Each public service is one durable transaction that
+locks the escrow row, checks who may act, runs the FSM transition, posts ledger and event rows,
+and enqueues side effects on commit. The API, the HTML views, admin and Celery all call these."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import ledger
+from .errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    InvalidState,
+    NotFound,
+    TestModeOnly,
+)
+from .models import (
+    AccountKind,
+    ActorKind,
+    Escrow,
+    EscrowStatus,
+    Event,
+    FundingSource,
+    Milestone,
+    MilestoneStatus,
+    Payment,
+    ReleaseType,
+    Settlement,
+    SettlementMethod,
+    SettlementStatus,
+    SettlementType,
+    TransactionKind,
+    WhoPays,
+)
+from .money import check_minor, fee_for, format_money, normalize_currency
+from .providers import card_gateway, off_ramp
+
+User = Any  # accounts.User; kept loose so services stay importable from migrations and tasks
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MilestoneInput:
+    amount: int  # minor units
+    title: str = ""
+    description: str = ""
+    percentage: Decimal | None = None
+    payee: Any = None
+    due_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EscrowTerms:
+    title: str
+    currency: str
+    amount: int  # minor units
+    description: str = ""
+    who_pays: str = WhoPays.BUYER
+    settlement_type: str = SettlementType.MILESTONE
+    release_type: str = ReleaseType.MILESTONE_LOCKED
+    auto_release_on_proof: bool = False
+    intent_type: str = ""
+    settlement_method: str = ""
+    settlement_destination: str = ""
+    buyer_email: str = ""
+    max_delivery: int | None = None
+    delivery_timeline: str = ""
+    total_quantity: int | None = None
+    category_id: str = ""
+    metadata: dict | None = None
+    inspection_period: timedelta | None = None
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _lock_escrow(escrow: Escrow) -> Escrow:
+    """Re-read the escrow under a row lock; every change to an escrow or its milestones takes it."""
+    try:
+        return (
+            Escrow.objects.select_for_update(of=("self",)).select_related("seller", "buyer").get(pk=escrow.pk)
+        )
+    except Escrow.DoesNotExist:
+        raise NotFound("Escrow not found") from None
+
+
+def _milestones(escrow: Escrow) -> list[Milestone]:
+    return list(Milestone.objects.filter(escrow=escrow).order_by("index"))
+
+
+def _actor_kind(by: Any) -> str:
+    if by is None:
+        return ActorKind.SYSTEM
+    return ActorKind.ADMIN if getattr(by, "is_staff", False) else ActorKind.USER
+
+
+def _event(
+    kind: str,
+    *,
+    by: Any,
+    escrow: Escrow | None = None,
+    milestone: Milestone | None = None,
+    settlement: Settlement | None = None,
+    customer: Any = None,
+    from_status: str = "",
+    to_status: str = "",
+    details: dict | None = None,
+    actor_kind: str | None = None,
+) -> Event:
+    event = Event.objects.create(
+        kind=kind,
+        escrow=escrow,
+        milestone=milestone,
+        settlement=settlement,
+        customer=customer,
+        actor=by,
+        actor_kind=actor_kind or _actor_kind(by),
+        from_status=from_status,
+        to_status=to_status,
+        details=details or {},
+    )
+    transaction.on_commit(_dispatch_events_after_commit)
+    return event
+
+
+def _dispatch_events_after_commit() -> None:
+    from .tasks import enqueue_event_dispatch
+
+    enqueue_event_dispatch()
+
+
+def _require_party(escrow: Escrow, by: Any) -> str:
+    role = escrow.party_role(by)
+    if role is None:
+        raise NotFound("Escrow not found")
+    return role
+
+
+def _validate_terms(
+    terms: EscrowTerms, milestones: Sequence[MilestoneInput] | None, *, seller: Any
+) -> EscrowTerms:
+    title = (terms.title or "").strip()
+    if not title:
+        raise InvalidRequest("title is required", field="title")
+    if len(title) > 200:
+        raise InvalidRequest("title must be at most 200 characters", field="title")
+    currency = normalize_currency(terms.currency)
+    if not isinstance(terms.amount, int) or isinstance(terms.amount, bool):
+        raise InvalidRequest("amount must be an exact number of minor units", field="amount")
+    check_minor(terms.amount, currency)
+    if terms.settlement_type not in SettlementType.values:
+        raise InvalidRequest("settlementType must be MILESTONE or STANDARD", field="settlementType")
+    if terms.release_type not in ReleaseType.values:
+        raise InvalidRequest("releaseType must be MILESTONE_LOCKED or DELIVERY_PROOF", field="releaseType")
+    if terms.who_pays != WhoPays.BUYER:
+        raise InvalidRequest("whoPays must be buyer for milestone escrows", field="whoPays")
+    if terms.settlement_method and terms.settlement_method not in SettlementMethod.values:
+        raise InvalidRequest(
+            f"settlementMethod must be one of: {', '.join(SettlementMethod.values)}",
+            field="settlementMethod",
+        )
+    if terms.settlement_method and not terms.settlement_destination.strip():
+        raise InvalidRequest(
+            "settlementDestination is required with a settlementMethod", field="settlementDestination"
+        )
+    if terms.buyer_email and seller.email.lower() == terms.buyer_email.strip().lower():
+        raise InvalidRequest("The buyer cannot be the seller", field="buyerEmail")
+    if terms.inspection_period is not None and terms.inspection_period <= timedelta(0):
+        raise InvalidRequest("inspection period must be positive", field="inspectionPeriod")
+    if milestones is not None:
+        _validate_milestone_set(
+            milestones, amount=terms.amount, currency=currency, settlement_type=terms.settlement_type
+        )
+    return EscrowTerms(**{**terms.__dict__, "title": title, "currency": currency})
+
+
+def _validate_milestone_set(
+    milestones: Sequence[MilestoneInput], *, amount: int, currency: str, settlement_type: str
+) -> None:
+    if settlement_type == SettlementType.STANDARD:
+        if milestones:
+            raise InvalidRequest("A standard escrow has no milestones", field="milestones")
+        return
+    if len(milestones) < 2:
+        raise InvalidRequest("A milestone escrow needs at least 2 milestones", field="milestones")
+    now = timezone.now()
+    for i, m in enumerate(milestones):
+        if not isinstance(m.amount, int) or isinstance(m.amount, bool) or m.amount <= 0:
+            raise InvalidRequest(f"milestones[{i}].amount must be greater than zero", field="milestones")
+        if m.due_date is not None and m.due_date <= now:
+            raise InvalidRequest(f"milestones[{i}].dueDate must be in the future", field="milestones")
+        if m.percentage is not None and not (0 <= m.percentage <= 100):
+            raise InvalidRequest(f"milestones[{i}].percentage must be between 0 and 100", field="milestones")
+    total = sum(m.amount for m in milestones)
+    if total != amount:
+        raise InvalidRequest(
+            f"Milestone amounts must sum to the escrow amount: they sum to "
+            f"{format_money(total, currency)}, the escrow is {format_money(amount, currency)}",
+            field="milestones",
+        )
+
+
+def _create_milestones(escrow: Escrow, milestones: Sequence[MilestoneInput]) -> None:
+    Milestone.objects.bulk_create(
+        [
+            Milestone(
+                escrow=escrow,
+                index=i,
+                title=m.title.strip()[:200],
+                description=m.description,
+                amount=m.amount,
+                percentage=m.percentage,
+                payee=m.payee,
+                due_date=m.due_date,
+            )
+            for i, m in enumerate(milestones)
+        ]
+    )
+
+
+def _previous(milestones: list[Milestone], milestone: Milestone) -> Milestone | None:
+    earlier = [m for m in milestones if m.index < milestone.index]
+    return earlier[-1] if earlier else None
+
+
+# -- create / edit ---------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def escrow_create(
+    *,
+    seller: Any,
+    terms: EscrowTerms,
+    milestones: Sequence[MilestoneInput] | None,
+    buyer: Any = None,
+) -> Escrow:
+    """Create an escrow. `milestones=None` leaves a milestone escrow to have its milestones
+    added one by one (payment-intents surface); funding then checks the set is complete."""
+    terms = _validate_terms(terms, milestones, seller=seller)
+    if buyer is not None and buyer.pk == seller.pk:
+        raise InvalidRequest("The buyer cannot be the seller", field="buyer")
+    fee, version = fee_for(terms.amount, terms.currency)
+    now = timezone.now()
+    escrow = Escrow.objects.create(
+        seller=seller,
+        buyer=buyer,
+        buyer_email=(terms.buyer_email or "").strip().lower(),
+        title=terms.title,
+        description=terms.description,
+        currency=terms.currency,
+        amount=terms.amount,
+        fee=fee,
+        fee_schedule_version=version,
+        who_pays=terms.who_pays,
+        settlement_type=terms.settlement_type,
+        release_type=terms.release_type,
+        auto_release_on_proof=terms.auto_release_on_proof,
+        intent_type=terms.intent_type,
+        settlement_method=terms.settlement_method,
+        settlement_destination=terms.settlement_destination.strip(),
+        max_delivery=terms.max_delivery,
+        delivery_timeline=terms.delivery_timeline,
+        total_quantity=terms.total_quantity,
+        category_id=terms.category_id,
+        metadata=terms.metadata or {},
+        inspection_period=terms.inspection_period or settings.ESCROW_INSPECTION_PERIOD,
+        expires_at=now + settings.ESCROW_PAYMENT_EXPIRY,
+    )
+    if milestones:
+        _create_milestones(escrow, milestones)
+    _event(
+        "escrow.created",
+        by=seller,
+        escrow=escrow,
+        to_status=escrow.status,
+        details={"amount": terms.amount, "fee": fee, "currency": terms.currency, "feeSchedule": version},
+    )
+    return escrow
+
+
+@transaction.atomic(durable=True)
+def escrow_edit(
+    *, escrow: Escrow, by: Any, terms: EscrowTerms, milestones: Sequence[MilestoneInput]
+) -> Escrow:
+    """Replace the terms and the whole milestone set (new milestone ids); the fee is recomputed."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "seller":
+        raise Forbidden("Only the seller who created this escrow can edit it")
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
+        raise InvalidState("An escrow can only be edited while it is awaiting payment")
+    old = _milestones(escrow)
+    if any(m.status != MilestoneStatus.PENDING for m in old):
+        raise InvalidState(
+            "A milestone has already been marked delivered; the escrow can no longer be edited"
+        )
+    terms = _validate_terms(terms, milestones, seller=escrow.seller)
+    if escrow.buyer_id is not None and terms.buyer_email and terms.buyer_email != escrow.buyer.email:
+        raise InvalidRequest("The buyer of this escrow is already set", field="buyerEmail")
+    before = {"amount": escrow.amount, "fee": escrow.fee, "milestones": [m.public_id for m in old]}
+    fee, version = fee_for(terms.amount, terms.currency)
+    for field in (
+        "title",
+        "description",
+        "currency",
+        "amount",
+        "who_pays",
+        "settlement_type",
+        "release_type",
+        "auto_release_on_proof",
+        "settlement_method",
+        "settlement_destination",
+        "max_delivery",
+        "delivery_timeline",
+        "total_quantity",
+        "category_id",
+    ):
+        setattr(escrow, field, getattr(terms, field))
+    escrow.buyer_email = (terms.buyer_email or "").strip().lower()
+    if terms.metadata is not None:
+        escrow.metadata = terms.metadata
+    if terms.inspection_period is not None:
+        escrow.inspection_period = terms.inspection_period
+    escrow.fee, escrow.fee_schedule_version = fee, version
+    escrow.save()
+    Milestone.objects.filter(escrow=escrow).delete()
+    _create_milestones(escrow, milestones)
+    _event(
+        "escrow.edited",
+        by=by,
+        escrow=escrow,
+        from_status=escrow.status,
+        to_status=escrow.status,
+        details={"before": before, "amount": escrow.amount, "fee": fee},
+    )
+    return escrow
+
+
+@transaction.atomic(durable=True)
+def milestone_add(*, escrow: Escrow, by: Any, index: int, milestone: MilestoneInput) -> Milestone:
+    """Add one milestone (payment-intents surface); the running total may never exceed amount."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "seller":
+        raise Forbidden("Only the seller can add milestones")
+    if escrow.release_type != ReleaseType.MILESTONE_LOCKED or not escrow.is_milestone:
+        raise InvalidRequest(f"Cannot create milestone for order with release type: {escrow.release_type}")
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
+        raise InvalidState("Milestones can only be added while the escrow is awaiting payment")
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0 or index > 10_000:
+        raise InvalidRequest("milestoneIndex must be an integer from 0", field="milestoneIndex")
+    existing = _milestones(escrow)
+    if any(m.index == index for m in existing):
+        raise InvalidRequest(f"Milestone with index {index} already exists")
+    check_minor(milestone.amount, escrow.currency)
+    if milestone.percentage is not None and not (0 <= milestone.percentage <= 100):
+        raise InvalidRequest("percentage must be between 0 and 100", field="percentage")
+    if sum(m.amount for m in existing) + milestone.amount > escrow.amount:
+        raise InvalidRequest("Total milestone amounts exceed escrow order amount")
+    created = Milestone.objects.create(
+        escrow=escrow,
+        index=index,
+        title=milestone.title[:200],
+        description=milestone.description,
+        amount=milestone.amount,
+        percentage=milestone.percentage,
+        payee=milestone.payee,
+        due_date=milestone.due_date,
+    )
+    _event(
+        "milestone.created",
+        by=by,
+        escrow=escrow,
+        milestone=created,
+        to_status=created.status,
+        details={"index": index, "amount": milestone.amount},
+    )
+    return created
+
+
+# -- money in --------------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def escrow_fund(
+    *,
+    escrow: Escrow,
+    by: Any,
+    source: str = FundingSource.WALLET,
+    reference: str | None = None,
+    card_token: str = "",
+) -> Payment:
+    """The buyer pays amount + fee, once. Replaying the same reference returns the same payment."""
+    if reference is not None:
+        reference = reference.strip()
+        if not reference or len(reference) > 200:
+            raise InvalidRequest("reference must be 1 to 200 characters", field="reference")
+    escrow = _lock_escrow(escrow)
+    if reference:
+        prior = Payment.objects.filter(reference=reference).first()
+        if prior is not None:
+            if prior.escrow_id == escrow.pk and prior.payer_id == by.pk:
+                return prior
+            raise Conflict(
+                "This payment reference was already used for another payment", code="duplicate_reference"
+            )
+    if by.pk == escrow.seller_id:
+        raise Forbidden("The seller cannot pay their own escrow")
+    if escrow.buyer_id is not None and escrow.buyer_id != by.pk:
+        raise Forbidden("This escrow is reserved for another buyer")
+    if escrow.buyer_id is None and escrow.buyer_email and escrow.buyer_email != by.email.lower():
+        raise Forbidden("This escrow is reserved for another buyer")
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
+        if escrow.status in (EscrowStatus.CANCELLED,):
+            raise InvalidState("This escrow was cancelled and can no longer be paid")
+        raise InvalidState("This escrow is already funded", code="already_funded")
+    if source not in FundingSource.values:
+        raise InvalidRequest(f"gateway must be one of: {', '.join(FundingSource.values)}", field="gateway")
+    milestones = _milestones(escrow)
+    if escrow.is_milestone:
+        _validate_milestone_set(
+            [MilestoneInput(amount=m.amount) for m in milestones],
+            amount=escrow.amount,
+            currency=escrow.currency,
+            settlement_type=escrow.settlement_type,
+        )
+    total = escrow.total_charge
+    hold = ledger.hold_account(escrow)
+    fees = ledger.platform_account(AccountKind.PLATFORM_FEES, escrow.currency)
+    gateway_reference = ""
+    if source == FundingSource.WALLET:
+        payer_account = ledger.customer_account(by, escrow.currency)
+        ledger.require_funds(payer_account, total)
+    else:
+        if not settings.ESCROW_TEST_MODE:
+            raise TestModeOnly("Card payments are not configured")
+        payer_account = ledger.platform_account(AccountKind.EXTERNAL_FUNDING, escrow.currency)
+        gateway_reference = card_gateway().charge(
+            reference=reference or f"fund_{escrow.public_id}",
+            amount=total,
+            currency=escrow.currency,
+            card_token=card_token,
+        )
+    payment = Payment.objects.create(
+        escrow=escrow,
+        payer=by,
+        source=source,
+        reference=reference or f"fund_{escrow.public_id}",
+        amount=escrow.amount,
+        fee=escrow.fee,
+        currency=escrow.currency,
+        gateway_reference=gateway_reference,
+    )
+    entries = [(payer_account, -total), (hold, escrow.amount)]
+    if escrow.fee:
+        entries.append((fees, escrow.fee))
+    ledger.post(TransactionKind.FUNDING, escrow.currency, entries, escrow=escrow, memo=payment.public_id)
+    if escrow.buyer_id is None:
+        escrow.buyer = by
+    before = escrow.status
+    escrow.fund()
+    escrow.funded_at = timezone.now()
+    escrow.save()
+    _event(
+        "escrow.funded",
+        by=by,
+        escrow=escrow,
+        from_status=before,
+        to_status=escrow.status,
+        details={"payment": payment.public_id, "source": source, "charged": total},
+    )
+    if escrow.auto_release_on_proof:
+        _release_ready(escrow, milestones, by=None)
+    return payment
+
+
+@transaction.atomic(durable=True)
+def wallet_topup(*, customer: Any, amount: int, currency: str) -> int:
+    """Test mode: credit the customer's main balance from a mock deposit. Returns the balance."""
+    if not settings.ESCROW_TEST_MODE:
+        raise TestModeOnly("Top-ups from a mock deposit are only available in test mode")
+    currency = normalize_currency(currency)
+    check_minor(amount, currency)
+    account = ledger.customer_account(customer, currency)
+    ledger.post(
+        TransactionKind.TOPUP,
+        currency,
+        [(ledger.platform_account(AccountKind.EXTERNAL_FUNDING, currency), -amount), (account, amount)],
+        memo="test-mode deposit",
+    )
+    _event(
+        "wallet.topped_up", by=customer, customer=customer, details={"amount": amount, "currency": currency}
+    )
+    return ledger.cached_balance(account)
+
+
+# -- milestones ------------------------------------------------------------------------------
+
+
+def _check_actionable(escrow: Escrow, *, allow_unfunded: bool) -> None:
+    if escrow.status == EscrowStatus.OPENED:
+        return
+    if escrow.status == EscrowStatus.AWAITING_PAYMENT:
+        if allow_unfunded:
+            return
+        raise InvalidState("This escrow is not funded yet", code="not_funded")
+    if escrow.status == EscrowStatus.DISPUTED:
+        raise InvalidState(
+            "This escrow is disputed; milestones are frozen until it is resolved", code="disputed"
+        )
+    raise InvalidState(f"This escrow is {escrow.get_status_display().lower()}", code="escrow_closed")
+
+
+def _get_milestone(escrow: Escrow, milestone: Milestone, milestones: list[Milestone]) -> Milestone:
+    for m in milestones:
+        if m.pk == milestone.pk:
+            return m
+    raise NotFound("Milestone not found")
+
+
+@transaction.atomic(durable=True)
+def milestone_complete(
+    *,
+    milestone: Milestone,
+    by: Any,
+    completed_by: str = "",
+    proof: str = "",
+    proof_uri: str = "",
+) -> Milestone:
+    """The seller marks a milestone delivered, with proof. With auto-release on and all
+    prerequisites met, the release follows in the same transaction."""
+    escrow = _lock_escrow(milestone.escrow)
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    if role != "seller":
+        raise Forbidden("Only the seller can mark a milestone delivered")
+    _check_actionable(escrow, allow_unfunded=True)
+    if milestone.status == MilestoneStatus.COMPLETED:
+        raise InvalidRequest("Milestone already completed")
+    if milestone.status == MilestoneStatus.RELEASED:
+        raise InvalidRequest("Milestone already released")
+    if milestone.status == MilestoneStatus.REFUNDED:
+        raise InvalidState("Milestone was refunded")
+    previous = _previous(milestones, milestone)
+    if previous is not None and previous.status == MilestoneStatus.PENDING:
+        raise InvalidRequest(f"Previous milestone (index {previous.index}) must be completed first")
+    milestone.complete()
+    milestone.completed_by = completed_by[:200]
+    milestone.completion_proof = proof
+    milestone.completion_proof_uri = proof_uri
+    milestone.completed_at = timezone.now()
+    milestone.save()
+    _event(
+        "milestone.completed",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        from_status=MilestoneStatus.PENDING,
+        to_status=milestone.status,
+        details={
+            "index": milestone.index,
+            "completedBy": milestone.completed_by,
+            "proof": proof[:500],
+            "proofUri": proof_uri,
+        },
+    )
+    if escrow.auto_release_on_proof and escrow.status == EscrowStatus.OPENED:
+        _release_ready(escrow, milestones, by=None)
+    return milestone
+
+
+@transaction.atomic(durable=True)
+def milestone_release(*, milestone: Milestone, by: Any) -> Milestone:
+    """The buyer confirms one stage: its amount moves from the hold to the payee's balance.
+    Releasing the last milestone completes the escrow in the same transaction."""
+    escrow = _lock_escrow(milestone.escrow)
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    if role != "buyer":
+        raise Forbidden("Only the buyer can release a milestone")
+    _release_one(escrow, milestones, milestone, by=by)
+    if escrow.auto_release_on_proof:
+        _release_ready(escrow, milestones, by=None)
+    return milestone
+
+
+@transaction.atomic(durable=True)
+def milestone_auto_release(*, milestone: Milestone) -> Milestone | None:
+    """Timer: a delivered milestone the buyer neither confirmed nor disputed within the
+    inspection period is released. Returns None when it no longer qualifies."""
+    escrow = _lock_escrow(milestone.escrow)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    if escrow.status != EscrowStatus.OPENED or milestone.status != MilestoneStatus.COMPLETED:
+        return None
+    if milestone.completed_at is None or milestone.completed_at + escrow.inspection_period > timezone.now():
+        return None
+    previous = _previous(milestones, milestone)
+    if previous is not None and not previous.is_settled:
+        return None
+    _release_one(escrow, milestones, milestone, by=None, reason="inspection period lapsed")
+    return milestone
+
+
+def _release_one(
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Any, reason: str = ""
+) -> None:
+    _check_actionable(escrow, allow_unfunded=False)
+    if milestone.status == MilestoneStatus.RELEASED:
+        raise InvalidRequest("Milestone already released")
+    if milestone.status == MilestoneStatus.REFUNDED:
+        raise InvalidState("Milestone was refunded")
+    previous = _previous(milestones, milestone)
+    if previous is not None and not previous.is_settled:
+        raise InvalidRequest(f"Previous milestone (index {previous.index}) must be released first")
+    _release(escrow, milestones, milestone, by=by, reason=reason)
+
+
+def _release(
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Any, reason: str = ""
+) -> None:
+    payee = milestone.payee or escrow.seller
+    payee_account = ledger.customer_account(payee, escrow.currency)
+    ledger.post(
+        TransactionKind.RELEASE,
+        escrow.currency,
+        [(ledger.hold_account(escrow), -milestone.amount), (payee_account, milestone.amount)],
+        escrow=escrow,
+        milestone=milestone,
+    )
+    before = milestone.status
+    milestone.release()
+    milestone.released_at = timezone.now()
+    milestone.save()
+    _event(
+        "milestone.released",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        from_status=before,
+        to_status=milestone.status,
+        details={
+            "index": milestone.index,
+            "amount": milestone.amount,
+            "payee": payee.customer_id,
+            "reason": reason,
+        },
+    )
+    if escrow.settlement_method and payee.pk == escrow.seller_id:
+        _settlement_schedule(
+            customer=payee,
+            amount=milestone.amount,
+            currency=escrow.currency,
+            method=escrow.settlement_method,
+            destination=escrow.settlement_destination,
+            escrow=escrow,
+            milestone=milestone,
+            by=by,
+        )
+    if all(m.is_settled for m in milestones):
+        _close_after_last(escrow, milestones, by=by)
+
+
+def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> None:
+    before = escrow.status
+    released_any = any(m.status == MilestoneStatus.RELEASED for m in milestones)
+    if escrow.status == EscrowStatus.DISPUTED:
+        if released_any:
+            escrow.resolve_complete()
+        else:
+            escrow.resolve_refund()
+    elif released_any:
+        escrow.complete()
+    else:
+        escrow.refund()
+    escrow.closed_at = timezone.now()
+    escrow.save()
+    _event(
+        f"escrow.{escrow.status.lower()}",
+        by=by,
+        escrow=escrow,
+        from_status=before,
+        to_status=escrow.status,
+    )
+
+
+def _release_ready(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> None:
+    """Auto-release on proof: release delivered milestones, in order, while prerequisites hold."""
+    for m in milestones:
+        if escrow.status != EscrowStatus.OPENED:
+            return
+        if m.is_settled:
+            continue
+        if m.status != MilestoneStatus.COMPLETED:
+            return
+        _release(escrow, milestones, m, by=by, reason="auto-release on proof")
+
+
+# -- standard escrows ------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def escrow_confirm_delivery(*, escrow: Escrow, by: Any) -> Escrow:
+    """Standard escrow: the buyer confirms delivery and the whole amount goes to the seller."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "buyer":
+        raise Forbidden("Only the buyer can confirm delivery")
+    if escrow.is_milestone:
+        raise InvalidRequest("A milestone escrow is released milestone by milestone")
+    _check_actionable(escrow, allow_unfunded=False)
+    ledger.post(
+        TransactionKind.RELEASE,
+        escrow.currency,
+        [
+            (ledger.hold_account(escrow), -escrow.amount),
+            (ledger.customer_account(escrow.seller, escrow.currency), escrow.amount),
+        ],
+        escrow=escrow,
+    )
+    before = escrow.status
+    escrow.complete()
+    escrow.closed_at = timezone.now()
+    escrow.save()
+    _event("escrow.completed", by=by, escrow=escrow, from_status=before, to_status=escrow.status)
+    if escrow.settlement_method:
+        _settlement_schedule(
+            customer=escrow.seller,
+            amount=escrow.amount,
+            currency=escrow.currency,
+            method=escrow.settlement_method,
+            destination=escrow.settlement_destination,
+            escrow=escrow,
+            milestone=None,
+            by=by,
+        )
+    return escrow
+
+
+# -- cancel, expire, refund, disputes -------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def escrow_cancel(*, escrow: Escrow, by: Any) -> Escrow:
+    escrow = _lock_escrow(escrow)
+    _require_party(escrow, by)
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
+        raise InvalidState("Only an escrow that is awaiting payment can be cancelled")
+    before = escrow.status
+    escrow.cancel()
+    escrow.closed_at = timezone.now()
+    escrow.save()
+    _event("escrow.cancelled", by=by, escrow=escrow, from_status=before, to_status=escrow.status)
+    return escrow
+
+
+@transaction.atomic(durable=True)
+def escrow_expire(*, escrow: Escrow) -> Escrow | None:
+    """Timer: an escrow still awaiting payment after its expiry is cancelled."""
+    escrow = _lock_escrow(escrow)
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT or escrow.expires_at > timezone.now():
+        return None
+    escrow.expire()
+    escrow.closed_at = timezone.now()
+    escrow.save()
+    _event(
+        "escrow.cancelled",
+        by=None,
+        escrow=escrow,
+        from_status=EscrowStatus.AWAITING_PAYMENT,
+        to_status=escrow.status,
+        details={"reason": "expired"},
+    )
+    return escrow
+
+
+def _refund_rest(escrow: Escrow, milestones: list[Milestone], *, by: Any, reason: str) -> int:
+    """Move everything still held back to where the buyer paid from. Returns the amount."""
+    if escrow.is_milestone:
+        to_refund = [m for m in milestones if not m.is_settled]
+        amount = sum(m.amount for m in to_refund)
+    else:
+        to_refund = []
+        amount = escrow.amount
+    if amount:
+        payment = escrow.payment
+        target = (
+            ledger.customer_account(payment.payer, escrow.currency)
+            if payment.source == FundingSource.WALLET
+            else ledger.platform_account(AccountKind.EXTERNAL_REFUNDS, escrow.currency)
+        )
+        ledger.post(
+            TransactionKind.REFUND,
+            escrow.currency,
+            [(ledger.hold_account(escrow), -amount), (target, amount)],
+            escrow=escrow,
+            memo=reason,
+        )
+    now = timezone.now()
+    for m in to_refund:
+        before = m.status
+        m.refund()
+        m.refunded_at = now
+        m.save()
+        _event(
+            "milestone.refunded",
+            by=by,
+            escrow=escrow,
+            milestone=m,
+            from_status=before,
+            to_status=m.status,
+            details={"amount": m.amount, "reason": reason},
+        )
+    return amount
+
+
+@transaction.atomic(durable=True)
+def escrow_refund(*, escrow: Escrow, by: Any) -> Escrow:
+    """The seller gives back everything not yet released; the escrow closes as REFUNDED."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "seller":
+        raise Forbidden("Only the seller can refund an escrow")
+    if escrow.status != EscrowStatus.OPENED:
+        raise InvalidState("Only a funded, undisputed escrow can be refunded")
+    milestones = _milestones(escrow)
+    amount = _refund_rest(escrow, milestones, by=by, reason="seller refund")
+    before = escrow.status
+    escrow.refund()
+    escrow.closed_at = timezone.now()
+    escrow.save()
+    _event(
+        "escrow.refunded",
+        by=by,
+        escrow=escrow,
+        from_status=before,
+        to_status=escrow.status,
+        details={"amount": amount},
+    )
+    return escrow
+
+
+@transaction.atomic(durable=True)
+def dispute_open(*, escrow: Escrow, by: Any, reason: str) -> Escrow:
+    escrow = _lock_escrow(escrow)
+    _require_party(escrow, by)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest("A dispute needs a reason", field="reason")
+    if escrow.status != EscrowStatus.OPENED:
+        raise InvalidState("Only a funded escrow can be disputed")
+    before = escrow.status
+    escrow.open_dispute()
+    escrow.save()
+    _event(
+        "escrow.disputed",
+        by=by,
+        escrow=escrow,
+        from_status=before,
+        to_status=escrow.status,
+        details={"reason": reason[:2000]},
+    )
+    return escrow
+
+
+class DisputeOutcome:
+    RESUME = "resume"
+    RELEASE = "release"
+    REFUND = "refund"
+    ALL = (RESUME, RELEASE, REFUND)
+
+
+@transaction.atomic(durable=True)
+def dispute_resolve(*, escrow: Escrow, by: Any, outcome: str, note: str = "") -> Escrow:
+    """Staff resolves a dispute: resume (back to OPENED), release the rest to the payees
+    (COMPLETED), or refund the rest to the buyer (REFUNDED)."""
+    if not getattr(by, "is_staff", False):
+        raise Forbidden("Only an administrator can resolve a dispute")
+    if outcome not in DisputeOutcome.ALL:
+        raise InvalidRequest(f"outcome must be one of: {', '.join(DisputeOutcome.ALL)}", field="outcome")
+    escrow = _lock_escrow(escrow)
+    if escrow.status != EscrowStatus.DISPUTED:
+        raise InvalidState("This escrow is not disputed")
+    milestones = _milestones(escrow)
+    before = escrow.status
+    _event("dispute.resolved", by=by, escrow=escrow, details={"outcome": outcome, "note": note[:2000]})
+    if outcome == DisputeOutcome.RESUME:
+        escrow.resume()
+        escrow.save()
+        _event("escrow.resumed", by=by, escrow=escrow, from_status=before, to_status=escrow.status)
+    elif outcome == DisputeOutcome.REFUND:
+        amount = _refund_rest(escrow, milestones, by=by, reason="dispute resolved: refund")
+        escrow.resolve_refund()
+        escrow.closed_at = timezone.now()
+        escrow.save()
+        _event(
+            "escrow.refunded",
+            by=by,
+            escrow=escrow,
+            from_status=before,
+            to_status=escrow.status,
+            details={"amount": amount},
+        )
+    else:
+        if escrow.is_milestone:
+            for m in milestones:
+                if not m.is_settled and escrow.status == EscrowStatus.DISPUTED:
+                    _release(escrow, milestones, m, by=by, reason="dispute resolved: release")
+        else:
+            ledger.post(
+                TransactionKind.RELEASE,
+                escrow.currency,
+                [
+                    (ledger.hold_account(escrow), -escrow.amount),
+                    (ledger.customer_account(escrow.seller, escrow.currency), escrow.amount),
+                ],
+                escrow=escrow,
+            )
+            escrow.resolve_complete()
+            escrow.closed_at = timezone.now()
+            escrow.save()
+            _event("escrow.completed", by=by, escrow=escrow, from_status=before, to_status=escrow.status)
+    return escrow
+
+
+# -- settlements (payouts through the off-ramp) ---------------------------------------------
+
+
+def _settlement_schedule(
+    *,
+    customer: Any,
+    amount: int,
+    currency: str,
+    method: str,
+    destination: str,
+    escrow: Escrow | None,
+    milestone: Milestone | None,
+    by: Any,
+) -> Settlement:
+    """Reserve the amount (main balance -> payouts in flight) and enqueue the payout on commit."""
+    main = ledger.customer_account(customer, currency)
+    ledger.require_funds(main, amount)
+    settlement = Settlement.objects.create(
+        customer=customer,
+        amount=amount,
+        currency=currency,
+        method=method,
+        destination=destination,
+        escrow=escrow,
+        milestone=milestone,
+        next_attempt_at=timezone.now(),
+    )
+    ledger.post(
+        TransactionKind.PAYOUT_RESERVE,
+        currency,
+        [(main, -amount), (ledger.clearing_account(customer, currency), amount)],
+        escrow=escrow,
+        settlement=settlement,
+    )
+    _event(
+        "settlement.scheduled",
+        by=by,
+        customer=customer,
+        escrow=escrow,
+        settlement=settlement,
+        to_status=settlement.status,
+        details={"amount": amount, "currency": currency, "destination": destination},
+    )
+    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk))
+    return settlement
+
+
+def _enqueue_settlement(settlement_pk: int) -> None:
+    from .tasks import settlement_process_task
+
+    settlement_process_task.delay(settlement_pk)
+
+
+@transaction.atomic(durable=True)
+def wallet_withdraw(*, customer: Any, amount: int, currency: str, destination: str) -> Settlement:
+    """The customer asks for part of their balance to be paid out to a destination."""
+    currency = normalize_currency(currency)
+    check_minor(amount, currency)
+    destination = (destination or "").strip()
+    if not destination or len(destination) > 200:
+        raise InvalidRequest("destination is required (at most 200 characters)", field="destination")
+    return _settlement_schedule(
+        customer=customer,
+        amount=amount,
+        currency=currency,
+        method=SettlementMethod.OFF_RAMP_MOCK,
+        destination=destination,
+        escrow=None,
+        milestone=None,
+        by=customer,
+    )
+
+
+SETTLEMENT_MAX_ATTEMPTS = 5
+SETTLEMENT_LEASE = timedelta(minutes=5)
+
+
+def settlement_backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+@dataclass(frozen=True)
+class SettlementOutcome:
+    status: str
+    retry_in: timedelta | None = None
+
+
+def settlement_process(*, settlement_id: int) -> SettlementOutcome:
+    """Pay a settlement out. Safe to run twice or to die halfway: the off-ramp is called with
+    the settlement's id as its idempotency key, so a repeat returns the same payout."""
+    with transaction.atomic(durable=True):
+        settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
+        if settlement.status in (SettlementStatus.PAID, SettlementStatus.FAILED):
+            return SettlementOutcome(settlement.status)
+        settlement.start()
+        settlement.attempts += 1
+        # A lease: if this process dies mid-payout, the timer picks the settlement up again.
+        settlement.next_attempt_at = timezone.now() + SETTLEMENT_LEASE
+        settlement.save()
+    # The outside call runs outside any transaction: no row lock is held while we wait on it.
+    result = off_ramp().payout(
+        idempotency_key=settlement.public_id,
+        amount=settlement.amount,
+        currency=settlement.currency,
+        destination=settlement.destination,
+    )
+    with transaction.atomic(durable=True):
+        settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
+        if settlement.status != SettlementStatus.PROCESSING:
+            return SettlementOutcome(settlement.status)
+        if result.ok:
+            settlement.mark_paid()
+            settlement.provider_reference = result.reference
+            settlement.paid_at = timezone.now()
+            settlement.last_error = ""
+            settlement.save()
+            ledger.post(
+                TransactionKind.PAYOUT_PAID,
+                settlement.currency,
+                [
+                    (ledger.clearing_account(settlement.customer, settlement.currency), -settlement.amount),
+                    (
+                        ledger.platform_account(AccountKind.EXTERNAL_PAYOUTS, settlement.currency),
+                        settlement.amount,
+                    ),
+                ],
+                escrow=settlement.escrow,
+                settlement=settlement,
+            )
+            _event(
+                "settlement.paid",
+                by=None,
+                customer=settlement.customer,
+                escrow=settlement.escrow,
+                settlement=settlement,
+                from_status=SettlementStatus.PROCESSING,
+                to_status=settlement.status,
+                details={"reference": result.reference},
+            )
+            return SettlementOutcome(settlement.status)
+        settlement.last_error = result.error[:2000]
+        if result.retryable and settlement.attempts < SETTLEMENT_MAX_ATTEMPTS:
+            delay = settlement_backoff(settlement.attempts)
+            settlement.reschedule()
+            settlement.next_attempt_at = timezone.now() + delay
+            settlement.save()
+            return SettlementOutcome(settlement.status, retry_in=delay)
+        _settlement_fail(settlement)
+        return SettlementOutcome(settlement.status)
+
+
+def _settlement_fail(settlement: Settlement) -> None:
+    """Give the reserved money back to the customer's balance."""
+    before = settlement.status
+    settlement.fail()
+    settlement.next_attempt_at = None
+    settlement.save()
+    ledger.post(
+        TransactionKind.PAYOUT_RETURN,
+        settlement.currency,
+        [
+            (ledger.clearing_account(settlement.customer, settlement.currency), -settlement.amount),
+            (ledger.customer_account(settlement.customer, settlement.currency), settlement.amount),
+        ],
+        escrow=settlement.escrow,
+        settlement=settlement,
+    )
+    _event(
+        "settlement.failed",
+        by=None,
+        customer=settlement.customer,
+        escrow=settlement.escrow,
+        settlement=settlement,
+        from_status=before,
+        to_status=settlement.status,
+        details={"error": settlement.last_error},
+    )
+
+
+@transaction.atomic(durable=True)
+def settlement_retry(*, settlement: Settlement, by: Any) -> Settlement:
+    """Staff (or the owner) retries a FAILED settlement: reserve again and enqueue."""
+    settlement = Settlement.objects.select_for_update().get(pk=settlement.pk)
+    if not getattr(by, "is_staff", False) and by.pk != settlement.customer_id:
+        raise NotFound("Settlement not found")
+    if settlement.status != SettlementStatus.FAILED:
+        raise InvalidState("Only a failed settlement can be retried")
+    main = ledger.customer_account(settlement.customer, settlement.currency)
+    ledger.require_funds(main, settlement.amount)
+    ledger.post(
+        TransactionKind.PAYOUT_RESERVE,
+        settlement.currency,
+        [
+            (main, -settlement.amount),
+            (ledger.clearing_account(settlement.customer, settlement.currency), settlement.amount),
+        ],
+        escrow=settlement.escrow,
+        settlement=settlement,
+    )
+    settlement.retry()
+    settlement.attempts = 0
+    settlement.next_attempt_at = timezone.now()
+    settlement.save()
+    _event(
+        "settlement.retried",
+        by=by,
+        customer=settlement.customer,
+        settlement=settlement,
+        from_status=SettlementStatus.FAILED,
+        to_status=settlement.status,
+    )
+    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk))
+    return settlement
+
+
+@transaction.atomic(durable=True)
+def settlement_give_up_stuck(*, settlement: Settlement) -> Settlement | None:
+    """Timer: a settlement whose retries are exhausted but was left SCHEDULED is failed."""
+    settlement = Settlement.objects.select_for_update().get(pk=settlement.pk)
+    if settlement.status != SettlementStatus.SCHEDULED or settlement.attempts < SETTLEMENT_MAX_ATTEMPTS:
+        return None
+    _settlement_fail(settlement)
+    return settlement
