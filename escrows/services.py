@@ -84,10 +84,13 @@ class EscrowTerms:
 
 
 def _lock_escrow(escrow: Escrow) -> Escrow:
-    """Re-read the escrow under a row lock; every change to an escrow or its milestones takes it."""
+    """Re-read the escrow under a row lock; every change to an escrow or its milestones takes it.
+    The hold account comes in the same query (only the escrow row is locked)."""
     try:
         return (
-            Escrow.objects.select_for_update(of=("self",)).select_related("seller", "buyer").get(pk=escrow.pk)
+            Escrow.objects.select_for_update(of=("self",))
+            .select_related("seller", "buyer", "hold_account")
+            .get(pk=escrow.pk)
         )
     except Escrow.DoesNotExist:
         raise NotFound("Escrow not found") from None
@@ -642,7 +645,7 @@ def _release(
     before = milestone.status
     milestone.release()
     milestone.released_at = timezone.now()
-    milestone.save()
+    milestone.save(update_fields=["status", "released_at"])
     _event(
         "milestone.released",
         by=by,
@@ -685,7 +688,7 @@ def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Any) -
     else:
         escrow.refund()
     escrow.closed_at = timezone.now()
-    escrow.save()
+    escrow.save(update_fields=["status", "closed_at", "updated_at"])
     _event(
         f"escrow.{escrow.status.lower()}",
         by=by,

@@ -55,6 +55,9 @@ FUNDED = {
 }
 # Every customer's wallet is topped up by what they spend plus this, so a benchmark can fund more.
 SPARE_BALANCE = 10_000_000_00
+# Real marketplaces are skewed: this share of escrows goes to 1% of the customers, so there
+# are sellers with hundreds of escrows for the list pages to page through.
+POWER_SELLER_SHARE = 0.2
 
 
 @contextmanager
@@ -197,8 +200,13 @@ class Command(BaseCommand):
         escrows: list[Escrow] = []
         plans: list[tuple[EscrowStatus, int, bool]] = []  # (state, milestones released, next delivered)
         parts_of: list[list[int]] = []
+        power = customers[: max(1, len(customers) // 100)]
         for _ in range(n):
             seller, buyer = rng.sample(customers, 2)
+            if rng.random() < POWER_SELLER_SHARE:
+                seller = rng.choice(power)
+                if seller.pk == buyer.pk:
+                    buyer = customers[-1] if seller is not customers[-1] else customers[0]
             state = rng.choices(self.states, self.weights)[0]
             parts = [rng.randrange(10, 5_000) * 100 for _ in range(self.n_milestones)]
             amount = sum(parts)
