@@ -19,10 +19,9 @@ from django.urls import NoReverseMatch, reverse
 from accounts.models import User
 from escrows.models import Escrow, EscrowStatus
 
-PLATFORM_EMAIL = "bench-platform@bench.test"
 # Upper bounds for one-shot lists: more than any run on this kind of machine can consume.
-MAX_CONFIRMS = 60_000
-MAX_FUNDS = 30_000
+MAX_CONFIRMS = 25_000
+MAX_FUNDS = 20_000
 PAGE_VIEWERS = 40
 
 Row = tuple[str, str, str, dict[str, str]]
@@ -50,16 +49,19 @@ def _write(path: Path, rows: list[Row]) -> Path:
     return path
 
 
-def _api_key() -> str | None:
-    """A platform key that acts for every generated customer (customer-id header)."""
-    try:
-        from accounts.services import api_key_create
-    except ImportError:
-        return None
-    platform, _ = User.objects.get_or_create(email=PLATFORM_EMAIL, defaults={"is_platform": True})
-    User.objects.filter(email__endswith="@gen.test").update(created_by_platform=platform)
-    _, key = api_key_create(user=platform, name="bench")
-    return key
+def _api_keys(customer_ids: set[str]) -> dict[str, str]:
+    """One API key per customer (each client its own key, as the per-key rate limit expects),
+    made in bulk; returns {customer_id: key}."""
+    from accounts.models import APIKey
+
+    users = list(User.objects.filter(customer_id__in=customer_ids))
+    objs, keys = [], {}
+    for user in users:
+        obj = APIKey(user=user, name="bench")
+        keys[user.customer_id] = APIKey.objects.assign_key(obj)
+        objs.append(obj)
+    APIKey.objects.bulk_create(objs, batch_size=1000)
+    return keys
 
 
 def _session_cookie(user: User) -> str:
@@ -73,7 +75,7 @@ def _session_cookie(user: User) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
 
 
-def _confirm_rows(key: str) -> tuple[list[Row], list[str]]:
+def _confirm_rows() -> tuple[list[tuple[str, str, str]], list[str]]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -89,17 +91,17 @@ def _confirm_rows(key: str) -> tuple[list[Row], list[str]]:
             [MAX_CONFIRMS],
         )
         rows = cursor.fetchall()
-    out: list[Row] = []
+    out: list[tuple[str, str, str]] = []
     kinds: list[str] = []
     for escrow_id, milestone_id, customer_id, _round, is_last in rows:
         url = _url("api_provider_confirm", escrow_id, milestone_id)
         assert url is not None
-        out.append(("POST", url, "", {"Authorization": f"Bearer {key}", "customer-id": customer_id}))
+        out.append(("POST", url, customer_id))
         kinds.append("last" if is_last else "mid")
     return out, kinds
 
 
-def _fund_rows(key: str) -> list[Row]:
+def _fund_rows() -> list[tuple[str, str, str]]:
     url = _url("api_provider_pay")
     assert url is not None
     escrows = (
@@ -107,7 +109,7 @@ def _fund_rows(key: str) -> list[Row]:
         .values_list("public_id", "buyer__customer_id")
         .order_by("id")[:MAX_FUNDS]
     )
-    rows: list[Row] = []
+    rows: list[tuple[str, str, str]] = []
     for public_id, customer_id in escrows:
         body = {
             "gateway": "WALLET",
@@ -115,13 +117,21 @@ def _fund_rows(key: str) -> list[Row]:
             "escrowDetails": {"escrowId": public_id},
             "reference": "bench_" + secrets.token_hex(8),
         }
-        headers = {
-            "Authorization": f"Bearer {key}",
-            "customer-id": customer_id,
-            "Content-Type": "application/json",
-        }
-        rows.append(("POST", url, json.dumps(body), headers))
+        rows.append((url, json.dumps(body), customer_id))
     return rows
+
+
+def _api_rows(
+    method: str, rows: list[tuple[str, str, str]], keys: dict[str, str], json_body: bool = False
+) -> list[Row]:
+    """(url, body, customer_id) -> request rows carrying that customer's own key."""
+    out: list[Row] = []
+    for url, body, customer_id in rows:
+        headers = {"Authorization": f"Bearer {keys[customer_id]}"}
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        out.append((method, url, body, headers))
+    return out
 
 
 def _busy_customers(n: int) -> list[User]:
@@ -140,27 +150,25 @@ def request_files(work: Path) -> tuple[list[BenchPath], list[str]]:
     out: list[BenchPath] = [
         BenchPath("trivial DRF view", _write(work / "trivial.txt", [("GET", "/_bench/trivial", "", {})]))
     ]
-    key = _api_key() if _url("api_provider_confirm", "intent_x", "milestone_x") else None
-    if key is None:
+    viewers = _busy_customers(PAGE_VIEWERS)
+    keys: dict[str, str] = {}
+    if _url("api_provider_confirm", "intent_x", "milestone_x") is None:
         notes.append("the provider API (confirm, pay) is not in this tree: those paths were not measured")
     else:
-        rows, kinds = _confirm_rows(key)
+        confirms, kinds = _confirm_rows()
+        funds = _fund_rows()
+        keys = _api_keys(
+            {c for _, _, c in confirms} | {c for _, _, c in funds} | {u.customer_id for u in viewers}
+        )
         (work / "confirm_kinds.txt").write_text("\n".join(kinds) + "\n")
+        rows = _api_rows("POST", [(url, "", c) for url, _, c in confirms], keys)
         out.append(BenchPath("confirm milestone (API)", _write(work / "confirm.txt", rows), one_shot=True))
-        out.append(BenchPath("fund escrow (API)", _write(work / "fund.txt", _fund_rows(key)), one_shot=True))
+        rows = _api_rows("POST", funds, keys, json_body=True)
+        out.append(BenchPath("fund escrow (API)", _write(work / "fund.txt", rows), one_shot=True))
 
-    viewers = _busy_customers(PAGE_VIEWERS)
     list_url = _url("api_escrow_list")
-    if key is not None and list_url:
-        rows = [
-            (
-                "GET",
-                f"{list_url}?limit=50",
-                "",
-                {"Authorization": f"Bearer {key}", "customer-id": u.customer_id},
-            )
-            for u in viewers
-        ]
+    if keys and list_url:
+        rows = _api_rows("GET", [(f"{list_url}?limit=50", "", u.customer_id) for u in viewers], keys)
         out.append(BenchPath("API list of 50 escrows", _write(work / "api_list.txt", rows)))
     else:
         notes.append("no API list endpoint (api_escrow_list) in this tree: not measured")

@@ -42,7 +42,6 @@ CLIENTS = [int(c) for c in os.environ.get("BENCH_CLIENTS", "1,4,16").split(",")]
 SERVER = os.environ.get("BENCH_SERVER", "granian")
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 PORT = int(os.environ.get("BENCH_PORT", "8160"))
-PLATFORM_EMAIL = "bench-platform@bench.test"
 
 
 def db_url(name: str) -> str:
