@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from .models import User
+from .models import APIKey, User
 
 
 @admin.register(User)
@@ -19,3 +20,11 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(APIKey)
+class APIKeyAdmin(APIKeyModelAdmin):
+    list_display = (*APIKeyModelAdmin.list_display, "user", "last_used_at")
+    list_select_related = ("user",)
+    search_fields = (*APIKeyModelAdmin.search_fields, "user__email")
+    raw_id_fields = ("user",)
