@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -26,6 +25,7 @@ from accounts.models import APIKey
 from escrows.errors import EscrowError
 
 from . import idempotency
+from .parsers import StrictJSONParser
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class BaseAPIView(APIView):
     authentication_classes = [APIKeyAuthentication, CustomerSessionAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = [APIKeyRateThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     exception_handler: Callable[[Exception, dict], Response]
 
@@ -248,7 +248,7 @@ class DecimalString(serializers.Field):
         if isinstance(data, bool) or not isinstance(data, str | int):
             self.fail("invalid")
         text = str(data).strip()
-        if not text or len(text) > 40:
+        if not text or len(text) > 40 or not text.isascii():
             self.fail("invalid")
         return text
 

@@ -55,7 +55,7 @@ def _fingerprint(request: Request, owner_acting: str) -> str:
     body = request._request.body
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         canonical = body
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), owner_acting.encode(), canonical):
