@@ -73,7 +73,10 @@ def buyer_funds(env: dict, escrow: Escrow) -> dict:
     headers = {"Authorization": f"Bearer {env['buyer_key']}"}
     total = (escrow.amount + escrow.fee) // 100
     r = requests.post(
-        f"{env['base']}/payment/topup", json={"amount": total, "currency": escrow.currency}, headers=headers
+        f"{env['base']}/payment/topup",
+        json={"amount": total, "currency": escrow.currency},
+        headers=headers,
+        timeout=30,
     )
     assert r.status_code == 200, r.text
     r = requests.post(
@@ -85,6 +88,7 @@ def buyer_funds(env: dict, escrow: Escrow) -> dict:
             "reference": f"seed-{escrow.public_id}",
         },
         headers=headers,
+        timeout=30,
     )
     assert r.status_code == 200, r.text
     return r.json()["data"]
@@ -99,6 +103,7 @@ def create_intent(env: dict) -> str:
             "metadata": {"releaseType": "MILESTONE_LOCKED", "autoRelease": True},
         },
         headers={"X-API-Key": env["seller_key"]},
+        timeout=30,
     )
     assert r.status_code == 201, r.text
     return r.json()["id"]
