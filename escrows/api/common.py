@@ -306,6 +306,11 @@ class Metadata(serializers.JSONField):
         return data
 
 
+def iso(value: Any) -> str | None:
+    """Timestamps as the seeds show them: ISO 8601 in UTC with a Z."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
 def parse(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
     data = request.data
     if data is None or (not isinstance(data, dict) and not data):

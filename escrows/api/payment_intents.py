@@ -25,6 +25,7 @@ from .common import (
     StrictInteger,
     StrictSerializer,
     Text,
+    iso,
     make_exception_handler,
     parse,
 )
@@ -50,10 +51,6 @@ exception_handler = make_exception_handler(error_envelope)
 
 def payment_url(escrow: Escrow) -> str:
     return f"{settings.SITE_URL.rstrip('/')}/pay/{escrow.payment_token}"
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _percentage(value: Decimal | None) -> int | Decimal | None:
@@ -83,8 +80,8 @@ def intent_data(escrow: Escrow) -> dict[str, Any]:
         "paymentUrl": payment_url(escrow),
         "sellerId": escrow.seller.customer_id,
         "buyerId": escrow.buyer.customer_id if escrow.buyer_id else None,
-        "createdAt": _iso(escrow.created_at),
-        "updatedAt": _iso(escrow.updated_at),
+        "createdAt": iso(escrow.created_at),
+        "updatedAt": iso(escrow.updated_at),
     }
 
 
@@ -103,9 +100,9 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
         "completedBy": milestone.completed_by or None,
         "completionProof": milestone.completion_proof or None,
         "completionProofURI": milestone.completion_proof_uri or None,
-        "completedAt": _iso(milestone.completed_at),
-        "releasedAt": _iso(milestone.released_at),
-        "createdAt": _iso(milestone.created_at),
+        "completedAt": iso(milestone.completed_at),
+        "releasedAt": iso(milestone.released_at),
+        "createdAt": iso(milestone.created_at),
     }
 
 

@@ -25,6 +25,7 @@ from .common import (
     StrictInteger,
     StrictSerializer,
     Text,
+    iso,
     make_exception_handler,
     parse,
 )
@@ -63,10 +64,6 @@ def major(minor: int, currency: str) -> int | Decimal:
     return minor // unit if minor % unit == 0 else to_decimal(minor, currency)
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
     return {
         "id": milestone.public_id,
@@ -74,10 +71,10 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
         "title": milestone.title,
         "description": milestone.description,
         "amount": major(milestone.amount, escrow.currency),
-        "dueDate": _iso(milestone.due_date),
+        "dueDate": iso(milestone.due_date),
         "customerId": milestone.payee.customer_id if milestone.payee_id else None,
         "status": milestone.status,
-        "releasedAt": _iso(milestone.released_at),
+        "releasedAt": iso(milestone.released_at),
     }
 
 
@@ -102,7 +99,7 @@ def escrow_data(escrow: Escrow) -> dict[str, Any]:
         "sellerId": escrow.seller.customer_id,
         "buyerId": escrow.buyer.customer_id if escrow.buyer_id else None,
         "milestones": [milestone_data(m, escrow) for m in selectors.milestones_of(escrow)],
-        "createdAt": _iso(escrow.created_at),
+        "createdAt": iso(escrow.created_at),
     }
 
 
