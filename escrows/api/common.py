@@ -26,6 +26,7 @@ from escrows.errors import EscrowError
 
 from . import idempotency
 from .parsers import StrictJSONParser
+from .schema import APIAutoSchema
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ class APIKeyRateThrottle(SimpleRateThrottle):
 
 
 class BaseAPIView(APIView):
+    schema = APIAutoSchema()
     authentication_classes = [APIKeyAuthentication, CustomerSessionAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = [APIKeyRateThrottle]

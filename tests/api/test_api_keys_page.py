@@ -107,6 +107,8 @@ def test_schema_is_openapi_3_and_covers_both_surfaces(client):
     ):
         assert expected in paths, expected
     assert {"ApiKeyHeader", "BearerKey"} <= set(schema["components"]["securitySchemes"])
+    create = schema["paths"]["/v1/payment-intents"]["post"]
+    assert {"Idempotency-Key", "customer-id"} <= {p["name"] for p in create["parameters"]}
 
 
 def test_schema_validates_without_warnings():
