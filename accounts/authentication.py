@@ -1,6 +1,7 @@
 """API authentication: API keys in `X-API-Key` or `Authorization: Bearer`, or the browser
 session (CSRF enforced). The `customer-id` header chooses whom the call acts for."""
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from rest_framework.request import Request
 from .models import APIKey, User
 
 CUSTOMER_ID_HEADER = "HTTP_CUSTOMER_ID"
+CUSTOMER_ID = re.compile(r"cus_[A-Za-z0-9]{1,36}")
 # last_used_at is written at most this often per key, so that hot keys don't write every call.
 LAST_USED_RESOLUTION = timedelta(seconds=30)
 
@@ -37,7 +39,7 @@ def acting_customer(owner: User, request: Request) -> User:
     customer_id = (request.META.get(CUSTOMER_ID_HEADER) or "").strip()
     if not customer_id or customer_id == owner.customer_id:
         return owner
-    if owner.is_platform and len(customer_id) <= 40:
+    if owner.is_platform and CUSTOMER_ID.fullmatch(customer_id):
         customer = User.objects.filter(
             customer_id=customer_id, created_by_platform=owner, is_active=True
         ).first()
@@ -51,7 +53,7 @@ class APIKeyAuthentication(BaseAuthentication):
         key = _header_key(request)
         if key is None:
             return None
-        if not key or len(key) > 200 or not key.isascii():
+        if not key or len(key) > 200 or not key.isascii() or not key.isprintable():
             raise exceptions.AuthenticationFailed("Invalid API key")
         try:
             api_key = APIKey.objects.get_from_key(key)

@@ -40,6 +40,7 @@ def test_x_api_key_and_bearer_both_work(seller):
         {"HTTP_X_API_KEY": "sk_test_nope.nope"},
         {"HTTP_X_API_KEY": ""},
         {"HTTP_X_API_KEY": "ключ"},
+        {"HTTP_X_API_KEY": "sk_test_\x00.x"},
         {"HTTP_AUTHORIZATION": "Bearer"},
         {"HTTP_AUTHORIZATION": "Bearer a b"},
         {"HTTP_AUTHORIZATION": "Bearer sk_test_wrong.key"},
@@ -94,7 +95,7 @@ def test_platform_acts_only_for_its_own_customers(platform, stranger):
     r = client_for(platform, customer_id=own.customer_id).post("/v1/payment-intents", INTENT, format="json")
     assert r.status_code == 201
     assert Escrow.objects.get(public_id=r.json()["id"]).seller == own
-    for customer_id in (foreign.customer_id, stranger.customer_id, "cus_doesnotexist", "x" * 300):
+    for customer_id in (foreign.customer_id, stranger.customer_id, "cus_doesnotexist", "x" * 300, "cus_\x00"):
         r = client_for(platform, customer_id=customer_id).post("/v1/payment-intents", INTENT, format="json")
         assert r.status_code == 404, r.json()
         assert r.json()["error"]["message"] == "Customer not found"
