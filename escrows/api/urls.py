@@ -3,8 +3,8 @@
 from django.urls import re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from . import escrow_list, provider, schema  # noqa: F401 -- registers the auth schemes
 from . import payment_intents as pi
-from . import provider, schema  # noqa: F401 -- registers the auth schemes
 from .common import ID, unknown_route
 
 urlpatterns = [
@@ -40,6 +40,7 @@ urlpatterns = [
         provider.MilestoneList.as_view(),
         name="api_provider_milestones",
     ),
+    re_path(r"^escrow/list$", escrow_list.EscrowList.as_view(), name="api_escrow_list"),
     re_path(r"^payment/escrow$", provider.PayEscrow.as_view(), name="api_provider_pay"),
     re_path(r"^payment/topup$", provider.WalletTopup.as_view(), name="api_provider_topup"),
     re_path(r"^customer/create$", provider.CustomerCreate.as_view(), name="api_provider_customer_create"),
