@@ -96,7 +96,7 @@ def _confirm_rows() -> tuple[list[tuple[str, str, str]], list[str]]:
     for escrow_id, milestone_id, customer_id, _round, is_last in rows:
         url = _url("api_provider_confirm", escrow_id, milestone_id)
         assert url is not None
-        out.append(("POST", url, customer_id))
+        out.append((url, "", customer_id))
         kinds.append("last" if is_last else "mid")
     return out, kinds
 
@@ -161,7 +161,7 @@ def request_files(work: Path) -> tuple[list[BenchPath], list[str]]:
             {c for _, _, c in confirms} | {c for _, _, c in funds} | {u.customer_id for u in viewers}
         )
         (work / "confirm_kinds.txt").write_text("\n".join(kinds) + "\n")
-        rows = _api_rows("POST", [(url, "", c) for url, _, c in confirms], keys)
+        rows = _api_rows("POST", confirms, keys)
         out.append(BenchPath("confirm milestone (API)", _write(work / "confirm.txt", rows), one_shot=True))
         rows = _api_rows("POST", funds, keys, json_body=True)
         out.append(BenchPath("fund escrow (API)", _write(work / "fund.txt", rows), one_shot=True))

@@ -201,7 +201,7 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_wrk(p: Any, clients: int, seconds: int) -> Result:
+def run_wrk(p: Any, clients: int, seconds: int, start: int = 0) -> Result:
     threads = min(clients, 2)
     out = subprocess.run(
         [
@@ -220,6 +220,7 @@ def run_wrk(p: Any, clients: int, seconds: int) -> Result:
             "--",
             str(p.file),
             str(threads),
+            str(start),
         ],
         capture_output=True,
         text=True,
@@ -298,8 +299,11 @@ def main() -> int:
                 run_wrk(p, 4, 2)  # warm-up: imports, pool, prepared statements, caches
         rss["start"] = worker_rss_kb(server)
         for p in paths:
+            sent = 0
             for clients in CLIENTS:
-                r = run_wrk(p, clients, SECONDS)
+                r = run_wrk(p, clients, SECONDS, start=sent if p.one_shot else 0)
+                # Requests still in flight when wrk stopped may have run: skip past them too.
+                sent += r.requests + clients
                 log(
                     f"{p.name:28} c={clients:<3} {r.rps:8.0f} req/s  "
                     f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
@@ -328,7 +332,7 @@ def paths_confirm_mix(paths: list[Any], results: list[Result]) -> dict[str, int]
     confirm = next((p for p in paths if p.name.startswith("confirm")), None)
     if confirm is None:
         return {"mid": 2, "last": 1}
-    sent = sum(r.requests for r in results if r.path == confirm.name)
+    sent = sum(r.requests + r.clients for r in results if r.path == confirm.name)
     kinds = [line.rsplit("\t", 1)[-1] for line in (WORK / "confirm_kinds.txt").read_text().splitlines()]
     consumed = kinds[: max(sent, 1)]
     last = sum(1 for k in consumed if k == "last")

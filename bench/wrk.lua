@@ -2,7 +2,8 @@
 -- Each wrk thread takes every n-th line, so no two threads send the same request; a thread
 -- that runs out starts again at its first line (fine for reads; the harness sizes the
 -- one-shot lists — confirm, fund — so they do not run out, and counts non-2xx answers).
--- Usage: wrk ... -s wrk.lua URL -- FILE NTHREADS
+-- START skips the lines earlier runs already sent (one-shot lists continue where they stopped).
+-- Usage: wrk ... -s wrk.lua URL -- FILE NTHREADS [START]
 local counter = 0
 
 function setup(thread)
@@ -11,11 +12,11 @@ function setup(thread)
 end
 
 function init(args)
-  local file, nthreads = args[1], tonumber(args[2])
+  local file, nthreads, start = args[1], tonumber(args[2]), tonumber(args[3] or "0")
   reqs = {}
   local i = 0
   for line in io.lines(file) do
-    if i % nthreads == tid then
+    if i >= start and (i - start) % nthreads == tid then
       local method, path, body, headers = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
       local h = {}
       for pair in headers:gmatch("[^\31]+") do

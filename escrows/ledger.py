@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Subquery, Sum
 from django.utils import timezone
 
 from .errors import InsufficientFunds
@@ -36,8 +36,24 @@ def _account(kind: str, currency: str, owner: Any = None) -> LedgerAccount:
     return account
 
 
-def customer_account(user: Any, currency: str) -> LedgerAccount:
+def customer_account(user: Any, currency: str, *, known_id: int | None = None) -> LedgerAccount:
+    """`known_id`: the account's id, already read with the escrow (customer_account_id), saves
+    the lookup round trip; posting needs only its id, kind and currency."""
+    if known_id is not None:
+        account = LedgerAccount(pk=known_id, kind=AccountKind.CUSTOMER_MAIN, currency=currency, owner=user)
+        account._state.adding = False
+        return account
     return _account(AccountKind.CUSTOMER_MAIN, currency, user)
+
+
+def customer_account_id(owner: Any, currency: Any) -> Subquery:
+    """The id of a customer's main account, as a subquery to annotate another query with
+    (None when the account does not exist yet: customer_account then creates it)."""
+    return Subquery(
+        LedgerAccount.objects.filter(
+            kind=AccountKind.CUSTOMER_MAIN, currency=currency, owner=owner, escrow__isnull=True
+        ).values("pk")[:1]
+    )
 
 
 def clearing_account(user: Any, currency: str) -> LedgerAccount:

@@ -309,11 +309,10 @@ class MilestoneConfirm(ProviderAPIView):
         summary="Buyer confirms a milestone: its amount is released (customer-id = buyer)",
     )
     def post(self, request: Request, escrow_id: str, milestone_id: str) -> Response:
-        escrow = selectors.escrow_get_for_user(request.user, escrow_id)
-        milestone = selectors.milestone_get(escrow, milestone_id)
-        services.milestone_release(milestone=milestone, by=request.user)
-        escrow = Escrow.objects.select_related("seller", "buyer").get(pk=escrow.pk)
-        return ok("Milestone confirmed and released", escrow_data(escrow))
+        milestone = selectors.milestone_get_for_user(request.user, escrow_id, milestone_id)
+        released = services.milestone_release(milestone=milestone, by=request.user)
+        # The escrow as the release left it (status, seller, buyer): no need to read it again.
+        return ok("Milestone confirmed and released", escrow_data(released.escrow))
 
 
 # -- money ------------------------------------------------------------------------------------
