@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from escrows import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
-    path("", views.home, name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("", include("escrows.urls")),
 ]
