@@ -10,7 +10,12 @@ from django.urls import reverse
 from escrows.models import Escrow, EscrowStatus, MilestoneStatus
 from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, milestones, refresh
 
-SELLER_BUTTONS = ('data-action="edit"', 'data-action="cancel"', 'data-action="refund"', 'data-action="deliver"')
+SELLER_BUTTONS = (
+    'data-action="edit"',
+    'data-action="cancel"',
+    'data-action="refund"',
+    'data-action="deliver"',
+)
 BUYER_BUTTONS = ('data-action="release"', 'data-action="fund"')
 
 
