@@ -6,7 +6,15 @@ from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
 from .models import User
 
 
-class SignUpForm(BaseUserCreationForm):
+class NoColonLabels:
+    """Labels read "Email", not "Email:" (and screen readers say them that way too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class SignUpForm(NoColonLabels, BaseUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "first_name", "last_name")
@@ -19,6 +27,12 @@ class SignUpForm(BaseUserCreationForm):
         self.fields["last_name"].widget.attrs["autocomplete"] = "family-name"
         for name in ("password1", "password2"):
             self.fields[name].widget.attrs["autocomplete"] = "new-password"
+        self.fields[
+            "password1"
+        ].help_text = (
+            "At least 8 characters; not a common password, not only digits, not like your name or email."
+        )
+        self.fields["password2"].help_text = ""
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -27,7 +41,7 @@ class SignUpForm(BaseUserCreationForm):
         return email
 
 
-class EmailLoginForm(AuthenticationForm):
+class EmailLoginForm(NoColonLabels, AuthenticationForm):
     username = forms.EmailField(
         label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )

@@ -7,6 +7,8 @@ from django import forms
 from django.conf import settings
 from django.forms import BaseFormSet, formset_factory
 
+from accounts.forms import NoColonLabels
+
 from .errors import EscrowError, InvalidRequest
 from .models import Escrow, FundingSource, Milestone
 from .money import format_minor, to_minor
@@ -26,7 +28,7 @@ class MoneyInput(forms.TextInput):
         )
 
 
-class EscrowForm(forms.Form):
+class EscrowForm(NoColonLabels, forms.Form):
     title = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     buyer_email = forms.EmailField(
@@ -35,7 +37,12 @@ class EscrowForm(forms.Form):
         help_text="Optional. Leave empty and share the payment link with whoever will pay.",
     )
     currency = forms.ChoiceField(choices=currency_choices)
-    amount = forms.CharField(max_length=40, widget=MoneyInput(), help_text="Total the buyer pays you.")
+    amount = forms.CharField(
+        max_length=40,
+        widget=MoneyInput(),
+        label="Total amount",
+        help_text="What the buyer pays you, before the fee.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -52,7 +59,7 @@ class EscrowForm(forms.Form):
         }
 
 
-class MilestoneForm(forms.Form):
+class MilestoneForm(NoColonLabels, forms.Form):
     title = forms.CharField(max_length=200, required=False)
     amount = forms.CharField(max_length=40, widget=MoneyInput(attrs={"data-milestone-amount": ""}))
 
@@ -114,7 +121,7 @@ def attach_error(form: EscrowForm, formset: BaseMilestoneFormSet, exc: EscrowErr
         form.add_error(None, exc.message)
 
 
-class FundForm(forms.Form):
+class FundForm(NoColonLabels, forms.Form):
     source = forms.ChoiceField(
         choices=FundingSource.choices,
         widget=forms.RadioSelect,
@@ -130,7 +137,7 @@ class FundForm(forms.Form):
     )
 
 
-class DeliverForm(forms.Form):
+class DeliverForm(NoColonLabels, forms.Form):
     proof = forms.CharField(
         label="What did you deliver?",
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -140,7 +147,7 @@ class DeliverForm(forms.Form):
     proof_uri = forms.URLField(label="Link to the work (optional)", required=False, max_length=2000)
 
 
-class DisputeForm(forms.Form):
+class DisputeForm(NoColonLabels, forms.Form):
     reason = forms.CharField(
         label="What went wrong?",
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -149,7 +156,7 @@ class DisputeForm(forms.Form):
     )
 
 
-class TopupForm(forms.Form):
+class TopupForm(NoColonLabels, forms.Form):
     currency = forms.ChoiceField(choices=currency_choices)
     amount = forms.CharField(max_length=40, widget=MoneyInput())
 

@@ -391,8 +391,8 @@ def balance(request: HttpRequest) -> HttpResponse:
         {
             "balances": sorted(selectors.balances_for_user(request.user).items()),
             "settlements": list(selectors.settlements_for_user(request.user)[:50]),
-            "topup_form": TopupForm(),
-            "withdraw_form": WithdrawForm(),
+            "topup_form": TopupForm(auto_id="topup_%s"),
+            "withdraw_form": WithdrawForm(auto_id="withdraw_%s"),
             "test_mode": settings.ESCROW_TEST_MODE,
         },
     )
