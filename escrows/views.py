@@ -371,7 +371,7 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
             "form": form,
             "wallet": wallet,
             "short": wallet is not None and wallet < escrow.total_charge,
-            "shortfall": format_minor(escrow.total_charge - (wallet or 0), escrow.currency),
+            "shortfall": format_minor(max(escrow.total_charge - (wallet or 0), 0), escrow.currency),
             "reference": f"web_{uuid.uuid4().hex}",
             "reserved_for_other": request.user.is_authenticated and reserved_for_other(escrow, request.user),
             "topup_form": TopupForm(initial={"currency": escrow.currency}),

@@ -15,6 +15,11 @@ def money(minor: int | None, currency: str) -> str:
 
 
 @register.filter
+def sub(a: int | None, b: int | None) -> int:
+    return (a or 0) - (b or 0)
+
+
+@register.filter
 def percent_of(part: int | None, whole: int | None) -> int:
     if not whole:
         return 0

@@ -73,7 +73,7 @@ def test_login_by_email_and_logout(buyer):
 def test_buyer_funds_from_wallet(seller, buyer, buyer_client):
     escrow = make_escrow(seller)
     html = buyer_client.get(pay_url(escrow)).content.decode()
-    assert "You need 1015.00 USD more" in html
+    assert "short by 1,015.00 USD" in html and 'value="1015.00"' in html
     buyer_client.post(
         reverse("balance_topup"), {"currency": "USD", "amount": "1015.00", "next": pay_url(escrow)}
     )
