@@ -14,6 +14,7 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services
@@ -400,53 +401,60 @@ def balance(request: HttpRequest) -> HttpResponse:
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
     target = request.POST.get("next") or ""
-    # Only ever bounce back to a path on this site.
-    if target.startswith("/") and not target.startswith("//"):
+    # Only ever bounce back to a page on this site.
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
     return redirect(default)
 
 
-def _money_form(request: HttpRequest, form_class: type[TopupForm]) -> tuple[TopupForm, int | None]:
+def _money_post(
+    request: HttpRequest,
+    form_class: type[TopupForm],
+    call: Callable[[dict[str, Any], int], Any],
+    success: str,
+) -> None:
+    """Parse a currency + amount form, call the service, flash the outcome. `success` gets the
+    formatted amount in place of {}."""
     form = form_class(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
-        return form, None
+        for name, errors in form.errors.items():
+            label = (
+                form.fields[name].label or name.replace("_", " ").capitalize() if name in form.fields else ""
+            )
+            messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+        return
+    data = form.cleaned_data
     try:
-        return form, to_minor(form.cleaned_data["amount"], form.cleaned_data["currency"])
+        amount = to_minor(data["amount"], data["currency"])
     except EscrowError as exc:
         messages.error(request, exc.message)
-        return form, None
+        return
+    _run(request, lambda: call(data, amount), success.format(format_money(amount, data["currency"])))
 
 
 @login_required
 @require_POST
 def balance_topup(request: HttpRequest) -> HttpResponse:
-    form, amount = _money_form(request, TopupForm)
-    if amount is not None:
-        currency = form.cleaned_data["currency"]
-        _run(
-            request,
-            lambda: services.wallet_topup(customer=request.user, amount=amount, currency=currency),
-            f"Added {format_money(amount, currency)} to your balance (test deposit).",
-        )
+    _money_post(
+        request,
+        TopupForm,
+        lambda data, amount: services.wallet_topup(
+            customer=request.user, amount=amount, currency=data["currency"]
+        ),
+        "Added {} to your balance (test deposit).",
+    )
     return _back(request, reverse("balance"))
 
 
 @login_required
 @require_POST
 def balance_withdraw(request: HttpRequest) -> HttpResponse:
-    form, amount = _money_form(request, WithdrawForm)
-    if amount is not None:
-        currency = form.cleaned_data["currency"]
-        _run(
-            request,
-            lambda: services.wallet_withdraw(
-                customer=request.user,
-                amount=amount,
-                currency=currency,
-                destination=form.cleaned_data["destination"],
-            ),
-            f"Payout of {format_money(amount, currency)} scheduled.",
-        )
+    _money_post(
+        request,
+        WithdrawForm,
+        lambda data, amount: services.wallet_withdraw(
+            customer=request.user, amount=amount, currency=data["currency"], destination=data["destination"]
+        ),
+        "Payout of {} scheduled.",
+    )
     return redirect("balance")
