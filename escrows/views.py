@@ -293,6 +293,10 @@ def milestone_deliver(request: HttpRequest, public_id: str, milestone_id: str) -
             "The buyer can now confirm it.",
         )
         return redirect("escrow_detail", public_id=escrow.public_id)
+    actions = escrow_actions(escrow, selectors.milestones_of(escrow), request.user)
+    if actions.deliverable is None or actions.deliverable.pk != milestone.pk:
+        messages.error(request, "This stage cannot be marked delivered by you right now.")
+        return redirect("escrow_detail", public_id=escrow.public_id)
     return render(request, "escrows/deliver.html", {"escrow": escrow, "milestone": milestone, "form": form})
 
 
@@ -306,6 +310,9 @@ def escrow_dispute(request: HttpRequest, public_id: str) -> HttpResponse:
             lambda: services.dispute_open(escrow=escrow, by=request.user, reason=form.cleaned_data["reason"]),
             "Dispute opened. Releases are frozen until an administrator resolves it.",
         )
+        return redirect("escrow_detail", public_id=escrow.public_id)
+    if not escrow_actions(escrow, selectors.milestones_of(escrow), request.user).can_dispute:
+        messages.error(request, "Only a funded escrow that is not already disputed can be disputed.")
         return redirect("escrow_detail", public_id=escrow.public_id)
     return render(request, "escrows/dispute.html", {"escrow": escrow, "form": form})
 

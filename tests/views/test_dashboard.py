@@ -79,7 +79,7 @@ def test_dashboard_queries_do_not_grow_with_rows(seller, buyer, seller_client):
         fund(escrow, buyer)
     many, html = count_queries(seller_client, reverse("dashboard"))
     assert html.count('class="escrow-row"') == 13
-    assert many == few and many <= MAX_QUERIES
+    assert many == few and many <= MAX_QUERIES, many
 
 
 @pytest.mark.django_db

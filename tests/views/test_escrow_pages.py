@@ -284,3 +284,23 @@ def test_fee_quote_partial(client):
     html = client.get(reverse("fee_quote"), {"amount": "abc", "currency": "USD"}).content.decode()
     assert "Enter an amount" in html
     assert client.get(reverse("fee_quote"), {"amount": "1", "currency": "XXX"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_action_pages_only_open_when_the_action_is_available(seller, buyer, buyer_client, seller_client):
+    escrow = make_escrow(seller)
+    fund(escrow, buyer)
+    first, second, _ = milestones(escrow)
+    for client, url in [
+        (buyer_client, reverse("milestone_deliver", args=[escrow.public_id, first.public_id])),
+        (seller_client, reverse("milestone_release", args=[escrow.public_id, first.public_id])),
+        (buyer_client, reverse("milestone_release", args=[escrow.public_id, second.public_id])),
+    ]:
+        assert client.get(url)["Location"] == detail(escrow), url
+    assert (
+        seller_client.get(reverse("milestone_deliver", args=[escrow.public_id, first.public_id])).status_code
+        == 200
+    )
+    assert buyer_client.get(reverse("escrow_dispute", args=[escrow.public_id])).status_code == 200
+    unpaid = make_escrow(seller)
+    assert seller_client.get(reverse("escrow_dispute", args=[unpaid.public_id]))["Location"] == detail(unpaid)
