@@ -1,6 +1,7 @@
 """HTML pages. Reads go through selectors, every POST through one service; an EscrowError
 becomes a flash message (or a form error) and a redirect. No view knows a business rule."""
 
+import json
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -171,6 +172,7 @@ def _render_escrow_form(
             "formset": formset,
             "quiet": quiet,
             "quote": _quote(form["amount"].value(), form["currency"].value()),
+            "exponents_json": json.dumps(settings.ESCROW_CURRENCIES),
             "fee_percent": schedule["basis_points"] / 100,
             "fee_min": schedule["min_major"],
             "fee_max": schedule["max_major"],

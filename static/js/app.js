@@ -77,20 +77,29 @@
     var check = form.querySelector("[data-sum-check]");
     var addButton = form.querySelector("[data-add-row]");
 
-    function toCents(value) {
+    var exponents = JSON.parse(form.dataset.exponents || "{}");
+    function exponent() {
+      var e = exponents[currency.value];
+      return typeof e === "number" ? e : 2;
+    }
+    // Exact: amounts become BigInt minor units, never floats.
+    function toMinor(value) {
       var v = (value || "").trim().replace(/,/g, "");
       if (!/^\d+(\.\d+)?$/.test(v)) return null;
       var parts = v.split(".");
-      var frac = (parts[1] || "").padEnd(2, "0");
-      if (frac.length > 2) return null;
-      return BigInt(parts[0]) * 100n + BigInt(frac);
+      var exp = exponent();
+      var frac = parts[1] || "";
+      if (frac.length > exp) return null;
+      return BigInt(parts[0]) * 10n ** BigInt(exp) + BigInt(frac.padEnd(exp, "0") || "0");
     }
-    function fmt(cents) {
-      var neg = cents < 0n;
-      if (neg) cents = -cents;
-      var whole = (cents / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-      var frac = (cents % 100n).toString().padStart(2, "0");
-      return (neg ? "-" : "") + whole + "." + frac + " " + currency.value;
+    function fmt(minor) {
+      var exp = BigInt(exponent());
+      var unit = 10n ** exp;
+      var neg = minor < 0n;
+      if (neg) minor = -minor;
+      var whole = (minor / unit).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+      var frac = exp > 0n ? "." + (minor % unit).toString().padStart(Number(exp), "0") : "";
+      return (neg ? "-" : "") + whole + frac + " " + currency.value;
     }
     function liveRows() {
       return Array.prototype.filter.call(rows.querySelectorAll("[data-row]"), function (r) {
@@ -99,12 +108,12 @@
       });
     }
     function update() {
-      var target = toCents(amount.value);
+      var target = toMinor(amount.value);
       var sum = 0n, bad = false, count = 0;
       liveRows().forEach(function (r) {
         var input = r.querySelector("[data-milestone-amount]");
         if (!input.value.trim()) return;
-        var c = toCents(input.value);
+        var c = toMinor(input.value);
         if (c === null) { bad = true; return; }
         sum += c; count += 1;
       });
