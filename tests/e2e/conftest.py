@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.views.conftest import _plain_static  # noqa: F401  (fixture: {% static %} without collectstatic)
-
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # (and the live server's shared test database) are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

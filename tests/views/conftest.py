@@ -2,15 +2,6 @@ import pytest
 from django.test import Client
 
 
-@pytest.fixture(autouse=True)
-def _plain_static(settings):
-    # Views render {% static %}; the manifest storage needs collectstatic, which tests skip.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def client_for(user) -> Client:
     client = Client()
     client.force_login(user)
