@@ -128,7 +128,8 @@ def _escrow_form_page(request: HttpRequest, escrow: Escrow | None) -> HttpRespon
         if "add_row" in data:
             # Without JavaScript, "Add milestone" posts the form back with one more row.
             prefix = MilestoneFormSet().prefix
-            data[f"{prefix}-TOTAL_FORMS"] = str(int(data.get(f"{prefix}-TOTAL_FORMS") or 0) + 1)
+            rows = data.get(f"{prefix}-TOTAL_FORMS") or "0"
+            data[f"{prefix}-TOTAL_FORMS"] = str(min(int(rows) if rows.isdigit() else 0, 50) + 1)
             formset = MilestoneFormSet(data)
             return _render_escrow_form(request, escrow, EscrowForm(data), formset, quiet=True)
         formset = MilestoneFormSet(request.POST)
@@ -350,24 +351,26 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"{reverse('login')}?next={request.path}")
-        if form.is_valid():
-            # One reference per page view: a double-submitted form funds once.
-            reference = request.POST.get("reference") or None
-            ok = _run(
-                request,
-                lambda: services.escrow_fund(
-                    escrow=escrow,
-                    by=request.user,
-                    source=form.cleaned_data["source"],
-                    card_token=form.cleaned_data["card_token"],
-                    reference=reference,
-                ),
-                f"Paid {format_money(escrow.total_charge, escrow.currency)}. "
-                "The money is held in escrow until you confirm each stage.",
-            )
-            if ok:
-                return redirect("escrow_detail", public_id=escrow.public_id)
+        if not form.is_valid():
+            messages.error(request, "Choose how to pay: wallet balance or test card.")
             return redirect("pay", payment_token=payment_token)
+        # One reference per page view: a double-submitted form funds once.
+        reference = request.POST.get("reference") or None
+        ok = _run(
+            request,
+            lambda: services.escrow_fund(
+                escrow=escrow,
+                by=request.user,
+                source=form.cleaned_data["source"],
+                card_token=form.cleaned_data["card_token"],
+                reference=reference,
+            ),
+            f"Paid {format_money(escrow.total_charge, escrow.currency)}. "
+            "The money is held in escrow until you confirm each stage.",
+        )
+        if ok:
+            return redirect("escrow_detail", public_id=escrow.public_id)
+        return redirect("pay", payment_token=payment_token)
     wallet = (
         selectors.wallet_balance(request.user, escrow.currency) if request.user.is_authenticated else None
     )

@@ -161,3 +161,21 @@ def test_balance_topup_withdraw_and_settlements(buyer, buyer_client, django_capt
     assert response.status_code == 200
     assert ledger_fingerprint() == before
     assert_ledger_invariants()
+
+
+@pytest.mark.django_db
+def test_tampered_forms_are_4xx_or_messages_never_500(seller, buyer_client, seller_client):
+    escrow = make_escrow(seller)
+    before = ledger_fingerprint()
+    response = buyer_client.post(pay_url(escrow), {"source": "BITCOIN"}, follow=True)
+    assert response.status_code == 200 and "Choose how to pay" in response.content.decode()
+    response = seller_client.post(
+        reverse("escrow_new"), {"add_row": "1", "form-TOTAL_FORMS": "abc", "form-INITIAL_FORMS": "0"}
+    )
+    assert response.status_code == 200
+    response = seller_client.post(
+        reverse("escrow_new"), {"title": "x", "currency": "USD", "amount": "1", "form-TOTAL_FORMS": "x"}
+    )
+    assert response.status_code == 200
+    assert seller_client.get(reverse("dashboard"), {"page": "abc", "status": "nope"}).status_code == 200
+    assert ledger_fingerprint() == before
