@@ -18,11 +18,7 @@ URL = "/v1/escrow/list"
 
 
 @pytest.fixture(autouse=True)
-def _plain_static(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def _no_throttle(settings):
     settings.API_RATE_LIMIT = "10000/min"
 
 

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from accounts.models import User
 from escrows import selectors
@@ -57,4 +58,24 @@ def test_selectors_query_count_does_not_grow_with_data(db, page):
             counts.append(_count(lambda seller=seller: _list_page(seller)))
         else:
             counts.append(_count(lambda seller=seller, e=escrow: _escrow_page(seller, e.public_id)))
+    assert counts[0] == counts[1] <= MAX_QUERIES, counts
+
+
+@pytest.mark.parametrize("page", ["dashboard", "dashboard-page-2", "escrow"])
+def test_pages_query_count_does_not_grow_with_data(db, client, page):
+    """The pages themselves (session, user, page queries) on generated data of two sizes."""
+    counts = []
+    for size in (20, 300):
+        _grow(size)
+        seller = _busiest_seller()
+        client.force_login(seller)
+        if page == "escrow":
+            escrow = Escrow.objects.filter(seller=seller).order_by("-id").first()
+            url, params = reverse("escrow_detail", args=[escrow.public_id]), {}
+        else:
+            url, params = reverse("dashboard"), {"tab": "selling", "page": 2 if page.endswith("2") else 1}
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url, params)
+        assert response.status_code == 200
+        counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1] <= MAX_QUERIES, counts
