@@ -148,7 +148,7 @@ def _busy_customers(n: int) -> list[User]:
 def request_files(work: Path) -> tuple[list[BenchPath], list[str]]:
     notes: list[str] = []
     out: list[BenchPath] = [
-        BenchPath("trivial DRF view", _write(work / "trivial.txt", [("GET", "/_bench/trivial", "", {})]))
+        BenchPath("trivial DRF view", _write(work / "trivial.txt", [("GET", "/_bench/trivial", "", {})] * 16))
     ]
     viewers = _busy_customers(PAGE_VIEWERS)
     keys: dict[str, str] = {}

@@ -8,7 +8,7 @@ at 1/4/16 connections per path and pgbench at the same client counts. Prints a t
 bench/results/latest.md and .json.
 
 Environment knobs: BENCH_ESCROWS (100000), BENCH_SECONDS per measurement (6), BENCH_CLIENTS
-(1,4,16), BENCH_SERVER (granian|gunicorn), BENCH_WORKERS (2), BENCH_PORT (8160), BENCH_DB
+(1,4,16), BENCH_SERVER (gunicorn|granian), BENCH_WORKERS (2), BENCH_PORT (8160), BENCH_DB
 (bench_perf), PGHOST/PGUSER (127.0.0.1/postgres).
 """
 
@@ -39,9 +39,13 @@ RUN_DB = BASE_DB + "_run"
 ESCROWS = int(os.environ.get("BENCH_ESCROWS", "100000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 CLIENTS = [int(c) for c in os.environ.get("BENCH_CLIENTS", "1,4,16").split(",")]
-SERVER = os.environ.get("BENCH_SERVER", "granian")
+SERVER = os.environ.get("BENCH_SERVER", "gunicorn")
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 PORT = int(os.environ.get("BENCH_PORT", "8160"))
+# Comparisons: BENCH_ONLY=confirm,trivial runs only the paths whose names start so; BENCH_TAG
+# names the results file (results/latest-TAG.md) so a comparison does not replace the table.
+ONLY = [p.strip() for p in os.environ.get("BENCH_ONLY", "").split(",") if p.strip()]
+TAG = os.environ.get("BENCH_TAG", "")
 
 
 def db_url(name: str) -> str:
@@ -285,6 +289,8 @@ def main() -> int:
     django.setup()
     log("capturing the confirm SQL and writing request lists")
     paths, info = build_requests()
+    if ONLY:
+        paths = [p for p in paths if any(p.name.startswith(o) for o in ONLY)]
     from django.db import connections
 
     connections.close_all()
@@ -351,6 +357,7 @@ def report(
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} CPUs, "
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"PostgreSQL {psql('SHOW server_version')}, server {SERVER} x{WORKERS} workers, "
+        f"DB_SERVER_SIDE_BINDING={os.environ.get('DB_SERVER_SIDE_BINDING', '0')}, "
         f"{SECONDS}s per cell, load tool wrk (same machine), took {took:.0f}s",
         "",
         "| path | clients | req/s | p50 ms | p99 ms | errors |",
@@ -386,8 +393,9 @@ def report(
     print("\n" + text)
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
-    (out / "latest.md").write_text(text + "\n")
-    (out / "latest.json").write_text(
+    name = f"latest-{TAG}" if TAG else "latest"
+    (out / f"{name}.md").write_text(text + "\n")
+    (out / f"{name}.json").write_text(
         json.dumps({"results": [asdict(r) for r in results], "rss_kb": rss, **info}, indent=1)
     )
 
