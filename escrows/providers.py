@@ -3,6 +3,7 @@ mocks in the product: tests provoke their failures through the values they are g
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from functools import cache
 
@@ -54,12 +55,23 @@ _FLAKY = re.compile(r"^flaky-(\d+)")
 
 class MockOffRamp(OffRamp):
     """Destinations provoke outcomes: `fail…` always fails (retryable), `reject…` fails for
-    good at once, `flaky-N…` fails the first N attempts then pays; anything else pays.
+    good at once, `flaky-N…` fails the first N attempts then pays, `slow…` pays at once but
+    answers only after ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS (a caller that dies meanwhile has been
+    paid without knowing it); anything else pays.
     A repeat call with the same key never pays twice: it returns the first payout."""
 
     def payout(self, *, idempotency_key: str, amount: int, currency: str, destination: str) -> PayoutResult:
+        result = self._payout(
+            idempotency_key=idempotency_key, amount=amount, currency=currency, destination=destination
+        )
+        if destination.startswith("slow"):
+            time.sleep(settings.ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS)
+        return result
+
+    def _payout(self, *, idempotency_key: str, amount: int, currency: str, destination: str) -> PayoutResult:
         from .models import MockOffRampPayout
 
+        # Its own transaction, committed before answering, like a remote network would.
         with transaction.atomic():
             record, _ = MockOffRampPayout.objects.select_for_update().get_or_create(
                 idempotency_key=idempotency_key,
