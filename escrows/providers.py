@@ -57,10 +57,12 @@ class MockOffRamp(OffRamp):
     """Destinations provoke outcomes: `fail…` always fails (retryable), `reject…` fails for
     good at once, `flaky-N…` fails the first N attempts then pays, `slow…` pays at once but
     answers only after ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS (a caller that dies meanwhile has been
-    paid without knowing it); anything else pays.
+    paid without knowing it), `unreachable…` raises a network error; anything else pays.
     A repeat call with the same key never pays twice: it returns the first payout."""
 
     def payout(self, *, idempotency_key: str, amount: int, currency: str, destination: str) -> PayoutResult:
+        if destination.startswith("unreachable"):
+            raise ConnectionError("off-ramp unreachable")
         result = self._payout(
             idempotency_key=idempotency_key, amount=amount, currency=currency, destination=destination
         )

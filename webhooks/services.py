@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -62,7 +63,7 @@ def webhook_endpoint_create(*, customer: Any, url: str, description: str = "") -
     if len(description) > 200:
         raise InvalidRequest("description must be at most 200 characters", field="description")
     # Lock the customer row so two concurrent creates cannot both pass the limit.
-    type(customer).objects.select_for_update().get(pk=customer.pk)
+    get_user_model().objects.select_for_update().get(pk=customer.pk)
     if WebhookEndpoint.objects.filter(customer=customer).count() >= MAX_ENDPOINTS_PER_CUSTOMER:
         raise InvalidRequest(f"At most {MAX_ENDPOINTS_PER_CUSTOMER} webhook endpoints per customer")
     return WebhookEndpoint.objects.create(customer=customer, url=url, description=description)
