@@ -63,14 +63,17 @@ class MockOffRamp(OffRamp):
     def payout(self, *, idempotency_key: str, amount: int, currency: str, destination: str) -> PayoutResult:
         if destination.startswith("unreachable"):
             raise ConnectionError("off-ramp unreachable")
-        result = self._payout(
+        result, repeat = self._payout(
             idempotency_key=idempotency_key, amount=amount, currency=currency, destination=destination
         )
-        if destination.startswith("slow"):
+        if destination.startswith("slow") and not repeat:
             time.sleep(settings.ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS)
         return result
 
-    def _payout(self, *, idempotency_key: str, amount: int, currency: str, destination: str) -> PayoutResult:
+    def _payout(
+        self, *, idempotency_key: str, amount: int, currency: str, destination: str
+    ) -> tuple[PayoutResult, bool]:
+        """The payout and whether it is the answer to a repeated, already paid request."""
         from .models import MockOffRampPayout
 
         # Its own transaction, committed before answering, like a remote network would.
@@ -80,18 +83,20 @@ class MockOffRamp(OffRamp):
                 defaults={"amount": amount, "currency": currency, "destination": destination},
             )
             if record.reference:
-                return PayoutResult(ok=True, reference=record.reference)
+                return PayoutResult(ok=True, reference=record.reference), True
             record.attempts += 1
             flaky = _FLAKY.match(destination)
             if destination.startswith("reject"):
                 record.save()
-                return PayoutResult(ok=False, error="Destination rejected by the off-ramp", retryable=False)
+                return PayoutResult(
+                    ok=False, error="Destination rejected by the off-ramp", retryable=False
+                ), False
             if destination.startswith("fail") or (flaky and record.attempts <= int(flaky.group(1))):
                 record.save()
-                return PayoutResult(ok=False, error="Off-ramp temporarily unavailable", retryable=True)
+                return PayoutResult(ok=False, error="Off-ramp temporarily unavailable", retryable=True), False
             record.reference = "po_" + secrets.token_hex(10)
             record.save()
-            return PayoutResult(ok=True, reference=record.reference)
+            return PayoutResult(ok=True, reference=record.reference), False
 
 
 @cache

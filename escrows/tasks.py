@@ -22,7 +22,10 @@ BATCH = 500
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def settlement_process_task(self, settlement_pk: int) -> str:  # type: ignore[no-untyped-def]
-    outcome = services.settlement_process(settlement_id=settlement_pk)
+    try:
+        outcome = services.settlement_process(settlement_id=settlement_pk)
+    except Settlement.DoesNotExist:
+        return "GONE"
     if outcome.retry_in is not None and not self.request.is_eager:
         # Exponential backoff (services.settlement_backoff); in eager mode process_due retries.
         raise self.retry(countdown=outcome.retry_in.total_seconds())
