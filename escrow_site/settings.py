@@ -155,6 +155,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "process-due": {
         "task": "escrows.tasks.process_due",
         "schedule": timedelta(seconds=envint("CELERY_PROCESS_DUE_SECONDS", 60)),
+        # Not worth running late: the next one is a minute away.
+        "options": {"expires": envint("CELERY_PROCESS_DUE_SECONDS", 60)},
     },
 }
 

@@ -79,8 +79,13 @@ def _give_up_settlement(pk: int) -> bool:
     return services.settlement_give_up_stuck(settlement=Settlement.objects.get(pk=pk)) is not None
 
 
+# A sweep's enqueue expires before the next sweeps would repeat it, so a backlog (workers down
+# for an hour) does not pile up one copy per minute.
+SWEEP_TASK_EXPIRES = 300
+
+
 def _redrive_settlement(pk: int) -> bool:
-    settlement_process_task.delay(pk)
+    settlement_process_task.apply_async((pk,), expires=SWEEP_TASK_EXPIRES)
     return True
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from escrows.models import Event
+from escrows.tasks import SWEEP_TASK_EXPIRES
 
 from . import services
 from .models import DeliveryStatus, WebhookDelivery
@@ -53,7 +54,7 @@ def run_webhook_timers() -> dict[str, int]:
             break
         for pk, attempts in batch:
             try:
-                deliver_webhook.delay(pk, attempts + 1)
+                deliver_webhook.apply_async((pk, attempts + 1), expires=SWEEP_TASK_EXPIRES)
                 counts["webhooks_retried"] += 1
             except Exception:
                 log.exception("process_due: could not enqueue webhook delivery %s", pk)

@@ -40,3 +40,18 @@ def test_verify_accepts_any_of_several_signatures():
     ts = int(time.time())
     good = signing.compute(SECRET, ts, BODY)
     assert signing.verify(BODY, f"t={ts},v1={'0' * 64},v1={good}", SECRET)
+
+
+def test_the_readme_snippet_verifies_our_signatures():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("**Verifying a signature.**") :]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 - our own README
+    header = signing.signature_header(SECRET, BODY)
+    assert namespace["verify"](BODY, header, SECRET)
+    assert not namespace["verify"](BODY + b"x", header, SECRET)
+    assert not namespace["verify"](BODY, signing.signature_header(SECRET, BODY, timestamp=1), SECRET)
