@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('escrows', '0003_remove_ledgeraccount_ledger_account_no_overdraft_and_more'),
+        ('escrows', '0002_ledger_guards'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
