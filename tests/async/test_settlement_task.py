@@ -10,9 +10,8 @@ from escrows import services
 from escrows.models import MockOffRampPayout, Settlement, SettlementStatus
 from escrows.providers import off_ramp
 from escrows.selectors import balances_for_user
-from escrows.services import EscrowTerms, MilestoneInput
 from escrows.tasks import settlement_process_task
-from tests.helpers import assert_ledger_invariants, fund, milestones, refresh
+from tests.helpers import assert_ledger_invariants, fund, make_settling_escrow, milestones, refresh
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery
 
@@ -25,17 +24,7 @@ def _no_backoff(settings):
 
 
 def _released(seller, buyer, destination, capture, *, execute=True):
-    escrow = services.escrow_create(
-        seller=seller,
-        terms=EscrowTerms(
-            title="x",
-            currency="USD",
-            amount=100_000,
-            settlement_method="OFF_RAMP_MOCK",
-            settlement_destination=destination,
-        ),
-        milestones=[MilestoneInput(amount=30_000), MilestoneInput(amount=70_000)],
-    )
+    escrow = make_settling_escrow(seller, destination)
     fund(escrow, buyer)
     with capture(execute=execute):
         services.milestone_release(milestone=milestones(escrow)[0], by=buyer)

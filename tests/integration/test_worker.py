@@ -7,9 +7,8 @@ import pytest
 from escrows import services
 from escrows.models import MockOffRampPayout, Settlement, SettlementStatus
 from escrows.selectors import balances_for_user
-from escrows.services import EscrowTerms, MilestoneInput
 from escrows.tasks import run_timers
-from tests.helpers import assert_ledger_invariants, fund, milestones, refresh
+from tests.helpers import assert_ledger_invariants, fund, make_settling_escrow, milestones, refresh
 from tests.integration.conftest import wait_until
 from tests.webhook_receiver import Receiver
 from webhooks import services as webhook_services
@@ -20,17 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def _release_first(seller, buyer, destination: str) -> Settlement:
-    escrow = services.escrow_create(
-        seller=seller,
-        terms=EscrowTerms(
-            title="Integration",
-            currency="USD",
-            amount=100_000,
-            settlement_method="OFF_RAMP_MOCK",
-            settlement_destination=destination,
-        ),
-        milestones=[MilestoneInput(amount=30_000), MilestoneInput(amount=70_000)],
-    )
+    escrow = make_settling_escrow(seller, destination)
     fund(escrow, buyer)
     services.milestone_release(milestone=milestones(escrow)[0], by=buyer)  # commits; enqueues
     return Settlement.objects.get(escrow=escrow)
