@@ -136,7 +136,7 @@ class Worker:
         return self.log_path.read_text(errors="replace")[-6000:]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worker]:
     redis_url = _redis_url()
     with django_db_blocker.unblock():
