@@ -128,7 +128,7 @@ def _event(
         to_status=to_status,
         details=details or {},
     )
-    transaction.on_commit(_dispatch_events_after_commit)
+    transaction.on_commit(_dispatch_events_after_commit, robust=True)
     return event
 
 
@@ -977,7 +977,9 @@ def _settlement_schedule(
         to_status=settlement.status,
         details={"amount": amount, "currency": currency, "destination": destination},
     )
-    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk))
+    # robust: a broker outage after the commit must not turn a done release into an error page;
+    # the process_due sweep enqueues what was missed.
+    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk), robust=True)
     return settlement
 
 
@@ -1161,7 +1163,7 @@ def settlement_retry(*, settlement: Settlement, by: Any) -> Settlement:
         from_status=SettlementStatus.FAILED,
         to_status=settlement.status,
     )
-    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk))
+    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk), robust=True)
     return settlement
 
 
