@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    # Its abstract key model is what accounts.APIKey builds on; the app must be installed.
+    "rest_framework_api_key",
     "django_htmx",
     "accounts",
     "escrows",
@@ -203,15 +206,50 @@ WEBHOOK_LEASE_SECONDS = envint("WEBHOOK_LEASE_SECONDS", 120)
 WEBHOOK_OUTBOX_GRACE_SECONDS = envint("WEBHOOK_OUTBOX_GRACE_SECONDS", 60)
 # Endpoints on loopback / private networks are refused unless allowed (development and tests).
 WEBHOOK_ALLOW_PRIVATE_URLS = envbool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
-# How many seconds a signature's timestamp may differ from now when verified.
-WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = 300
+
+# --- API --------------------------------------------------------------------------------
+# Cache: the throttle counters live here. The default LocMemCache is per process (fine for the
+# embedded default); production sets CACHE_URL=redis://host:6379/1 so limits hold across processes.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Requests per API key (or signed-in user), DRF rate syntax: "600/min", "50/second", ...
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.APIKeyAuthentication",
+        "accounts.authentication.CustomerSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["escrows.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "escrows.api.payment_intents.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Milestone Escrow API",
+    "DESCRIPTION": (
+        "Two API surfaces over the same escrows: the payment-intents API (`/v1/payment-intents`) "
+        "and the escrow-provider API (`/v1/escrow/...`, `/v1/payment/...`, `/v1/customer/...`). "
+        "Authenticate with an API key in `X-API-Key` or `Authorization: Bearer`. POST/PUT accept "
+        "an `Idempotency-Key` header."
+    ),
     "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

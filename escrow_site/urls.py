@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import api_key_views
 from escrows import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("v1/", include("webhooks.api_urls")),
+    path("v1/", include("escrows.api.urls")),
+    path("settings/api-keys/", api_key_views.api_keys, name="api_keys"),
+    path("settings/api-keys/<slug:prefix>/revoke", api_key_views.api_key_revoke, name="api_key_revoke"),
     path("", views.home, name="home"),
     path("", include("webhooks.urls")),
 ]
