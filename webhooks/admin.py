@@ -15,14 +15,26 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ("public_id", "customer", "url", "enabled", "created_at")
     list_filter = ("enabled",)
     search_fields = ("public_id", "url", "customer__email", "customer__customer_id")
-    readonly_fields = ("public_id", "customer", "secret", "created_at", "updated_at")
+    list_select_related = ("customer",)
     fields = ("public_id", "customer", "url", "description", "enabled", "secret", "created_at", "updated_at")
+    readonly_fields = fields
+    actions = ("enable", "disable")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # endpoints are created by customers (page or API), with a checked URL
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return (*self.readonly_fields, "url")
+    def _set_enabled(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint], enabled: bool) -> None:
+        for endpoint in queryset:
+            services.webhook_endpoint_set_enabled(endpoint=endpoint, by=request.user, enabled=enabled)
+        self.message_user(request, f"{queryset.count()} endpoints {'enabled' if enabled else 'disabled'}.")
+
+    @admin.action(description="Enable selected endpoints")
+    def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected endpoints")
+    def disable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        self._set_enabled(request, queryset, False)
 
 
 @admin.register(WebhookDelivery)

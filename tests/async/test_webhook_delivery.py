@@ -164,3 +164,21 @@ def test_customer_sees_the_log_and_can_resend(
     assert (delivery.status, delivery.attempts) == ("SUCCEEDED", 1)
     assert len(receiver.received) == 2
     assert Event.objects.filter(kind="escrow.created").count() == 1
+
+
+def test_admin_resends_a_failed_delivery(client, admin_user, seller, receiver, django_capture_on_commit_callbacks):
+    receiver.statuses = [500]
+    services.webhook_endpoint_create(customer=seller, url=receiver.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        make_escrow(seller)
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
+    client.force_login(admin_user)
+    assert client.get(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:webhooks_webhookdelivery_changelist"),
+            {"action": "resend", "_selected_action": [delivery.pk]},
+        )
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.SUCCEEDED
+    assert len(receiver.received) == 2

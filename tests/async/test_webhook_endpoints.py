@@ -97,3 +97,16 @@ def test_another_customers_endpoint_is_not_found(client, seller, stranger):
     assert client.post(reverse("webhook_toggle", args=[endpoint.public_id])).status_code == 404
     assert WebhookEndpoint.objects.get().enabled is True
     assert endpoint.secret.encode() not in client.get(reverse("webhooks")).content
+
+
+def test_admin_lists_and_disables_through_the_service(client, admin_user, seller):
+    endpoint = services.webhook_endpoint_create(customer=seller, url="https://example.com/h")
+    client.force_login(admin_user)
+    assert client.get(reverse("admin:webhooks_webhookendpoint_changelist")).status_code == 200
+    assert client.get(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])).status_code == 200
+    assert client.get(reverse("admin:webhooks_webhookdelivery_changelist")).status_code == 200
+    client.post(
+        reverse("admin:webhooks_webhookendpoint_changelist"),
+        {"action": "disable", "_selected_action": [endpoint.pk]},
+    )
+    assert WebhookEndpoint.objects.get().enabled is False
