@@ -166,7 +166,9 @@ def test_customer_sees_the_log_and_can_resend(
     assert Event.objects.filter(kind="escrow.created").count() == 1
 
 
-def test_admin_resends_a_failed_delivery(client, admin_user, seller, receiver, django_capture_on_commit_callbacks):
+def test_admin_resends_a_failed_delivery(
+    client, admin_user, seller, receiver, django_capture_on_commit_callbacks
+):
     receiver.statuses = [500]
     services.webhook_endpoint_create(customer=seller, url=receiver.url)
     with django_capture_on_commit_callbacks(execute=True):
