@@ -11,6 +11,7 @@ urlpatterns = [
     path("v1/", include("escrows.api.urls")),
     path("settings/api-keys/", api_key_views.api_keys, name="api_keys"),
     path("settings/api-keys/<slug:prefix>/revoke", api_key_views.api_key_revoke, name="api_key_revoke"),
-    path("", views.home, name="home"),
+    path("accounts/", include("accounts.urls")),
     path("", include("webhooks.urls")),
+    path("", include("escrows.urls")),
 ]

@@ -110,3 +110,11 @@ def test_admin_lists_and_disables_through_the_service(client, admin_user, seller
         {"action": "disable", "_selected_action": [endpoint.pk]},
     )
     assert WebhookEndpoint.objects.get().enabled is False
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, db):
+    response = client.get(reverse("webhooks"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert client.post(reverse("webhooks"), {"url": "https://example.com/h"}).status_code == 302
+    assert not WebhookEndpoint.objects.exists()
