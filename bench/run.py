@@ -394,7 +394,8 @@ def report(
         "",
         f"Worker RSS (KB) after warm-up {rss.get('start')} -> after all paths {rss.get('end')}; "
         f"requests served in between: {sum(r.requests for r in results if not r.path.startswith('pgbench'))}",
-        f"One confirm = {info['confirm_queries']} SQL statements plus BEGIN/COMMIT; pgbench mix "
+        f"One confirm (middle milestone) = {info['confirm_queries']} statements, BEGIN/COMMIT included; "
+        f"pgbench mix "
         f"(middle:last milestone) {weights['mid']}:{weights['last']}, targets {info['pgbench_scripts']}",
     ]
     lines += [f"Note: {n}" for n in info["notes"]]
