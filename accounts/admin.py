@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from .models import User
+from .models import APIKey, IdempotencyRecord, User
 
 
 @admin.register(User)
@@ -19,3 +20,27 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(APIKey)
+class APIKeyAdmin(APIKeyModelAdmin):
+    list_display = (*APIKeyModelAdmin.list_display, "user", "last_used_at")
+    list_select_related = ("user",)
+    search_fields = (*APIKeyModelAdmin.search_fields, "user__email")
+    raw_id_fields = ("user",)
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    """Read-only: what was replayed to whom, for support questions."""
+
+    list_display = ("key", "owner", "method", "path", "response_status", "created_at")
+    list_select_related = ("owner",)
+    search_fields = ("key", "owner__email", "path")
+    readonly_fields = [f.name for f in IdempotencyRecord._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False

@@ -1,8 +1,12 @@
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import get_random_string
+from rest_framework_api_key.crypto import KeyGenerator
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
 def new_customer_id() -> str:
@@ -59,3 +63,60 @@ class User(AbstractBaseUser, PermissionsMixin):
     def display_name(self) -> str:
         full = f"{self.first_name} {self.last_name}".strip()
         return full or self.email
+
+
+# -- API keys ----------------------------------------------------------------------------------
+
+
+class SecretKeyGenerator(KeyGenerator):
+    """Keys look like `sk_test_AbCd1234.<32 random chars>`; the part before the dot is the
+    public prefix stored in clear (to find the row), the whole key is stored only as a hash."""
+
+    def get_prefix(self) -> str:
+        mode = "test" if settings.ESCROW_TEST_MODE else "live"
+        return f"sk_{mode}_{get_random_string(8)}"
+
+
+class APIKeyManager(BaseAPIKeyManager):
+    key_generator = SecretKeyGenerator(secret_key_length=32)
+
+    def get_usable_keys(self) -> models.QuerySet:
+        return super().get_usable_keys().select_related("user")
+
+
+class APIKey(AbstractAPIKey):
+    # Wider than the library's defaults because our prefix carries `sk_test_`.
+    id = models.CharField(max_length=200, unique=True, primary_key=True, editable=False)
+    prefix = models.CharField(max_length=24, unique=True, editable=False)
+    user = models.ForeignKey("User", on_delete=models.CASCADE, related_name="api_keys")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = APIKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+        indexes = [models.Index(fields=["user", "-created"], name="apikey_user_recent")]
+
+
+# -- Idempotency-Key records -------------------------------------------------------------------
+
+
+class IdempotencyRecord(models.Model):
+    """One POST/PUT made with an `Idempotency-Key`, per acting owner. The unique constraint is
+    what makes a concurrent duplicate lose (and get a 409) on any number of processes."""
+
+    owner = models.ForeignKey("User", on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    # Null while the first request is still running.
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]

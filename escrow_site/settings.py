@@ -38,9 +38,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    # Its abstract key model is what accounts.APIKey builds on; the app must be installed.
+    "rest_framework_api_key",
     "django_htmx",
     "accounts",
     "escrows",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -146,8 +150,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# A task whose worker died unacknowledged is handed out again after this long (Redis broker).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "process-due": {"task": "escrows.tasks.process_due", "schedule": timedelta(minutes=1)},
+    "process-due": {
+        "task": "escrows.tasks.process_due",
+        "schedule": timedelta(seconds=envint("CELERY_PROCESS_DUE_SECONDS", 60)),
+        # Not worth running late: the next one is a minute away.
+        "options": {"expires": envint("CELERY_PROCESS_DUE_SECONDS", 60)},
+    },
 }
 
 # --- The product -------------------------------------------------------------------------
@@ -171,13 +184,72 @@ ESCROW_MAX_AMOUNT_MAJOR = 10**12
 ESCROW_CARD_GATEWAY = os.environ.get("ESCROW_CARD_GATEWAY", "escrows.providers.MockCardGateway")
 ESCROW_OFF_RAMP = os.environ.get("ESCROW_OFF_RAMP", "escrows.providers.MockOffRamp")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# Settlement payouts: attempts before FAILED, exponential backoff (base * 2**(n-1), capped), and
+# the lease after which a payout whose worker died is picked up again by the process_due sweep.
+ESCROW_SETTLEMENT_MAX_ATTEMPTS = envint("ESCROW_SETTLEMENT_MAX_ATTEMPTS", 5)
+ESCROW_SETTLEMENT_BACKOFF_SECONDS = float(os.environ.get("ESCROW_SETTLEMENT_BACKOFF_SECONDS", 30))
+ESCROW_SETTLEMENT_BACKOFF_MAX_SECONDS = envint("ESCROW_SETTLEMENT_BACKOFF_MAX_SECONDS", 3600)
+ESCROW_SETTLEMENT_LEASE_SECONDS = envint("ESCROW_SETTLEMENT_LEASE_SECONDS", 300)
+# The mock off-ramp answers `slow-…` destinations this many seconds after paying (tests kill a
+# worker while it waits).
+ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS = float(os.environ.get("ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS", 5))
+
+# --- Webhooks ------------------------------------------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", 5))
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8)
+# Delay before attempt n+1 is base * 2**(n-1) seconds, capped.
+WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_SECONDS", 30))
+WEBHOOK_BACKOFF_MAX_SECONDS = envint("WEBHOOK_BACKOFF_MAX_SECONDS", 6 * 3600)
+# An attempt whose worker died is retried after this long.
+WEBHOOK_LEASE_SECONDS = envint("WEBHOOK_LEASE_SECONDS", 120)
+# The outbox sweep re-dispatches events still undispatched this long after they were written.
+WEBHOOK_OUTBOX_GRACE_SECONDS = envint("WEBHOOK_OUTBOX_GRACE_SECONDS", 60)
+# Endpoints on loopback / private networks are refused unless allowed (development and tests).
+WEBHOOK_ALLOW_PRIVATE_URLS = envbool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+
+# --- API --------------------------------------------------------------------------------
+# Cache: the throttle counters live here. The default LocMemCache is per process (fine for the
+# embedded default); production sets CACHE_URL=redis://host:6379/1 so limits hold across processes.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Requests per API key (or signed-in user), DRF rate syntax: "600/min", "50/second", ...
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.APIKeyAuthentication",
+        "accounts.authentication.CustomerSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["escrows.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "escrows.api.payment_intents.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Milestone Escrow API",
+    "DESCRIPTION": (
+        "Two API surfaces over the same escrows: the payment-intents API (`/v1/payment-intents`) "
+        "and the escrow-provider API (`/v1/escrow/...`, `/v1/payment/...`, `/v1/customer/...`). "
+        "Authenticate with an API key in `X-API-Key` or `Authorization: Bearer`. POST/PUT accept "
+        "an `Idempotency-Key` header."
+    ),
     "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

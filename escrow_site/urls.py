@@ -1,10 +1,17 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
+from accounts import api_key_views
 from escrows import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
-    path("", views.home, name="home"),
+    path("v1/", include("webhooks.api_urls")),
+    path("v1/", include("escrows.api.urls")),
+    path("settings/api-keys/", api_key_views.api_keys, name="api_keys"),
+    path("settings/api-keys/<slug:prefix>/revoke", api_key_views.api_key_revoke, name="api_key_revoke"),
+    path("accounts/", include("accounts.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("escrows.urls")),
 ]

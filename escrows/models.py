@@ -471,7 +471,7 @@ class LedgerAccount(models.Model):
                 name="ledger_account_unique_platform",
             ),
             models.CheckConstraint(
-                condition=Q(balance__gte=0) | Q(kind__in=[k.value for k in EXTERNAL_KINDS]),
+                condition=Q(balance__gte=0) | Q(kind__in=sorted(k.value for k in EXTERNAL_KINDS)),
                 name="ledger_account_no_overdraft",
             ),
         ]

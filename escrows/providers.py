@@ -3,6 +3,7 @@ mocks in the product: tests provoke their failures through the values they are g
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from functools import cache
 
@@ -54,30 +55,48 @@ _FLAKY = re.compile(r"^flaky-(\d+)")
 
 class MockOffRamp(OffRamp):
     """Destinations provoke outcomes: `fail…` always fails (retryable), `reject…` fails for
-    good at once, `flaky-N…` fails the first N attempts then pays; anything else pays.
+    good at once, `flaky-N…` fails the first N attempts then pays, `slow…` pays at once but
+    answers only after ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS (a caller that dies meanwhile has been
+    paid without knowing it), `unreachable…` raises a network error; anything else pays.
     A repeat call with the same key never pays twice: it returns the first payout."""
 
     def payout(self, *, idempotency_key: str, amount: int, currency: str, destination: str) -> PayoutResult:
+        if destination.startswith("unreachable"):
+            raise ConnectionError("off-ramp unreachable")
+        result, repeat = self._payout(
+            idempotency_key=idempotency_key, amount=amount, currency=currency, destination=destination
+        )
+        if destination.startswith("slow") and not repeat:
+            time.sleep(settings.ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS)
+        return result
+
+    def _payout(
+        self, *, idempotency_key: str, amount: int, currency: str, destination: str
+    ) -> tuple[PayoutResult, bool]:
+        """The payout and whether it is the answer to a repeated, already paid request."""
         from .models import MockOffRampPayout
 
+        # Its own transaction, committed before answering, like a remote network would.
         with transaction.atomic():
             record, _ = MockOffRampPayout.objects.select_for_update().get_or_create(
                 idempotency_key=idempotency_key,
                 defaults={"amount": amount, "currency": currency, "destination": destination},
             )
             if record.reference:
-                return PayoutResult(ok=True, reference=record.reference)
+                return PayoutResult(ok=True, reference=record.reference), True
             record.attempts += 1
             flaky = _FLAKY.match(destination)
             if destination.startswith("reject"):
                 record.save()
-                return PayoutResult(ok=False, error="Destination rejected by the off-ramp", retryable=False)
+                return PayoutResult(
+                    ok=False, error="Destination rejected by the off-ramp", retryable=False
+                ), False
             if destination.startswith("fail") or (flaky and record.attempts <= int(flaky.group(1))):
                 record.save()
-                return PayoutResult(ok=False, error="Off-ramp temporarily unavailable", retryable=True)
+                return PayoutResult(ok=False, error="Off-ramp temporarily unavailable", retryable=True), False
             record.reference = "po_" + secrets.token_hex(10)
             record.save()
-            return PayoutResult(ok=True, reference=record.reference)
+            return PayoutResult(ok=True, reference=record.reference), False
 
 
 @cache

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import BigIntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from .errors import NotFound
 from .models import (
@@ -122,3 +123,14 @@ def wallet_balance(user: Any, currency: str) -> int:
 
 def settlements_for_user(user: Any) -> QuerySet[Settlement]:
     return Settlement.objects.filter(customer=user).select_related("escrow").order_by("-created_at", "-id")
+
+
+def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
+    """Annotate `released_total` (minor units) so a list shows progress bars in one query."""
+    released = (
+        Milestone.objects.filter(escrow=OuterRef("pk"), status=MilestoneStatus.RELEASED)
+        .values("escrow")
+        .annotate(t=Sum("amount"))
+        .values("t")
+    )
+    return qs.annotate(released_total=Coalesce(Subquery(released), Value(0), output_field=BigIntegerField()))

@@ -40,7 +40,7 @@ from .models import (
     WhoPays,
 )
 from .money import check_minor, fee_for, format_money, normalize_currency
-from .providers import card_gateway, off_ramp
+from .providers import PayoutResult, card_gateway, off_ramp
 
 User = Any  # accounts.User; kept loose so services stay importable from migrations and tasks
 
@@ -128,7 +128,7 @@ def _event(
         to_status=to_status,
         details=details or {},
     )
-    transaction.on_commit(_dispatch_events_after_commit)
+    transaction.on_commit(_dispatch_events_after_commit, robust=True)
     return event
 
 
@@ -756,8 +756,10 @@ def escrow_confirm_delivery(*, escrow: Escrow, by: Any) -> Escrow:
 
 @transaction.atomic(durable=True)
 def escrow_cancel(*, escrow: Escrow, by: Any) -> Escrow:
+    """Either party, or staff from the admin, cancels an escrow nobody has paid yet."""
     escrow = _lock_escrow(escrow)
-    _require_party(escrow, by)
+    if not getattr(by, "is_staff", False):
+        _require_party(escrow, by)
     if escrow.status != EscrowStatus.AWAITING_PAYMENT:
         raise InvalidState("Only an escrow that is awaiting payment can be cancelled")
     before = escrow.status
@@ -980,7 +982,9 @@ def _settlement_schedule(
         to_status=settlement.status,
         details={"amount": amount, "currency": currency, "destination": destination},
     )
-    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk))
+    # robust: a broker outage after the commit must not turn a done release into an error page;
+    # the process_due sweep enqueues what was missed.
+    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk), robust=True)
     return settlement
 
 
@@ -1010,12 +1014,18 @@ def wallet_withdraw(*, customer: Any, amount: int, currency: str, destination: s
     )
 
 
-SETTLEMENT_MAX_ATTEMPTS = 5
-SETTLEMENT_LEASE = timedelta(minutes=5)
+# Read once for callers that only need the default; the services read settings at call time.
+SETTLEMENT_MAX_ATTEMPTS = settings.ESCROW_SETTLEMENT_MAX_ATTEMPTS
+
+
+def settlement_max_attempts() -> int:
+    return settings.ESCROW_SETTLEMENT_MAX_ATTEMPTS
 
 
 def settlement_backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+    """Exponential: base, 2x base, 4x base ... after attempts 1, 2, 3 ..., capped."""
+    seconds = settings.ESCROW_SETTLEMENT_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.ESCROW_SETTLEMENT_BACKOFF_MAX_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -1031,18 +1041,28 @@ def settlement_process(*, settlement_id: int) -> SettlementOutcome:
         settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
         if settlement.status in (SettlementStatus.PAID, SettlementStatus.FAILED):
             return SettlementOutcome(settlement.status)
+        now = timezone.now()
+        if settlement.status == SettlementStatus.PROCESSING and (
+            settlement.next_attempt_at is not None and settlement.next_attempt_at > now
+        ):
+            # Another run holds the lease (a duplicate or redelivered task): leave it to that run;
+            # if that run died, the process_due sweep picks the settlement up when the lease ends.
+            return SettlementOutcome(settlement.status)
         settlement.start()
         settlement.attempts += 1
         # A lease: if this process dies mid-payout, the timer picks the settlement up again.
-        settlement.next_attempt_at = timezone.now() + SETTLEMENT_LEASE
+        settlement.next_attempt_at = now + timedelta(seconds=settings.ESCROW_SETTLEMENT_LEASE_SECONDS)
         settlement.save()
     # The outside call runs outside any transaction: no row lock is held while we wait on it.
-    result = off_ramp().payout(
-        idempotency_key=settlement.public_id,
-        amount=settlement.amount,
-        currency=settlement.currency,
-        destination=settlement.destination,
-    )
+    try:
+        result = off_ramp().payout(
+            idempotency_key=settlement.public_id,
+            amount=settlement.amount,
+            currency=settlement.currency,
+            destination=settlement.destination,
+        )
+    except Exception as exc:  # a network error is one more failed attempt, not a stuck payout
+        result = PayoutResult(ok=False, error=f"{type(exc).__name__}: {exc}", retryable=True)
     with transaction.atomic(durable=True):
         settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
         if settlement.status != SettlementStatus.PROCESSING:
@@ -1078,7 +1098,7 @@ def settlement_process(*, settlement_id: int) -> SettlementOutcome:
             )
             return SettlementOutcome(settlement.status)
         settlement.last_error = result.error[:2000]
-        if result.retryable and settlement.attempts < SETTLEMENT_MAX_ATTEMPTS:
+        if result.retryable and settlement.attempts < settlement_max_attempts():
             delay = settlement_backoff(settlement.attempts)
             settlement.reschedule()
             settlement.next_attempt_at = timezone.now() + delay
@@ -1148,7 +1168,7 @@ def settlement_retry(*, settlement: Settlement, by: Any) -> Settlement:
         from_status=SettlementStatus.FAILED,
         to_status=settlement.status,
     )
-    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk))
+    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk), robust=True)
     return settlement
 
 
@@ -1156,7 +1176,7 @@ def settlement_retry(*, settlement: Settlement, by: Any) -> Settlement:
 def settlement_give_up_stuck(*, settlement: Settlement) -> Settlement | None:
     """Timer: a settlement whose retries are exhausted but was left SCHEDULED is failed."""
     settlement = Settlement.objects.select_for_update().get(pk=settlement.pk)
-    if settlement.status != SettlementStatus.SCHEDULED or settlement.attempts < SETTLEMENT_MAX_ATTEMPTS:
+    if settlement.status != SettlementStatus.SCHEDULED or settlement.attempts < settlement_max_attempts():
         return None
     _settlement_fail(settlement)
     return settlement

@@ -1,9 +1,15 @@
-"""Celery tasks: each fetches ids and calls a service. Enqueued only after commit."""
+"""Celery tasks: each fetches ids and calls a service. Enqueued only after commit.
+
+Every task here is safe to run twice or to be cut off halfway (acks_late + reject_on_worker_lost
+hand a task whose worker died to another worker): the services it calls claim their row under a
+lock first, and the process_due sweep re-drives whatever a dead worker left behind."""
 
 import logging
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 from celery import shared_task
-from django.db import transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from . import services
@@ -11,49 +17,119 @@ from .models import Escrow, EscrowStatus, Milestone, MilestoneStatus, Settlement
 
 log = logging.getLogger(__name__)
 
+BATCH = 500
+
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def settlement_process_task(self, settlement_pk: int) -> str:  # type: ignore[no-untyped-def]
-    outcome = services.settlement_process(settlement_id=settlement_pk)
+    try:
+        outcome = services.settlement_process(settlement_id=settlement_pk)
+    except Settlement.DoesNotExist:
+        return "GONE"
     if outcome.retry_in is not None and not self.request.is_eager:
+        # Exponential backoff (services.settlement_backoff); in eager mode process_due retries.
         raise self.retry(countdown=outcome.retry_in.total_seconds())
     return outcome.status
 
 
 def enqueue_event_dispatch() -> None:
-    """Hook for webhook delivery of freshly committed events (outbox)."""
-    return None
+    """On-commit hook of services._event: hand freshly committed events (the outbox) to the
+    webhook dispatcher. If this process dies before it runs, the process_due sweep does it."""
+    from webhooks.tasks import dispatch_events
+
+    try:
+        dispatch_events.delay()
+    except Exception:  # a broker outage must not fail the request that already committed
+        log.exception("could not enqueue event dispatch; the process_due sweep will")
+
+
+def _ids(queryset: QuerySet) -> Iterator[int]:
+    """Primary keys in batches, so a run over millions of rows holds neither a cursor nor a list."""
+    last = 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH])
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1]
+
+
+def _each(name: str, ids: Iterator[int], handle: Callable[[int], bool], counts: dict[str, int]) -> None:
+    """Run `handle` for each id, each in its own service transaction; one failure is logged and
+    the others still run."""
+    for pk in ids:
+        try:
+            if handle(pk):
+                counts[name] += 1
+        except Exception:
+            counts["errors"] += 1
+            log.exception("process_due: %s failed for id %s", name, pk)
+
+
+def _auto_release(pk: int) -> bool:
+    milestone = Milestone.objects.select_related("escrow").get(pk=pk)
+    return services.milestone_auto_release(milestone=milestone) is not None
+
+
+def _expire(pk: int) -> bool:
+    return services.escrow_expire(escrow=Escrow.objects.get(pk=pk)) is not None
+
+
+def _give_up_settlement(pk: int) -> bool:
+    return services.settlement_give_up_stuck(settlement=Settlement.objects.get(pk=pk)) is not None
+
+
+# A sweep's enqueue expires before the next sweeps would repeat it, so a backlog (workers down
+# for an hour) does not pile up one copy per minute.
+SWEEP_TASK_EXPIRES = 300
+
+
+def _redrive_settlement(pk: int) -> bool:
+    settlement_process_task.apply_async((pk,), expires=SWEEP_TASK_EXPIRES)
+    return True
 
 
 def run_timers() -> dict[str, int]:
-    """Run the timers once: auto-release, expiry, settlement retries."""
+    """Run the timers once: auto-release, expiry, settlement retries, then the webhook outbox
+    and delivery retries."""
     now = timezone.now()
-    counts = {"auto_released": 0, "expired": 0, "settlements_retried": 0, "settlements_failed": 0}
-    due_milestones = (
+    counts = {
+        "auto_released": 0,
+        "expired": 0,
+        "settlements_retried": 0,
+        "settlements_failed": 0,
+        "errors": 0,
+    }
+    lapsed = (
         Milestone.objects.filter(status=MilestoneStatus.COMPLETED, escrow__status=EscrowStatus.OPENED)
-        .select_related("escrow")
-        .order_by("escrow_id", "index")
+        .annotate(
+            inspection_ends=ExpressionWrapper(
+                F("completed_at") + F("escrow__inspection_period"), output_field=DateTimeField()
+            )
+        )
+        .filter(inspection_ends__lte=now)
     )
-    for milestone in due_milestones.iterator():
-        lapsed = milestone.completed_at and milestone.completed_at + milestone.escrow.inspection_period <= now
-        if lapsed and services.milestone_auto_release(milestone=milestone) is not None:
-            counts["auto_released"] += 1
-    for escrow in Escrow.objects.filter(status=EscrowStatus.AWAITING_PAYMENT, expires_at__lte=now).iterator():
-        if services.escrow_expire(escrow=escrow) is not None:
-            counts["expired"] += 1
+    _each("auto_released", _ids(lapsed), _auto_release, counts)
+    unpaid = Escrow.objects.filter(status=EscrowStatus.AWAITING_PAYMENT, expires_at__lte=now)
+    _each("expired", _ids(unpaid), _expire, counts)
+    # A SCHEDULED retry is normally re-driven by its own Celery countdown; with a worker the
+    # sweep only takes those a minute overdue (a lost countdown). PROCESSING ones are taken
+    # once their lease has run out: the worker that held them died.
+    eager = settlement_process_task.app.conf.task_always_eager
+    overdue = now if eager else now - timedelta(seconds=60)
+    max_attempts = services.settlement_max_attempts()
+    exhausted = Settlement.objects.filter(status=SettlementStatus.SCHEDULED, attempts__gte=max_attempts)
+    _each("settlements_failed", _ids(exhausted), _give_up_settlement, counts)
     stuck = Settlement.objects.filter(
-        status__in=[SettlementStatus.SCHEDULED, SettlementStatus.PROCESSING], next_attempt_at__lte=now
+        Q(status=SettlementStatus.SCHEDULED, next_attempt_at__lte=overdue, attempts__lt=max_attempts)
+        | Q(status=SettlementStatus.PROCESSING, next_attempt_at__lte=now)
     )
-    for settlement in stuck.iterator():
-        if (
-            settlement.attempts >= services.SETTLEMENT_MAX_ATTEMPTS
-            and settlement.status == SettlementStatus.SCHEDULED
-        ):
-            if services.settlement_give_up_stuck(settlement=settlement) is not None:
-                counts["settlements_failed"] += 1
-            continue
-        transaction.on_commit(lambda pk=settlement.pk: settlement_process_task.delay(pk))
-        counts["settlements_retried"] += 1
+    _each("settlements_retried", _ids(stuck), _redrive_settlement, counts)
+
+    from webhooks.tasks import run_webhook_timers
+
+    for name, count in run_webhook_timers().items():
+        counts[name] = counts.get(name, 0) + count
     return counts
 
 

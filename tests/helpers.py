@@ -91,3 +91,15 @@ def assert_ledger_invariants():
         .exclude(n=1)
     )
     assert list(doubles) == [], f"released twice: {list(doubles)}"
+
+
+def make_settling_escrow(seller, destination="bank_account_123", parts=(30_000, 70_000)):
+    """A funded-later milestone escrow whose releases are paid out through the mock off-ramp;
+    the destination tells the mock how to behave (see providers.MockOffRamp)."""
+    return make_escrow(
+        seller,
+        parts=parts,
+        title="Payout",
+        settlement_method="OFF_RAMP_MOCK",
+        settlement_destination=destination,
+    )

@@ -229,7 +229,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='ledgeraccount',
-            constraint=models.CheckConstraint(condition=models.Q(('balance__gte', 0), ('kind__in', ['EXTERNAL_REFUNDS', 'EXTERNAL_FUNDING', 'EXTERNAL_PAYOUTS']), _connector='OR'), name='ledger_account_no_overdraft'),
+            constraint=models.CheckConstraint(condition=models.Q(('balance__gte', 0), ('kind__in', ['EXTERNAL_FUNDING', 'EXTERNAL_PAYOUTS', 'EXTERNAL_REFUNDS']), _connector='OR'), name='ledger_account_no_overdraft'),
         ),
         migrations.AddIndex(
             model_name='ledgerentry',

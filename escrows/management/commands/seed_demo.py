@@ -45,7 +45,15 @@ class Command(BaseCommand):
         self.extra_output(seller=seller, buyer=buyer)
 
     def extra_output(self, **users: User) -> None:
-        """Hook for other apps' demo output (API keys)."""
+        """Hook for other apps' demo output. API keys: a fresh one per run (keys are stored
+        hashed, so an old one cannot be shown again)."""
+        from accounts.services import api_key_create
+
+        self.stdout.write("API keys (new on every run; use in X-API-Key or Authorization: Bearer):")
+        for role in ("seller", "buyer", "platform"):
+            user = User.objects.get(email=DEMO_USERS[role])
+            _, key = api_key_create(user=user, name="seed_demo")
+            self.stdout.write(f"  {role:9} {key}")
 
     def _escrows(self, seller: User, buyer: User) -> None:
         services.wallet_topup(customer=buyer, amount=2_000_000, currency="USD")

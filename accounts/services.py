@@ -1,0 +1,74 @@
+"""Writes of the accounts app: API keys and the customers a platform creates."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from escrows.errors import Conflict, Forbidden, InvalidRequest, NotFound
+
+from .models import APIKey, User
+
+API_KEY_NAME_MAX = 50
+
+
+@transaction.atomic
+def api_key_create(*, user: User, name: str = "") -> tuple[APIKey, str]:
+    """Create a key for `user`. Returns the row and the key itself, which is never stored and
+    so can only be shown this once."""
+    name = (name or "").strip() or "API key"
+    if len(name) > API_KEY_NAME_MAX:
+        raise InvalidRequest(f"name must be at most {API_KEY_NAME_MAX} characters", field="name")
+    return APIKey.objects.create_key(user=user, name=name)
+
+
+@transaction.atomic
+def api_key_revoke(*, user: User, prefix: str) -> APIKey:
+    """Revoke one of the user's own keys (for good: a revoked key never works again)."""
+    api_key = APIKey.objects.select_for_update().filter(prefix=prefix, user=user).first()
+    if api_key is None:
+        raise NotFound("API key not found")
+    if not api_key.revoked:
+        api_key.revoked = True
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked", "revoked_at"])
+    return api_key
+
+
+def _clean(value: Any, field: str, max_length: int, *, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{field} must be a string", field=field)
+    value = value.strip()
+    if required and not value:
+        raise InvalidRequest(f"{field} is required", field=field)
+    if len(value) > max_length:
+        raise InvalidRequest(f"{field} must be at most {max_length} characters", field=field)
+    return value
+
+
+def customer_create_for_platform(
+    *, platform: User, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+) -> User:
+    """A platform account creates a customer it may then act for (`customer-id` header)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if not platform.is_platform:
+        raise Forbidden("Only platform accounts can create customers", code="not_platform")
+    email = _clean(email, "email", 254, required=True).lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidRequest("email is not a valid email address", field="email") from None
+    fields = {
+        "first_name": _clean(first_name, "firstname", 150),
+        "last_name": _clean(last_name, "lastname", 150),
+        "phone": _clean(phone, "phone", 40),
+    }
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email, None, created_by_platform=platform, **fields)
+    except IntegrityError:
+        raise Conflict("A customer with this email already exists", code="customer_exists") from None

@@ -1,0 +1,52 @@
+"""Every route under /v1/. Unknown paths get the surface's own JSON 404."""
+
+from django.urls import re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import payment_intents as pi
+from . import provider, schema  # noqa: F401 -- registers the auth schemes
+from .common import ID, unknown_route
+
+urlpatterns = [
+    # Payment-intents surface (seeds 000-003)
+    re_path(r"^payment-intents$", pi.PaymentIntentCreate.as_view(), name="api_intent_create"),
+    re_path(rf"^payment-intents/(?P<intent_id>{ID})$", pi.PaymentIntentDetail.as_view(), name="api_intent"),
+    re_path(
+        rf"^payment-intents/(?P<intent_id>{ID})/escrow/milestones$",
+        pi.IntentMilestones.as_view(),
+        name="api_intent_milestones",
+    ),
+    re_path(
+        rf"^payment-intents/(?P<intent_id>{ID})/escrow/milestones/(?P<milestone_id>{ID})/complete$",
+        pi.MilestoneComplete.as_view(),
+        name="api_intent_milestone_complete",
+    ),
+    # Escrow-provider surface (seed 004)
+    re_path(
+        r"^escrow/milestone/create$", provider.MilestoneEscrowCreate.as_view(), name="api_provider_create"
+    ),
+    re_path(
+        rf"^escrow/milestone/edit/(?P<payment_token>{ID})$",
+        provider.MilestoneEscrowEdit.as_view(),
+        name="api_provider_edit",
+    ),
+    re_path(
+        rf"^escrow/milestone/confirm/(?P<escrow_id>{ID})/(?P<milestone_id>{ID})$",
+        provider.MilestoneConfirm.as_view(),
+        name="api_provider_confirm",
+    ),
+    re_path(
+        rf"^escrow/milestone/(?P<payment_token>{ID})$",
+        provider.MilestoneList.as_view(),
+        name="api_provider_milestones",
+    ),
+    re_path(r"^payment/escrow$", provider.PayEscrow.as_view(), name="api_provider_pay"),
+    re_path(r"^payment/topup$", provider.WalletTopup.as_view(), name="api_provider_topup"),
+    re_path(r"^customer/create$", provider.CustomerCreate.as_view(), name="api_provider_customer_create"),
+    # Schema and docs (Swagger UI and Redoc served from static files: drf-spectacular-sidecar)
+    re_path(r"^schema$", SpectacularAPIView.as_view(), name="api_schema"),
+    re_path(r"^docs$", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    re_path(r"^redoc$", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    re_path(r"^(?:escrow|payment|customer)(?:/.*)?$", unknown_route(provider.exception_handler)),
+    re_path(r"^.*$", unknown_route(pi.exception_handler)),
+]

@@ -1,0 +1,171 @@
+"""HTML forms. They only shape input: every business rule (sums, minimums, who may act) is
+checked by the service the view calls, and its EscrowError is shown on the matching field."""
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.forms import BaseFormSet, formset_factory
+
+from accounts.forms import NoColonLabels
+
+from .errors import EscrowError, InvalidRequest
+from .models import Escrow, FundingSource, Milestone
+from .money import format_minor, to_minor
+from .services import EscrowTerms, MilestoneInput
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    return [(c, c) for c in sorted(settings.ESCROW_CURRENCIES)]
+
+
+class MoneyInput(forms.TextInput):
+    """A decimal string field: no float widget, no browser rounding."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00", **(attrs or {})}
+        )
+
+
+class EscrowForm(NoColonLabels, forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    buyer_email = forms.EmailField(
+        required=False,
+        label="Buyer email",
+        help_text="Optional. Leave empty and share the payment link with whoever will pay.",
+    )
+    currency = forms.ChoiceField(choices=currency_choices)
+    amount = forms.CharField(
+        max_length=40,
+        widget=MoneyInput(),
+        label="Total amount",
+        help_text="What the buyer pays you, before the fee.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].initial = settings.ESCROW_DEFAULT_CURRENCY
+
+    @classmethod
+    def initial_for(cls, escrow: Escrow) -> dict[str, Any]:
+        return {
+            "title": escrow.title,
+            "description": escrow.description,
+            "buyer_email": escrow.buyer.email if escrow.buyer_id else escrow.buyer_email,
+            "currency": escrow.currency,
+            "amount": format_minor(escrow.amount, escrow.currency),
+        }
+
+
+class MilestoneForm(NoColonLabels, forms.Form):
+    title = forms.CharField(max_length=200, required=False)
+    amount = forms.CharField(max_length=40, widget=MoneyInput(attrs={"data-milestone-amount": ""}))
+
+    @classmethod
+    def initial_for(cls, milestone: Milestone, currency: str) -> dict[str, Any]:
+        return {"title": milestone.title, "amount": format_minor(milestone.amount, currency)}
+
+
+class BaseMilestoneFormSet(BaseFormSet):
+    def rows(self) -> list[dict[str, Any]]:
+        """The kept rows (deleted and blank extra rows dropped), in page order."""
+        return [
+            f.cleaned_data
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("amount")
+        ]
+
+
+MilestoneFormSet = formset_factory(
+    MilestoneForm, formset=BaseMilestoneFormSet, extra=0, min_num=2, validate_min=False, can_delete=True
+)
+
+# Where each service error field belongs on the page.
+FIELD_FOR_ERROR = {"buyerEmail": "buyer_email", "buyer": "buyer_email"}
+
+
+def terms_from_forms(
+    form: EscrowForm, formset: BaseMilestoneFormSet
+) -> tuple[EscrowTerms, list[MilestoneInput]]:
+    """Turn cleaned form data into service inputs. Amount parsing errors are EscrowErrors with
+    the same messages as the API, tagged with the field they belong to."""
+    data = form.cleaned_data
+    currency = data["currency"]
+    amount = to_minor(data["amount"], currency, field="amount")
+    milestones = []
+    for i, row in enumerate(formset.rows()):
+        try:
+            minor = to_minor(row["amount"], currency, field=f"milestones[{i}].amount")
+        except EscrowError as exc:
+            raise InvalidRequest(exc.message, field="milestones") from None
+        milestones.append(MilestoneInput(amount=minor, title=row.get("title") or f"Stage {i + 1}"))
+    terms = EscrowTerms(
+        title=data["title"],
+        description=data.get("description") or "",
+        currency=currency,
+        amount=amount,
+        buyer_email=data.get("buyer_email") or "",
+    )
+    return terms, milestones
+
+
+def attach_error(form: EscrowForm, formset: BaseMilestoneFormSet, exc: EscrowError) -> None:
+    field = FIELD_FOR_ERROR.get(exc.field or "", exc.field)
+    if field == "milestones":
+        formset._non_form_errors = formset.error_class([exc.message], error_class="nonform")
+    elif field in form.fields:
+        form.add_error(field, exc.message)
+    else:
+        form.add_error(None, exc.message)
+
+
+class FundForm(NoColonLabels, forms.Form):
+    source = forms.ChoiceField(
+        choices=FundingSource.choices,
+        widget=forms.RadioSelect,
+        initial=FundingSource.WALLET,
+        label="Pay with",
+    )
+    card_token = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Test card token",
+        help_text="Test mode: tok_visa succeeds, tok_decline is declined.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "tok_visa"}),
+    )
+
+
+class DeliverForm(NoColonLabels, forms.Form):
+    proof = forms.CharField(
+        label="What did you deliver?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        help_text="The buyer sees this when confirming the stage.",
+    )
+    proof_uri = forms.URLField(label="Link to the work (optional)", required=False, max_length=2000)
+
+
+class DisputeForm(NoColonLabels, forms.Form):
+    reason = forms.CharField(
+        label="What went wrong?",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=2000,
+        help_text="Releases are frozen while an administrator looks into it.",
+    )
+
+
+class TopupForm(NoColonLabels, forms.Form):
+    currency = forms.ChoiceField(choices=currency_choices)
+    amount = forms.CharField(max_length=40, widget=MoneyInput())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].initial = settings.ESCROW_DEFAULT_CURRENCY
+
+
+class WithdrawForm(TopupForm):
+    destination = forms.CharField(
+        max_length=200, help_text="Account or wallet to pay out to (test off-ramp).", label="Destination"
+    )

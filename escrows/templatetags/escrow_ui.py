@@ -1,0 +1,77 @@
+"""Presentation helpers for templates: money in its currency, status badges, event wording."""
+
+from typing import Any
+
+from django import template
+
+from escrows.money import format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(minor: int | None, currency: str) -> str:
+    return format_money(minor or 0, currency)
+
+
+@register.filter
+def sub(a: int | None, b: int | None) -> int:
+    return (a or 0) - (b or 0)
+
+
+@register.filter
+def percent_of(part: int | None, whole: int | None) -> int:
+    if not whole:
+        return 0
+    return max(0, min(100, round((part or 0) * 100 / whole)))
+
+
+BADGE_TONE = {
+    "AWAITING_PAYMENT": "warn",
+    "OPENED": "info",
+    "DISPUTED": "danger",
+    "COMPLETED": "ok",
+    "REFUNDED": "muted",
+    "CANCELLED": "muted",
+    "PENDING": "muted",
+    "RELEASED": "ok",
+    "SCHEDULED": "warn",
+    "PROCESSING": "info",
+    "PAID": "ok",
+    "FAILED": "danger",
+}
+
+
+@register.inclusion_tag("partials/badge.html")
+def badge(status: str, label: str = "") -> dict[str, Any]:
+    return {
+        "status": status,
+        "label": label or status.replace("_", " ").title(),
+        "tone": BADGE_TONE.get(status, "muted"),
+    }
+
+
+EVENT_WORDS = {
+    "escrow.created": "Escrow created",
+    "escrow.edited": "Terms edited",
+    "escrow.funded": "Funded",
+    "escrow.completed": "Escrow completed",
+    "escrow.cancelled": "Escrow cancelled",
+    "escrow.refunded": "Escrow refunded",
+    "escrow.disputed": "Dispute opened",
+    "escrow.resumed": "Dispute closed, escrow resumed",
+    "dispute.resolved": "Dispute resolved",
+    "milestone.created": "Milestone added",
+    "milestone.completed": "Marked delivered",
+    "milestone.released": "Released",
+    "milestone.refunded": "Refunded",
+    "settlement.scheduled": "Payout scheduled",
+    "settlement.paid": "Payout paid",
+    "settlement.failed": "Payout failed",
+    "settlement.retried": "Payout retried",
+}
+
+
+@register.filter
+def event_words(kind: str) -> str:
+    return EVENT_WORDS.get(kind, kind.replace(".", " ").replace("_", " ").capitalize())

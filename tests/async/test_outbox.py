@@ -1,0 +1,131 @@
+"""Events are the outbox: written in the transaction of the change, turned into one delivery per
+(event, endpoint) after commit, and swept up by process_due if the enqueue never happened."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from escrows import services as escrow_services
+from escrows.models import Escrow, Event
+from tests.helpers import fund, make_escrow, milestones
+from webhooks import services
+from webhooks.models import WebhookDelivery
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def endpoints(seller, buyer, stranger):
+    return {
+        "seller": services.webhook_endpoint_create(customer=seller, url="https://example.com/seller"),
+        "buyer": services.webhook_endpoint_create(customer=buyer, url="https://example.com/buyer"),
+        "stranger": services.webhook_endpoint_create(customer=stranger, url="https://example.com/stranger"),
+    }
+
+
+def test_events_are_rolled_back_with_the_change(seller):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        make_escrow(seller)
+        assert Event.objects.filter(kind="escrow.created").exists()
+        raise RuntimeError("the change fails")
+    assert not Escrow.objects.exists()
+    assert not Event.objects.exists()
+
+
+def test_dispatch_runs_only_after_commit(seller, endpoints, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        make_escrow(seller)
+    assert callbacks, "the dispatch is enqueued on commit"
+    assert Event.objects.get(kind="escrow.created").dispatched_at is None
+    assert not WebhookDelivery.objects.exists()
+    services.events_dispatch()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.endpoint == endpoints["seller"]
+    assert Event.objects.get(kind="escrow.created").dispatched_at is not None
+
+
+def test_parties_get_their_events_and_strangers_nothing(
+    seller, buyer, endpoints, django_capture_on_commit_callbacks
+):
+    escrow = make_escrow(seller, parts=(30_000, 70_000))
+    fund(escrow, buyer)
+    first, second = milestones(escrow)
+    escrow_services.milestone_complete(milestone=first, by=seller)
+    escrow_services.milestone_release(milestone=first, by=buyer)
+    escrow_services.milestone_release(milestone=second, by=buyer)
+    services.events_dispatch()
+    seller_types = list(
+        WebhookDelivery.objects.filter(endpoint=endpoints["seller"])
+        .order_by("id")
+        .values_list("event_type", flat=True)
+    )
+    assert seller_types == [
+        "escrow.created",
+        "escrow.funded",
+        "milestone.completed",
+        "milestone.released",
+        "milestone.released",
+        "escrow.completed",
+    ]
+    # The buyer was not a party when the escrow was created, but its funding carries the buyer.
+    assert "escrow.funded" in WebhookDelivery.objects.filter(endpoint=endpoints["buyer"]).values_list(
+        "event_type", flat=True
+    )
+    assert not WebhookDelivery.objects.filter(endpoint=endpoints["stranger"]).exists()
+    # Audit-only kinds (top-ups) are marked dispatched without a delivery.
+    assert not Event.objects.filter(dispatched_at__isnull=True).exists()
+    assert not WebhookDelivery.objects.filter(event_type="wallet.topped_up").exists()
+
+
+def test_payload_has_id_type_sequence_created_and_data(seller, buyer, endpoints):
+    escrow = make_escrow(seller, parts=(30_000, 70_000))
+    fund(escrow, buyer)
+    services.events_dispatch()
+    delivery = WebhookDelivery.objects.get(endpoint=endpoints["seller"], event_type="escrow.funded")
+    body = json.loads(delivery.payload)
+    event = Event.objects.get(kind="escrow.funded")
+    assert body["id"] == event.public_id
+    assert body["type"] == "escrow.funded"
+    assert body["sequence"] == event.pk
+    assert body["created"] == event.created_at.isoformat()
+    assert body["data"]["escrow"]["id"] == escrow.public_id
+    assert body["data"]["escrow"]["amount"] == "1000.00"
+    assert body["data"]["escrow"]["buyer"] == buyer.customer_id
+    assert (body["data"]["previousStatus"], body["data"]["status"]) == ("AWAITING_PAYMENT", "OPENED")
+    created = json.loads(
+        WebhookDelivery.objects.get(endpoint=endpoints["seller"], event_type="escrow.created").payload
+    )
+    assert created["sequence"] < body["sequence"]
+
+
+def test_dispatching_twice_creates_each_delivery_once(seller, endpoints):
+    make_escrow(seller)
+    services.events_dispatch()
+    Event.objects.update(dispatched_at=None)  # as if a second dispatcher saw the same events
+    services.events_dispatch()
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_disabled_endpoints_get_nothing(seller, endpoints):
+    services.webhook_endpoint_set_enabled(endpoint=endpoints["seller"], by=seller, enabled=False)
+    make_escrow(seller)
+    services.events_dispatch()
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_sweep_redispatches_events_a_dead_process_left_behind(
+    seller, endpoints, django_capture_on_commit_callbacks, settings
+):
+    settings.WEBHOOK_OUTBOX_GRACE_SECONDS = 60
+    with django_capture_on_commit_callbacks(execute=False):
+        make_escrow(seller)  # the process "dies" before its on-commit enqueue runs
+    call_command("process_due")
+    assert not WebhookDelivery.objects.exists(), "too fresh: its own enqueue may still be coming"
+    Event.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+    call_command("process_due")
+    assert WebhookDelivery.objects.get().event_type == "escrow.created"
+    assert not Event.objects.filter(dispatched_at__isnull=True).exists()

@@ -1,0 +1,78 @@
+"""Customers' webhook endpoints and one delivery row per (event, endpoint): the delivery log."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+def new_endpoint_id() -> str:
+    return "we_" + secrets.token_hex(12)
+
+
+def new_delivery_id() -> str:
+    return "whd_" + secrets.token_hex(12)
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    public_id = models.CharField(max_length=40, unique=True, default=new_endpoint_id, editable=False)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True)
+    # Kept readable: the HMAC needs it, and the customer may look it up again.
+    secret = models.CharField(max_length=80, default=new_secret)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "enabled"], name="webhook_endpoint_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.url}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SUCCEEDED = "SUCCEEDED", "Delivered"
+    FAILED = "FAILED", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint. `payload` is the exact body sent on every attempt."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_delivery_id, editable=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey("escrows.Event", on_delete=models.PROTECT, related_name="webhook_deliveries")
+    event_type = models.CharField(max_length=60)
+    payload = models.TextField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_response = models.TextField(blank=True, help_text="First bytes of the receiver's answer")
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # Exactly one delivery per (event, endpoint), however many dispatchers run at once.
+            models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due"),
+            models.Index(fields=["endpoint", "-id"], name="webhook_delivery_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.event_type} -> {self.endpoint_id}"

@@ -1,0 +1,346 @@
+"""Writes for webhooks: endpoints (customer actions), dispatch of the event outbox into
+delivery rows, and one delivery attempt. Same rules as escrows.services: one durable
+transaction per action, row locks, side effects enqueued on commit."""
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from escrows.errors import InvalidRequest, InvalidState, NotFound
+from escrows.models import Event
+from escrows.money import format_minor
+
+from . import signing
+from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from .urlcheck import check_url
+
+log = logging.getLogger(__name__)
+
+# Core Event.kind rows that are sent to customers (the rest is audit only).
+WEBHOOK_EVENT_TYPES = (
+    "escrow.created",
+    "escrow.funded",
+    "escrow.completed",
+    "escrow.cancelled",
+    "escrow.refunded",
+    "escrow.disputed",
+    "milestone.completed",
+    "milestone.released",
+    "settlement.paid",
+    "settlement.failed",
+)
+MAX_ENDPOINTS_PER_CUSTOMER = 10
+RESPONSE_SNIPPET = 500
+DISPATCH_BATCH = 100
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+def _own_endpoint(endpoint: WebhookEndpoint, by: Any) -> WebhookEndpoint:
+    try:
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    except WebhookEndpoint.DoesNotExist:
+        raise NotFound("Webhook endpoint not found") from None
+    if locked.customer_id != by.pk and not getattr(by, "is_staff", False):
+        raise NotFound("Webhook endpoint not found")
+    return locked
+
+
+@transaction.atomic(durable=True)
+def webhook_endpoint_create(*, customer: Any, url: str, description: str = "") -> WebhookEndpoint:
+    """Register a URL; a signing secret is generated and shown to the customer."""
+    url = check_url(url)
+    description = (description or "").strip()
+    if len(description) > 200:
+        raise InvalidRequest("description must be at most 200 characters", field="description")
+    # Lock the customer row so two concurrent creates cannot both pass the limit.
+    get_user_model().objects.select_for_update().get(pk=customer.pk)
+    if WebhookEndpoint.objects.filter(customer=customer).count() >= MAX_ENDPOINTS_PER_CUSTOMER:
+        raise InvalidRequest(f"At most {MAX_ENDPOINTS_PER_CUSTOMER} webhook endpoints per customer")
+    return WebhookEndpoint.objects.create(customer=customer, url=url, description=description)
+
+
+@transaction.atomic(durable=True)
+def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, by: Any, enabled: bool) -> WebhookEndpoint:
+    endpoint = _own_endpoint(endpoint, by)
+    endpoint.enabled = enabled
+    endpoint.save(update_fields=["enabled", "updated_at"])
+    return endpoint
+
+
+@transaction.atomic(durable=True)
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, by: Any) -> None:
+    """Delete the endpoint and its delivery log; nothing more is sent to it."""
+    _own_endpoint(endpoint, by).delete()
+
+
+@transaction.atomic(durable=True)
+def webhook_delivery_resend(*, delivery: WebhookDelivery, by: Any) -> WebhookDelivery:
+    """Send a finished (delivered or failed) delivery again, same body, fresh attempt count."""
+    try:
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .get(pk=delivery.pk)
+        )
+    except WebhookDelivery.DoesNotExist:
+        raise NotFound("Webhook delivery not found") from None
+    if delivery.endpoint.customer_id != by.pk and not getattr(by, "is_staff", False):
+        raise NotFound("Webhook delivery not found")
+    if delivery.status == DeliveryStatus.PENDING:
+        raise InvalidState("This delivery is still being attempted")
+    if not delivery.endpoint.enabled:
+        raise InvalidState("Enable the endpoint before resending")
+    delivery.status = DeliveryStatus.PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = timezone.now()
+    delivery.save()
+    _enqueue_on_commit([(delivery.pk, 1)])
+    return delivery
+
+
+# -- dispatch (outbox -> delivery rows) --------------------------------------------------------
+
+
+def _recipients(event: Event) -> set[int]:
+    """Customers who hear about an event: the escrow's parties, a milestone's payee, and the
+    customer a settlement or balance event is about."""
+    ids: set[int] = set()
+    if event.escrow is not None:
+        ids.add(event.escrow.seller_id)
+        if event.escrow.buyer_id:
+            ids.add(event.escrow.buyer_id)
+    if event.milestone is not None and event.milestone.payee_id:
+        ids.add(event.milestone.payee_id)
+    if event.customer_id:
+        ids.add(event.customer_id)
+    return ids
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """The JSON body: what happened and the objects it happened to, as of the event."""
+    data: dict[str, Any] = {
+        "previousStatus": event.from_status or None,
+        "status": event.to_status or None,
+        "details": event.details,
+    }
+    if event.escrow is not None:
+        e = event.escrow
+        data["escrow"] = {
+            "id": e.public_id,
+            "title": e.title,
+            "amount": format_minor(e.amount, e.currency),
+            "fee": format_minor(e.fee, e.currency),
+            "currency": e.currency,
+            "seller": e.seller.customer_id,
+            "buyer": e.buyer.customer_id if e.buyer_id else None,
+            "metadata": e.metadata,
+        }
+    if event.milestone is not None:
+        m = event.milestone
+        data["milestone"] = {
+            "id": m.public_id,
+            "index": m.index,
+            "amount": format_minor(m.amount, event.escrow.currency if event.escrow else "USD"),
+        }
+    if event.settlement is not None:
+        s = event.settlement
+        data["settlement"] = {
+            "id": s.public_id,
+            "amount": format_minor(s.amount, s.currency),
+            "currency": s.currency,
+            "method": s.method,
+            "destination": s.destination,
+            "reference": s.provider_reference or None,
+        }
+    return {
+        "id": event.public_id,
+        "object": "event",
+        "type": event.kind,
+        "sequence": event.pk,
+        "created": event.created_at.isoformat(),
+        "data": data,
+    }
+
+
+def events_dispatch() -> int:
+    """Turn undispatched events into delivery rows, batch by batch. Concurrent dispatchers take
+    disjoint batches (SKIP LOCKED); the unique (endpoint, event) constraint makes a repeat
+    harmless anyway. Returns how many deliveries were created."""
+    created = 0
+    while True:
+        batch_created, more = _dispatch_batch()
+        created += batch_created
+        if not more:
+            return created
+
+
+@transaction.atomic(durable=True)
+def _dispatch_batch() -> tuple[int, bool]:
+    events = list(
+        Event.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(dispatched_at__isnull=True)
+        .select_related("escrow__seller", "escrow__buyer", "milestone", "settlement")
+        .order_by("id")[:DISPATCH_BATCH]
+    )
+    if not events:
+        return 0, False
+    wanted = [e for e in events if e.kind in WEBHOOK_EVENT_TYPES]
+    recipients = {e.pk: _recipients(e) for e in wanted}
+    customers = set().union(*recipients.values()) if recipients else set()
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
+    for endpoint in WebhookEndpoint.objects.filter(customer_id__in=customers, enabled=True):
+        endpoints.setdefault(endpoint.customer_id, []).append(endpoint)
+    now = timezone.now()
+    rows = []
+    for event in wanted:
+        body = json.dumps(event_payload(event), separators=(",", ":"), sort_keys=True)
+        for customer_id in recipients[event.pk]:
+            for endpoint in endpoints.get(customer_id, []):
+                rows.append(
+                    WebhookDelivery(
+                        endpoint=endpoint,
+                        event=event,
+                        event_type=event.kind,
+                        payload=body,
+                        next_attempt_at=now,
+                    )
+                )
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    Event.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=now)
+    fresh = WebhookDelivery.objects.filter(
+        event_id__in=[e.pk for e in wanted], status=DeliveryStatus.PENDING, attempts=0
+    ).values_list("pk", flat=True)
+    _enqueue_on_commit([(pk, 1) for pk in fresh])
+    return len(rows), len(events) == DISPATCH_BATCH
+
+
+def _enqueue_on_commit(jobs: list[tuple[int, int]]) -> None:
+    if not jobs:
+        return
+
+    def enqueue() -> None:
+        from .tasks import deliver_webhook
+
+        for pk, attempt in jobs:
+            try:
+                deliver_webhook.delay(pk, attempt)
+            except Exception:  # the sweep in process_due picks up what could not be enqueued
+                log.exception("could not enqueue webhook delivery %s", pk)
+
+    transaction.on_commit(enqueue)
+
+
+# -- one delivery attempt ----------------------------------------------------------------------
+
+
+def webhook_backoff(attempts: int) -> timedelta:
+    """Exponential: base, 2x base, 4x base ... after attempts 1, 2, 3 ..., capped."""
+    base = settings.WEBHOOK_BACKOFF_SECONDS
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), settings.WEBHOOK_BACKOFF_MAX_SECONDS))
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    status: str
+    retry_in: timedelta | None = None
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class _Response:
+    status_code: int | None
+    body: str
+    error: str
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> _Response:
+    try:
+        check_url(url)  # again at send time: DNS may have changed since the endpoint was saved
+        with requests.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            snippet = response.raw.read(RESPONSE_SNIPPET * 4, decode_content=True) or b""
+            return _Response(response.status_code, snippet.decode("utf-8", "replace")[:RESPONSE_SNIPPET], "")
+    except InvalidRequest as exc:
+        return _Response(None, "", f"refused: {exc.message}")
+    except (requests.RequestException, OSError, ValueError) as exc:
+        return _Response(None, "", f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def webhook_deliver(*, delivery_id: int, attempt: int) -> DeliveryOutcome:
+    """Make attempt number `attempt` of a delivery. Only the caller that moves `attempts` from
+    attempt-1 to attempt sends, so a duplicated task never sends the same attempt twice. The
+    HTTP call runs outside any transaction; the attempt's lease lets the sweep retry it if this
+    process dies mid-call."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint", "event")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return DeliveryOutcome("GONE", skipped=True)
+        if delivery.status != DeliveryStatus.PENDING or delivery.attempts != attempt - 1:
+            return DeliveryOutcome(delivery.status, skipped=True)
+        endpoint = delivery.endpoint
+        if not endpoint.enabled:
+            delivery.status = DeliveryStatus.FAILED
+            delivery.last_error = "endpoint disabled"
+            delivery.next_attempt_at = None
+            delivery.save()
+            return DeliveryOutcome(delivery.status)
+        delivery.attempts = attempt
+        delivery.last_attempt_at = now
+        delivery.next_attempt_at = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+        delivery.save()
+    body = delivery.payload.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "MilestoneEscrow-Webhooks/1.0",
+        signing.HEADER: signing.signature_header(endpoint.secret, body),
+        "Escrow-Event-Id": delivery.event.public_id,
+        "Escrow-Event-Type": delivery.event_type,
+        "Escrow-Delivery-Id": delivery.public_id,
+        "Escrow-Delivery-Attempt": str(attempt),
+    }
+    response = _post(endpoint.url, body, headers)
+    with transaction.atomic(durable=True):
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        if delivery.status != DeliveryStatus.PENDING or delivery.attempts != attempt:
+            return DeliveryOutcome(delivery.status, skipped=True)
+        done = timezone.now()
+        delivery.last_status_code = response.status_code
+        delivery.last_response = response.body
+        delivery.last_error = response.error
+        if response.status_code is not None and 200 <= response.status_code < 300:
+            delivery.status = DeliveryStatus.SUCCEEDED
+            delivery.delivered_at = done
+            delivery.next_attempt_at = None
+            delivery.save()
+            return DeliveryOutcome(delivery.status)
+        if attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
+            delivery.status = DeliveryStatus.FAILED
+            delivery.next_attempt_at = None
+            delivery.save()
+            return DeliveryOutcome(delivery.status)
+        delay = webhook_backoff(attempt)
+        delivery.next_attempt_at = done + delay
+        delivery.save()
+        return DeliveryOutcome(delivery.status, retry_in=delay)
