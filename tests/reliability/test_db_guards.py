@@ -29,9 +29,7 @@ guards = importlib.import_module("escrows.migrations.0003_rel_status_guards")
 
 def _fsm_pairs(model) -> set[tuple[str, str]]:
     field = model._meta.get_field("status")
-    return {
-        (str(t.source), str(t.target)) for t in field.get_all_transitions(model) if t.source != t.target
-    }
+    return {(str(t.source), str(t.target)) for t in field.get_all_transitions(model) if t.source != t.target}
 
 
 @pytest.mark.parametrize("model", [Escrow, Milestone, Settlement])
@@ -64,7 +62,11 @@ def _row_in(model, status: str, seller, escrow):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("model", "statuses"),
-    [(Escrow, EscrowStatus.values), (Milestone, MilestoneStatus.values), (Settlement, SettlementStatus.values)],
+    [
+        (Escrow, EscrowStatus.values),
+        (Milestone, MilestoneStatus.values),
+        (Settlement, SettlementStatus.values),
+    ],
 )
 def test_status_moves_only_along_transitions(model, statuses, seller):
     allowed = _fsm_pairs(model)
@@ -90,9 +92,12 @@ def test_status_moves_only_along_transitions(model, statuses, seller):
 def test_raw_sql_cannot_jump_an_escrow_to_completed(seller):
     escrow = make_escrow(seller)
     figures.add(SECTION, "status moves tried")
-    with pytest.raises(DatabaseError, match="illegal status transition"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE escrows_escrow SET status = 'COMPLETED' WHERE id = %s", [escrow.pk])
+    with (
+        pytest.raises(DatabaseError, match="illegal status transition"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE escrows_escrow SET status = 'COMPLETED' WHERE id = %s", [escrow.pk])
     figures.add(SECTION, "illegal moves refused")
     assert Escrow.objects.get(pk=escrow.pk).status == EscrowStatus.AWAITING_PAYMENT
 
@@ -113,9 +118,12 @@ def test_ledger_rows_cannot_be_rewritten_or_removed(sql, seller, buyer):
     entry = LedgerEntry.objects.select_related("transaction").first()
     target = entry.pk if "ledgerentry" in sql else entry.transaction_id
     figures.add(SECTION, "ledger rewrites tried")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [target])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [target])
     figures.add(SECTION, "ledger rewrites refused")
 
 
@@ -148,12 +156,15 @@ def test_raw_unbalanced_transaction_cannot_commit_but_a_balanced_one_can(seller)
     )
     insert_entry = "INSERT INTO escrows_ledgerentry (transaction_id, account_id, amount) VALUES (%s, %s, %s)"
     figures.add(SECTION, "unbalanced commits tried")
-    with pytest.raises(DatabaseError, match="does not sum to zero"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(insert_txn)
-            txn_id = cursor.fetchone()[0]
-            cursor.execute(insert_entry, [txn_id, main.pk, 500])
-            cursor.execute(insert_entry, [txn_id, outside.pk, -499])
+    with (
+        pytest.raises(DatabaseError, match="does not sum to zero"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(insert_txn)
+        txn_id = cursor.fetchone()[0]
+        cursor.execute(insert_entry, [txn_id, main.pk, 500])
+        cursor.execute(insert_entry, [txn_id, outside.pk, -499])
     figures.add(SECTION, "unbalanced commits refused")
     assert not LedgerEntry.objects.filter(account=main).exists()
     with transaction.atomic(), connection.cursor() as cursor:
