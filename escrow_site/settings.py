@@ -139,9 +139,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 SECURE_HTTPS = envbool("SECURE_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_HTTPS
 CSRF_COOKIE_SECURE = SECURE_HTTPS
-# Plain HTTP is redirected to HTTPS whenever the site is HTTPS-only (behind a TLS-terminating
-# proxy, SECURE_PROXY_SSL_HEADER tells requests apart); the health check stays reachable.
-SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SECURE_HTTPS)
+# Production behind TLS sets SECURE_SSL_REDIRECT=1 (or lets its proxy redirect); off by default
+# so a plain-HTTP API client of a test deployment is not bounced. The health check is exempt.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if SECURE_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HTTPS

@@ -9,13 +9,6 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
-def _plain_http(settings):
-    # Outside DEBUG the site redirects HTTP to HTTPS; the test client and live server speak
-    # plain HTTP. (tests/reliability/test_web_security.py proves the production settings.)
-    settings.SECURE_SSL_REDIRECT = False
-
-
-@pytest.fixture(autouse=True)
 def _plain_static(settings):
     # Pages render {% static %}; the manifest storage needs collectstatic, which tests skip.
     settings.STORAGES = {

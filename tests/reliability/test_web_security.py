@@ -147,10 +147,12 @@ def _run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+# What README's production-like section sets.
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": secrets.token_urlsafe(64),
     "ALLOWED_HOSTS": "escrow.example.com",
+    "SECURE_SSL_REDIRECT": "1",
 }
 
 SHOW_SETTINGS = """
