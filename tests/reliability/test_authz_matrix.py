@@ -103,7 +103,6 @@ class Endpoint:
     counterparty: int
     funded: bool = True
     intents: bool = False
-    writes: bool = True
 
 
 def _first(world: World) -> str:
@@ -129,11 +128,9 @@ def _webhook(world: World) -> str:
 
 ENDPOINTS = [
     # -- payment-intents surface
-    Endpoint("GET intent", "api", lambda w, c: c.get(f"/v1/payment-intents/{w.escrow.public_id}"), 200, 200,
-             writes=False),
+    Endpoint("GET intent", "api", lambda w, c: c.get(f"/v1/payment-intents/{w.escrow.public_id}"), 200, 200),
     Endpoint("GET intent milestones", "api",
-             lambda w, c: c.get(f"/v1/payment-intents/{w.escrow.public_id}/escrow/milestones"), 200, 200,
-             writes=False),
+             lambda w, c: c.get(f"/v1/payment-intents/{w.escrow.public_id}/escrow/milestones"), 200, 200),
     Endpoint("POST intent milestone", "api",
              lambda w, c: c.post(f"/v1/payment-intents/{w.escrow.public_id}/escrow/milestones",
                                  {"milestoneIndex": 0, "amount": "300.00", "description": "one"},
@@ -150,7 +147,7 @@ ENDPOINTS = [
                                 content_type="application/json"),
              200, 403, funded=False),
     Endpoint("GET provider milestones", "api",
-             lambda w, c: c.get(f"/v1/escrow/milestone/{w.escrow.payment_token}"), 200, 200, writes=False),
+             lambda w, c: c.get(f"/v1/escrow/milestone/{w.escrow.payment_token}"), 200, 200),
     Endpoint("POST provider confirm", "api",
              lambda w, c: c.post(f"/v1/escrow/milestone/confirm/{w.escrow.public_id}/{_first(w)}"), 403, 200),
     Endpoint("POST provider pay", "api",
@@ -161,10 +158,9 @@ ENDPOINTS = [
     Endpoint("DELETE webhook endpoint", "api", lambda w, c: c.delete(f"/v1/webhooks/{_webhook(w)}"),
              200, 404),
     # -- pages
-    Endpoint("page escrow", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/"), 200, 200,
-             writes=False),
+    Endpoint("page escrow", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/"), 200, 200),
     Endpoint("page edit", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/edit/"), 200, 302,
-             funded=False, writes=False),
+             funded=False),
     Endpoint("page cancel", "page", lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/cancel/"), 302, 302,
              funded=False),
     Endpoint("page refund", "page", lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/refund/"), 302, 302),

@@ -56,6 +56,15 @@ def _judge(result, ok_status: int) -> tuple[int, int, int, bool]:
     return len(firsts), len(replays), len(in_flight), consistent
 
 
+def _record(executions: int, replays: int, in_flight: int, once: bool) -> None:
+    figures.add(SECTION, "races run")
+    figures.add(SECTION, "requests", THREADS)
+    figures.add(SECTION, "executions", executions)
+    figures.add(SECTION, "replays", replays)
+    figures.add(SECTION, "409 in flight", in_flight)
+    figures.add(SECTION, "violations", 0 if once else 1)
+
+
 def test_parallel_payments_with_one_idempotency_key_charge_once():
     rounds = figures.scaled(5)
     for i in range(rounds):
@@ -77,12 +86,7 @@ def test_parallel_payments_with_one_idempotency_key_charge_once():
             and LedgerTransaction.objects.filter(kind="FUNDING", escrow=escrow).count() == 1
             and charged == escrow.total_charge
         )
-        figures.add(SECTION, "races run")
-        figures.add(SECTION, "requests", THREADS)
-        figures.add(SECTION, "executions", executions)
-        figures.add(SECTION, "replays", replays)
-        figures.add(SECTION, "409 in flight", in_flight)
-        figures.add(SECTION, "violations", 0 if once else 1)
+        _record(executions, replays, in_flight, once)
         assert once, (result.outcomes, result.unexpected, [(a[0], a[2]) for a in result.values], charged)
     assert_ledger_invariants()
 
@@ -96,10 +100,5 @@ def test_parallel_creates_with_one_idempotency_key_create_once():
         result = race([partial(_send, key, "/v1/payment-intents", body, f"create-{i}")] * THREADS)
         executions, replays, in_flight, consistent = _judge(result, 201)
         once = consistent and Escrow.objects.filter(seller=seller).count() == 1
-        figures.add(SECTION, "races run")
-        figures.add(SECTION, "requests", THREADS)
-        figures.add(SECTION, "executions", executions)
-        figures.add(SECTION, "replays", replays)
-        figures.add(SECTION, "409 in flight", in_flight)
-        figures.add(SECTION, "violations", 0 if once else 1)
+        _record(executions, replays, in_flight, once)
         assert once, (result.outcomes, result.unexpected, [(a[0], a[2]) for a in result.values])
