@@ -172,6 +172,12 @@ ENDPOINTS = [
     Endpoint("page release", "page",
              lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/milestones/{_first(w)}/release/",
                                  {"confirm": "1"}), 302, 302),
+    Endpoint("page webhook endpoint", "page", lambda w, c: c.get(f"/settings/webhooks/{_webhook(w)}/"),
+             200, 404),
+    Endpoint("page webhook toggle", "page", lambda w, c: c.post(f"/settings/webhooks/{_webhook(w)}/toggle"),
+             302, 404),
+    Endpoint("page webhook delete", "page", lambda w, c: c.post(f"/settings/webhooks/{_webhook(w)}/delete"),
+             302, 404),
 ]  # fmt: skip
 
 
