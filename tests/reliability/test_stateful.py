@@ -586,7 +586,7 @@ def test_random_service_sequences_keep_the_ledger_sound():
     run_state_machine_as_test(
         EscrowServices,
         settings=settings(
-            max_examples=figures.scaled(45),
+            max_examples=figures.scaled(50),
             stateful_step_count=60,
             deadline=None,
             database=None,
