@@ -1,12 +1,10 @@
-"""A real HTTP server on 127.0.0.1 (ports 8130-8139) that records webhook requests and answers
+"""A real HTTP server on 127.0.0.1 (an ephemeral port) that records webhook requests and answers
 with scripted status codes. Used by the unit tests (eager tasks) and the worker integration tests."""
 
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-PORTS = range(8130, 8140)
 
 
 @dataclass
@@ -51,13 +49,9 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        last_error: OSError | None = None
-        for port in PORTS:
-            try:
-                return ThreadingHTTPServer(("127.0.0.1", port), Handler)
-            except OSError as exc:
-                last_error = exc
-        raise RuntimeError(f"no free port in 8130-8139: {last_error}")
+        # Port 0: the kernel picks a free ephemeral port, so a port this test closes is not
+        # handed straight to another process's receiver (which would answer in its place).
+        return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
     @property
     def url(self) -> str:
