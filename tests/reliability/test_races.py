@@ -143,16 +143,19 @@ def test_confirm_cancel_refund_dispute_race_has_one_consistent_outcome():
 def test_fund_and_cancel_race_leaves_either_a_paid_or_a_cancelled_escrow():
     section = "fund vs cancel"
     rounds = figures.scaled(10)
+    rng = random.Random(f"fund-cancel-{rounds}")
     for _ in range(rounds):
         seller, buyer = UserFactory(), UserFactory()
         escrow = _settled_escrow(seller)
         services.wallet_topup(customer=buyer, amount=escrow.total_charge, currency="USD")
         names = ["fund"] * 10 + ["cancel"] * 10
+        rng.shuffle(names)
         result = race(
             [
-                partial(
-                    services.escrow_fund if n == "fund" else services.escrow_cancel, escrow=escrow, by=buyer
-                )
+                # The buyer pays while the seller calls the deal off.
+                partial(services.escrow_fund, escrow=escrow, by=buyer)
+                if n == "fund"
+                else partial(services.escrow_cancel, escrow=escrow, by=seller)
                 for n in names
             ],
             label=names.__getitem__,
@@ -174,6 +177,8 @@ def test_fund_and_cancel_race_leaves_either_a_paid_or_a_cancelled_escrow():
             )
         )
         _check(section, consistent)
+        figures.add(section, "fund won", result.outcomes.get("fund:ok", 0))
+        figures.add(section, "cancel won", result.outcomes.get("cancel:ok", 0))
         assert consistent, (result.outcomes, result.unexpected, escrow.status)
     assert_ledger_invariants()
 
