@@ -1,4 +1,4 @@
-.PHONY: serve test ci lint fmt bench
+.PHONY: serve test ci lint fmt bench reliability
 
 serve:
 	python3 dev.py serve
@@ -20,3 +20,9 @@ fmt:
 bench:
 	python3 dev.py setup
 	.venv/bin/python -m bench.run
+
+# The reliability suite (tests/reliability) and the table of what it measured. Set DATABASE_URL to
+# a PostgreSQL database for the races; RELIABILITY_SCALE=10 for a nightly-size run.
+reliability:
+	python3 dev.py test tests/reliability -p no:cacheprovider; status=$$?; \
+	.venv/bin/python -m tests.reliability.figures; exit $$status

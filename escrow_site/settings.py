@@ -19,8 +19,9 @@ def envint(name: str, default: int) -> int:
 
 
 DEBUG = envbool("DEBUG", False)
-# The fallback key is only good for local development; production must set SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-key-change-me-" + "x" * 30)
+# The fallback key is only good for local development; production must set SECRET_KEY (the
+# "django-insecure-" prefix makes `manage.py check --deploy` refuse the fallback).
+SECRET_KEY = os.environ.get("SECRET_KEY", "django-insecure-dev-key-change-me-" + "x" * 30)
 ALLOWED_HOSTS = [
     h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h
 ]
@@ -103,6 +104,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
+# Failed logins per (client IP, email) and per client IP before logins from there are refused
+# for LOGIN_LOCKOUT_SECONDS (accounts/throttle.py; counters in the cache below).
+AUTHENTICATION_BACKENDS = ["accounts.throttle.ThrottledModelBackend"]
+LOGIN_FAILURES_PER_ACCOUNT = envint("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_IP = envint("LOGIN_FAILURES_PER_IP", 30)
+LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -134,7 +142,10 @@ WHITENOISE_USE_FINDERS = DEBUG
 SECURE_HTTPS = envbool("SECURE_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_HTTPS
 CSRF_COOKIE_SECURE = SECURE_HTTPS
+# Production behind TLS sets SECURE_SSL_REDIRECT=1 (or lets its proxy redirect); off by default
+# so a plain-HTTP API client of a test deployment is not bounced. The health check is exempt.
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if SECURE_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HTTPS
 SECURE_HSTS_PRELOAD = SECURE_HTTPS

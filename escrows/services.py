@@ -339,6 +339,9 @@ def escrow_edit(
         escrow.inspection_period = terms.inspection_period
     escrow.fee, escrow.fee_schedule_version = fee, version
     escrow.save()
+    # The replaced milestones go, but their audit rows stay: detach them (each keeps the old
+    # milestone's id in its details, and the edit event lists the ids it replaced).
+    Event.objects.filter(milestone__in=old).update(milestone=None)
     Milestone.objects.filter(escrow=escrow).delete()
     _create_milestones(escrow, milestones)
     _event(
@@ -389,7 +392,7 @@ def milestone_add(*, escrow: Escrow, by: Any, index: int, milestone: MilestoneIn
         escrow=escrow,
         milestone=created,
         to_status=created.status,
-        details={"index": index, "amount": milestone.amount},
+        details={"milestone": created.public_id, "index": index, "amount": milestone.amount},
     )
     return created
 

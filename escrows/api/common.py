@@ -4,6 +4,7 @@ and turning any failure into the surface's own error envelope (never a 500 for c
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -239,6 +240,9 @@ class StrictBoolean(serializers.BooleanField):
         return data
 
 
+DECIMAL_STRING = re.compile(r"-?\d+(\.\d+)?")
+
+
 @extend_schema_field({"type": "string", "example": "300.00", "pattern": r"^\d+(\.\d+)?$"})
 class DecimalString(serializers.Field):
     """A money amount as a decimal string ("300.00") or an integer; floats are refused.
@@ -251,6 +255,10 @@ class DecimalString(serializers.Field):
             self.fail("invalid")
         text = str(data).strip()
         if not text or len(text) > 40 or not text.isascii():
+            self.fail("invalid")
+        # What the schema documents: digits with an optional fraction ("1e3", "0x10", " 1_000"
+        # are not amounts). A leading minus passes here so it gets the "greater than zero" error.
+        if not DECIMAL_STRING.fullmatch(text):
             self.fail("invalid")
         return text
 

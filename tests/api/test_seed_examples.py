@@ -2,7 +2,6 @@
 (and the example's placeholder ids) changed: seed 001's full Python milestone flow, the Python
 snippets of seeds 000, 002 and 003, and their curl calls."""
 
-import importlib
 import json
 import os
 import shutil
@@ -11,13 +10,12 @@ import time
 
 import pytest
 import requests
-from django.db import connection
 
 from accounts.services import api_key_create
 from escrows.models import Escrow, EscrowStatus, MilestoneStatus, SettlementStatus
 from tests.api import seeds
 from tests.factories import UserFactory
-from tests.helpers import assert_ledger_invariants, milestones
+from tests.helpers import assert_ledger_invariants, clear_ledger_before_flush, milestones
 
 SEED_BASE = "https://api.finternet.com/v1"
 
@@ -26,24 +24,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _sqlite_trigger_sql(name: str) -> list[str]:
-    guards = importlib.import_module("escrows.migrations.0002_ledger_guards")
-    return getattr(guards, name)
-
-
 @pytest.fixture
 def _empty_ledger_before_flush(transactional_db):
-    """SQLite's flush DELETEs rows, which the append-only ledger trigger refuses (PostgreSQL
-    TRUNCATEs). Before the flush that ends a live-server test, lift the guard just long
-    enough to empty the entries, then put it back."""
     yield
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            for sql in _sqlite_trigger_sql("SQLITE_REVERSE"):
-                cursor.execute(sql)
-            cursor.execute("DELETE FROM escrows_ledgerentry")
-            for sql in _sqlite_trigger_sql("SQLITE_FORWARD"):
-                cursor.execute(sql)
+    clear_ledger_before_flush()
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 """Browser tests: Playwright driving Debian's Chromium (never a downloaded browser) against
 pytest-django's live server. Screenshots go to test-artifacts/ (gitignored)."""
 
-import importlib
 import os
 from pathlib import Path
 
 import pytest
-from django.db import connection
+
+from tests.helpers import clear_ledger_before_flush
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # (and the live server's shared test database) are still plain synchronous code.
@@ -50,23 +50,7 @@ def site(live_server, settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     yield live_server.url
-    _let_flush_clear_the_ledger()
-
-
-def _let_flush_clear_the_ledger() -> None:
-    """The live server needs a real (flushed, not rolled back) database. PostgreSQL flushes with
-    TRUNCATE, which the append-only triggers allow; SQLite deletes row by row, which its
-    trigger refuses. So on SQLite the entries are cleared here, with the guard lifted only
-    for that statement and put back at once."""
-    if connection.vendor != "sqlite":
-        return
-    guards = importlib.import_module("escrows.migrations.0002_ledger_guards")
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS ledger_entry_no_delete")
-        cursor.execute("DELETE FROM escrows_ledgerentry")
-        for sql in guards.SQLITE_FORWARD:
-            if "no_delete" in sql:
-                cursor.execute(sql)
+    clear_ledger_before_flush()
 
 
 @pytest.fixture

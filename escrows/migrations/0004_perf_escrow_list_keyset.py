@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("escrows", "0002_ledger_guards")]
+    dependencies = [("escrows", "0003_rel_status_guards")]
 
     operations = [
         migrations.RemoveIndex(model_name="escrow", name="escrow_seller_recent"),

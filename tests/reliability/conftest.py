@@ -1,0 +1,20 @@
+"""Collects the figures the reliability tests measure and reports them at the end of the run:
+a table in the terminal summary (so CI output shows it) and test-artifacts/reliability.json."""
+
+import pytest
+
+from tests.reliability import figures
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if figures.FIGURES:
+        figures.write()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    if not figures.FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    terminalreporter.write_line(f"RELIABILITY_SCALE={figures.scale()}  written to {figures.ARTIFACT}")
+    for line in figures.table(figures.as_dict()):
+        terminalreporter.write_line(line)
