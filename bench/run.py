@@ -246,6 +246,11 @@ def run_wrk(p: Any, clients: int, seconds: int, start: int = 0) -> Result:
         data["p99_us"] / 1000,
         data["requests"],
         data["status_errors"] + data["socket_errors"],
+        {
+            "http_errors": data["status_errors"],
+            "socket_errors": data["socket_errors"],
+            "consumed": data["consumed"],
+        },
     )
 
 
@@ -317,8 +322,9 @@ def main() -> int:
             sent = 0
             for clients in CLIENTS:
                 r = run_wrk(p, clients, SECONDS, start=sent if p.one_shot else 0)
-                # Requests still in flight when wrk stopped may have run: skip past them too.
-                sent += r.requests + clients
+                # Past the farthest line any wrk thread sent (requests still in flight when
+                # wrk stopped may have run too).
+                sent += r.extra["consumed"]
                 log(
                     f"{p.name:28} c={clients:<3} {r.rps:8.0f} req/s  "
                     f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
@@ -347,7 +353,7 @@ def paths_confirm_mix(paths: list[Any], results: list[Result]) -> dict[str, int]
     confirm = next((p for p in paths if p.name.startswith("confirm")), None)
     if confirm is None:
         return {"mid": 2, "last": 1}
-    sent = sum(r.requests + r.clients for r in results if r.path == confirm.name)
+    sent = sum(r.extra.get("consumed", r.requests) for r in results if r.path == confirm.name)
     kinds = [line.rsplit("\t", 1)[-1] for line in (WORK / "confirm_kinds.txt").read_text().splitlines()]
     consumed = kinds[: max(sent, 1)]
     last = sum(1 for k in consumed if k == "last")
@@ -369,12 +375,13 @@ def report(
         f"DB_SERVER_SIDE_BINDING={os.environ.get('DB_SERVER_SIDE_BINDING', '0')}, "
         f"{SECONDS}s per cell, load tool wrk (same machine), took {took:.0f}s",
         "",
-        "| path | clients | req/s | p50 ms | p99 ms | errors |",
+        "| path | clients | req/s | p50 ms | p99 ms | errors (HTTP 4xx/5xx + socket) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r.path} | {r.clients} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |"
+            f"| {r.path} | {r.clients} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{r.errors} ({r.extra.get('http_errors', 0)} + {r.extra.get('socket_errors', 0)}) |"
         )
     lines += ["", "| ratio | " + " | ".join(f"{c} clients" for c in CLIENTS) + " |"]
     lines.append("|---|" + "---:|" * len(CLIENTS))

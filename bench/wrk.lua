@@ -5,10 +5,12 @@
 -- START skips the lines earlier runs already sent (one-shot lists continue where they stopped).
 -- Usage: wrk ... -s wrk.lua URL -- FILE NTHREADS [START]
 local counter = 0
+local threads = {}
 
 function setup(thread)
   thread:set("tid", counter)
   counter = counter + 1
+  table.insert(threads, thread)
 end
 
 function init(args)
@@ -49,9 +51,19 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  -- How far into the file any thread got (lines after START), so that the next run of a
+  -- one-shot list starts past every line sent, whatever the threads' uneven progress.
+  local consumed = 0
+  for _, t in ipairs(threads) do
+    local used = t:get("idx") or 0
+    local n = #threads
+    if used > 0 then
+      consumed = math.max(consumed, t:get("tid") + n * (used - 1) + 1)
+    end
+  end
   io.write(string.format(
     'WRKJSON {"requests": %d, "duration_us": %d, "status_errors": %d, "socket_errors": %d, '
-      .. '"p50_us": %d, "p99_us": %d}\n',
+      .. '"p50_us": %d, "p99_us": %d, "consumed": %d}\n',
     summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(99), consumed))
 end
