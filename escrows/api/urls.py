@@ -48,6 +48,7 @@ urlpatterns = [
     re_path(r"^schema$", SpectacularAPIView.as_view(), name="api_schema"),
     re_path(r"^docs$", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     re_path(r"^redoc$", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
-    re_path(r"^(?:escrow|payment|customer)(?:/.*)?$", unknown_route(provider.exception_handler)),
-    re_path(r"^.*$", unknown_route(pi.exception_handler)),
+    # (?s): a path may carry a decoded newline; it must still get the JSON 404, not Django's HTML one.
+    re_path(r"(?s)^(?:escrow|payment|customer)(?:/.*)?$", unknown_route(provider.exception_handler)),
+    re_path(r"(?s)^.*$", unknown_route(pi.exception_handler)),
 ]

@@ -81,6 +81,13 @@ def test_unknown_routes_and_methods(seller):
     provider_error(client.put("/v1/payment/topup", {}, format="json"), 405)
 
 
+def test_ids_with_encoded_newlines_get_the_json_404(seller):
+    """Found by schemathesis: `.` in the catch-all did not match a decoded newline."""
+    client = client_for(seller)
+    provider_error(client.post("/v1/escrow/milestone/confirm/a%0Ab/m%0A", {}, format="json"), 404)
+    assert intent_error(client.get("/v1/payment-intents/a%0Ab"), 404)["code"] == "resource_missing"
+
+
 def test_oversized_body_is_413(seller, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     r = client_for(seller).post(
