@@ -1,4 +1,4 @@
-.PHONY: serve test ci lint fmt reliability
+.PHONY: serve test ci lint fmt bench reliability
 
 serve:
 	python3 dev.py serve
@@ -14,6 +14,12 @@ lint:
 
 fmt:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+# Load test of the hot paths against the production server setup and the database's ceiling
+# (see README "Performance"). Needs PostgreSQL on 127.0.0.1, wrk and pgbench; not part of CI.
+bench:
+	python3 dev.py setup
+	.venv/bin/python -m bench.run
 
 # The reliability suite (tests/reliability) and the table of what it measured. Set DATABASE_URL to
 # a PostgreSQL database for the races; RELIABILITY_SCALE=10 for a nightly-size run.

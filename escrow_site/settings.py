@@ -92,6 +92,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": envint("DB_POOL_TIMEOUT", 10),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Server-side binding lets psycopg prepare the statements a pooled connection sends again
+    # and again (after `prepare_threshold` uses), so PostgreSQL parses and plans them once.
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = envbool("DB_SERVER_SIDE_BINDING", False)
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 

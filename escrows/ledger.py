@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Subquery, Sum
+from django.utils import timezone
 
 from .errors import InsufficientFunds
 from .models import (
@@ -35,8 +36,24 @@ def _account(kind: str, currency: str, owner: Any = None) -> LedgerAccount:
     return account
 
 
-def customer_account(user: Any, currency: str) -> LedgerAccount:
+def customer_account(user: Any, currency: str, *, known_id: int | None = None) -> LedgerAccount:
+    """`known_id`: the account's id, already read with the escrow (customer_account_id), saves
+    the lookup round trip; posting needs only its id, kind and currency."""
+    if known_id is not None:
+        account = LedgerAccount(pk=known_id, kind=AccountKind.CUSTOMER_MAIN, currency=currency, owner=user)
+        account._state.adding = False
+        return account
     return _account(AccountKind.CUSTOMER_MAIN, currency, user)
+
+
+def customer_account_id(owner: Any, currency: Any) -> Subquery:
+    """The id of a customer's main account, as a subquery to annotate another query with
+    (None when the account does not exist yet: customer_account then creates it)."""
+    return Subquery(
+        LedgerAccount.objects.filter(
+            kind=AccountKind.CUSTOMER_MAIN, currency=currency, owner=owner, escrow__isnull=True
+        ).values("pk")[:1]
+    )
 
 
 def clearing_account(user: Any, currency: str) -> LedgerAccount:
@@ -81,21 +98,87 @@ def post(
         raise UnbalancedTransaction(f"{kind} entries do not sum to zero: {entries}")
     if any(account.currency != currency for account, _ in entries):
         raise UnbalancedTransaction(f"{kind} mixes currencies")
-    txn = LedgerTransaction.objects.create(
-        kind=kind, currency=currency, escrow=escrow, milestone=milestone, settlement=settlement, memo=memo
+    txn = LedgerTransaction(
+        kind=kind,
+        currency=currency,
+        escrow=escrow,
+        milestone=milestone,
+        settlement=settlement,
+        memo=memo,
+        created_at=timezone.now(),
     )
+    legs = [(account, amount) for account, amount in entries if amount]
+    deltas: dict[int, int] = {}
+    for account, amount in legs:
+        if account.kind in TRACKED_KINDS:
+            deltas[account.pk] = deltas.get(account.pk, 0) + amount
+    tracked = sorted((pk, amount) for pk, amount in deltas.items() if amount)
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        _post_pg(connection, txn, legs, tracked)
+        return txn
+    txn.save(force_insert=True)
     LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(transaction=txn, account=account, amount=amount)
-            for account, amount in entries
-            if amount
-        ]
+        [LedgerEntry(transaction=txn, account=account, amount=amount) for account, amount in legs]
     )
     # Lock order by primary key, so two postings touching the same accounts never deadlock.
-    for account, amount in sorted(entries, key=lambda e: e[0].pk):
-        if account.kind in TRACKED_KINDS and amount:
-            LedgerAccount.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
+    for pk, amount in tracked:
+        LedgerAccount.objects.filter(pk=pk).update(balance=F("balance") + amount)
     return txn
+
+
+# One round trip for the whole posting: the transaction row, its entries and the running
+# balances. The balance rows are locked in primary-key order (the ORDER BY ... FOR UPDATE
+# sub-select) before they are updated, so two postings never deadlock; an overdraft still fails
+# the check constraint with an IntegrityError, as the ORM update did.
+_POST_SQL = """
+WITH txn AS (
+    INSERT INTO escrows_ledgertransaction
+        (kind, currency, escrow_id, milestone_id, settlement_id, memo, created_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s)
+    RETURNING id
+), entries AS (
+    INSERT INTO escrows_ledgerentry (transaction_id, account_id, amount)
+    SELECT txn.id, leg.account_id, leg.amount
+    FROM txn, UNNEST(%s::bigint[], %s::bigint[]) AS leg(account_id, amount)
+), locked AS (
+    SELECT id FROM escrows_ledgeraccount WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE
+), balances AS (
+    UPDATE escrows_ledgeraccount AS account SET balance = account.balance + delta.amount
+    FROM locked, UNNEST(%s::bigint[], %s::bigint[]) AS delta(account_id, amount)
+    WHERE account.id = locked.id AND account.id = delta.account_id
+)
+SELECT id FROM txn
+"""
+
+
+def _post_pg(
+    connection: Any,
+    txn: LedgerTransaction,
+    legs: list[tuple[LedgerAccount, int]],
+    tracked: list[tuple[int, int]],
+) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _POST_SQL,
+            [
+                txn.kind,
+                txn.currency,
+                txn.escrow_id,
+                txn.milestone_id,
+                txn.settlement_id,
+                txn.memo,
+                txn.created_at,
+                [account.pk for account, _ in legs],
+                [amount for _, amount in legs],
+                [pk for pk, _ in tracked],
+                [pk for pk, _ in tracked],
+                [amount for _, amount in tracked],
+            ],
+        )
+        txn.pk = cursor.fetchone()[0]
+    txn._state.adding = False
+    txn._state.db = connection.alias
 
 
 def require_funds(account: LedgerAccount, needed: int, *, what: str = "wallet balance") -> None:

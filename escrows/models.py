@@ -122,8 +122,10 @@ class Escrow(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["seller", "-created_at"], name="escrow_seller_recent"),
-            models.Index(fields=["buyer", "-created_at"], name="escrow_buyer_recent"),
+            # Lists are ordered newest first with the id as tie-breaker (keyset pagination):
+            # the index gives that order outright, so a page reads only its rows, no sort.
+            models.Index(fields=["seller", "-created_at", "-id"], name="escrow_seller_keyset"),
+            models.Index(fields=["buyer", "-created_at", "-id"], name="escrow_buyer_keyset"),
             models.Index(fields=["status", "expires_at"], name="escrow_status_expiry"),
         ]
         constraints = [

@@ -62,6 +62,19 @@ def milestone_get(escrow: Escrow, milestone_id: str) -> Milestone:
         raise NotFound("Milestone not found") from None
 
 
+def milestone_get_for_user(user: Any, escrow_public_id: str, milestone_public_id: str) -> Milestone:
+    """The milestone with its escrow (seller, buyer) in one query; a miss falls back to the two
+    lookups so the error says which of the two was not found."""
+    milestone = (
+        Milestone.objects.select_related("escrow__seller", "escrow__buyer")
+        .filter(public_id=milestone_public_id, escrow__public_id=escrow_public_id)
+        .first()
+    )
+    if milestone is None or milestone.escrow.party_role(user) is None:
+        return milestone_get(escrow_get_for_user(user, escrow_public_id), milestone_public_id)
+    return milestone
+
+
 def milestones_of(escrow: Escrow) -> list[Milestone]:
     return list(escrow.milestones.select_related("payee").order_by("index"))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from . import ledger
@@ -83,18 +84,24 @@ class EscrowTerms:
 # -- small helpers ---------------------------------------------------------------------------
 
 
-def _lock_escrow(escrow: Escrow) -> Escrow:
-    """Re-read the escrow under a row lock; every change to an escrow or its milestones takes it."""
-    try:
-        return (
-            Escrow.objects.select_for_update(of=("self",)).select_related("seller", "buyer").get(pk=escrow.pk)
+def _lock_escrow(escrow: Escrow, *, with_seller_account: bool = False) -> Escrow:
+    """Re-read the escrow under a row lock; every change to an escrow or its milestones takes it.
+    The hold account comes in the same query (only the escrow row is locked), and with
+    `with_seller_account` the id of the seller's main account too (a release pays it)."""
+    qs = Escrow.objects.select_for_update(of=("self",)).select_related("seller", "buyer", "hold_account")
+    if with_seller_account:
+        qs = qs.annotate(
+            seller_account_id=ledger.customer_account_id(OuterRef("seller_id"), OuterRef("currency"))
         )
+    try:
+        return qs.get(pk=escrow.pk)
     except Escrow.DoesNotExist:
         raise NotFound("Escrow not found") from None
 
 
 def _milestones(escrow: Escrow) -> list[Milestone]:
-    return list(Milestone.objects.filter(escrow=escrow).order_by("index"))
+    # Through the related manager, so each milestone's .escrow is this (locked) escrow.
+    return list(escrow.milestones.order_by("index"))
 
 
 def _actor_kind(by: Any) -> str:
@@ -585,8 +592,9 @@ def milestone_complete(
 @transaction.atomic(durable=True)
 def milestone_release(*, milestone: Milestone, by: Any) -> Milestone:
     """The buyer confirms one stage: its amount moves from the hold to the payee's balance.
-    Releasing the last milestone completes the escrow in the same transaction."""
-    escrow = _lock_escrow(milestone.escrow)
+    Releasing the last milestone completes the escrow in the same transaction. Returns the
+    released milestone; its .escrow is the escrow as this transaction left it."""
+    escrow = _lock_escrow(milestone.escrow, with_seller_account=True)
     role = _require_party(escrow, by)
     milestones = _milestones(escrow)
     milestone = _get_milestone(escrow, milestone, milestones)
@@ -634,7 +642,8 @@ def _release(
     escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Any, reason: str = ""
 ) -> None:
     payee = milestone.payee or escrow.seller
-    payee_account = ledger.customer_account(payee, escrow.currency)
+    known = getattr(escrow, "seller_account_id", None) if payee.pk == escrow.seller_id else None
+    payee_account = ledger.customer_account(payee, escrow.currency, known_id=known)
     ledger.post(
         TransactionKind.RELEASE,
         escrow.currency,
@@ -645,7 +654,7 @@ def _release(
     before = milestone.status
     milestone.release()
     milestone.released_at = timezone.now()
-    milestone.save()
+    milestone.save(update_fields=["status", "released_at"])
     _event(
         "milestone.released",
         by=by,
@@ -688,7 +697,7 @@ def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Any) -
     else:
         escrow.refund()
     escrow.closed_at = timezone.now()
-    escrow.save()
+    escrow.save(update_fields=["status", "closed_at", "updated_at"])
     _event(
         f"escrow.{escrow.status.lower()}",
         by=by,

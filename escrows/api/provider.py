@@ -1,6 +1,7 @@
 """Escrow-provider surface (seed 004 and SPEC §3): envelope {"status", "message", "data"},
 integer amounts in major units, `customer-id` naming whom the call acts for."""
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -78,7 +79,8 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
     }
 
 
-def escrow_data(escrow: Escrow) -> dict[str, Any]:
+def escrow_data(escrow: Escrow, milestones: Iterable[Milestone] | None = None) -> dict[str, Any]:
+    """`milestones`: already loaded (a list prefetches them for the whole page); else read here."""
     state, provider_status = STATE_MAP[escrow.status]
     return {
         "id": escrow.public_id,
@@ -98,7 +100,10 @@ def escrow_data(escrow: Escrow) -> dict[str, Any]:
         "categoryId": escrow.category_id or None,
         "sellerId": escrow.seller.customer_id,
         "buyerId": escrow.buyer.customer_id if escrow.buyer_id else None,
-        "milestones": [milestone_data(m, escrow) for m in selectors.milestones_of(escrow)],
+        "milestones": [
+            milestone_data(m, escrow)
+            for m in (selectors.milestones_of(escrow) if milestones is None else milestones)
+        ],
         "createdAt": iso(escrow.created_at),
     }
 
@@ -304,11 +309,10 @@ class MilestoneConfirm(ProviderAPIView):
         summary="Buyer confirms a milestone: its amount is released (customer-id = buyer)",
     )
     def post(self, request: Request, escrow_id: str, milestone_id: str) -> Response:
-        escrow = selectors.escrow_get_for_user(request.user, escrow_id)
-        milestone = selectors.milestone_get(escrow, milestone_id)
-        services.milestone_release(milestone=milestone, by=request.user)
-        escrow = Escrow.objects.select_related("seller", "buyer").get(pk=escrow.pk)
-        return ok("Milestone confirmed and released", escrow_data(escrow))
+        milestone = selectors.milestone_get_for_user(request.user, escrow_id, milestone_id)
+        released = services.milestone_release(milestone=milestone, by=request.user)
+        # The escrow as the release left it (status, seller, buyer): no need to read it again.
+        return ok("Milestone confirmed and released", escrow_data(released.escrow))
 
 
 # -- money ------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""`make bench`: load the hot paths against the production server setup and the ceilings."""

@@ -1,0 +1,421 @@
+"""`make bench`: the hot paths under load against the production server setup, next to the
+ceilings measured in the same run (pgbench running one confirm's exact SQL; a trivial DRF view).
+
+Steps: make the base database once (`generate_data`, 100,000 escrows) and clone it for the run
+(so every run starts from the same data), collect static files, capture the confirm SQL into a
+pgbench script, write request lists, start the server (DEBUG off, pooled connections), then wrk
+at 1/4/16 connections per path and pgbench at the same client counts. Prints a table and writes
+bench/results/latest.md and .json.
+
+Environment knobs: BENCH_ESCROWS (100000), BENCH_SECONDS per measurement (6), BENCH_CLIENTS
+(1,4,16), BENCH_SERVER (gunicorn|granian), BENCH_WORKERS (2), BENCH_PORT (8160), BENCH_DB
+(bench_perf), PGHOST/PGUSER (127.0.0.1/postgres).
+"""
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PY = ROOT / ".venv" / "bin" / "python"
+WORK = Path(os.environ.get("BENCH_WORK", "/tmp/escrow-bench"))
+PGHOST = os.environ.get("PGHOST", "127.0.0.1")
+PGUSER = os.environ.get("PGUSER", "postgres")
+BASE_DB = os.environ.get("BENCH_DB", "bench_perf")
+RUN_DB = BASE_DB + "_run"
+ESCROWS = int(os.environ.get("BENCH_ESCROWS", "100000"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
+CLIENTS = [int(c) for c in os.environ.get("BENCH_CLIENTS", "1,4,16").split(",")]
+SERVER = os.environ.get("BENCH_SERVER", "gunicorn")
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+PORT = int(os.environ.get("BENCH_PORT", "8160"))
+# Comparisons: BENCH_ONLY=confirm,trivial runs only the paths whose names start so; BENCH_TAG
+# names the results file (results/latest-TAG.md) so a comparison does not replace the table.
+ONLY = [p.strip() for p in os.environ.get("BENCH_ONLY", "").split(",") if p.strip()]
+TAG = os.environ.get("BENCH_TAG", "")
+# Redis db 4 is this benchmark's: broker for the published tasks (no worker consumes them
+# during the run; the db is flushed at the start) and the cache (rate-limit counters).
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/4")
+
+
+def db_url(name: str) -> str:
+    return f"postgres://{PGUSER}@{PGHOST}:5432/{name}"
+
+
+def env_for(dbname: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url(dbname),
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DEBUG": "0",
+        "SECURE_HTTPS": "0",
+        "LOG_LEVEL": "ERROR",
+        # As in production, after-commit tasks (webhook dispatch, payouts) are published to a
+        # broker for workers elsewhere, not run inside the request (the eager default).
+        "CELERY_BROKER_URL": BROKER_URL,
+        "DB_POOL_MIN": os.environ.get("DB_POOL_MIN", "2"),
+        "DB_POOL_MAX": os.environ.get("DB_POOL_MAX", "4"),
+    }
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    return subprocess.run(
+        ["psql", "-h", PGHOST, "-U", PGUSER, "-d", db, "-Atqc", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def manage(*args: str, db: str) -> None:
+    subprocess.run([str(PY), "manage.py", *args], cwd=ROOT, env=env_for(db), check=True)
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+def prepare_databases() -> None:
+    if not psql(f"SELECT 1 FROM pg_database WHERE datname = '{BASE_DB}'"):
+        psql(f'CREATE DATABASE "{BASE_DB}"')
+    manage("migrate", "--no-input", "-v", "0", db=BASE_DB)
+    have = int(psql("SELECT count(*) FROM escrows_escrow", BASE_DB))
+    if have < ESCROWS:
+        log(f"generating {ESCROWS - have} escrows into {BASE_DB} (once; later runs reuse them)")
+        manage("generate_data", "--escrows", str(ESCROWS - have), "--seed", "1", db=BASE_DB)
+    # Planner statistics travel with the clone; without them the plans are not production's.
+    psql("VACUUM ANALYZE", BASE_DB)
+    log(f"cloning {BASE_DB} -> {RUN_DB}")
+    psql(
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname IN ('{BASE_DB}', '{RUN_DB}') AND pid <> pg_backend_pid()"
+    )
+    psql(f'DROP DATABASE IF EXISTS "{RUN_DB}"')
+    psql(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{BASE_DB}"')
+
+
+# -- request lists -----------------------------------------------------------------------
+
+
+def build_requests() -> tuple[list[Any], dict[str, Any]]:
+    """Runs inside Django (the run database): request lists for every path, and the pgbench
+    scripts. Paths whose views are not in this tree are left out (and said so)."""
+    from bench import paths
+    from bench.confirm_sql import build
+
+    scripts, confirm_queries = build(WORK)
+    out, notes = paths.request_files(WORK)
+    info = {
+        "pgbench_scripts": {s.kind: s.targets for s in scripts},
+        "confirm_queries": confirm_queries,
+        "notes": notes,
+    }
+    return out, info
+
+
+# -- server ------------------------------------------------------------------------------
+
+
+def start_server() -> subprocess.Popen:
+    env = env_for(RUN_DB)
+    if SERVER == "gunicorn":
+        cmd = [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "escrow_site.wsgi",
+            "-w",
+            str(WORKERS),
+            "-k",
+            "sync",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "--backlog",
+            "2048",
+            "--max-requests",
+            "0",
+            "--log-level",
+            "warning",
+        ]
+    else:
+        cmd = [
+            str(ROOT / ".venv" / "bin" / "granian"),
+            "--interface",
+            "wsgi",
+            "--workers",
+            str(WORKERS),
+            "--blocking-threads",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PORT),
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "escrow_site.wsgi:application",
+        ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=2) as r:  # noqa: S310
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    stop_server(proc)
+    raise RuntimeError(f"{SERVER} did not answer on port {PORT}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def worker_rss_kb(proc: subprocess.Popen) -> list[int]:
+    """Resident memory of the server's worker processes (children of the master)."""
+    out = subprocess.run(["ps", "-o", "pid=,ppid=,rss=", "-g", str(proc.pid)], capture_output=True, text=True)
+    rows = [line.split() for line in out.stdout.splitlines() if line.strip()]
+    return sorted(int(rss) for pid, ppid, rss in rows if int(pid) != proc.pid)
+
+
+# -- measuring ---------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    path: str
+    clients: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_wrk(p: Any, clients: int, seconds: int, start: int = 0) -> Result:
+    threads = min(clients, 2)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(clients),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(BENCH / "wrk.lua"),
+            f"http://127.0.0.1:{PORT}",
+            "--",
+            str(p.file),
+            str(threads),
+            str(start),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    data = json.loads(out.split("WRKJSON ", 1)[1].splitlines()[0])
+    secs = data["duration_us"] / 1e6
+    return Result(
+        p.name,
+        clients,
+        data["requests"] / secs,
+        data["p50_us"] / 1000,
+        data["p99_us"] / 1000,
+        data["requests"],
+        data["status_errors"] + data["socket_errors"],
+        {
+            "http_errors": data["status_errors"],
+            "socket_errors": data["socket_errors"],
+            "consumed": data["consumed"],
+        },
+    )
+
+
+def run_pgbench(clients: int, seconds: int, weights: dict[str, int], mode: str = "prepared") -> Result:
+    logdir = WORK / f"pgbench-{mode}-{clients}"
+    shutil.rmtree(logdir, ignore_errors=True)
+    logdir.mkdir(parents=True)
+    scripts = [f"{WORK / f'confirm_{k}.sql'}@{w}" for k, w in weights.items() if w > 0]
+    cmd = ["pgbench", "-n", "-M", mode, "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds)]
+    for s in scripts:
+        cmd += ["-f", s]
+    cmd += ["-l", f"--log-prefix={logdir}/tx", "-h", PGHOST, "-U", PGUSER, RUN_DB]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {proc.stdout}\n{proc.stderr}")
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", proc.stdout).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", proc.stdout)
+    lat: list[int] = []
+    for f in logdir.iterdir():
+        lat += [int(line.split()[2]) for line in f.read_text().splitlines() if line]
+    lat.sort()
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
+    return Result(
+        f"pgbench confirm SQL ({mode})",
+        clients,
+        tps,
+        q[49] / 1000,
+        q[98] / 1000,
+        len(lat),
+        int(failed.group(1)) if failed else 0,
+    )
+
+
+def main() -> int:
+    if shutil.which("wrk") is None or shutil.which("pgbench") is None:
+        print("make bench needs wrk and pgbench: apt-get install -y wrk postgresql-client", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    WORK.mkdir(parents=True, exist_ok=True)
+    import redis
+
+    redis.Redis.from_url(BROKER_URL).flushdb()
+    prepare_databases()
+    log("collectstatic (hashed, compressed names: DEBUG off)")
+    manage("collectstatic", "--no-input", "-v", "0", db=RUN_DB)
+
+    os.environ.update(env_for(RUN_DB))
+    import django
+
+    django.setup()
+    log("capturing the confirm SQL and writing request lists")
+    paths, info = build_requests()
+    if ONLY:
+        paths = [p for p in paths if any(p.name.startswith(o) for o in ONLY)]
+    from django.db import connections
+
+    connections.close_all()
+
+    log(f"starting {SERVER} ({WORKERS} workers) on 127.0.0.1:{PORT}")
+    server = start_server()
+    results: list[Result] = []
+    rss: dict[str, list[int]] = {}
+    try:
+        for p in paths:
+            if not p.one_shot:
+                run_wrk(p, 4, 2)  # warm-up: imports, pool, prepared statements, caches
+        rss["start"] = worker_rss_kb(server)
+        for p in paths:
+            sent = 0
+            for clients in CLIENTS:
+                r = run_wrk(p, clients, SECONDS, start=sent if p.one_shot else 0)
+                # Past the farthest line any wrk thread sent (requests still in flight when
+                # wrk stopped may have run too).
+                sent += r.extra["consumed"]
+                log(
+                    f"{p.name:28} c={clients:<3} {r.rps:8.0f} req/s  "
+                    f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
+                )
+                results.append(r)
+        rss["end"] = worker_rss_kb(server)
+    finally:
+        stop_server(server)
+
+    # pgbench: weight middle and last milestones as the HTTP confirm run consumed them.
+    weights = paths_confirm_mix(paths, results)
+    for mode in ("prepared", "simple"):
+        for clients in CLIENTS:
+            r = run_pgbench(clients, SECONDS, weights, mode)
+            log(
+                f"{r.path:28} c={clients:<3} {r.rps:8.0f} tps    "
+                f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
+            )
+            results.append(r)
+    report(results, rss, info, weights, time.monotonic() - started)
+    return 0
+
+
+def paths_confirm_mix(paths: list[Any], results: list[Result]) -> dict[str, int]:
+    """Share of last milestones (they also close the escrow) among the confirms sent."""
+    confirm = next((p for p in paths if p.name.startswith("confirm")), None)
+    if confirm is None:
+        return {"mid": 2, "last": 1}
+    sent = sum(r.extra.get("consumed", r.requests) for r in results if r.path == confirm.name)
+    kinds = [line.rsplit("\t", 1)[-1] for line in (WORK / "confirm_kinds.txt").read_text().splitlines()]
+    consumed = kinds[: max(sent, 1)]
+    last = sum(1 for k in consumed if k == "last")
+    return {"mid": max(len(consumed) - last, 0), "last": last}
+
+
+def report(
+    results: list[Result],
+    rss: dict[str, list[int]],
+    info: dict[str, Any],
+    weights: dict[str, int],
+    took: float,
+) -> None:
+    by = {(r.path, r.clients): r for r in results}
+    lines = [
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} CPUs, "
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"PostgreSQL {psql('SHOW server_version')}, server {SERVER} x{WORKERS} workers, "
+        f"DB_SERVER_SIDE_BINDING={os.environ.get('DB_SERVER_SIDE_BINDING', '0')}, "
+        f"{SECONDS}s per cell, load tool wrk (same machine), took {took:.0f}s",
+        "",
+        "| path | clients | req/s | p50 ms | p99 ms | errors (HTTP 4xx/5xx + socket) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.path} | {r.clients} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{r.errors} ({r.extra.get('http_errors', 0)} + {r.extra.get('socket_errors', 0)}) |"
+        )
+    lines += ["", "| ratio | " + " | ".join(f"{c} clients" for c in CLIENTS) + " |"]
+    lines.append("|---|" + "---:|" * len(CLIENTS))
+    confirm = next((r.path for r in results if r.path.startswith("confirm")), None)
+    if confirm:
+        for label, ceiling in (
+            ("confirm / pgbench (prepared)", "pgbench confirm SQL (prepared)"),
+            ("confirm / pgbench (simple)", "pgbench confirm SQL (simple)"),
+            ("confirm / trivial DRF view", "trivial DRF view"),
+        ):
+            cells = []
+            for c in CLIENTS:
+                a, b = by.get((confirm, c)), by.get((ceiling, c))
+                cells.append(f"{a.rps / b.rps:.2f}" if a and b and b.rps else "-")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Worker RSS (KB) after warm-up {rss.get('start')} -> after all paths {rss.get('end')}; "
+        f"requests served in between: {sum(r.requests for r in results if not r.path.startswith('pgbench'))}",
+        f"One confirm (middle milestone) = {info['confirm_queries']} statements, BEGIN/COMMIT included; "
+        f"pgbench mix "
+        f"(middle:last milestone) {weights['mid']}:{weights['last']}, targets {info['pgbench_scripts']}",
+    ]
+    lines += [f"Note: {n}" for n in info["notes"]]
+    text = "\n".join(lines)
+    print("\n" + text)
+    out = BENCH / "results"
+    out.mkdir(exist_ok=True)
+    name = f"latest-{TAG}" if TAG else "latest"
+    (out / f"{name}.md").write_text(text + "\n")
+    (out / f"{name}.json").write_text(
+        json.dumps({"results": [asdict(r) for r in results], "rss_kb": rss, **info}, indent=1)
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

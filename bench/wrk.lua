@@ -1,0 +1,69 @@
+-- Requests from a file, one per line: METHOD \t PATH \t BODY \t HEADERS (name: value, joined by \31).
+-- Each wrk thread takes every n-th line, so no two threads send the same request; a thread
+-- that runs out starts again at its first line (fine for reads; the harness sizes the
+-- one-shot lists — confirm, fund — so they do not run out, and counts non-2xx answers).
+-- START skips the lines earlier runs already sent (one-shot lists continue where they stopped).
+-- Usage: wrk ... -s wrk.lua URL -- FILE NTHREADS [START]
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local file, nthreads, start = args[1], tonumber(args[2]), tonumber(args[3] or "0")
+  reqs = {}
+  local i = 0
+  for line in io.lines(file) do
+    if i >= start and (i - start) % nthreads == tid then
+      local method, path, body, headers = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+      local h = {}
+      for pair in headers:gmatch("[^\31]+") do
+        local k, v = pair:match("^([^:]+): (.*)$")
+        h[k] = v
+      end
+      if body == "" then body = nil end
+      table.insert(reqs, wrk.format(method, path, h, body))
+    end
+    i = i + 1
+  end
+  -- Fewer lines than threads: this thread would have none (wrk stops a thread whose request()
+  -- gives nil), so it shares the first line.
+  if #reqs == 0 then
+    for line in io.lines(file) do
+      local method, path, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t")
+      if body == "" then body = nil end
+      table.insert(reqs, wrk.format(method, path, {}, body))
+      break
+    end
+  end
+  idx = 0
+end
+
+function request()
+  idx = idx + 1
+  if idx > #reqs then idx = 1 end
+  return reqs[idx]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  -- How far into the file any thread got (lines after START), so that the next run of a
+  -- one-shot list starts past every line sent, whatever the threads' uneven progress.
+  local consumed = 0
+  for _, t in ipairs(threads) do
+    local used = t:get("idx") or 0
+    local n = #threads
+    if used > 0 then
+      consumed = math.max(consumed, t:get("tid") + n * (used - 1) + 1)
+    end
+  end
+  io.write(string.format(
+    'WRKJSON {"requests": %d, "duration_us": %d, "status_errors": %d, "socket_errors": %d, '
+      .. '"p50_us": %d, "p99_us": %d, "consumed": %d}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), consumed))
+end

@@ -1,0 +1,101 @@
+"""GET /v1/escrow/list: the acting customer's escrows, newest first, 50 a page by default,
+each with its milestones. Keyset pagination on (created_at, id), which the
+escrow_(seller|buyer)_keyset indexes serve directly, so page 1,000 costs what page 1 does; the
+milestones of the whole page come in one prefetch query (no query per escrow)."""
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Prefetch, Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from escrows import selectors
+from escrows.errors import InvalidRequest
+from escrows.models import Milestone
+
+from .provider import ERRORS, EscrowOutput, ProviderAPIView, _envelope, escrow_data, ok
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+ROLES = {"all": None, "selling": "selling", "buying": "buying"}
+CURSOR = re.compile(r"^(\d{1,19})_(\d{1,19})$")
+
+
+def _cursor_of(created_at: datetime, pk: int) -> str:
+    """Opaque to clients: the last row's creation time (microseconds) and id."""
+    delta = created_at - datetime(1970, 1, 1, tzinfo=UTC)
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return f"{micros}_{pk}"
+
+
+def _parse_cursor(value: str) -> Q:
+    match = CURSOR.match(value)
+    if not match:
+        raise InvalidRequest("cursor is not valid; pass nextCursor from the previous page", field="cursor")
+    micros, pk = int(match.group(1)), int(match.group(2))
+    try:
+        created_at = datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(
+            microsecond=micros % 1_000_000
+        )
+    except (OverflowError, OSError, ValueError):
+        raise InvalidRequest(
+            "cursor is not valid; pass nextCursor from the previous page", field="cursor"
+        ) from None
+    return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+
+
+def _limit(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit")
+    return int(value)
+
+
+class EscrowList(ProviderAPIView):
+    @extend_schema(
+        operation_id="provider_escrow_list",
+        parameters=[
+            OpenApiParameter("role", str, enum=list(ROLES), description="selling, buying or all (default)"),
+            OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}"),
+            OpenApiParameter("cursor", str, description="nextCursor of the previous page"),
+        ],
+        responses={
+            200: _envelope(
+                "ProviderEscrowPage",
+                inline_serializer(
+                    "ProviderEscrowPageData",
+                    {
+                        "escrows": serializers.ListField(child=EscrowOutput),
+                        "nextCursor": serializers.CharField(allow_null=True),
+                    },
+                ),
+            ),
+            **ERRORS,
+        },
+        tags=["escrow-provider"],
+        summary="The acting customer's escrows, newest first, with their milestones",
+    )
+    def get(self, request: Request) -> Response:
+        role = request.query_params.get("role", "all")
+        if role not in ROLES:
+            raise InvalidRequest("role must be one of: all, selling, buying", field="role")
+        limit = _limit(request.query_params.get("limit"))
+        qs = selectors.escrows_for_user(request.user, role=ROLES[role])
+        cursor = request.query_params.get("cursor")
+        if cursor:
+            qs = qs.filter(_parse_cursor(cursor))
+        qs = qs.prefetch_related(
+            Prefetch("milestones", queryset=Milestone.objects.select_related("payee").order_by("index"))
+        )
+        rows = list(qs[: limit + 1])
+        page, more = rows[:limit], len(rows) > limit
+        data: dict[str, Any] = {
+            "escrows": [escrow_data(e, e.milestones.all()) for e in page],
+            "nextCursor": _cursor_of(page[-1].created_at, page[-1].pk) if more else None,
+        }
+        return ok("Escrows retrieved successfully", data)
