@@ -177,6 +177,12 @@ class Escrow(models.Model):
     def refund(self) -> None:
         pass
 
+    @transition(
+        field=status, source=[EscrowStatus.OPENED, EscrowStatus.DISPUTED], target=EscrowStatus.CANCELLED
+    )
+    def cancel_by_agreement(self) -> None:
+        """Mutual cancellation of a funded escrow: both parties agreed how to split what is held."""
+
     # -- read helpers ---------------------------------------------------------------------
     @property
     def is_milestone(self) -> bool:
@@ -209,11 +215,16 @@ class Escrow(models.Model):
 class MilestoneStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"
     COMPLETED = "COMPLETED", "Delivered"
+    # Frozen by a dispute on this milestone alone; the escrow's other milestones stay live.
+    DISPUTED = "DISPUTED", "Disputed"
     RELEASED = "RELEASED", "Released"
     REFUNDED = "REFUNDED", "Refunded"
+    # Settled partly to the payee and partly back to the buyer (a dispute's split outcome or
+    # a mutual cancellation); the ledger postings say how much went each way.
+    SPLIT = "SPLIT", "Split"
 
 
-SETTLED_MILESTONE_STATUSES = {MilestoneStatus.RELEASED, MilestoneStatus.REFUNDED}
+SETTLED_MILESTONE_STATUSES = {MilestoneStatus.RELEASED, MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT}
 
 
 class Milestone(models.Model):
@@ -260,7 +271,7 @@ class Milestone(models.Model):
 
     @transition(
         field=status,
-        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED],
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED, MilestoneStatus.DISPUTED],
         target=MilestoneStatus.RELEASED,
     )
     def release(self) -> None:
@@ -268,10 +279,36 @@ class Milestone(models.Model):
 
     @transition(
         field=status,
-        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED],
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED, MilestoneStatus.DISPUTED],
         target=MilestoneStatus.REFUNDED,
     )
     def refund(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED, MilestoneStatus.DISPUTED],
+        target=MilestoneStatus.SPLIT,
+    )
+    def split(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED],
+        target=MilestoneStatus.DISPUTED,
+    )
+    def dispute(self) -> None:
+        pass
+
+    # A dispute withdrawn (or resolved as "carry on") puts the milestone back where it was:
+    # undelivered, or delivered and awaiting the buyer. Services pick by completed_at.
+    @transition(field=status, source=MilestoneStatus.DISPUTED, target=MilestoneStatus.PENDING)
+    def undispute_pending(self) -> None:
+        pass
+
+    @transition(field=status, source=MilestoneStatus.DISPUTED, target=MilestoneStatus.COMPLETED)
+    def undispute_delivered(self) -> None:
         pass
 
     @property

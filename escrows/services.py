@@ -235,8 +235,18 @@ def _create_milestones(escrow: Escrow, milestones: Sequence[MilestoneInput]) -> 
 
 
 def _previous(milestones: list[Milestone], milestone: Milestone) -> Milestone | None:
-    earlier = [m for m in milestones if m.index < milestone.index]
+    """The milestone that must be out of the way before this one: the nearest earlier one that
+    is not under dispute (a dispute freezes only its own milestone, never the later ones)."""
+    earlier = [m for m in milestones if m.index < milestone.index and m.status != MilestoneStatus.DISPUTED]
     return earlier[-1] if earlier else None
+
+
+def _refuse_if_disputed(milestone: Milestone) -> None:
+    if milestone.status == MilestoneStatus.DISPUTED:
+        raise InvalidState(
+            f"Milestone {milestone.index} is disputed; it is frozen until the dispute is resolved",
+            code="milestone_disputed",
+        )
 
 
 # -- create / edit ---------------------------------------------------------------------------
@@ -559,8 +569,9 @@ def milestone_complete(
         raise InvalidRequest("Milestone already completed")
     if milestone.status == MilestoneStatus.RELEASED:
         raise InvalidRequest("Milestone already released")
-    if milestone.status == MilestoneStatus.REFUNDED:
+    if milestone.status in (MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT):
         raise InvalidState("Milestone was refunded")
+    _refuse_if_disputed(milestone)
     previous = _previous(milestones, milestone)
     if previous is not None and previous.status == MilestoneStatus.PENDING:
         raise InvalidRequest(f"Previous milestone (index {previous.index}) must be completed first")
@@ -630,8 +641,9 @@ def _release_one(
     _check_actionable(escrow, allow_unfunded=False)
     if milestone.status == MilestoneStatus.RELEASED:
         raise InvalidRequest("Milestone already released")
-    if milestone.status == MilestoneStatus.REFUNDED:
+    if milestone.status in (MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT):
         raise InvalidState("Milestone was refunded")
+    _refuse_if_disputed(milestone)
     previous = _previous(milestones, milestone)
     if previous is not None and not previous.is_settled:
         raise InvalidRequest(f"Previous milestone (index {previous.index}) must be released first")
@@ -686,7 +698,7 @@ def _release(
 
 def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> None:
     before = escrow.status
-    released_any = any(m.status == MilestoneStatus.RELEASED for m in milestones)
+    released_any = any(m.status in (MilestoneStatus.RELEASED, MilestoneStatus.SPLIT) for m in milestones)
     if escrow.status == EscrowStatus.DISPUTED:
         if released_any:
             escrow.resolve_complete()
@@ -712,7 +724,7 @@ def _release_ready(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> N
     for m in milestones:
         if escrow.status != EscrowStatus.OPENED:
             return
-        if m.is_settled:
+        if m.is_settled or m.status == MilestoneStatus.DISPUTED:
             continue
         if m.status != MilestoneStatus.COMPLETED:
             return
@@ -800,7 +812,10 @@ def escrow_expire(*, escrow: Escrow) -> Escrow | None:
 
 
 def _refund_rest(escrow: Escrow, milestones: list[Milestone], *, by: Any, reason: str) -> int:
-    """Move everything still held back to where the buyer paid from. Returns the amount."""
+    """Move everything still held back to where the buyer paid from. Returns the amount.
+    A milestone under dispute is settled only by its dispute's resolution, so it blocks this."""
+    for m in milestones:
+        _refuse_if_disputed(m)
     if escrow.is_milestone:
         to_refund = [m for m in milestones if not m.is_settled]
         amount = sum(m.amount for m in to_refund)

@@ -24,7 +24,8 @@ from tests.helpers import fund, make_escrow
 from tests.reliability import figures
 
 SECTION = "database guards"
-guards = importlib.import_module("escrows.migrations.0003_rel_status_guards")
+# The latest migration that sets the guarded pairs.
+guards = importlib.import_module("escrows.migrations.0006_beyond_status_guards")
 
 
 def _fsm_pairs(model) -> set[tuple[str, str]]:
