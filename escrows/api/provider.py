@@ -1,7 +1,7 @@
 """Escrow-provider surface (seed 004 and SPEC §3): envelope {"status", "message", "data"},
 integer amounts in major units, `customer-id` naming whom the call acts for."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -65,47 +65,101 @@ def major(minor: int, currency: str) -> int | Decimal:
     return minor // unit if minor % unit == 0 else to_decimal(minor, currency)
 
 
-def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
+# The columns the provider's escrow and milestone objects are made of. The single-object
+# routes read them off model instances; the list reads them with values() straight from the
+# database (no model instances: most of a list request's time went into building them).
+ESCROW_COLUMNS = (
+    "pk",
+    "public_id",
+    "amount",
+    "currency",
+    "title",
+    "description",
+    "who_pays",
+    "fee",
+    "payment_token",
+    "status",
+    "settlement_type",
+    "max_delivery",
+    "delivery_timeline",
+    "total_quantity",
+    "category_id",
+    "created_at",
+)
+MILESTONE_COLUMNS = (
+    "escrow_id",
+    "public_id",
+    "index",
+    "title",
+    "description",
+    "amount",
+    "due_date",
+    "status",
+    "released_at",
+)
+
+
+def milestone_row(milestone: Milestone) -> dict[str, Any]:
+    row = {name: getattr(milestone, name) for name in MILESTONE_COLUMNS}
+    row["payee_customer_id"] = milestone.payee.customer_id if milestone.payee_id else None
+    return row
+
+
+def escrow_row(escrow: Escrow) -> dict[str, Any]:
+    row = {name: getattr(escrow, name) for name in ESCROW_COLUMNS}
+    row["seller_customer_id"] = escrow.seller.customer_id
+    row["buyer_customer_id"] = escrow.buyer.customer_id if escrow.buyer_id else None
+    return row
+
+
+def milestone_output(m: Mapping[str, Any], currency: str) -> dict[str, Any]:
     return {
-        "id": milestone.public_id,
-        "index": milestone.index,
-        "title": milestone.title,
-        "description": milestone.description,
-        "amount": major(milestone.amount, escrow.currency),
-        "dueDate": iso(milestone.due_date),
-        "customerId": milestone.payee.customer_id if milestone.payee_id else None,
-        "status": milestone.status,
-        "releasedAt": iso(milestone.released_at),
+        "id": m["public_id"],
+        "index": m["index"],
+        "title": m["title"],
+        "description": m["description"],
+        "amount": major(m["amount"], currency),
+        "dueDate": iso(m["due_date"]),
+        "customerId": m["payee_customer_id"],
+        "status": m["status"],
+        "releasedAt": iso(m["released_at"]),
     }
+
+
+def escrow_output(e: Mapping[str, Any], milestones: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    state, provider_status = STATE_MAP[e["status"]]
+    currency = e["currency"]
+    return {
+        "id": e["public_id"],
+        "amount": major(e["amount"], currency),
+        "currency": currency,
+        "purpose": e["title"],
+        "description": e["description"],
+        "whoPays": e["who_pays"],
+        "fee": major(e["fee"], currency),
+        "paymentToken": e["payment_token"],
+        "status": provider_status,
+        "state": state,
+        "settlementType": e["settlement_type"],
+        "maxDelivery": e["max_delivery"],
+        "deliveryTimeline": e["delivery_timeline"] or None,
+        "totalQuantity": e["total_quantity"],
+        "categoryId": e["category_id"] or None,
+        "sellerId": e["seller_customer_id"],
+        "buyerId": e["buyer_customer_id"],
+        "milestones": [milestone_output(m, currency) for m in milestones],
+        "createdAt": iso(e["created_at"]),
+    }
+
+
+def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
+    return milestone_output(milestone_row(milestone), escrow.currency)
 
 
 def escrow_data(escrow: Escrow, milestones: Iterable[Milestone] | None = None) -> dict[str, Any]:
-    """`milestones`: already loaded (a list prefetches them for the whole page); else read here."""
-    state, provider_status = STATE_MAP[escrow.status]
-    return {
-        "id": escrow.public_id,
-        "amount": major(escrow.amount, escrow.currency),
-        "currency": escrow.currency,
-        "purpose": escrow.title,
-        "description": escrow.description,
-        "whoPays": escrow.who_pays,
-        "fee": major(escrow.fee, escrow.currency),
-        "paymentToken": escrow.payment_token,
-        "status": provider_status,
-        "state": state,
-        "settlementType": escrow.settlement_type,
-        "maxDelivery": escrow.max_delivery,
-        "deliveryTimeline": escrow.delivery_timeline or None,
-        "totalQuantity": escrow.total_quantity,
-        "categoryId": escrow.category_id or None,
-        "sellerId": escrow.seller.customer_id,
-        "buyerId": escrow.buyer.customer_id if escrow.buyer_id else None,
-        "milestones": [
-            milestone_data(m, escrow)
-            for m in (selectors.milestones_of(escrow) if milestones is None else milestones)
-        ],
-        "createdAt": iso(escrow.created_at),
-    }
+    """`milestones`: already loaded; else read here."""
+    loaded = selectors.milestones_of(escrow) if milestones is None else milestones
+    return escrow_output(escrow_row(escrow), [milestone_row(m) for m in loaded])
 
 
 class ProviderAPIView(BaseAPIView):
