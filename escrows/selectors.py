@@ -9,6 +9,9 @@ from django.db.models.functions import Coalesce
 from .errors import NotFound
 from .models import (
     AccountKind,
+    Dispute,
+    DisputeOutcome,
+    DisputeStatus,
     Escrow,
     Event,
     LedgerAccount,
@@ -102,6 +105,13 @@ def escrow_ledger_summary(escrow: Escrow) -> LedgerSummary:
     funded = by_kind.get(TransactionKind.FUNDING, 0)
     released = -by_kind.get(TransactionKind.RELEASE, 0)
     refunded = -by_kind.get(TransactionKind.REFUND, 0)
+    if by_kind.get(TransactionKind.SPLIT):
+        # A split posting takes both parts out of the hold; its dispute says which went where.
+        parts = escrow.disputes.filter(outcome=DisputeOutcome.SPLIT, status=DisputeStatus.RESOLVED).aggregate(
+            seller=Sum("seller_amount"), buyer=Sum("buyer_amount")
+        )
+        released += parts["seller"] or 0
+        refunded += parts["buyer"] or 0
     return LedgerSummary(
         funded=funded,
         fee=escrow.fee if funded else 0,
@@ -147,3 +157,41 @@ def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
         .values("t")
     )
     return qs.annotate(released_total=Coalesce(Subquery(released), Value(0), output_field=BigIntegerField()))
+
+
+# -- disputes and evidence (issue 7) ---------------------------------------------------------
+
+
+def disputes_of(escrow: Escrow) -> QuerySet[Dispute]:
+    return escrow.disputes.select_related("milestone", "opened_by", "answered_by", "resolved_by").order_by(
+        "-id"
+    )
+
+
+def dispute_get(escrow: Escrow, dispute_id: str) -> Dispute:
+    try:
+        return disputes_of(escrow).get(public_id=dispute_id)
+    except Dispute.DoesNotExist:
+        raise NotFound("Dispute not found") from None
+
+
+def dispute_get_for_user(user: Any, escrow_public_id: str, dispute_id: str) -> Dispute:
+    return dispute_get(escrow_get_for_viewer(user, escrow_public_id), dispute_id)
+
+
+def escrow_get_for_viewer(user: Any, public_id: str) -> Escrow:
+    """A party, or staff (arbiters see every escrow, for disputes and the evidence export)."""
+    if getattr(user, "is_staff", False) and getattr(user, "is_active", False):
+        try:
+            return Escrow.objects.select_related("seller", "buyer").get(public_id=public_id)
+        except Escrow.DoesNotExist:
+            raise NotFound("Escrow not found") from None
+    return escrow_get_for_user(user, public_id)
+
+
+def open_disputes() -> QuerySet[Dispute]:
+    return (
+        Dispute.objects.filter(status__in=[DisputeStatus.OPEN, DisputeStatus.ANSWERED])
+        .select_related("escrow", "milestone")
+        .order_by("deadline")
+    )
