@@ -1561,6 +1561,18 @@ def dispute_resolve(
     return dispute
 
 
+def dispute_resolution_amounts(
+    dispute: Dispute, *, outcome: str, seller_amount: int | None, buyer_amount: int | None
+) -> tuple[int, int]:
+    """(seller part, buyer part) a resolution would move; raises what dispute_resolve would.
+    Writes nothing: the staff page shows it before asking to confirm."""
+    if outcome not in DisputeOutcome.values:
+        raise InvalidRequest(f"outcome must be one of: {', '.join(DisputeOutcome.values)}", field="outcome")
+    if outcome == DisputeOutcome.SPLIT and (seller_amount is None or buyer_amount is None):
+        raise InvalidRequest("A split needs both sellerAmount and buyerAmount", field="sellerAmount")
+    return _split_amounts(outcome, dispute.amount, seller_amount, buyer_amount)
+
+
 @transaction.atomic(durable=True)
 def dispute_apply_default(*, dispute: Dispute) -> Dispute | None:
     """Timer: a dispute still unresolved past its deadline gets the default outcome chosen when
