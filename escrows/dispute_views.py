@@ -59,6 +59,7 @@ class DisputeOpenForm(EvidenceFields):
         label="If nobody resolves it by the deadline",
         choices=DisputeOutcome.choices,
         widget=forms.RadioSelect,
+        required=False,
     )
     default_seller_amount = forms.CharField(label="Seller gets", required=False, widget=MoneyInput())
     default_buyer_amount = forms.CharField(label="Buyer gets", required=False, widget=MoneyInput())
@@ -153,7 +154,7 @@ def escrow_dispute(request: HttpRequest, public_id: str) -> HttpResponse:
                 reason=data["reason"],
                 milestone=milestone,
                 evidence=form.evidence(),
-                default_outcome=data["default_outcome"],
+                default_outcome=data["default_outcome"] or None,
                 default_seller_amount=_minor(data["default_seller_amount"], escrow, "Seller gets"),
                 default_buyer_amount=_minor(data["default_buyer_amount"], escrow, "Buyer gets"),
             )
