@@ -1436,12 +1436,12 @@ def dispute_answer(*, dispute: Dispute, by: Any, answer: str, text: str = "") ->
     """The other party answers. Accepting the claim settles the dispute at once in the
     opener's favour (a buyer's dispute is refunded, a seller's is released); contesting leaves
     it to an arbiter or the deadline."""
+    escrow, dispute, role = _lock_dispute(dispute, by)
     if answer not in DisputeAnswer.values:
         raise InvalidRequest(f"answer must be one of: {', '.join(DisputeAnswer.values)}", field="answer")
     text = (text or "").strip()
     if len(text) > DISPUTE_TEXT_MAX or "\x00" in text:
         raise InvalidRequest(f"text must be at most {DISPUTE_TEXT_MAX} characters", field="text")
-    escrow, dispute, role = _lock_dispute(dispute, by)
     if role == dispute.opener_role:
         raise Forbidden(f"Only the {dispute.other_role} can answer this dispute")
     if dispute.status != DisputeStatus.OPEN:
@@ -1542,12 +1542,12 @@ def dispute_resolve(
 ) -> Dispute:
     """Staff decide: release to the seller, refund to the buyer, or split (the two parts sum to
     the disputed amount). One ledger posting moves the frozen amount out of the hold."""
+    # Whoever may not see the escrow learns nothing (NotFound); a party learns only that
+    # resolving is for administrators.
+    escrow, dispute, _ = _lock_dispute(dispute, by, staff_ok=True)
     if not getattr(by, "is_staff", False):
         raise Forbidden("Only an administrator can resolve a dispute")
-    if outcome not in DisputeOutcome.values:
-        raise InvalidRequest(f"outcome must be one of: {', '.join(DisputeOutcome.values)}", field="outcome")
     note = (note or "").strip()[:DISPUTE_TEXT_MAX]
-    escrow, dispute, _ = _lock_dispute(dispute, by, staff_ok=True)
     if not dispute.is_active:
         raise InvalidState(
             f"This dispute is already {dispute.get_status_display().lower()}", code="dispute_closed"
