@@ -56,6 +56,9 @@ PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
 MAX_ESCROWS = 6
 
 roles = st.sampled_from(ROLES)
+SETTLE_MOVES = ("accept", "contest", "withdraw", "release", "refund", "split", "deadline")
+# Mostly one of the two parties (dispute moves belong to one or the other), sometimes anyone.
+party_roles = st.sampled_from(["buyer", "seller"] * 3 + list(ROLES))
 
 
 def roles_for(proper: str) -> st.SearchStrategy[str]:
@@ -401,7 +404,7 @@ class EscrowServices(RuleBasedStateMachine):
     @rule(
         pick=picks,
         index=st.one_of(st.none(), picks),
-        role=st.sampled_from(["buyer", "seller"] * 3 + list(ROLES)),
+        role=party_roles,
         reason=st.sampled_from(["Not delivered", "Not delivered", "", "  "]),
         default=st.sampled_from([None, "release", "refund", "split", "split-custom", "split-bad", "keep"]),
         share=st.integers(0, 100),
@@ -433,13 +436,94 @@ class EscrowServices(RuleBasedStateMachine):
             assert default not in ("split-bad", "keep"), f"a bad default outcome was accepted: {default}"
             assert (opened.milestone_id is None) == (not escrow.is_milestone)
             assert opened.default_seller_amount + opened.default_buyer_amount == opened.amount
+            figures.add(SECTION, "disputes opened")
+
+    @precondition(lambda self: self.escrows)
+    @rule(
+        pick=picks,
+        opener=st.sampled_from(PARTY_ROLES),
+        default=st.sampled_from([None, "release", "refund", "split"]),
+        which=picks,
+    )
+    def dispute_naturally(self, pick, opener, default, which) -> None:
+        """A well-formed dispute on an escrow that can take one (random ones rarely are), so the
+        answer / withdraw / resolve / deadline rules have live disputes to work on."""
+        opened_ids = list(
+            Escrow.objects.filter(pk__in=self.escrows, status=EscrowStatus.OPENED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not opened_ids:
+            return
+        escrow = Escrow.objects.select_related("seller", "buyer").get(pk=opened_ids[pick % len(opened_ids)])
+        milestone = None
+        if escrow.is_milestone:
+            open_ones = list(Milestone.objects.filter(escrow=escrow, status__in=["PENDING", "COMPLETED"]))
+            if not open_ones:
+                return
+            milestone = open_ones[which % len(open_ones)]
+        by = self.actor(escrow, opener)
+        opened = self.attempt(
+            "dispute_open",
+            lambda: services.dispute_open(
+                escrow=escrow, milestone=milestone, by=by, reason="Not as agreed", default_outcome=default
+            ),
+        )
+        assert opened is not None, "a well-formed dispute was refused"
+        figures.add(SECTION, "disputes opened")
+
+    # Second entries for the dispute moves (as advance/advance_again): swarm testing switches
+    # rules off per example, and a dispute needs several moves in one example to go deep.
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks, opener=st.sampled_from(PARTY_ROLES), which=picks)
+    def dispute_naturally_again(self, pick, opener, which) -> None:
+        self.dispute_naturally(pick, opener, None, which)
+
+    @precondition(lambda self: Dispute.objects.filter(status__in=["OPEN", "ANSWERED"]).exists())
+    @rule(
+        pick=picks,
+        how=st.sampled_from(SETTLE_MOVES),
+        share=st.integers(0, 100),
+    )
+    def settle_a_dispute(self, pick, how, share) -> None:
+        self._settle(self.dispute_of(pick | 1), how, share)
+
+    def _settle(self, dispute: Dispute, how: str, share: int) -> None:
+        """The proper party makes a proper move on a live dispute."""
+        escrow = self.escrow_of(dispute)
+        if how in ("accept", "contest"):
+            by = self.actor(escrow, dispute.other_role)
+            answered = self.attempt(
+                "dispute_answer", lambda: services.dispute_answer(dispute=dispute, by=by, answer=how)
+            )
+            if answered is not None and how == "accept":
+                figures.add(SECTION, f"disputes resolved by acceptance: {answered.outcome}")
+        elif how == "withdraw":
+            by = self.actor(escrow, dispute.opener_role)
+            if self.attempt("dispute_withdraw", lambda: services.dispute_withdraw(dispute=dispute, by=by)):
+                figures.add(SECTION, "disputes withdrawn")
+        elif how == "deadline":
+            Dispute.objects.filter(pk=dispute.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+            applied = self.attempt(
+                "dispute_apply_default", lambda: services.dispute_apply_default(dispute=dispute)
+            )
+            assert applied is not None, "a live dispute past its deadline was not defaulted"
+            figures.add(SECTION, f"disputes resolved by default: {applied.outcome}")
+        else:
+            self._resolve(dispute, "admin", how, share)
 
     def dispute_of(self, pick: int) -> Dispute | None:
-        ids = list(Dispute.objects.order_by("pk").values_list("pk", flat=True))
+        """Mostly a live dispute (when there is one), sometimes any, closed ones included."""
+        live = list(
+            Dispute.objects.filter(status__in=["OPEN", "ANSWERED"])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        ids = live if live and pick % 4 else list(Dispute.objects.order_by("pk").values_list("pk", flat=True))
         return Dispute.objects.select_related("escrow").get(pk=ids[pick % len(ids)]) if ids else None
 
     @precondition(lambda self: Dispute.objects.exists())
-    @rule(pick=picks, role=roles, answer=st.sampled_from(["accept", "contest", "contest", "maybe"]))
+    @rule(pick=picks, role=party_roles, answer=st.sampled_from(["accept", "accept", "contest", "maybe"]))
     def answer_dispute(self, pick, role, answer) -> None:
         dispute = self.dispute_of(pick)
         escrow = self.escrow_of(dispute)
@@ -459,7 +543,7 @@ class EscrowServices(RuleBasedStateMachine):
                 figures.add(SECTION, f"disputes resolved by acceptance: {wins}")
 
     @precondition(lambda self: Dispute.objects.exists())
-    @rule(pick=picks, role=roles)
+    @rule(pick=picks, role=party_roles)
     def withdraw_dispute(self, pick, role) -> None:
         dispute = self.dispute_of(pick)
         escrow = self.escrow_of(dispute)
@@ -484,7 +568,9 @@ class EscrowServices(RuleBasedStateMachine):
         share=st.integers(0, 100),
     )
     def resolve(self, pick, role, outcome, share) -> None:
-        dispute = self.dispute_of(pick)
+        self._resolve(self.dispute_of(pick), role, outcome, share)
+
+    def _resolve(self, dispute: Dispute, role: str, outcome: str, share: int) -> None:
         escrow = self.escrow_of(dispute)
         by = self.actor(escrow, role)
         seller_part = dispute.amount * share // 100
@@ -587,6 +673,17 @@ class EscrowServices(RuleBasedStateMachine):
             if pending is not None:
                 figures.add(SECTION, "settlement runs")
                 services.settlement_process(settlement_id=pending.pk)
+            return
+        live = Dispute.objects.filter(escrow=escrow, status__in=["OPEN", "ANSWERED"]).order_by("pk").first()
+        # The history so far varies the dispute moves (pick is -1 half the time).
+        n = Event.objects.count()
+        if live is not None and revise:
+            # A live dispute's natural next move: answered, withdrawn, resolved or timed out.
+            self._settle(live, SETTLE_MOVES[n % len(SETTLE_MOVES)], n % 101)
+            return
+        if live is None and not revise and n % 3 == 0:
+            # Now and then a party disputes instead of moving on.
+            self.dispute_naturally(self.escrows.index(escrow.pk), PARTY_ROLES[n % 2], None, n)
             return
         if not escrow.is_milestone:
             self.confirm_delivery(pick, "buyer")
