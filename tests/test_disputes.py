@@ -2,6 +2,7 @@
 the ledger invariants after each outcome."""
 
 import hashlib
+import json
 from datetime import timedelta
 
 import pytest
@@ -424,3 +425,38 @@ def test_withdrawn_or_resolved_disputes_are_not_defaulted(funded, buyer):
     Dispute.objects.filter(pk=dispute.pk).update(deadline=timezone.now() - timedelta(days=1))
     assert services.dispute_apply_default(dispute=dispute) is None
     assert tasks.run_timers()["disputes_defaulted"] == 0
+
+
+def test_dispute_steps_become_webhooks_for_both_parties(funded, seller, buyer, admin_user, settings):
+    from webhooks import services as webhook_services
+    from webhooks.models import WebhookDelivery
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    for who in (seller, buyer):
+        webhook_services.webhook_endpoint_create(customer=who, url="http://127.0.0.1:9/hook")
+    dispute = open_on(funded, 1, buyer, evidence=EvidenceInput(text="see"))
+    services.dispute_answer(dispute=dispute, by=seller, answer="contest")
+    services.dispute_resolve(
+        dispute=dispute, by=admin_user, outcome="split", seller_amount=1, buyer_amount=49_999
+    )
+    webhook_services.events_dispatch()
+    kinds = [
+        "milestone.disputed",
+        "dispute.opened",
+        "dispute.evidence_added",
+        "dispute.answered",
+        "milestone.split",
+        "dispute.resolved",
+    ]
+    for endpoint_owner in (seller, buyer):
+        sent = list(
+            WebhookDelivery.objects.filter(endpoint__customer=endpoint_owner)
+            .order_by("event_id")
+            .values_list("event_type", flat=True)
+        )
+        assert [
+            k for k in sent if k.startswith(("dispute.", "milestone.split", "milestone.disputed"))
+        ] == kinds
+    resolved = WebhookDelivery.objects.filter(event_type="dispute.resolved").first()
+    details = json.loads(resolved.payload)["data"]["details"]
+    assert (details["outcome"], details["sellerAmount"], details["buyerAmount"]) == ("split", 1, 49_999)
