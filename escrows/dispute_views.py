@@ -120,6 +120,18 @@ def _flash_form_errors(request: HttpRequest, form: forms.Form) -> None:
         messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
 
 
+def _too_big(request: HttpRequest) -> bool:
+    """Refuse an upload by its declared size before Django spools it to disk."""
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) > settings.ESCROW_EVIDENCE_MAX_BYTES + 64 * 1024:
+        messages.error(
+            request,
+            f"The evidence file is larger than {settings.ESCROW_EVIDENCE_MAX_BYTES // (1024 * 1024)} MB",
+        )
+        return True
+    return False
+
+
 # -- open -------------------------------------------------------------------------------------
 
 
@@ -128,6 +140,8 @@ def escrow_dispute(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET: the form (one milestone of a milestone escrow, or the whole standard escrow).
     POST: open the dispute, then show it."""
     escrow = _party_escrow(request, public_id)
+    if request.method == "POST" and _too_big(request):
+        return redirect("escrow_detail", public_id=escrow.public_id)
     milestones = selectors.milestones_of(escrow)
     actions = escrow_actions(escrow, milestones, request.user)
     chosen = request.POST.get("milestone") or request.GET.get("milestone") or ""
@@ -219,6 +233,8 @@ def dispute_detail(request: HttpRequest, public_id: str, dispute_id: str) -> Htt
 def dispute_add_evidence(request: HttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
     escrow = _party_escrow(request, public_id)
     dispute = _dispute(escrow, dispute_id)
+    if _too_big(request):
+        return _to_page(dispute)
     form = EvidenceFields(request.POST, request.FILES)
     if not form.is_valid():
         _flash_form_errors(request, form)

@@ -2,8 +2,11 @@
 `intent_…`). The payment-intents surface's envelope, auth and Idempotency-Key; amounts are
 decimal strings in the escrow's currency. Another customer's escrow or dispute is a 404."""
 
+import io
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -222,8 +225,29 @@ class DisputeDetail(IntentAPIView):
         return Response(_data(selectors.dispute_get(escrow, dispute_id), escrow))
 
 
+# Room for the form fields and multipart boundaries around an evidence file.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
 class DisputeEvidenceCreate(IntentAPIView):
     parser_classes = [StrictJSONParser, MultiPartParser]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """A multipart body may be as large as an evidence file (5 MB), above the 2.5 MB that
+        DATA_UPLOAD_MAX_MEMORY_SIZE allows every other body; still capped, and read once (the
+        Idempotency-Key check hashes it)."""
+        raw = request._request
+        length = raw.META.get("CONTENT_LENGTH") or ""
+        if (
+            (raw.content_type or "").startswith("multipart/")
+            and length.isdigit()
+            and not hasattr(raw, "_body")
+        ):
+            if int(length) > settings.ESCROW_EVIDENCE_MAX_BYTES + MULTIPART_OVERHEAD:
+                raise RequestDataTooBig("The request body is too large")
+            raw._body = raw.read(int(length))
+            raw._stream = io.BytesIO(raw._body)
+        super().initial(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="escrow_dispute_evidence_add",

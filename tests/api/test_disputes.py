@@ -250,3 +250,24 @@ def test_evidence_export(buyer_api, seller_api, escrow, admin_user):
     assert funding["kind"] == "FUNDING" and {x["kind"] for x in funding["entries"]} >= {"ESCROW_HOLD"}
     [dispute] = record["disputes"]
     assert dispute["id"] == d["id"] and dispute["evidence"][0]["textSha256"]
+
+
+def test_an_evidence_file_may_be_larger_than_other_bodies_but_is_capped(buyer_api, escrow, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    d = open_dispute(buyer_api, escrow).json()
+    ev = url(escrow, f"/{d['id']}/evidence")
+    data = b"x" * (4 * 1024 * 1024)  # above DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), below 5 MB
+    r = buyer_api.post(
+        ev, {"file": SimpleUploadedFile("big.txt", data, content_type="text/plain")}, format="multipart"
+    )
+    assert r.status_code == 201, r.content[:300]
+    assert r.json()["evidence"][0]["file"]["sha256"] == hashlib.sha256(data).hexdigest()
+    settings.ESCROW_EVIDENCE_MAX_BYTES = 1024 * 1024
+    r = buyer_api.post(
+        ev, {"file": SimpleUploadedFile("big.txt", data, content_type="text/plain")}, format="multipart"
+    )
+    error(r, 413, "request_too_large")
+    # JSON bodies keep the ordinary limit.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    error(buyer_api.post(ev, {"text": "y" * 2000}, format="json"), 413)

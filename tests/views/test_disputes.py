@@ -227,3 +227,14 @@ def test_evidence_record_html_and_json(escrow, buyer, buyer_client, seller_clien
         record = json.loads(response.content)
         assert response["Content-Disposition"].startswith("attachment")
         assert record["disputes"][0]["evidence"][0]["file"]["sha256"] == digest
+
+
+def test_an_oversized_upload_is_refused_by_its_declared_size(escrow, buyer, buyer_client, settings):
+    dispute = services.dispute_open(escrow=escrow, milestone=milestones(escrow)[0], by=buyer, reason="x")
+    settings.ESCROW_EVIDENCE_MAX_BYTES = 1024
+    big = SimpleUploadedFile("big.txt", b"x" * 200_000, content_type="text/plain")
+    response = buyer_client.post(
+        dispute_url(dispute, "dispute_add_evidence"), {"evidence_file": big}, follow=True
+    )
+    assert "larger than" in response.content.decode()
+    assert not dispute.evidence.exists()
