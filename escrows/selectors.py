@@ -1,10 +1,13 @@
 """Reads, scoped to the viewer. Anything the viewer may not see is NotFound, never Forbidden."""
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import BigIntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from .errors import NotFound
 from .models import (
@@ -21,6 +24,7 @@ from .models import (
     Settlement,
     TransactionKind,
 )
+from .money import format_minor
 
 
 def escrows_for_user(user: Any, *, role: str | None = None) -> QuerySet[Escrow]:
@@ -209,14 +213,10 @@ def _person(user: Any) -> dict[str, Any] | None:
 
 def evidence_text_sha256(evidence: Any) -> str:
     """A fingerprint of what was written (text and link), so the export proves it unchanged."""
-    import hashlib
-
     return hashlib.sha256(f"{evidence.text}\n{evidence.url}".encode()).hexdigest()
 
 
 def dispute_record(dispute: Dispute, *, currency: str) -> dict[str, Any]:
-    from .money import format_minor
-
     def money(v: int | None) -> str | None:
         return None if v is None else format_minor(v, currency)
 
@@ -298,13 +298,6 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
     """The whole record of an escrow for either party or an arbiter: parties, milestones, every
     event with its actor and time, every ledger posting with its entries, and the disputes with
     their evidence and its SHA-256 hashes. `recordSha256` fingerprints the rest."""
-    import hashlib
-    import json
-
-    from django.utils import timezone
-
-    from .money import format_minor
-
     currency = escrow.currency
     milestones = milestones_of(escrow)
     transactions = list(

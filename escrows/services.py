@@ -2,6 +2,8 @@
 locks the escrow row, checks who may act, runs the FSM transition, posts ledger and event rows,
 and enqueues side effects on commit. The API, the HTML views, admin and Celery all call these."""
 
+import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import OuterRef
 from django.utils import timezone
@@ -1189,9 +1193,6 @@ def _split_amounts(outcome: str, amount: int, seller_amount: Any, buyer_amount: 
 
 
 def _clean_evidence(evidence: EvidenceInput) -> EvidenceInput:
-    from django.core.exceptions import ValidationError
-    from django.core.validators import URLValidator
-
     text = (evidence.text or "").strip()
     url = (evidence.url or "").strip()
     if len(text) > DISPUTE_TEXT_MAX:
@@ -1229,9 +1230,6 @@ def _clean_evidence(evidence: EvidenceInput) -> EvidenceInput:
 
 
 def _store_evidence(dispute: Dispute, *, by: Any, role: str, evidence: EvidenceInput) -> DisputeEvidence:
-    import hashlib
-    import os
-
     row = DisputeEvidence(
         dispute=dispute, submitted_by=by, submitter_role=role, text=evidence.text, url=evidence.url
     )
