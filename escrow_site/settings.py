@@ -193,6 +193,16 @@ ESCROW_FEE_SCHEDULE = {
 }
 ESCROW_INSPECTION_PERIOD = timedelta(days=envint("ESCROW_INSPECTION_DAYS", 14))
 ESCROW_PAYMENT_EXPIRY = timedelta(days=envint("ESCROW_EXPIRY_DAYS", 30))
+# Disputes: an arbiter has this long to resolve one; after that the default outcome chosen when
+# it was opened applies (the opener may choose release, refund or a split; "split" halves the
+# disputed amount, the odd minor unit to the buyer). Evidence files: size cap, stored in MEDIA_ROOT
+# and served only to the parties and staff (never from a public MEDIA_URL).
+ESCROW_DISPUTE_RESOLUTION_PERIOD = timedelta(days=envint("ESCROW_DISPUTE_RESOLUTION_DAYS", 14))
+ESCROW_DISPUTE_DEFAULT_OUTCOME = os.environ.get("ESCROW_DISPUTE_DEFAULT_OUTCOME", "split")
+ESCROW_EVIDENCE_MAX_BYTES = envint("ESCROW_EVIDENCE_MAX_BYTES", 5 * 1024 * 1024)
+ESCROW_EVIDENCE_MAX_ITEMS = envint("ESCROW_EVIDENCE_MAX_ITEMS", 50)
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or str(BASE_DIR / "media")
+MEDIA_URL = "media/"
 # Largest amount we accept for one escrow, in major units (keeps sums far from BIGINT limits).
 ESCROW_MAX_AMOUNT_MAJOR = 10**12
 ESCROW_CARD_GATEWAY = os.environ.get("ESCROW_CARD_GATEWAY", "escrows.providers.MockCardGateway")

@@ -7,10 +7,15 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from . import services
 from .errors import EscrowError
 from .models import (
+    Dispute,
+    DisputeEvidence,
+    DisputeOutcome,
     Escrow,
     Event,
     LedgerAccount,
@@ -22,7 +27,6 @@ from .models import (
     Settlement,
 )
 from .money import format_money
-from .services import DisputeOutcome
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -104,8 +108,8 @@ class EscrowAdmin(ReadOnlyAdmin):
     search_fields = ("public_id", "payment_token", "title", "seller__email", "buyer__email", "buyer_email")
     list_select_related = ("seller", "buyer")
     date_hierarchy = "created_at"
-    inlines = [MilestoneInline, EventInline]
-    actions = ["cancel", "resolve_release", "resolve_refund", "resolve_resume"]
+    inlines = [MilestoneInline, EventInline]  # DisputeInline appended below
+    actions = ["cancel"]
 
     @admin.display(description="Amount", ordering="amount")
     def amount_money(self, obj: Escrow) -> str:
@@ -116,29 +120,6 @@ class EscrowAdmin(ReadOnlyAdmin):
         run_service_action(
             self, request, queryset, lambda e: services.escrow_cancel(escrow=e, by=request.user), "Cancelled"
         )
-
-    def _resolve(self, request: HttpRequest, queryset: QuerySet[Escrow], outcome: str, done: str) -> None:
-        run_service_action(
-            self,
-            request,
-            queryset,
-            lambda e: services.dispute_resolve(
-                escrow=e, by=request.user, outcome=outcome, note=f"admin action by {request.user}"
-            ),
-            done,
-        )
-
-    @admin.action(description="Resolve dispute: release the rest to the payees")
-    def resolve_release(self, request: HttpRequest, queryset: QuerySet[Escrow]) -> None:
-        self._resolve(request, queryset, DisputeOutcome.RELEASE, "Resolved, released")
-
-    @admin.action(description="Resolve dispute: refund the rest to the buyer")
-    def resolve_refund(self, request: HttpRequest, queryset: QuerySet[Escrow]) -> None:
-        self._resolve(request, queryset, DisputeOutcome.REFUND, "Resolved, refunded")
-
-    @admin.action(description="Resolve dispute: resume the escrow")
-    def resolve_resume(self, request: HttpRequest, queryset: QuerySet[Escrow]) -> None:
-        self._resolve(request, queryset, DisputeOutcome.RESUME, "Resolved, resumed")
 
 
 @admin.register(Milestone)
@@ -236,3 +217,85 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 class MockOffRampPayoutAdmin(ReadOnlyAdmin):
     list_display = ("idempotency_key", "amount", "currency", "destination", "attempts", "reference")
     search_fields = ("idempotency_key", "destination", "reference")
+
+
+# -- disputes and evidence (issue 7) ---------------------------------------------------------
+
+
+class DisputeEvidenceInline(admin.TabularInline):
+    model = DisputeEvidence
+    extra = 0
+    can_delete = False
+    fields = (
+        "created_at",
+        "submitted_by",
+        "submitter_role",
+        "text",
+        "url",
+        "file_name",
+        "file_size",
+        "file_sha256",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DisputeInline(admin.TabularInline):
+    model = Dispute
+    extra = 0
+    can_delete = False
+    fields = ("public_id", "milestone", "opener_role", "status", "deadline", "outcome")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+EscrowAdmin.inlines = [MilestoneInline, DisputeInline, EventInline]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "escrow", "milestone", "opener_role", "status", "deadline", "outcome")
+    list_filter = ("status", "outcome", "opener_role")
+    search_fields = ("public_id", "escrow__public_id", "milestone__public_id", "opened_by__email")
+    list_select_related = ("escrow", "milestone")
+    readonly_fields = ("resolve_page",)
+    inlines = [DisputeEvidenceInline]
+    actions = ["resolve_release", "resolve_refund"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    @admin.display(description="Resolve (release, refund or split)")
+    def resolve_page(self, obj: Dispute) -> str:
+        url = reverse("dispute_resolve", args=[obj.escrow.public_id, obj.public_id])
+        return format_html('<a href="{}">Open the staff resolution page</a>', url)
+
+    def _resolve(self, request: HttpRequest, queryset: QuerySet[Dispute], outcome: str, done: str) -> None:
+        run_service_action(
+            self,
+            request,
+            queryset,
+            lambda d: services.dispute_resolve(
+                dispute=d, by=request.user, outcome=outcome, note=f"admin action by {request.user}"
+            ),
+            done,
+        )
+
+    @admin.action(description="Resolve: release the disputed amount to the seller")
+    def resolve_release(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
+        self._resolve(request, queryset, DisputeOutcome.RELEASE, "Resolved, released")
+
+    @admin.action(description="Resolve: refund the disputed amount to the buyer")
+    def resolve_refund(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
+        self._resolve(request, queryset, DisputeOutcome.REFUND, "Resolved, refunded")

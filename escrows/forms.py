@@ -147,15 +147,6 @@ class DeliverForm(NoColonLabels, forms.Form):
     proof_uri = forms.URLField(label="Link to the work (optional)", required=False, max_length=2000)
 
 
-class DisputeForm(NoColonLabels, forms.Form):
-    reason = forms.CharField(
-        label="What went wrong?",
-        widget=forms.Textarea(attrs={"rows": 4}),
-        max_length=2000,
-        help_text="Releases are frozen while an administrator looks into it.",
-    )
-
-
 class TopupForm(NoColonLabels, forms.Form):
     currency = forms.ChoiceField(choices=currency_choices)
     amount = forms.CharField(max_length=40, widget=MoneyInput())

@@ -20,6 +20,9 @@ class EscrowActions:
     # The single milestone the seller may mark delivered now / the buyer may release now.
     deliverable: Milestone | None = None
     releasable: Milestone | None = None
+    # Milestones either party may dispute now (milestone escrows; can_dispute is the
+    # whole-escrow dispute of a standard escrow).
+    disputable: tuple[Milestone, ...] = ()
 
     @property
     def any(self) -> bool:
@@ -32,6 +35,7 @@ class EscrowActions:
                 self.can_dispute,
                 self.deliverable,
                 self.releasable,
+                self.disputable,
             )
         )
 
@@ -41,9 +45,10 @@ def _available(obj: Escrow | Milestone) -> set[str]:
 
 
 def _next_unsettled(milestones: Sequence[Milestone]) -> Milestone | None:
-    # Milestones go in order: only the first one not released/refunded can move.
+    # Milestones go in order: only the first one not settled can move. A disputed one is frozen
+    # by itself and does not hold up the ones after it (as services._previous).
     for m in sorted(milestones, key=lambda m: m.index):
-        if not m.is_settled:
+        if not m.is_settled and m.status != MilestoneStatus.DISPUTED:
             return m
     return None
 
@@ -58,13 +63,20 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
     untouched = all(m.status == MilestoneStatus.PENDING for m in milestones)
     nxt = _next_unsettled(milestones) if escrow.is_milestone else None
     nxt_moves = _available(nxt) if nxt is not None else set()
+    disputable = (
+        tuple(m for m in sorted(milestones, key=lambda m: m.index) if "dispute" in _available(m))
+        if opened and escrow.is_milestone
+        else ()
+    )
+    whole = "open_dispute" in escrow_moves and not escrow.is_milestone
     if role == "seller":
         return EscrowActions(
             role=role,
             can_edit=awaiting and untouched,
             can_cancel="cancel" in escrow_moves,
             can_refund="refund" in escrow_moves,
-            can_dispute="open_dispute" in escrow_moves,
+            can_dispute=whole,
+            disputable=disputable,
             # Delivering before the buyer has paid is allowed by the API but never offered here.
             deliverable=nxt if opened and "complete" in nxt_moves else None,
         )
@@ -72,7 +84,8 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
         role=role,
         can_cancel="cancel" in escrow_moves,
         can_fund="fund" in escrow_moves,
-        can_dispute="open_dispute" in escrow_moves,
+        can_dispute=whole,
+        disputable=disputable,
         releasable=nxt if opened and "release" in nxt_moves else None,
     )
 

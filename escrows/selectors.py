@@ -1,14 +1,20 @@
 """Reads, scoped to the viewer. Anything the viewer may not see is NotFound, never Forbidden."""
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import BigIntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from .errors import NotFound
 from .models import (
     AccountKind,
+    Dispute,
+    DisputeOutcome,
+    DisputeStatus,
     Escrow,
     Event,
     LedgerAccount,
@@ -18,6 +24,7 @@ from .models import (
     Settlement,
     TransactionKind,
 )
+from .money import format_minor
 
 
 def escrows_for_user(user: Any, *, role: str | None = None) -> QuerySet[Escrow]:
@@ -102,6 +109,13 @@ def escrow_ledger_summary(escrow: Escrow) -> LedgerSummary:
     funded = by_kind.get(TransactionKind.FUNDING, 0)
     released = -by_kind.get(TransactionKind.RELEASE, 0)
     refunded = -by_kind.get(TransactionKind.REFUND, 0)
+    if by_kind.get(TransactionKind.SPLIT):
+        # A split posting takes both parts out of the hold; its dispute says which went where.
+        parts = escrow.disputes.filter(outcome=DisputeOutcome.SPLIT, status=DisputeStatus.RESOLVED).aggregate(
+            seller=Sum("seller_amount"), buyer=Sum("buyer_amount")
+        )
+        released += parts["seller"] or 0
+        refunded += parts["buyer"] or 0
     return LedgerSummary(
         funded=funded,
         fee=escrow.fee if funded else 0,
@@ -147,3 +161,222 @@ def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
         .values("t")
     )
     return qs.annotate(released_total=Coalesce(Subquery(released), Value(0), output_field=BigIntegerField()))
+
+
+# -- disputes and evidence (issue 7) ---------------------------------------------------------
+
+
+def disputes_of(escrow: Escrow) -> QuerySet[Dispute]:
+    return escrow.disputes.select_related("milestone", "opened_by", "answered_by", "resolved_by").order_by(
+        "-id"
+    )
+
+
+def dispute_get(escrow: Escrow, dispute_id: str) -> Dispute:
+    try:
+        return disputes_of(escrow).get(public_id=dispute_id)
+    except Dispute.DoesNotExist:
+        raise NotFound("Dispute not found") from None
+
+
+def dispute_get_for_user(user: Any, escrow_public_id: str, dispute_id: str) -> Dispute:
+    return dispute_get(escrow_get_for_viewer(user, escrow_public_id), dispute_id)
+
+
+def escrow_get_for_viewer(user: Any, public_id: str) -> Escrow:
+    """A party, or staff (arbiters see every escrow, for disputes and the evidence export)."""
+    if getattr(user, "is_staff", False) and getattr(user, "is_active", False):
+        try:
+            return Escrow.objects.select_related("seller", "buyer").get(public_id=public_id)
+        except Escrow.DoesNotExist:
+            raise NotFound("Escrow not found") from None
+    return escrow_get_for_user(user, public_id)
+
+
+def open_disputes() -> QuerySet[Dispute]:
+    return (
+        Dispute.objects.filter(status__in=[DisputeStatus.OPEN, DisputeStatus.ANSWERED])
+        .select_related("escrow", "milestone")
+        .order_by("deadline")
+    )
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _person(user: Any) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.customer_id, "name": user.display_name, "email": user.email}
+
+
+def evidence_text_sha256(evidence: Any) -> str:
+    """A fingerprint of what was written (text and link), so the export proves it unchanged."""
+    return hashlib.sha256(f"{evidence.text}\n{evidence.url}".encode()).hexdigest()
+
+
+def dispute_record(dispute: Dispute, *, currency: str) -> dict[str, Any]:
+    def money(v: int | None) -> str | None:
+        return None if v is None else format_minor(v, currency)
+
+    return {
+        "id": dispute.public_id,
+        "object": "dispute",
+        "escrowId": dispute.escrow.public_id,
+        "milestoneId": dispute.milestone.public_id if dispute.milestone_id else None,
+        "status": dispute.status,
+        "openedBy": dispute.opener_role,
+        "openedById": dispute.opened_by.customer_id,
+        "reason": dispute.reason,
+        "amount": money(dispute.amount),
+        "currency": currency,
+        "deadline": _iso(dispute.deadline),
+        "defaultOutcome": {
+            "outcome": dispute.default_outcome,
+            "sellerAmount": money(dispute.default_seller_amount),
+            "buyerAmount": money(dispute.default_buyer_amount),
+        },
+        "answer": (
+            {
+                "choice": dispute.answer_choice,
+                "text": dispute.answer_text,
+                "answeredBy": dispute.answered_by.customer_id if dispute.answered_by_id else None,
+                "answeredAt": _iso(dispute.answered_at),
+            }
+            if dispute.answer_choice
+            else None
+        ),
+        "resolution": (
+            {
+                "outcome": dispute.outcome,
+                "sellerAmount": money(dispute.seller_amount),
+                "buyerAmount": money(dispute.buyer_amount),
+                "resolvedBy": "staff"
+                if dispute.resolved_by_id and dispute.resolved_by.is_staff
+                else (dispute.resolved_by.customer_id if dispute.resolved_by_id else "system"),
+                "note": dispute.resolution_note,
+                "resolvedAt": _iso(dispute.resolved_at),
+            }
+            if dispute.outcome
+            else None
+        ),
+        "withdrawnAt": _iso(dispute.withdrawn_at),
+        "createdAt": _iso(dispute.created_at),
+        "evidence": [
+            {
+                "id": e.public_id,
+                "submittedBy": e.submitter_role,
+                "submittedById": e.submitted_by.customer_id,
+                "text": e.text,
+                "url": e.url or None,
+                "textSha256": evidence_text_sha256(e),
+                "file": (
+                    {
+                        "name": e.file_name,
+                        "size": e.file_size,
+                        "contentType": e.content_type,
+                        "sha256": e.file_sha256,
+                    }
+                    if e.file_sha256
+                    else None
+                ),
+                "createdAt": _iso(e.created_at),
+            }
+            for e in dispute.evidence.all()
+        ],
+    }
+
+
+def _account_label(account: LedgerAccount, escrow: Escrow) -> dict[str, Any]:
+    if account.kind == AccountKind.ESCROW_HOLD:
+        return {"kind": account.kind, "owner": escrow.public_id}
+    return {"kind": account.kind, "owner": account.owner.customer_id if account.owner_id else "platform"}
+
+
+def evidence_export(escrow: Escrow) -> dict[str, Any]:
+    """The whole record of an escrow for either party or an arbiter: parties, milestones, every
+    event with its actor and time, every ledger posting with its entries, and the disputes with
+    their evidence and its SHA-256 hashes. `recordSha256` fingerprints the rest."""
+    currency = escrow.currency
+    milestones = milestones_of(escrow)
+    transactions = list(
+        escrow.ledger_transactions.select_related("milestone")
+        .prefetch_related("entries__account__owner")
+        .order_by("id")
+    )
+    disputes = list(
+        escrow.disputes.select_related("escrow", "milestone", "opened_by", "answered_by", "resolved_by")
+        .prefetch_related("evidence__submitted_by")
+        .order_by("id")
+    )
+    record: dict[str, Any] = {
+        "object": "evidence_export",
+        "escrow": {
+            "id": escrow.public_id,
+            "title": escrow.title,
+            "description": escrow.description,
+            "status": escrow.status,
+            "settlementType": escrow.settlement_type,
+            "currency": currency,
+            "amount": format_minor(escrow.amount, currency),
+            "fee": format_minor(escrow.fee, currency),
+            "feeScheduleVersion": escrow.fee_schedule_version,
+            "createdAt": _iso(escrow.created_at),
+            "fundedAt": _iso(escrow.funded_at),
+            "closedAt": _iso(escrow.closed_at),
+        },
+        "parties": {"seller": _person(escrow.seller), "buyer": _person(escrow.buyer)},
+        "milestones": [
+            {
+                "id": m.public_id,
+                "index": m.index,
+                "title": m.title,
+                "amount": format_minor(m.amount, currency),
+                "status": m.status,
+                "payee": m.payee.customer_id if m.payee_id else None,
+                "completionProof": m.completion_proof or None,
+                "completionProofURI": m.completion_proof_uri or None,
+                "completedAt": _iso(m.completed_at),
+                "releasedAt": _iso(m.released_at),
+                "refundedAt": _iso(m.refunded_at),
+            }
+            for m in milestones
+        ],
+        "events": [
+            {
+                "id": ev.public_id,
+                "type": ev.kind,
+                "at": _iso(ev.created_at),
+                "actor": {
+                    "kind": ev.actor_kind,
+                    "id": ev.actor.customer_id if ev.actor_id else None,
+                    "name": ev.actor.display_name if ev.actor_id else None,
+                },
+                "milestoneId": ev.milestone.public_id if ev.milestone_id else None,
+                "fromStatus": ev.from_status or None,
+                "toStatus": ev.to_status or None,
+                "details": ev.details,
+            }
+            for ev in events_of(escrow)
+        ],
+        "ledger": [
+            {
+                "id": t.pk,
+                "kind": t.kind,
+                "at": _iso(t.created_at),
+                "memo": t.memo,
+                "milestoneId": t.milestone.public_id if t.milestone_id else None,
+                "entries": [
+                    {**_account_label(e.account, escrow), "amount": format_minor(e.amount, currency)}
+                    for e in t.entries.all()
+                ],
+            }
+            for t in transactions
+        ],
+        "disputes": [dispute_record(d, currency=currency) for d in disputes],
+    }
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    record["recordSha256"] = hashlib.sha256(canonical.encode()).hexdigest()
+    record["generatedAt"] = _iso(timezone.now())
+    return record

@@ -13,7 +13,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from . import services
-from .models import Escrow, EscrowStatus, Milestone, MilestoneStatus, Settlement, SettlementStatus
+from .models import Dispute, Escrow, EscrowStatus, Milestone, MilestoneStatus, Settlement, SettlementStatus
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,10 @@ def _expire(pk: int) -> bool:
     return services.escrow_expire(escrow=Escrow.objects.get(pk=pk)) is not None
 
 
+def _dispute_default(pk: int) -> bool:
+    return services.dispute_apply_default(dispute=Dispute.objects.get(pk=pk)) is not None
+
+
 def _give_up_settlement(pk: int) -> bool:
     return services.settlement_give_up_stuck(settlement=Settlement.objects.get(pk=pk)) is not None
 
@@ -90,12 +94,13 @@ def _redrive_settlement(pk: int) -> bool:
 
 
 def run_timers() -> dict[str, int]:
-    """Run the timers once: auto-release, expiry, settlement retries, then the webhook outbox
-    and delivery retries."""
+    """Run the timers once: auto-release, expiry, dispute deadlines, settlement retries, then
+    the webhook outbox and delivery retries."""
     now = timezone.now()
     counts = {
         "auto_released": 0,
         "expired": 0,
+        "disputes_defaulted": 0,
         "settlements_retried": 0,
         "settlements_failed": 0,
         "errors": 0,
@@ -112,6 +117,7 @@ def run_timers() -> dict[str, int]:
     _each("auto_released", _ids(lapsed), _auto_release, counts)
     unpaid = Escrow.objects.filter(status=EscrowStatus.AWAITING_PAYMENT, expires_at__lte=now)
     _each("expired", _ids(unpaid), _expire, counts)
+    _each("disputes_defaulted", _ids(services.disputes_due(now)), _dispute_default, counts)
     # A SCHEDULED retry is normally re-driven by its own Celery countdown; with a worker the
     # sweep only takes those a minute overdue (a lost countdown). PROCESSING ones are taken
     # once their lease has run out: the worker that held them died.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import dispute_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,7 +13,7 @@ urlpatterns = [
     path("escrows/<str:public_id>/edit/", views.escrow_edit, name="escrow_edit"),
     path("escrows/<str:public_id>/cancel/", views.escrow_cancel, name="escrow_cancel"),
     path("escrows/<str:public_id>/refund/", views.escrow_refund, name="escrow_refund"),
-    path("escrows/<str:public_id>/dispute/", views.escrow_dispute, name="escrow_dispute"),
+    path("escrows/<str:public_id>/dispute/", dispute_views.escrow_dispute, name="escrow_dispute"),
     path(
         "escrows/<str:public_id>/milestones/<str:milestone_id>/deliver/",
         views.milestone_deliver,
@@ -24,6 +24,44 @@ urlpatterns = [
         views.milestone_release,
         name="milestone_release",
     ),
+    # Disputes and the evidence export (issue 7)
+    path(
+        "escrows/<str:public_id>/disputes/<str:dispute_id>/",
+        dispute_views.dispute_detail,
+        name="dispute_detail",
+    ),
+    path(
+        "escrows/<str:public_id>/disputes/<str:dispute_id>/evidence/",
+        dispute_views.dispute_add_evidence,
+        name="dispute_add_evidence",
+    ),
+    path(
+        "escrows/<str:public_id>/disputes/<str:dispute_id>/evidence/<str:evidence_id>/file",
+        dispute_views.dispute_evidence_file,
+        name="dispute_evidence_file",
+    ),
+    path(
+        "escrows/<str:public_id>/disputes/<str:dispute_id>/answer/",
+        dispute_views.dispute_answer,
+        name="dispute_answer",
+    ),
+    path(
+        "escrows/<str:public_id>/disputes/<str:dispute_id>/withdraw/",
+        dispute_views.dispute_withdraw,
+        name="dispute_withdraw",
+    ),
+    path(
+        "escrows/<str:public_id>/disputes/<str:dispute_id>/resolve/",
+        dispute_views.dispute_resolve,
+        name="dispute_resolve",
+    ),
+    path("escrows/<str:public_id>/evidence/", dispute_views.evidence_export_html, name="evidence_export"),
+    path(
+        "escrows/<str:public_id>/evidence.json",
+        dispute_views.evidence_export_json,
+        name="evidence_export_json",
+    ),
+    path("staff/disputes/", dispute_views.staff_disputes, name="staff_disputes"),
     path("pay/<str:payment_token>", views.pay, name="pay"),
     path("balance/", views.balance, name="balance"),
     path("balance/topup/", views.balance_topup, name="balance_topup"),

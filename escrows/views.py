@@ -23,7 +23,6 @@ from .errors import EscrowError, NotFound
 from .filters import EscrowFilter
 from .forms import (
     DeliverForm,
-    DisputeForm,
     EscrowForm,
     FundForm,
     MilestoneForm,
@@ -243,7 +242,7 @@ def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "events": list(selectors.events_of(escrow)),
             "pay_url": request.build_absolute_uri(reverse("pay", args=[escrow.payment_token])),
             "deliver_form": DeliverForm(),
-            "dispute_form": DisputeForm(),
+            "disputes": list(selectors.disputes_of(escrow)),
         },
     )
 
@@ -301,23 +300,6 @@ def milestone_deliver(request: HttpRequest, public_id: str, milestone_id: str) -
         messages.error(request, "This stage cannot be marked delivered by you right now.")
         return redirect("escrow_detail", public_id=escrow.public_id)
     return render(request, "escrows/deliver.html", {"escrow": escrow, "milestone": milestone, "form": form})
-
-
-@login_required
-def escrow_dispute(request: HttpRequest, public_id: str) -> HttpResponse:
-    escrow = _escrow_or_404(request, public_id)
-    form = DisputeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        _run(
-            request,
-            lambda: services.dispute_open(escrow=escrow, by=request.user, reason=form.cleaned_data["reason"]),
-            "Dispute opened. Releases are frozen until an administrator resolves it.",
-        )
-        return redirect("escrow_detail", public_id=escrow.public_id)
-    if not escrow_actions(escrow, selectors.milestones_of(escrow), request.user).can_dispute:
-        messages.error(request, "Only a funded escrow that is not already disputed can be disputed.")
-        return redirect("escrow_detail", public_id=escrow.public_id)
-    return render(request, "escrows/dispute.html", {"escrow": escrow, "form": form})
 
 
 @escrow_action

@@ -52,35 +52,57 @@ def test_refund_of_card_payment_goes_back_outside(seller, buyer):
     assert_ledger_invariants()
 
 
-def test_dispute_freezes_releases_until_resolved(seller, buyer, admin_user):
+def test_milestone_dispute_freezes_only_that_milestone(seller, buyer, admin_user):
     escrow = make_escrow(seller)
     fund(escrow, buyer)
     first, second, third = milestones(escrow)
     services.milestone_release(milestone=first, by=buyer)
     with pytest.raises(InvalidRequest, match="reason"):
-        services.dispute_open(escrow=escrow, by=buyer, reason=" ")
-    services.dispute_open(escrow=escrow, by=buyer, reason="Late")
-    assert refresh(escrow).status == EscrowStatus.DISPUTED
+        services.dispute_open(escrow=escrow, milestone=second, by=buyer, reason=" ")
+    with pytest.raises(InvalidRequest, match="one milestone at a time"):
+        services.dispute_open(escrow=escrow, by=buyer, reason="Late")
+    dispute = services.dispute_open(escrow=escrow, milestone=second, by=buyer, reason="Late")
+    assert refresh(escrow).status == EscrowStatus.OPENED
+    assert refresh(second).status == MilestoneStatus.DISPUTED
     with pytest.raises(InvalidState, match="disputed"):
         services.milestone_release(milestone=second, by=buyer)
+    # The next milestone is not held up by the frozen one.
+    services.milestone_release(milestone=third, by=buyer)
     with pytest.raises(Forbidden):
-        services.dispute_resolve(escrow=escrow, by=seller, outcome="release")
-    services.dispute_resolve(escrow=escrow, by=admin_user, outcome="resume")
-    assert refresh(escrow).status == EscrowStatus.OPENED
+        services.dispute_resolve(dispute=dispute, by=seller, outcome="release")
+    services.dispute_withdraw(dispute=dispute, by=buyer)
+    assert refresh(second).status == MilestoneStatus.PENDING
     services.milestone_release(milestone=second, by=buyer)
+    assert refresh(escrow).status == EscrowStatus.COMPLETED
     assert_ledger_invariants()
+
+
+def _standard(seller, amount=100_000):
+    return services.escrow_create(
+        seller=seller,
+        terms=EscrowTerms(
+            title="Laptop",
+            currency="USD",
+            amount=amount,
+            settlement_type="STANDARD",
+            release_type="DELIVERY_PROOF",
+        ),
+        milestones=[],
+    )
 
 
 @pytest.mark.parametrize(
     "outcome, status, seller_gets, buyer_gets",
-    [("release", EscrowStatus.COMPLETED, 100_000, 0), ("refund", EscrowStatus.REFUNDED, 30_000, 70_000)],
+    [("release", EscrowStatus.COMPLETED, 100_000, 0), ("refund", EscrowStatus.REFUNDED, 0, 100_000)],
 )
-def test_dispute_resolutions(seller, buyer, admin_user, outcome, status, seller_gets, buyer_gets):
-    escrow = make_escrow(seller)
+def test_whole_escrow_dispute_resolutions(
+    seller, buyer, admin_user, outcome, status, seller_gets, buyer_gets
+):
+    escrow = _standard(seller)
     fund(escrow, buyer)
-    services.milestone_release(milestone=milestones(escrow)[0], by=buyer)
-    services.dispute_open(escrow=escrow, by=seller, reason="Buyer unresponsive")
-    services.dispute_resolve(escrow=escrow, by=admin_user, outcome=outcome)
+    dispute = services.dispute_open(escrow=escrow, by=seller, reason="Buyer unresponsive")
+    assert refresh(escrow).status == EscrowStatus.DISPUTED
+    services.dispute_resolve(dispute=dispute, by=admin_user, outcome=outcome)
     assert refresh(escrow).status == status
     assert wallet_balance(seller, "USD") == seller_gets
     assert wallet_balance(buyer, "USD") == buyer_gets
@@ -112,6 +134,9 @@ def test_standard_escrow_confirm_delivery(seller, buyer):
 def test_milestone_statuses_after_dispute_refund(seller, buyer, admin_user):
     escrow = make_escrow(seller)
     fund(escrow, buyer)
-    services.dispute_open(escrow=escrow, by=buyer, reason="Never started")
-    services.dispute_resolve(escrow=escrow, by=admin_user, outcome="refund")
+    for m in milestones(escrow):
+        dispute = services.dispute_open(escrow=escrow, milestone=m, by=buyer, reason="Never started")
+        services.dispute_resolve(dispute=dispute, by=admin_user, outcome="refund")
     assert all(m.status == MilestoneStatus.REFUNDED for m in milestones(escrow))
+    assert refresh(escrow).status == EscrowStatus.REFUNDED
+    assert_ledger_invariants()

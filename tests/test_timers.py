@@ -30,10 +30,10 @@ def test_disputed_escrow_is_not_auto_released(seller, buyer):
     fund(escrow, buyer)
     first = milestones(escrow)[0]
     services.milestone_complete(milestone=first, by=seller)
-    services.dispute_open(escrow=escrow, by=buyer, reason="Not as described")
+    services.dispute_open(escrow=escrow, milestone=first, by=buyer, reason="Not as described")
     Milestone.objects.filter(pk=first.pk).update(completed_at=timezone.now() - timedelta(days=30))
     call_command("process_due")
-    assert refresh(first).status == MilestoneStatus.COMPLETED
+    assert refresh(first).status == MilestoneStatus.DISPUTED
 
 
 def test_unpaid_escrow_expires(seller):

@@ -3,6 +3,7 @@
 from django.urls import re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from . import beyond_disputes as bd
 from . import escrow_list, provider, schema  # noqa: F401 -- registers the auth schemes
 from . import payment_intents as pi
 from .common import ID, unknown_route
@@ -44,6 +45,36 @@ urlpatterns = [
     re_path(r"^payment/escrow$", provider.PayEscrow.as_view(), name="api_provider_pay"),
     re_path(r"^payment/topup$", provider.WalletTopup.as_view(), name="api_provider_topup"),
     re_path(r"^customer/create$", provider.CustomerCreate.as_view(), name="api_provider_customer_create"),
+    # Disputes and the evidence export (issue 7)
+    re_path(rf"^escrows/(?P<escrow_id>{ID})/disputes$", bd.EscrowDisputes.as_view(), name="api_disputes"),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/disputes/(?P<dispute_id>{ID})$",
+        bd.DisputeDetail.as_view(),
+        name="api_dispute",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/disputes/(?P<dispute_id>{ID})/evidence$",
+        bd.DisputeEvidenceCreate.as_view(),
+        name="api_dispute_evidence",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/disputes/(?P<dispute_id>{ID})/answer$",
+        bd.DisputeAnswerView.as_view(),
+        name="api_dispute_answer",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/disputes/(?P<dispute_id>{ID})/withdraw$",
+        bd.DisputeWithdrawView.as_view(),
+        name="api_dispute_withdraw",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/disputes/(?P<dispute_id>{ID})/resolve$",
+        bd.DisputeResolveView.as_view(),
+        name="api_dispute_resolve",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/evidence$", bd.EvidenceExport.as_view(), name="api_evidence_export"
+    ),
     # Schema and docs (Swagger UI and Redoc served from static files: drf-spectacular-sidecar)
     re_path(r"^schema$", SpectacularAPIView.as_view(), name="api_schema"),
     re_path(r"^docs$", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

@@ -315,11 +315,11 @@ def test_state_mapping_of_every_status(seller, buyer, seller_api):
     }
     escrow = make_escrow(seller, buyer=buyer)
     fund(escrow, buyer)
-    services.dispute_open(escrow=escrow, by=buyer, reason="late")
-    buyer_api = client_for(buyer)
     first = milestones(escrow)[0]
+    services.dispute_open(escrow=escrow, milestone=first, by=buyer, reason="late")
+    buyer_api = client_for(buyer)
     r = buyer_api.post(f"/v1/escrow/milestone/confirm/{escrow.public_id}/{first.public_id}")
-    assert_envelope_error(r, 400, "This escrow is disputed; milestones are frozen until it is resolved")
+    assert_envelope_error(r, 400, "Milestone 0 is disputed; it is frozen until the dispute is resolved")
     cancelled = make_escrow(seller)
     services.escrow_cancel(escrow=cancelled, by=seller)
     r = seller_api.put(f"/v1/escrow/milestone/edit/{cancelled.payment_token}", body(), format="json")

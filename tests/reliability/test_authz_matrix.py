@@ -36,6 +36,7 @@ class World:
     other_platform: object
     escrow: Escrow
     keys: dict[str, str]
+    dispute: str = ""  # "<escrow id>/disputes/<dispute id>", when the endpoint needs one
 
 
 def _world(*, funded: bool, intents: bool = False) -> World:
@@ -103,6 +104,7 @@ class Endpoint:
     counterparty: int
     funded: bool = True
     intents: bool = False
+    with_dispute: bool = False  # opened (by the buyer) before the attempt, not inside it
 
 
 def _first(world: World) -> str:
@@ -124,6 +126,32 @@ def _webhook(world: World) -> str:
     return webhook_services.webhook_endpoint_create(
         customer=world.seller, url="http://127.0.0.1:8149/hook"
     ).public_id
+
+
+def _dispute(world: World) -> str:
+    return world.dispute
+
+
+def _open_dispute(world: World) -> None:
+    """A dispute the buyer opened on the first milestone, with a file as evidence."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    dispute = services.dispute_open(
+        escrow=world.escrow,
+        milestone=milestones(world.escrow)[0],
+        by=world.buyer,
+        reason="late",
+        evidence=services.EvidenceInput(
+            text="photo", file=SimpleUploadedFile("a.txt", b"evidence", content_type="text/plain")
+        ),
+    )
+    world.dispute = f"{world.escrow.public_id}/disputes/{dispute.public_id}"
+
+
+def _evidence_file(world: World) -> str:
+    path = world.dispute
+    evidence = Escrow.objects.get(pk=world.escrow.pk).disputes.get().evidence.get()
+    return f"/escrows/{path}/evidence/{evidence.public_id}/file"
 
 
 ENDPOINTS = [
@@ -157,6 +185,47 @@ ENDPOINTS = [
              403, 200, funded=False),
     Endpoint("DELETE webhook endpoint", "api", lambda w, c: c.delete(f"/v1/webhooks/{_webhook(w)}"),
              200, 404),
+    # -- disputes and the evidence export (issue 7): the buyer opened the dispute
+    Endpoint("GET disputes", "api",
+             lambda w, c: c.get(f"/v1/escrows/{w.escrow.public_id}/disputes"), 200, 200),
+    Endpoint("POST dispute open", "api",
+             lambda w, c: c.post(f"/v1/escrows/{w.escrow.public_id}/disputes",
+                                 {"milestoneId": _first(w), "reason": "late"}, format="json"), 201, 201),
+    Endpoint("GET dispute", "api", lambda w, c: c.get(f"/v1/escrows/{_dispute(w)}"), 200, 200,
+             with_dispute=True),
+    Endpoint("POST dispute evidence", "api",
+             lambda w, c: c.post(f"/v1/escrows/{_dispute(w)}/evidence", {"text": "more"}, format="json"),
+             201, 201, with_dispute=True),
+    Endpoint("POST dispute answer", "api",
+             lambda w, c: c.post(f"/v1/escrows/{_dispute(w)}/answer", {"answer": "contest"}, format="json"),
+             200, 403, with_dispute=True),
+    Endpoint("POST dispute withdraw", "api",
+             lambda w, c: c.post(f"/v1/escrows/{_dispute(w)}/withdraw", {}, format="json"), 403, 200,
+             with_dispute=True),
+    Endpoint("POST dispute resolve", "api",
+             lambda w, c: c.post(f"/v1/escrows/{_dispute(w)}/resolve", {"outcome": "refund"}, format="json"),
+             403, 403, with_dispute=True),
+    Endpoint("GET evidence export", "api", lambda w, c: c.get(f"/v1/escrows/{w.escrow.public_id}/evidence"),
+             200, 200),
+    Endpoint("page dispute detail", "page", lambda w, c: c.get(f"/escrows/{_dispute(w)}/"), 200, 200,
+             with_dispute=True),
+    Endpoint("page dispute evidence", "page",
+             lambda w, c: c.post(f"/escrows/{_dispute(w)}/evidence/", {"evidence_text": "more"}), 302, 302,
+             with_dispute=True),
+    Endpoint("page dispute evidence file", "page", lambda w, c: c.get(_evidence_file(w)), 200, 200,
+             with_dispute=True),
+    Endpoint("page dispute answer", "page",
+             lambda w, c: c.post(f"/escrows/{_dispute(w)}/answer/", {"answer": "contest"}), 302, 302,
+             with_dispute=True),
+    Endpoint("page dispute withdraw", "page", lambda w, c: c.post(f"/escrows/{_dispute(w)}/withdraw/"),
+             302, 302, with_dispute=True),
+    Endpoint("page dispute resolve (staff only)", "page",
+             lambda w, c: c.post(f"/escrows/{_dispute(w)}/resolve/", {"outcome": "refund", "confirmed": "1"}),
+             404, 404, with_dispute=True),
+    Endpoint("page evidence record", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/evidence/"),
+             200, 200),
+    Endpoint("page evidence record JSON", "page",
+             lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/evidence.json"), 200, 200),
     # -- pages
     Endpoint("page escrow", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/"), 200, 200),
     Endpoint("page edit", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/edit/"), 200, 302,
@@ -192,13 +261,16 @@ def _expected(endpoint: Endpoint, principal: str) -> int:
 
 
 @pytest.mark.django_db
-def test_authorization_matrix(capsys, settings):
+def test_authorization_matrix(capsys, settings, tmp_path):
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    settings.MEDIA_ROOT = str(tmp_path / "media")
     attempts = wrong_successes = 0
     mismatches = []
     for endpoint in ENDPOINTS:
         for principal in PRINCIPALS:
             world = _world(funded=endpoint.funded, intents=endpoint.intents)
+            if endpoint.with_dispute:
+                _open_dispute(world)
             client = (_api_client if endpoint.kind == "api" else _page_client)(world, principal)
             entitled = principal in ("owner", "counterparty")
             before = ledger_fingerprint()

@@ -13,6 +13,7 @@ from escrows.models import (
     Escrow,
     EscrowStatus,
     LedgerTransaction,
+    MilestoneStatus,
     MockOffRampPayout,
     Payment,
     Settlement,
@@ -103,12 +104,14 @@ def test_confirm_cancel_refund_dispute_race_has_one_consistent_outcome():
         seller, buyer = UserFactory(), UserFactory()
         escrow = _settled_escrow(seller, parts=(30_000, 30_000, 40_000))
         fund(escrow, buyer)
-        first = milestones(escrow)[0]
+        first, second = milestones(escrow)[:2]
         actions = {
             "confirm": partial(services.milestone_release, milestone=first, by=buyer),
             "cancel": partial(services.escrow_cancel, escrow=escrow, by=seller),
             "refund": partial(services.escrow_refund, escrow=escrow, by=seller),
-            "dispute": partial(services.dispute_open, escrow=escrow, by=buyer, reason="late"),
+            "dispute": partial(
+                services.dispute_open, escrow=escrow, milestone=second, by=buyer, reason="late"
+            ),
         }
         names = [name for name in actions for _ in range(per_action)]
         # Threads queue for the row lock roughly in start order: shuffle so every action wins.
@@ -123,13 +126,14 @@ def test_confirm_cancel_refund_dispute_race_has_one_consistent_outcome():
             not result.unexpected
             and ok["confirm"] <= 1
             and ok["cancel"] == 0
-            # Refund and dispute exclude each other: exactly one of them gets the OPENED escrow.
+            # Refund and a dispute of the second milestone exclude each other: a disputed
+            # milestone blocks the refund, a refunded escrow cannot be disputed.
             and ok["refund"] + ok["dispute"] == 1
             and summary.funded == escrow.amount
             and summary.released + summary.refunded <= summary.funded
             and summary.released == ok["confirm"] * first.amount
             and (escrow.status == EscrowStatus.REFUNDED) == (ok["refund"] == 1)
-            and (escrow.status == EscrowStatus.DISPUTED) == (ok["dispute"] == 1)
+            and (refresh(second).status == MilestoneStatus.DISPUTED) == (ok["dispute"] == 1)
             and (summary.released + summary.refunded == summary.funded) == (ok["refund"] == 1)
         )
         _check(section, consistent)

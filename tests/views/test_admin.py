@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from escrows import services
-from escrows.models import EscrowStatus, Settlement, SettlementStatus
+from escrows.models import EscrowStatus, MilestoneStatus, Settlement, SettlementStatus
 from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, milestones, refresh
 
 
@@ -72,20 +72,25 @@ def test_cancel_action_calls_the_service(staff_client, seller, buyer):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("action", "status"),
+    ("action", "status", "seller_gets"),
     [
-        ("resolve_release", EscrowStatus.COMPLETED),
-        ("resolve_refund", EscrowStatus.REFUNDED),
-        ("resolve_resume", EscrowStatus.OPENED),
+        ("resolve_release", MilestoneStatus.RELEASED, 80_000),
+        ("resolve_refund", MilestoneStatus.REFUNDED, 30_000),
     ],
 )
-def test_resolve_dispute_actions(staff_client, seller, buyer, action, status):
+def test_resolve_dispute_actions(staff_client, seller, buyer, action, status, seller_gets):
+    from escrows.selectors import wallet_balance
+
     escrow = make_escrow(seller)
     fund(escrow, buyer)
-    services.milestone_release(milestone=milestones(escrow)[0], by=buyer)
-    services.dispute_open(escrow=escrow, by=buyer, reason="late")
-    run_action(staff_client, "escrow", action, [escrow.pk])
-    assert refresh(escrow).status == status
+    first, second, _ = milestones(escrow)
+    services.milestone_release(milestone=first, by=buyer)
+    dispute = services.dispute_open(escrow=escrow, milestone=second, by=buyer, reason="late")
+    run_action(staff_client, "dispute", action, [dispute.pk])
+    assert refresh(second).status == status
+    assert refresh(dispute).status == "RESOLVED"
+    assert wallet_balance(seller, "USD") == seller_gets
+    assert staff_client.get(f"/admin/escrows/dispute/{dispute.pk}/change/").status_code == 200
     assert_ledger_invariants()
 
 

@@ -245,10 +245,14 @@ def test_deliver_dispute_cancel_refund(seller, buyer, seller_client, buyer_clien
     first = refresh(first)
     assert first.status == MilestoneStatus.COMPLETED and first.completion_proof_uri.endswith("/draft")
     assert "Draft sent" in page(buyer_client, detail(escrow))
-    buyer_client.post(reverse("escrow_dispute", args=[escrow.public_id]), {"reason": "Wrong colours"})
-    assert refresh(escrow).status == EscrowStatus.DISPUTED
+    buyer_client.post(
+        reverse("escrow_dispute", args=[escrow.public_id]),
+        {"milestone": first.public_id, "reason": "Wrong colours", "default_outcome": "split"},
+    )
+    assert refresh(first).status == MilestoneStatus.DISPUTED
+    assert refresh(escrow).status == EscrowStatus.OPENED
     html = page(seller_client, detail(escrow))
-    assert "Dispute opened" in html and "Wrong colours" in html
+    assert "Milestone disputed" in html and "Wrong colours" in html
 
     unpaid = make_escrow(seller)
     seller_client.post(reverse("escrow_cancel", args=[unpaid.public_id]))

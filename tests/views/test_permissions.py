@@ -2,6 +2,7 @@
 
 from escrows import services
 from escrows.permissions import escrow_actions, reserved_for_other
+from escrows.services import EscrowTerms
 from tests.helpers import fund, make_escrow, milestones, refresh
 
 
@@ -28,10 +29,10 @@ def test_funded_escrow_buyer_releases_first_stage_seller_delivers_it(seller, buy
     fund(escrow, buyer)
     first = milestones(escrow)[0]
     b = actions(escrow, buyer)
-    assert b.releasable == first and b.can_dispute
+    assert b.releasable == first and b.disputable == tuple(milestones(escrow)) and not b.can_dispute
     assert not (b.can_edit or b.can_refund or b.can_cancel or b.can_fund or b.deliverable)
     s = actions(escrow, seller)
-    assert s.deliverable == first and s.can_refund and s.can_dispute
+    assert s.deliverable == first and s.can_refund and s.disputable == tuple(milestones(escrow))
     assert not (s.can_edit or s.can_cancel or s.releasable or s.can_fund)
 
 
@@ -54,8 +55,13 @@ def test_delivered_stage_is_still_releasable_but_not_deliverable(seller, buyer):
 
 
 def test_disputed_and_closed_escrows_offer_nothing(seller, buyer):
-    escrow = make_escrow(seller)
+    escrow = services.escrow_create(
+        seller=seller,
+        terms=EscrowTerms(title="Laptop", currency="USD", amount=5_000, settlement_type="STANDARD"),
+        milestones=[],
+    )
     fund(escrow, buyer)
+    assert actions(escrow, buyer).can_dispute and actions(escrow, seller).can_dispute
     services.dispute_open(escrow=escrow, by=buyer, reason="late")
     assert not actions(escrow, buyer).any
     assert not actions(escrow, seller).any
@@ -72,3 +78,15 @@ def test_link_reserved_by_email(seller, buyer, stranger):
     assert not reserved_for_other(escrow, buyer)
     assert reserved_for_other(escrow, stranger)
     assert not reserved_for_other(make_escrow(seller), stranger)
+
+
+def test_a_disputed_milestone_is_skipped_not_blocking(seller, buyer):
+    escrow = make_escrow(seller)
+    fund(escrow, buyer)
+    first, second, third = milestones(escrow)
+    assert actions(escrow, buyer).disputable == (first, second, third)
+    assert not actions(escrow, buyer).can_dispute  # whole-escrow disputes: standard escrows only
+    services.dispute_open(escrow=escrow, milestone=first, by=buyer, reason="late")
+    assert actions(escrow, buyer).releasable == second
+    assert actions(escrow, seller).deliverable == second
+    assert actions(escrow, seller).disputable == (second, third)

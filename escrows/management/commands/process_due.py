@@ -6,7 +6,8 @@ from escrows.tasks import run_timers
 class Command(BaseCommand):
     help = (
         "Run the timers once: auto-release delivered milestones past their inspection period, "
-        "cancel escrows awaiting payment past expiry, retry due or stuck settlements, send due "
+        "cancel escrows awaiting payment past expiry, apply the default outcome of disputes "
+        "past their resolution deadline, retry due or stuck settlements, send due "
         "webhook retries and re-dispatch events left in the outbox. "
         "For the embedded default, where no Celery beat runs."
     )

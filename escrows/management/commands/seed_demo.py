@@ -73,7 +73,13 @@ class Command(BaseCommand):
         services.escrow_cancel(escrow=cancelled, by=seller)
         disputed = _escrow(seller, "Copywriting (disputed)", [15_000, 15_000])
         services.escrow_fund(escrow=disputed, by=buyer)
-        services.dispute_open(escrow=disputed, by=buyer, reason="First draft missing agreed sections")
+        services.dispute_open(
+            escrow=disputed,
+            milestone=disputed.milestones.get(index=0),
+            by=buyer,
+            reason="First draft missing agreed sections",
+            evidence=services.EvidenceInput(text="The brief listed five sections; the draft has three."),
+        )
         refunded = _escrow(seller, "Photo shoot (refunded)", [40_000, 40_000])
         services.escrow_fund(escrow=refunded, by=buyer)
         services.escrow_refund(escrow=refunded, by=seller)
