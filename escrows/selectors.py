@@ -9,12 +9,16 @@ from django.db.models.functions import Coalesce
 from .errors import NotFound
 from .models import (
     AccountKind,
+    CancellationProposal,
+    CancellationStatus,
     Escrow,
     Event,
     LedgerAccount,
     LedgerEntry,
     Milestone,
     MilestoneStatus,
+    RefundRequest,
+    RefundRequestStatus,
     Settlement,
     TransactionKind,
 )
@@ -102,6 +106,13 @@ def escrow_ledger_summary(escrow: Escrow) -> LedgerSummary:
     funded = by_kind.get(TransactionKind.FUNDING, 0)
     released = -by_kind.get(TransactionKind.RELEASE, 0)
     refunded = -by_kind.get(TransactionKind.REFUND, 0)
+    if by_kind.get(TransactionKind.CANCELLATION):
+        # A mutual cancellation is one posting out of the hold; the accepted proposal says
+        # how it was split.
+        split = escrow.cancellation_proposals.filter(status=CancellationStatus.ACCEPTED).first()
+        if split is not None:
+            released += split.seller_amount
+            refunded += split.buyer_amount
     return LedgerSummary(
         funded=funded,
         fee=escrow.fee if funded else 0,
@@ -147,3 +158,47 @@ def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
         .values("t")
     )
     return qs.annotate(released_total=Coalesce(Subquery(released), Value(0), output_field=BigIntegerField()))
+
+
+# -- refunds and mutual cancellation --------------------------------------------------------
+
+
+def refund_requests_of(escrow: Escrow) -> QuerySet[RefundRequest]:
+    return escrow.refund_requests.select_related("requested_by", "decided_by").order_by("-created_at", "-id")
+
+
+def refund_request_get(escrow: Escrow, public_id: str) -> RefundRequest:
+    try:
+        return RefundRequest.objects.select_related("escrow").get(escrow=escrow, public_id=public_id)
+    except RefundRequest.DoesNotExist:
+        raise NotFound("Refund request not found") from None
+
+
+def open_refund_request(escrow: Escrow) -> RefundRequest | None:
+    return escrow.refund_requests.filter(status=RefundRequestStatus.REQUESTED).first()
+
+
+def cancellation_proposals_of(escrow: Escrow) -> QuerySet[CancellationProposal]:
+    return escrow.cancellation_proposals.select_related("proposed_by", "decided_by").order_by(
+        "-created_at", "-id"
+    )
+
+
+def cancellation_proposal_get(escrow: Escrow, public_id: str) -> CancellationProposal:
+    try:
+        return CancellationProposal.objects.select_related("escrow").get(escrow=escrow, public_id=public_id)
+    except CancellationProposal.DoesNotExist:
+        raise NotFound("Cancellation proposal not found") from None
+
+
+def open_cancellation_proposal(escrow: Escrow) -> CancellationProposal | None:
+    return escrow.cancellation_proposals.filter(status=CancellationStatus.PROPOSED).first()
+
+
+def held_amount(escrow: Escrow, milestones: list[Milestone]) -> int:
+    """What an open escrow holds (its unsettled milestones; a standard escrow: the amount)."""
+    if escrow.is_closed or escrow.status == "AWAITING_PAYMENT":
+        return 0
+    if escrow.is_milestone:
+        return sum(m.amount for m in milestones if not m.is_settled)
+    return escrow.amount

@@ -7,6 +7,7 @@ from escrows import services
 from escrows.ledger import TRACKED_KINDS
 from escrows.models import (
     EXTERNAL_KINDS,
+    SETTLED_MILESTONE_STATUSES,
     AccountKind,
     Escrow,
     EscrowStatus,
@@ -14,7 +15,6 @@ from escrows.models import (
     LedgerEntry,
     LedgerTransaction,
     Milestone,
-    MilestoneStatus,
 )
 from escrows.services import EscrowTerms, MilestoneInput
 
@@ -81,7 +81,7 @@ def assert_ledger_invariants():
         )
     }
     unsettled = dict(
-        Milestone.objects.exclude(status__in=[MilestoneStatus.RELEASED, MilestoneStatus.REFUNDED])
+        Milestone.objects.exclude(status__in=sorted(SETTLED_MILESTONE_STATUSES))
         .order_by()
         .values("escrow_id")
         .annotate(t=Sum("amount"))
