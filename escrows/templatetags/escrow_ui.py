@@ -39,6 +39,13 @@ BADGE_TONE = {
     "PROCESSING": "info",
     "PAID": "ok",
     "FAILED": "danger",
+    "SPLIT": "ok",
+    "REQUESTED": "warn",
+    "PROPOSED": "warn",
+    "ACCEPTED": "ok",
+    "DECLINED": "danger",
+    "WITHDRAWN": "muted",
+    "SUPERSEDED": "muted",
 }
 
 
@@ -69,6 +76,18 @@ EVENT_WORDS = {
     "settlement.paid": "Payout paid",
     "settlement.failed": "Payout failed",
     "settlement.retried": "Payout retried",
+    # refunds and mutual cancellation
+    "milestone.split": "Split by agreement",
+    "refund.requested": "Refund requested",
+    "refund.accepted": "Refund request accepted",
+    "refund.declined": "Refund request declined",
+    "refund.withdrawn": "Refund request withdrawn",
+    "refund.superseded": "Refund request overtaken",
+    "cancellation.proposed": "Mutual cancellation proposed",
+    "cancellation.accepted": "Mutual cancellation accepted",
+    "cancellation.declined": "Mutual cancellation declined",
+    "cancellation.withdrawn": "Mutual cancellation withdrawn",
+    "cancellation.superseded": "Cancellation proposal overtaken",
 }
 
 
