@@ -94,3 +94,11 @@ EVENT_WORDS = {
 @register.filter
 def event_words(kind: str) -> str:
     return EVENT_WORDS.get(kind, kind.replace(".", " ").replace("_", " ").capitalize())
+
+
+@register.filter
+def currency_exponent(currency: str) -> int:
+    """Decimal places of a currency, for the split form's live sum check."""
+    from escrows.money import currency_exponent as exponent
+
+    return exponent(currency)
