@@ -37,7 +37,8 @@ def escrows_for_user(user: Any, *, role: str | None = None) -> QuerySet[Escrow]:
 
 def escrow_get_for_user(user: Any, public_id: str) -> Escrow:
     try:
-        escrow = Escrow.objects.select_related("seller", "buyer").get(public_id=public_id)
+        # The payment comes along (one join): the escrow page says where a refund would go.
+        escrow = Escrow.objects.select_related("seller", "buyer", "payment").get(public_id=public_id)
     except Escrow.DoesNotExist:
         raise NotFound("Escrow not found") from None
     if escrow.party_role(user) is None:

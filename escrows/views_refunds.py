@@ -38,12 +38,19 @@ def refund_destination(escrow: Escrow, role: str | None) -> str:
 
 
 def refunds_context(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> dict[str, Any]:
-    """What the escrow page needs for its refunds panel."""
-    actions = _actions(request, escrow, milestones)
+    """What the escrow page needs for its refunds panel, in two queries: only one request and
+    one proposal can be open at a time, and it is always the newest (see the services)."""
+    requests = list(selectors.refund_requests_of(escrow)[:6])
+    proposals = list(selectors.cancellation_proposals_of(escrow)[:6])
+    open_request = requests[0] if requests and requests[0].is_open else None
+    open_proposal = proposals[0] if proposals and proposals[0].is_open else None
+    actions = refund_actions(
+        escrow, milestones, request.user, refund_request=open_request, proposal=open_proposal
+    )
     return {
         "refunds": actions,
-        "refund_history": list(selectors.refund_requests_of(escrow)[:5]),
-        "cancellation_history": list(selectors.cancellation_proposals_of(escrow)[:5]),
+        "refund_history": [r for r in requests if not r.is_open][:5],
+        "cancellation_history": [p for p in proposals if not p.is_open][:5],
         "refund_to": refund_destination(escrow, actions.role) if escrow.funded_at else "",
         "decline_form": DeclineForm(),
     }
