@@ -192,3 +192,25 @@ def test_strangers_get_404_on_every_page(funded, buyer, seller, stranger_client)
     for path in posts:
         assert stranger_client.post(path, {"confirm": "yes", "reason": "x"}).status_code == 404, path
     assert ledger_fingerprint() == before
+
+
+def test_admin_lists_requests_and_proposals_read_only_and_links_them_from_the_escrow(
+    funded, seller, buyer, admin_user
+):
+    from django.test import Client
+
+    staff = Client()
+    staff.force_login(admin_user)
+    rq = services.refund_request_create(escrow=funded, by=buyer, reason="Slow")
+    p = services.cancellation_propose(escrow=funded, by=seller, buyer_amount=60_000, seller_amount=40_000)
+    listing = staff.get(reverse("admin:escrows_refundrequest_changelist")).content.decode()
+    assert rq.public_id in listing and "1,000.00 USD" in listing
+    listing = staff.get(reverse("admin:escrows_cancellationproposal_changelist")).content.decode()
+    assert p.public_id in listing and "600.00 USD" in listing and "400.00 USD" in listing
+    detail = staff.get(reverse("admin:escrows_cancellationproposal_change", args=[p.pk])).content.decode()
+    assert 'name="buyer_amount"' not in detail  # money is shown, never editable
+    assert reverse("admin:escrows_escrow_change", args=[funded.pk]) in detail
+    escrow_page = staff.get(reverse("admin:escrows_escrow_change", args=[funded.pk])).content.decode()
+    assert rq.public_id in escrow_page and p.public_id in escrow_page
+    assert reverse("admin:escrows_refundrequest_change", args=[rq.pk]) in escrow_page
+    assert staff.get(reverse("admin:escrows_refundrequest_add")).status_code == 403
