@@ -52,7 +52,8 @@ def refunds_context(request: HttpRequest, escrow: Escrow, milestones: list[Miles
         "refund_history": [r for r in requests if not r.is_open][:5],
         "cancellation_history": [p for p in proposals if not p.is_open][:5],
         "refund_to": refund_destination(escrow, actions.role) if escrow.funded_at else "",
-        "decline_form": DeclineForm(),
+        # Its own ids: the escrow page also has the dispute form's "reason".
+        "decline_form": DeclineForm(auto_id="decline_%s"),
     }
 
 
