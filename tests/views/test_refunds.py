@@ -154,6 +154,7 @@ def test_buyer_proposes_seller_accepts_after_confirmation(funded, buyer_client, 
     assert wallet_balance(buyer, "USD") == 60_000 and wallet_balance(seller, "USD") == 40_000
     timeline = page(buyer_client, funded)
     assert "Mutual cancellation accepted" in timeline
+    assert timeline.count("Split between buyer and seller") == 3
     assert_ledger_invariants()
 
 
