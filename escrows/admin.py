@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from . import services
 from .errors import EscrowError
 from .models import (
+    CancellationProposal,
     Dispute,
     DisputeEvidence,
     DisputeOutcome,
@@ -24,6 +25,7 @@ from .models import (
     Milestone,
     MockOffRampPayout,
     Payment,
+    RefundRequest,
     Settlement,
 )
 from .money import format_money
@@ -251,6 +253,95 @@ class DisputeInline(admin.TabularInline):
     can_delete = False
     fields = ("public_id", "milestone", "opener_role", "status", "deadline", "outcome")
     readonly_fields = fields
+
+
+# -- refunds and mutual cancellation ----------------------------------------------------------
+# Read-only: a refund request or a cancellation proposal is decided by the parties, through the
+# services; staff see every one, its money and how it ended, from here and from its escrow.
+
+
+def _escrow_link(escrow: Escrow) -> str:
+    url = reverse("admin:escrows_escrow_change", args=[escrow.pk])
+    return format_html('<a href="{}">{}</a>', url, escrow.public_id)
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "escrow_link", "requested_by", "amount_money", "status", "created_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("public_id", "escrow__public_id", "requested_by__email", "reason")
+    list_select_related = ("escrow", "requested_by")
+    fields = (
+        "public_id",
+        "escrow_link",
+        "requested_by",
+        "milestone_ids",
+        "amount_money",
+        "reason",
+        "status",
+        "decline_reason",
+        "decided_by",
+        "decided_at",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Escrow")
+    def escrow_link(self, obj: RefundRequest) -> str:
+        return _escrow_link(obj.escrow)
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_money(self, obj: RefundRequest) -> str:
+        return format_money(obj.amount, obj.escrow.currency)
+
+
+@admin.register(CancellationProposal)
+class CancellationProposalAdmin(ReadOnlyAdmin):
+    list_display = (
+        "public_id",
+        "escrow_link",
+        "proposed_by",
+        "proposer_role",
+        "buyer_money",
+        "seller_money",
+        "status",
+        "created_at",
+    )
+    list_filter = ("status", "proposer_role", "created_at")
+    search_fields = ("public_id", "escrow__public_id", "proposed_by__email", "note")
+    list_select_related = ("escrow", "proposed_by")
+    fields = (
+        "public_id",
+        "escrow_link",
+        "proposed_by",
+        "proposer_role",
+        "buyer_money",
+        "seller_money",
+        "note",
+        "status",
+        "decline_reason",
+        "decided_by",
+        "decided_at",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Escrow")
+    def escrow_link(self, obj: CancellationProposal) -> str:
+        return _escrow_link(obj.escrow)
+
+    @admin.display(description="To the buyer", ordering="buyer_amount")
+    def buyer_money(self, obj: CancellationProposal) -> str:
+        return format_money(obj.buyer_amount, obj.escrow.currency)
+
+    @admin.display(description="To the seller", ordering="seller_amount")
+    def seller_money(self, obj: CancellationProposal) -> str:
+        return format_money(obj.seller_amount, obj.escrow.currency)
+
+
+class _LinkedInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
     show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -299,3 +390,19 @@ class DisputeAdmin(ReadOnlyAdmin):
     @admin.action(description="Resolve: refund the disputed amount to the buyer")
     def resolve_refund(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
         self._resolve(request, queryset, DisputeOutcome.REFUND, "Resolved, refunded")
+
+
+class RefundRequestInline(_LinkedInline):
+    model = RefundRequest
+    fields = ("public_id", "requested_by", "amount", "status", "reason", "decline_reason", "decided_at")
+    readonly_fields = fields
+
+
+class CancellationProposalInline(_LinkedInline):
+    model = CancellationProposal
+    fields = ("public_id", "proposed_by", "buyer_amount", "seller_amount", "status", "decided_at")
+    readonly_fields = fields
+
+
+# Added here rather than in EscrowAdmin's definition to keep this section self-contained.
+EscrowAdmin.inlines = [*EscrowAdmin.inlines, RefundRequestInline, CancellationProposalInline]

@@ -160,3 +160,77 @@ class WithdrawForm(TopupForm):
     destination = forms.CharField(
         max_length=200, help_text="Account or wallet to pay out to (test off-ramp).", label="Destination"
     )
+
+
+# -- refunds and mutual cancellation ----------------------------------------------------------
+
+
+def _milestone_choices(milestones: Any, currency: str) -> list[tuple[str, str]]:
+    def label(m: Milestone) -> str:
+        title = f" · {m.title}" if m.title else ""
+        return f"Stage {m.index + 1}{title} · {format_minor(m.amount, currency)} {currency}"
+
+    return [(m.public_id, label(m)) for m in milestones]
+
+
+class MilestoneRefundForm(NoColonLabels, forms.Form):
+    """The seller picks milestones to refund; the view shows a confirmation before the refund."""
+
+    milestones = forms.MultipleChoiceField(
+        label="Milestones to refund", widget=forms.CheckboxSelectMultiple, choices=()
+    )
+    reason = forms.CharField(
+        label="Note to the buyer",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, milestones: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["milestones"].choices = _milestone_choices(milestones, currency)
+
+
+class RefundRequestForm(NoColonLabels, forms.Form):
+    milestones = forms.MultipleChoiceField(
+        label="Milestones you want refunded",
+        widget=forms.CheckboxSelectMultiple,
+        choices=(),
+        required=False,
+        help_text="Leave all unticked to ask for everything not yet released.",
+    )
+    reason = forms.CharField(
+        label="Why are you asking for a refund?", max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, milestones: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if milestones:
+            self.fields["milestones"].choices = _milestone_choices(milestones, currency)
+        else:
+            del self.fields["milestones"]
+
+
+class DeclineForm(NoColonLabels, forms.Form):
+    reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CancellationForm(NoColonLabels, forms.Form):
+    buyer_amount = forms.CharField(label="Back to the buyer", max_length=40, widget=MoneyInput())
+    seller_amount = forms.CharField(label="To the seller", max_length=40, widget=MoneyInput())
+    note = forms.CharField(
+        label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def amounts(self) -> tuple[int, int]:
+        """Both amounts in minor units; an EscrowError names the field that is wrong."""
+        return (
+            to_minor(self.cleaned_data["buyer_amount"], self.currency, field="buyer_amount", allow_zero=True),
+            to_minor(
+                self.cleaned_data["seller_amount"], self.currency, field="seller_amount", allow_zero=True
+            ),
+        )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .models import Escrow, EscrowStatus, Milestone, MilestoneStatus
+from .models import CancellationProposal, Escrow, EscrowStatus, Milestone, MilestoneStatus, RefundRequest
 
 
 @dataclass(frozen=True)
@@ -97,3 +97,78 @@ def reserved_for_other(escrow: Escrow, user: Any) -> bool:
     if escrow.buyer_id is not None:
         return True
     return bool(escrow.buyer_email) and escrow.buyer_email != user.email.lower()
+
+
+# -- refunds and mutual cancellation ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundActions:
+    """What this viewer may do about refunds and mutual cancellation on the escrow page."""
+
+    role: str | None
+    held: int = 0
+    # The milestones the seller may refund now (unsettled, not under dispute).
+    refundable: tuple[Milestone, ...] = ()
+    can_request_refund: bool = False
+    refund_request: RefundRequest | None = None
+    can_answer_refund_request: bool = False
+    can_withdraw_refund_request: bool = False
+    can_propose_cancellation: bool = False
+    proposal: CancellationProposal | None = None
+    can_answer_proposal: bool = False
+    can_withdraw_proposal: bool = False
+
+    @property
+    def can_refund_milestones(self) -> bool:
+        return self.role == "seller" and bool(self.refundable)
+
+    @property
+    def any(self) -> bool:
+        return bool(
+            self.can_refund_milestones
+            or self.can_request_refund
+            or self.refund_request
+            or self.can_propose_cancellation
+            or self.proposal
+        )
+
+
+def refund_actions(
+    escrow: Escrow,
+    milestones: Sequence[Milestone],
+    user: Any,
+    *,
+    refund_request: RefundRequest | None = None,
+    proposal: CancellationProposal | None = None,
+) -> RefundActions:
+    """`refund_request` / `proposal`: the escrow's open ones, if any (selectors read them)."""
+    role = escrow.party_role(user)
+    if role is None:
+        return RefundActions(role=None)
+    opened = escrow.status == EscrowStatus.OPENED
+    funded = escrow.status in (EscrowStatus.OPENED, EscrowStatus.DISPUTED)
+    unsettled = [m for m in milestones if not m.is_settled]
+    disputed = any(m.status == MilestoneStatus.DISPUTED for m in milestones)
+    held = (sum(m.amount for m in unsettled) if escrow.is_milestone else escrow.amount) if funded else 0
+    refundable = tuple(m for m in unsettled if m.status != MilestoneStatus.DISPUTED) if opened else ()
+    if escrow.is_closed:
+        refund_request = proposal = None  # overtaken: the escrow closed another way
+    # A proposal whose split no longer matches what is held can only be withdrawn.
+    proposal_live = proposal is not None and proposal.total == held
+    return RefundActions(
+        role=role,
+        held=held,
+        refundable=refundable if escrow.is_milestone else (),
+        can_request_refund=role == "buyer"
+        and opened
+        and refund_request is None
+        and (bool(refundable) or not escrow.is_milestone),
+        refund_request=refund_request,
+        can_answer_refund_request=refund_request is not None and role == "seller",
+        can_withdraw_refund_request=refund_request is not None and role == "buyer",
+        can_propose_cancellation=funded and held > 0 and not disputed and not proposal_live,
+        proposal=proposal,
+        can_answer_proposal=proposal is not None and proposal_live and role != proposal.proposer_role,
+        can_withdraw_proposal=proposal is not None and role == proposal.proposer_role,
+    )

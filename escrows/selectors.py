@@ -12,6 +12,8 @@ from django.utils import timezone
 from .errors import NotFound
 from .models import (
     AccountKind,
+    CancellationProposal,
+    CancellationStatus,
     Dispute,
     DisputeOutcome,
     DisputeStatus,
@@ -21,6 +23,8 @@ from .models import (
     LedgerEntry,
     Milestone,
     MilestoneStatus,
+    RefundRequest,
+    RefundRequestStatus,
     Settlement,
     TransactionKind,
 )
@@ -40,7 +44,8 @@ def escrows_for_user(user: Any, *, role: str | None = None) -> QuerySet[Escrow]:
 
 def escrow_get_for_user(user: Any, public_id: str) -> Escrow:
     try:
-        escrow = Escrow.objects.select_related("seller", "buyer").get(public_id=public_id)
+        # The payment comes along (one join): the escrow page says where a refund would go.
+        escrow = Escrow.objects.select_related("seller", "buyer", "payment").get(public_id=public_id)
     except Escrow.DoesNotExist:
         raise NotFound("Escrow not found") from None
     if escrow.party_role(user) is None:
@@ -116,6 +121,13 @@ def escrow_ledger_summary(escrow: Escrow) -> LedgerSummary:
         )
         released += parts["seller"] or 0
         refunded += parts["buyer"] or 0
+    if by_kind.get(TransactionKind.CANCELLATION):
+        # A mutual cancellation is one posting out of the hold; the accepted proposal says
+        # how it was split.
+        split = escrow.cancellation_proposals.filter(status=CancellationStatus.ACCEPTED).first()
+        if split is not None:
+            released += split.seller_amount
+            refunded += split.buyer_amount
     return LedgerSummary(
         funded=funded,
         fee=escrow.fee if funded else 0,
@@ -380,3 +392,47 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
     record["recordSha256"] = hashlib.sha256(canonical.encode()).hexdigest()
     record["generatedAt"] = _iso(timezone.now())
     return record
+
+
+# -- refunds and mutual cancellation --------------------------------------------------------
+
+
+def refund_requests_of(escrow: Escrow) -> QuerySet[RefundRequest]:
+    return escrow.refund_requests.select_related("requested_by", "decided_by").order_by("-created_at", "-id")
+
+
+def refund_request_get(escrow: Escrow, public_id: str) -> RefundRequest:
+    try:
+        return RefundRequest.objects.select_related("escrow").get(escrow=escrow, public_id=public_id)
+    except RefundRequest.DoesNotExist:
+        raise NotFound("Refund request not found") from None
+
+
+def open_refund_request(escrow: Escrow) -> RefundRequest | None:
+    return escrow.refund_requests.filter(status=RefundRequestStatus.REQUESTED).first()
+
+
+def cancellation_proposals_of(escrow: Escrow) -> QuerySet[CancellationProposal]:
+    return escrow.cancellation_proposals.select_related("proposed_by", "decided_by").order_by(
+        "-created_at", "-id"
+    )
+
+
+def cancellation_proposal_get(escrow: Escrow, public_id: str) -> CancellationProposal:
+    try:
+        return CancellationProposal.objects.select_related("escrow").get(escrow=escrow, public_id=public_id)
+    except CancellationProposal.DoesNotExist:
+        raise NotFound("Cancellation proposal not found") from None
+
+
+def open_cancellation_proposal(escrow: Escrow) -> CancellationProposal | None:
+    return escrow.cancellation_proposals.filter(status=CancellationStatus.PROPOSED).first()
+
+
+def held_amount(escrow: Escrow, milestones: list[Milestone]) -> int:
+    """What an open escrow holds (its unsettled milestones; a standard escrow: the amount)."""
+    if escrow.is_closed or escrow.status == "AWAITING_PAYMENT":
+        return 0
+    if escrow.is_milestone:
+        return sum(m.amount for m in milestones if not m.is_settled)
+    return escrow.amount

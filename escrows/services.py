@@ -30,6 +30,8 @@ from .models import (
     ACTIVE_DISPUTE_STATUSES,
     AccountKind,
     ActorKind,
+    CancellationProposal,
+    CancellationStatus,
     Dispute,
     DisputeAnswer,
     DisputeEvidence,
@@ -42,6 +44,8 @@ from .models import (
     Milestone,
     MilestoneStatus,
     Payment,
+    RefundRequest,
+    RefundRequestStatus,
     ReleaseType,
     Settlement,
     SettlementMethod,
@@ -887,6 +891,7 @@ def escrow_refund(*, escrow: Escrow, by: Any) -> Escrow:
         to_status=escrow.status,
         details={"amount": amount},
     )
+    _supersede_stale(escrow, milestones, by=by)
     return escrow
 
 
@@ -1725,3 +1730,614 @@ def _dispute_settle(
 def disputes_due(now: datetime | None = None) -> Any:
     """Disputes past their deadline and still unresolved (for the timer)."""
     return Dispute.objects.filter(status__in=ACTIVE_DISPUTE_STATUSES, deadline__lte=now or timezone.now())
+
+
+# -- refunds and mutual cancellation ---------------------------------------------------------
+# The seller refunds chosen milestones at any time; the buyer asks for a refund the seller
+# accepts or declines; either party proposes to cancel a funded escrow and split what is held,
+# and only the other party can accept. Every movement is one posting out of the hold.
+
+REASON_MAX = 2000
+
+
+def _refund_target(escrow: Escrow) -> Any:
+    """Where a refund to the buyer goes: back to the wallet it was paid from, or out to the
+    card (the same rule as _refund_rest)."""
+    payment = escrow.payment
+    if payment.source == FundingSource.WALLET:
+        return ledger.customer_account(payment.payer, escrow.currency)
+    return ledger.platform_account(AccountKind.EXTERNAL_REFUNDS, escrow.currency)
+
+
+def _held_amount(escrow: Escrow, milestones: list[Milestone]) -> int:
+    """What the hold account holds for an open escrow (the ledger invariant says so)."""
+    if escrow.is_milestone:
+        return sum(m.amount for m in milestones if not m.is_settled)
+    return escrow.amount
+
+
+def _choose_milestones(milestones: list[Milestone], chosen: Sequence[Any], *, field: str) -> list[Milestone]:
+    """Resolve milestones given as Milestone objects or public ids against the locked set."""
+    by_public_id = {m.public_id: m for m in milestones}
+    by_pk = {m.pk: m for m in milestones}
+    picked: dict[int, Milestone] = {}
+    for item in chosen:
+        found = by_pk.get(item.pk) if isinstance(item, Milestone) else by_public_id.get(str(item))
+        if found is None:
+            name = item.public_id if isinstance(item, Milestone) else str(item)[:60]
+            raise InvalidRequest(f"No milestone {name} in this escrow", code="milestone_unknown", field=field)
+        picked[found.pk] = found
+    return sorted(picked.values(), key=lambda m: m.index)
+
+
+def _refuse_settled(milestone: Milestone) -> None:
+    if milestone.is_settled:
+        raise InvalidState(
+            f"Milestone {milestone.index} is already {milestone.get_status_display().lower()}",
+            code="milestone_settled",
+        )
+
+
+def _refund_milestones(
+    escrow: Escrow, milestones: list[Milestone], chosen: list[Milestone], *, by: Any, reason: str
+) -> int:
+    """One posting hold -> buyer for the chosen (unsettled, undisputed) milestones; each goes
+    REFUNDED; the escrow closes when nothing is left. Returns the amount."""
+    amount = sum(m.amount for m in chosen)
+    ledger.post(
+        TransactionKind.REFUND,
+        escrow.currency,
+        [(ledger.hold_account(escrow), -amount), (_refund_target(escrow), amount)],
+        escrow=escrow,
+        milestone=chosen[0] if len(chosen) == 1 else None,
+        memo=(reason or "seller refund")[:200],
+    )
+    now = timezone.now()
+    for m in chosen:
+        before = m.status
+        m.refund()
+        m.refunded_at = now
+        m.save(update_fields=["status", "refunded_at"])
+        _event(
+            "milestone.refunded",
+            by=by,
+            escrow=escrow,
+            milestone=m,
+            from_status=before,
+            to_status=m.status,
+            details={"index": m.index, "amount": m.amount, "reason": reason},
+        )
+    if all(m.is_settled for m in milestones):
+        _close_after_last(escrow, milestones, by=by)
+    return amount
+
+
+def _refund_request_stale(escrow: Escrow, milestones: list[Milestone], request: RefundRequest) -> str:
+    """Why an open refund request can no longer be carried out as asked ("" while it can)."""
+    if escrow.status != EscrowStatus.OPENED:
+        return f"the escrow is now {escrow.get_status_display().lower()}"
+    wanted = set(request.milestone_ids)
+    for m in milestones:
+        if m.public_id in wanted and m.is_settled:
+            return f"milestone {m.index} has since been {m.get_status_display().lower()}"
+    return ""
+
+
+def _supersede_stale(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> None:
+    """After money moved, an open request or proposal that no longer matches is superseded."""
+    for request in RefundRequest.objects.select_for_update().filter(
+        escrow=escrow, status=RefundRequestStatus.REQUESTED
+    ):
+        why = _refund_request_stale(escrow, milestones, request)
+        if why:
+            request.supersede()
+            request.decided_at = timezone.now()
+            request.save(update_fields=["status", "decided_at"])
+            _event(
+                "refund.superseded",
+                by=by,
+                escrow=escrow,
+                details={"refundRequest": request.public_id, "reason": why},
+            )
+    held = _held_amount(escrow, milestones) if not escrow.is_closed else 0
+    for proposal in CancellationProposal.objects.select_for_update().filter(
+        escrow=escrow, status=CancellationStatus.PROPOSED
+    ):
+        if escrow.is_closed or proposal.total != held:
+            proposal.supersede()
+            proposal.decided_at = timezone.now()
+            proposal.save(update_fields=["status", "decided_at"])
+            _event(
+                "cancellation.superseded",
+                by=by,
+                escrow=escrow,
+                details={"proposal": proposal.public_id, "held": held},
+            )
+
+
+@transaction.atomic(durable=True)
+def escrow_refund_milestones(*, escrow: Escrow, by: Any, milestones: Sequence[Any], reason: str = "") -> int:
+    """The seller gives back any set of unsettled milestones (in any order), in one posting.
+    The escrow stays open while something is left; the last one closes it. Returns the amount."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "seller":
+        raise Forbidden("Only the seller can refund milestones")
+    if not escrow.is_milestone:
+        raise InvalidRequest("A standard escrow is refunded whole", code="not_milestone_escrow")
+    _check_actionable(escrow, allow_unfunded=False)
+    reason = (reason or "").strip()[:REASON_MAX]
+    all_milestones = _milestones(escrow)
+    if not milestones:
+        raise InvalidRequest("Choose at least one milestone to refund", field="milestoneIds")
+    chosen = _choose_milestones(all_milestones, milestones, field="milestoneIds")
+    for m in chosen:
+        _refuse_settled(m)
+        _refuse_if_disputed(m)
+    amount = _refund_milestones(escrow, all_milestones, chosen, by=by, reason=reason or "seller refund")
+    _supersede_stale(escrow, all_milestones, by=by)
+    return amount
+
+
+def milestone_refund(*, milestone: Milestone, by: Any, reason: str = "") -> int:
+    """The seller refunds one milestone."""
+    return escrow_refund_milestones(escrow=milestone.escrow, by=by, milestones=[milestone], reason=reason)
+
+
+# -- the buyer's refund request ---------------------------------------------------------------
+
+
+def _lock_refund_request(escrow: Escrow, request: RefundRequest) -> RefundRequest:
+    try:
+        return RefundRequest.objects.select_for_update().get(pk=request.pk, escrow=escrow)
+    except RefundRequest.DoesNotExist:
+        raise NotFound("Refund request not found") from None
+
+
+def _refuse_closed_request(request: RefundRequest) -> None:
+    if not request.is_open:
+        raise InvalidState(
+            f"This refund request was already {request.get_status_display().lower()}",
+            code="refund_request_closed",
+        )
+
+
+@transaction.atomic(durable=True)
+def refund_request_create(
+    *, escrow: Escrow, by: Any, reason: str, milestones: Sequence[Any] | None = None
+) -> RefundRequest:
+    """The buyer asks for a refund of some unsettled milestones (default: all that can be
+    refunded; a standard escrow: all of it). One open request per escrow."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "buyer":
+        raise Forbidden("Only the buyer can request a refund")
+    _check_actionable(escrow, allow_unfunded=False)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest("Say why you are asking for a refund", field="reason")
+    all_milestones = _milestones(escrow)
+    if escrow.is_milestone:
+        if milestones:
+            chosen = _choose_milestones(all_milestones, milestones, field="milestoneIds")
+            for m in chosen:
+                _refuse_settled(m)
+                _refuse_if_disputed(m)
+        else:
+            chosen = [m for m in all_milestones if not m.is_settled and m.status != MilestoneStatus.DISPUTED]
+            if not chosen:
+                raise InvalidState("Nothing is left that could be refunded", code="nothing_to_refund")
+        amount = sum(m.amount for m in chosen)
+    else:
+        if milestones:
+            raise InvalidRequest("A standard escrow has no milestones", field="milestoneIds")
+        chosen, amount = [], escrow.amount
+    for open_request in RefundRequest.objects.select_for_update().filter(
+        escrow=escrow, status=RefundRequestStatus.REQUESTED
+    ):
+        if not _refund_request_stale(escrow, all_milestones, open_request):
+            raise Conflict(
+                "There is already an open refund request on this escrow; withdraw it first",
+                code="refund_request_open",
+            )
+    _supersede_stale(escrow, all_milestones, by=by)
+    request = RefundRequest.objects.create(
+        escrow=escrow,
+        requested_by=by,
+        milestone_ids=[m.public_id for m in chosen],
+        amount=amount,
+        reason=reason[:REASON_MAX],
+    )
+    _event(
+        "refund.requested",
+        by=by,
+        escrow=escrow,
+        details={
+            "refundRequest": request.public_id,
+            "amount": amount,
+            "milestones": request.milestone_ids,
+            "reason": request.reason,
+        },
+    )
+    return request
+
+
+@transaction.atomic(durable=True)
+def refund_request_accept(*, refund_request: RefundRequest, by: Any) -> RefundRequest:
+    """The seller accepts: the refund happens in this same transaction."""
+    escrow = _lock_escrow(refund_request.escrow)
+    role = _require_party(escrow, by)
+    request = _lock_refund_request(escrow, refund_request)
+    if role != "seller":
+        raise Forbidden("Only the seller can accept a refund request")
+    _refuse_closed_request(request)
+    milestones = _milestones(escrow)
+    stale = _refund_request_stale(escrow, milestones, request)
+    if stale:
+        raise InvalidState(
+            f"This refund request can no longer be carried out as asked: {stale}. "
+            "The buyer can withdraw it and ask again.",
+            code="refund_request_stale",
+        )
+    chosen = _choose_milestones(milestones, request.milestone_ids, field="milestoneIds")
+    for m in chosen:
+        _refuse_if_disputed(m)
+    request.accept()
+    request.decided_by = by
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "decided_by", "decided_at"])
+    _event(
+        "refund.accepted",
+        by=by,
+        escrow=escrow,
+        details={"refundRequest": request.public_id, "amount": request.amount},
+    )
+    if escrow.is_milestone:
+        _refund_milestones(escrow, milestones, chosen, by=by, reason=f"refund request {request.public_id}")
+    else:
+        ledger.post(
+            TransactionKind.REFUND,
+            escrow.currency,
+            [(ledger.hold_account(escrow), -escrow.amount), (_refund_target(escrow), escrow.amount)],
+            escrow=escrow,
+            memo=f"refund request {request.public_id}",
+        )
+        before = escrow.status
+        escrow.refund()
+        escrow.closed_at = timezone.now()
+        escrow.save(update_fields=["status", "closed_at", "updated_at"])
+        _event(
+            "escrow.refunded",
+            by=by,
+            escrow=escrow,
+            from_status=before,
+            to_status=escrow.status,
+            details={"amount": escrow.amount},
+        )
+    _supersede_stale(escrow, milestones, by=by)
+    return request
+
+
+@transaction.atomic(durable=True)
+def refund_request_decline(*, refund_request: RefundRequest, by: Any, reason: str) -> RefundRequest:
+    escrow = _lock_escrow(refund_request.escrow)
+    role = _require_party(escrow, by)
+    request = _lock_refund_request(escrow, refund_request)
+    if role != "seller":
+        raise Forbidden("Only the seller can decline a refund request")
+    _refuse_closed_request(request)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest("Tell the buyer why you decline", field="reason")
+    request.decline()
+    request.decline_reason = reason[:REASON_MAX]
+    request.decided_by = by
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "decline_reason", "decided_by", "decided_at"])
+    _event(
+        "refund.declined",
+        by=by,
+        escrow=escrow,
+        details={"refundRequest": request.public_id, "reason": request.decline_reason},
+    )
+    return request
+
+
+@transaction.atomic(durable=True)
+def refund_request_withdraw(*, refund_request: RefundRequest, by: Any) -> RefundRequest:
+    escrow = _lock_escrow(refund_request.escrow)
+    role = _require_party(escrow, by)
+    request = _lock_refund_request(escrow, refund_request)
+    if role != "buyer":
+        raise Forbidden("Only the buyer who asked can withdraw a refund request")
+    _refuse_closed_request(request)
+    request.withdraw()
+    request.decided_by = by
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "decided_by", "decided_at"])
+    _event("refund.withdrawn", by=by, escrow=escrow, details={"refundRequest": request.public_id})
+    return request
+
+
+# -- mutual cancellation ------------------------------------------------------------------------
+
+
+def _check_cancellable(escrow: Escrow, milestones: list[Milestone]) -> None:
+    if escrow.status == EscrowStatus.AWAITING_PAYMENT:
+        raise InvalidState("Nobody has paid this escrow yet; cancel it instead", code="not_funded")
+    if escrow.status not in (EscrowStatus.OPENED, EscrowStatus.DISPUTED):
+        raise InvalidState(f"This escrow is {escrow.get_status_display().lower()}", code="escrow_closed")
+    for m in milestones:
+        _refuse_if_disputed(m)
+
+
+def _close_dispute_by_agreement(
+    escrow: Escrow, proposal: CancellationProposal, *, by: Any, now: datetime
+) -> None:
+    """A standard escrow's whole-escrow dispute ends when both parties agree to cancel: the
+    dispute is closed as withdrawn (the agreed split, not a ruling, moved the money)."""
+    for dispute in Dispute.objects.select_for_update().filter(
+        escrow=escrow, milestone__isnull=True, status__in=ACTIVE_DISPUTE_STATUSES
+    ):
+        before = dispute.status
+        dispute.withdraw()
+        dispute.withdrawn_at = now
+        dispute.save()
+        _event(
+            "dispute.withdrawn",
+            by=by,
+            escrow=escrow,
+            from_status=before,
+            to_status=dispute.status,
+            details={
+                "dispute": dispute.public_id,
+                "reason": "mutual cancellation",
+                "proposal": proposal.public_id,
+            },
+        )
+
+
+def _lock_proposal(escrow: Escrow, proposal: CancellationProposal) -> CancellationProposal:
+    try:
+        return CancellationProposal.objects.select_for_update().get(pk=proposal.pk, escrow=escrow)
+    except CancellationProposal.DoesNotExist:
+        raise NotFound("Cancellation proposal not found") from None
+
+
+def _refuse_closed_proposal(proposal: CancellationProposal) -> None:
+    if not proposal.is_open:
+        raise InvalidState(
+            f"This cancellation proposal was already {proposal.get_status_display().lower()}",
+            code="cancellation_closed",
+        )
+
+
+def _check_split_amount(value: Any, *, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidRequest(f"{field} must be zero or a positive amount", field=field)
+    return value
+
+
+@transaction.atomic(durable=True)
+def cancellation_propose(
+    *, escrow: Escrow, by: Any, buyer_amount: int, seller_amount: int, note: str = ""
+) -> CancellationProposal:
+    """Either party proposes to cancel the funded escrow, splitting exactly what is held."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    _check_cancellable(escrow, milestones)
+    buyer_amount = _check_split_amount(buyer_amount, field="buyerAmount")
+    seller_amount = _check_split_amount(seller_amount, field="sellerAmount")
+    held = _held_amount(escrow, milestones)
+    if buyer_amount + seller_amount != held:
+        raise InvalidRequest(
+            f"The split must add up to what is held, {format_money(held, escrow.currency)}: "
+            f"{format_money(buyer_amount, escrow.currency)} + {format_money(seller_amount, escrow.currency)}"
+            f" is {format_money(buyer_amount + seller_amount, escrow.currency)}",
+            code="split_mismatch",
+            field="buyerAmount",
+        )
+    for open_proposal in CancellationProposal.objects.select_for_update().filter(
+        escrow=escrow, status=CancellationStatus.PROPOSED
+    ):
+        if open_proposal.total == held:
+            raise Conflict(
+                "There is already an open cancellation proposal on this escrow; answer or withdraw it first",
+                code="cancellation_open",
+            )
+    _supersede_stale(escrow, milestones, by=by)
+    proposal = CancellationProposal.objects.create(
+        escrow=escrow,
+        proposed_by=by,
+        proposer_role=role,
+        buyer_amount=buyer_amount,
+        seller_amount=seller_amount,
+        note=(note or "").strip()[:REASON_MAX],
+    )
+    _event(
+        "cancellation.proposed",
+        by=by,
+        escrow=escrow,
+        details={
+            "proposal": proposal.public_id,
+            "role": role,
+            "buyerAmount": buyer_amount,
+            "sellerAmount": seller_amount,
+            "reason": proposal.note,
+        },
+    )
+    return proposal
+
+
+def _seller_shares(
+    escrow: Escrow, unsettled: list[Milestone], seller_amount: int
+) -> list[tuple[Milestone, int]]:
+    """The seller's share spread over the unsettled milestones in index order."""
+    left = seller_amount
+    shares = []
+    for m in unsettled:
+        share = min(left, m.amount)
+        shares.append((m, share))
+        left -= share
+    return shares
+
+
+@transaction.atomic(durable=True)
+def cancellation_accept(*, proposal: CancellationProposal, by: Any) -> CancellationProposal:
+    """The other party accepts: one posting splits the hold between the buyer (refund target)
+    and the payees' main balances, unsettled milestones settle, the escrow is CANCELLED."""
+    escrow = _lock_escrow(proposal.escrow, with_seller_account=True)
+    role = _require_party(escrow, by)
+    proposal = _lock_proposal(escrow, proposal)
+    if role == proposal.proposer_role:
+        raise Forbidden("Only the other party can accept this cancellation proposal")
+    _refuse_closed_proposal(proposal)
+    milestones = _milestones(escrow)
+    _check_cancellable(escrow, milestones)
+    held = _held_amount(escrow, milestones)
+    if proposal.total != held:
+        raise InvalidState(
+            f"This proposal splits {format_money(proposal.total, escrow.currency)} but "
+            f"{format_money(held, escrow.currency)} is held now; propose again with the new amount",
+            code="cancellation_stale",
+        )
+    now = timezone.now()
+    proposal.accept()
+    proposal.decided_by = by
+    proposal.decided_at = now
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    _event(
+        "cancellation.accepted",
+        by=by,
+        escrow=escrow,
+        details={
+            "proposal": proposal.public_id,
+            "buyerAmount": proposal.buyer_amount,
+            "sellerAmount": proposal.seller_amount,
+        },
+    )
+    unsettled = [m for m in milestones if not m.is_settled]
+    to_payee: dict[int, tuple[Any, int]] = {}
+    if escrow.is_milestone:
+        shares = _seller_shares(escrow, unsettled, proposal.seller_amount)
+        for m, share in shares:
+            payee = m.payee or escrow.seller
+            if share:
+                to_payee[payee.pk] = (payee, to_payee.get(payee.pk, (payee, 0))[1] + share)
+    else:
+        shares = []
+        if proposal.seller_amount:
+            to_payee[escrow.seller_id] = (escrow.seller, proposal.seller_amount)
+    entries: list[tuple[Any, int]] = [(ledger.hold_account(escrow), -held)]
+    if proposal.buyer_amount:
+        entries.append((_refund_target(escrow), proposal.buyer_amount))
+    for payee, amount in to_payee.values():
+        known = getattr(escrow, "seller_account_id", None) if payee.pk == escrow.seller_id else None
+        entries.append((ledger.customer_account(payee, escrow.currency, known_id=known), amount))
+    ledger.post(
+        TransactionKind.CANCELLATION,
+        escrow.currency,
+        entries,
+        escrow=escrow,
+        memo=f"mutual cancellation {proposal.public_id}",
+    )
+    for m, share in shares:
+        before = m.status
+        if proposal.seller_amount == 0:
+            m.refund()
+            m.refunded_at = now
+        elif proposal.buyer_amount == 0:
+            m.release()
+            m.released_at = now
+        else:
+            m.split()
+        m.save(update_fields=["status", "released_at", "refunded_at"])
+        _event(
+            f"milestone.{m.status.lower()}",
+            by=by,
+            escrow=escrow,
+            milestone=m,
+            from_status=before,
+            to_status=m.status,
+            details={
+                "index": m.index,
+                "amount": m.amount,
+                "sellerShare": share,
+                "buyerShare": m.amount - share,
+                "reason": "mutual cancellation",
+            },
+        )
+    if escrow.status == EscrowStatus.DISPUTED:
+        _close_dispute_by_agreement(escrow, proposal, by=by, now=now)
+    before = escrow.status
+    escrow.cancel_by_agreement()
+    escrow.closed_at = now
+    escrow.save(update_fields=["status", "closed_at", "updated_at"])
+    _event(
+        "escrow.cancelled",
+        by=by,
+        escrow=escrow,
+        from_status=before,
+        to_status=escrow.status,
+        details={
+            "reason": "mutual cancellation",
+            "proposal": proposal.public_id,
+            "buyerAmount": proposal.buyer_amount,
+            "sellerAmount": proposal.seller_amount,
+        },
+    )
+    seller_part = to_payee.get(escrow.seller_id, (None, 0))[1]
+    if escrow.settlement_method and seller_part:
+        _settlement_schedule(
+            customer=escrow.seller,
+            amount=seller_part,
+            currency=escrow.currency,
+            method=escrow.settlement_method,
+            destination=escrow.settlement_destination,
+            escrow=escrow,
+            milestone=None,
+            by=by,
+        )
+    _supersede_stale(escrow, milestones, by=by)
+    return proposal
+
+
+@transaction.atomic(durable=True)
+def cancellation_decline(
+    *, proposal: CancellationProposal, by: Any, reason: str = ""
+) -> CancellationProposal:
+    escrow = _lock_escrow(proposal.escrow)
+    role = _require_party(escrow, by)
+    proposal = _lock_proposal(escrow, proposal)
+    if role == proposal.proposer_role:
+        raise Forbidden("Only the other party can decline this proposal; you can withdraw it")
+    _refuse_closed_proposal(proposal)
+    proposal.decline()
+    proposal.decline_reason = (reason or "").strip()[:REASON_MAX]
+    proposal.decided_by = by
+    proposal.decided_at = timezone.now()
+    proposal.save(update_fields=["status", "decline_reason", "decided_by", "decided_at"])
+    _event(
+        "cancellation.declined",
+        by=by,
+        escrow=escrow,
+        details={"proposal": proposal.public_id, "reason": proposal.decline_reason},
+    )
+    return proposal
+
+
+@transaction.atomic(durable=True)
+def cancellation_withdraw(*, proposal: CancellationProposal, by: Any) -> CancellationProposal:
+    escrow = _lock_escrow(proposal.escrow)
+    role = _require_party(escrow, by)
+    proposal = _lock_proposal(escrow, proposal)
+    if role != proposal.proposer_role:
+        raise Forbidden("Only the party who proposed the cancellation can withdraw it")
+    _refuse_closed_proposal(proposal)
+    proposal.withdraw()
+    proposal.decided_by = by
+    proposal.decided_at = timezone.now()
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    _event("cancellation.withdrawn", by=by, escrow=escrow, details={"proposal": proposal.public_id})
+    return proposal

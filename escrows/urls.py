@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import dispute_views, views
+from . import dispute_views, views, views_refunds
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -62,6 +62,46 @@ urlpatterns = [
         name="evidence_export_json",
     ),
     path("staff/disputes/", dispute_views.staff_disputes, name="staff_disputes"),
+    # refunds and mutual cancellation
+    path("escrows/<str:public_id>/refunds/", views_refunds.milestones_refund, name="milestones_refund"),
+    path(
+        "escrows/<str:public_id>/refund-requests/new/",
+        views_refunds.refund_request_new,
+        name="refund_request_new",
+    ),
+    path(
+        "escrows/<str:public_id>/refund-requests/<str:request_id>/accept/",
+        views_refunds.refund_request_accept,
+        name="refund_request_accept",
+    ),
+    path(
+        "escrows/<str:public_id>/refund-requests/<str:request_id>/decline/",
+        views_refunds.refund_request_decline,
+        name="refund_request_decline",
+    ),
+    path(
+        "escrows/<str:public_id>/refund-requests/<str:request_id>/withdraw/",
+        views_refunds.refund_request_withdraw,
+        name="refund_request_withdraw",
+    ),
+    path(
+        "escrows/<str:public_id>/cancellation/new/", views_refunds.cancellation_new, name="cancellation_new"
+    ),
+    path(
+        "escrows/<str:public_id>/cancellation/<str:proposal_id>/accept/",
+        views_refunds.cancellation_accept,
+        name="cancellation_accept",
+    ),
+    path(
+        "escrows/<str:public_id>/cancellation/<str:proposal_id>/decline/",
+        views_refunds.cancellation_decline,
+        name="cancellation_decline",
+    ),
+    path(
+        "escrows/<str:public_id>/cancellation/<str:proposal_id>/withdraw/",
+        views_refunds.cancellation_withdraw,
+        name="cancellation_withdraw",
+    ),
     path("pay/<str:payment_token>", views.pay, name="pay"),
     path("balance/", views.balance, name="balance"),
     path("balance/topup/", views.balance_topup, name="balance_topup"),

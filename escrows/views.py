@@ -243,8 +243,15 @@ def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "pay_url": request.build_absolute_uri(reverse("pay", args=[escrow.payment_token])),
             "deliver_form": DeliverForm(),
             "disputes": list(selectors.disputes_of(escrow)),
+            **refunds_context(request, escrow, milestones),
         },
     )
+
+
+def refunds_context(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> dict[str, Any]:
+    from .views_refunds import refunds_context as context  # that module imports this one
+
+    return context(request, escrow, milestones)
 
 
 def _payee_name(escrow: Escrow, milestone: Milestone) -> str:

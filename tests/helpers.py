@@ -81,7 +81,7 @@ def assert_ledger_invariants():
         )
     }
     unsettled = dict(
-        Milestone.objects.exclude(status__in=SETTLED_MILESTONE_STATUSES)
+        Milestone.objects.exclude(status__in=sorted(SETTLED_MILESTONE_STATUSES))
         .order_by()
         .values("escrow_id")
         .annotate(t=Sum("amount"))

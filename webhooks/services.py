@@ -44,6 +44,16 @@ WEBHOOK_EVENT_TYPES = (
     "dispute.resolved",
     "settlement.paid",
     "settlement.failed",
+    # refunds and mutual cancellation
+    "milestone.refunded",
+    "refund.requested",
+    "refund.accepted",
+    "refund.declined",
+    "refund.withdrawn",
+    "cancellation.proposed",
+    "cancellation.accepted",
+    "cancellation.declined",
+    "cancellation.withdrawn",
 )
 MAX_ENDPOINTS_PER_CUSTOMER = 10
 RESPONSE_SNIPPET = 500

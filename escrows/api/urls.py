@@ -4,6 +4,7 @@ from django.urls import re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import beyond_disputes as bd
+from . import beyond_refunds as refunds
 from . import escrow_list, provider, schema  # noqa: F401 -- registers the auth schemes
 from . import payment_intents as pi
 from .common import ID, unknown_route
@@ -74,6 +75,50 @@ urlpatterns = [
     ),
     re_path(
         rf"^escrows/(?P<escrow_id>{ID})/evidence$", bd.EvidenceExport.as_view(), name="api_evidence_export"
+    ),
+    # Refunds and mutual cancellation (issue 7)
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/refunds$", refunds.EscrowRefunds.as_view(), name="api_escrow_refunds"
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/refund-requests$",
+        refunds.RefundRequests.as_view(),
+        name="api_refund_requests",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/refund-requests/(?P<request_id>{ID})/accept$",
+        refunds.RefundRequestAccept.as_view(),
+        name="api_refund_request_accept",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/refund-requests/(?P<request_id>{ID})/decline$",
+        refunds.RefundRequestDecline.as_view(),
+        name="api_refund_request_decline",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/refund-requests/(?P<request_id>{ID})/withdraw$",
+        refunds.RefundRequestWithdraw.as_view(),
+        name="api_refund_request_withdraw",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/cancellation-proposals$",
+        refunds.CancellationProposals.as_view(),
+        name="api_cancellation_proposals",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/cancellation-proposals/(?P<proposal_id>{ID})/accept$",
+        refunds.CancellationAccept.as_view(),
+        name="api_cancellation_accept",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/cancellation-proposals/(?P<proposal_id>{ID})/decline$",
+        refunds.CancellationDecline.as_view(),
+        name="api_cancellation_decline",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/cancellation-proposals/(?P<proposal_id>{ID})/withdraw$",
+        refunds.CancellationWithdraw.as_view(),
+        name="api_cancellation_withdraw",
     ),
     # Schema and docs (Swagger UI and Redoc served from static files: drf-spectacular-sidecar)
     re_path(r"^schema$", SpectacularAPIView.as_view(), name="api_schema"),

@@ -44,6 +44,11 @@ BADGE_TONE = {
     "PROCESSING": "info",
     "PAID": "ok",
     "FAILED": "danger",
+    "REQUESTED": "warn",
+    "PROPOSED": "warn",
+    "ACCEPTED": "ok",
+    "DECLINED": "danger",
+    "SUPERSEDED": "muted",
 }
 
 
@@ -72,7 +77,7 @@ EVENT_WORDS = {
     "dispute.resolved": "Dispute resolved",
     "milestone.disputed": "Milestone disputed",
     "milestone.undisputed": "Milestone back in progress",
-    "milestone.split": "Split between seller and buyer",
+    "milestone.split": "Split between seller and buyer",  # a dispute's split or a mutual cancellation
     "milestone.created": "Milestone added",
     "milestone.completed": "Marked delivered",
     "milestone.released": "Released",
@@ -81,9 +86,28 @@ EVENT_WORDS = {
     "settlement.paid": "Payout paid",
     "settlement.failed": "Payout failed",
     "settlement.retried": "Payout retried",
+    # refunds and mutual cancellation
+    "refund.requested": "Refund requested",
+    "refund.accepted": "Refund request accepted",
+    "refund.declined": "Refund request declined",
+    "refund.withdrawn": "Refund request withdrawn",
+    "refund.superseded": "Refund request overtaken",
+    "cancellation.proposed": "Mutual cancellation proposed",
+    "cancellation.accepted": "Mutual cancellation accepted",
+    "cancellation.declined": "Mutual cancellation declined",
+    "cancellation.withdrawn": "Mutual cancellation withdrawn",
+    "cancellation.superseded": "Cancellation proposal overtaken",
 }
 
 
 @register.filter
 def event_words(kind: str) -> str:
     return EVENT_WORDS.get(kind, kind.replace(".", " ").replace("_", " ").capitalize())
+
+
+@register.filter
+def currency_exponent(currency: str) -> int:
+    """Decimal places of a currency, for the split form's live sum check."""
+    from escrows.money import currency_exponent as exponent
+
+    return exponent(currency)

@@ -154,6 +154,25 @@ def _evidence_file(world: World) -> str:
     return f"/escrows/{path}/evidence/{evidence.public_id}/file"
 
 
+def _refund_request(world: World) -> str:
+    return services.refund_request_create(escrow=world.escrow, by=world.buyer, reason="late").public_id
+
+
+def _proposal(world: World) -> str:
+    """A mutual cancellation proposed by the buyer (so the seller answers, the buyer withdraws)."""
+    return services.cancellation_propose(
+        escrow=world.escrow, by=world.buyer, buyer_amount=60_000, seller_amount=40_000
+    ).public_id
+
+
+def _e(world: World) -> str:
+    return f"/v1/escrows/{world.escrow.public_id}"
+
+
+def _p(world: World) -> str:
+    return f"/escrows/{world.escrow.public_id}"
+
+
 ENDPOINTS = [
     # -- payment-intents surface
     Endpoint("GET intent", "api", lambda w, c: c.get(f"/v1/payment-intents/{w.escrow.public_id}"), 200, 200),
@@ -226,6 +245,49 @@ ENDPOINTS = [
              200, 200),
     Endpoint("page evidence record JSON", "page",
              lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/evidence.json"), 200, 200),
+    # -- refunds and mutual cancellation
+    Endpoint("POST refunds", "api",
+             lambda w, c: c.post(f"{_e(w)}/refunds", {"milestoneIds": [_first(w)]}, format="json"), 200, 403),
+    Endpoint("GET refund requests", "api", lambda w, c: c.get(f"{_e(w)}/refund-requests"), 200, 200),
+    Endpoint("POST refund request", "api",
+             lambda w, c: c.post(f"{_e(w)}/refund-requests", {"reason": "late"}, format="json"), 403, 201),
+    Endpoint("POST refund request accept", "api",
+             lambda w, c: c.post(f"{_e(w)}/refund-requests/{_refund_request(w)}/accept"), 200, 403),
+    Endpoint("POST refund request decline", "api",
+             lambda w, c: c.post(f"{_e(w)}/refund-requests/{_refund_request(w)}/decline", {"reason": "no"},
+                                 format="json"), 200, 403),
+    Endpoint("POST refund request withdraw", "api",
+             lambda w, c: c.post(f"{_e(w)}/refund-requests/{_refund_request(w)}/withdraw"), 403, 200),
+    Endpoint("GET cancellation proposals", "api", lambda w, c: c.get(f"{_e(w)}/cancellation-proposals"),
+             200, 200),
+    Endpoint("POST cancellation proposal", "api",
+             lambda w, c: c.post(f"{_e(w)}/cancellation-proposals", {"buyerAmount": "1000.00",
+                                 "sellerAmount": "0"}, format="json"), 201, 201),
+    Endpoint("POST cancellation accept", "api",
+             lambda w, c: c.post(f"{_e(w)}/cancellation-proposals/{_proposal(w)}/accept"), 200, 403),
+    Endpoint("POST cancellation decline", "api",
+             lambda w, c: c.post(f"{_e(w)}/cancellation-proposals/{_proposal(w)}/decline"), 200, 403),
+    Endpoint("POST cancellation withdraw", "api",
+             lambda w, c: c.post(f"{_e(w)}/cancellation-proposals/{_proposal(w)}/withdraw"), 403, 200),
+    Endpoint("page refund milestones", "page", lambda w, c: c.get(f"{_p(w)}/refunds/"), 200, 302),
+    Endpoint("page refund milestones confirm", "page",
+             lambda w, c: c.post(f"{_p(w)}/refunds/", {"milestones": [_first(w)], "confirm": "yes"}),
+             302, 302),
+    Endpoint("page refund request", "page", lambda w, c: c.get(f"{_p(w)}/refund-requests/new/"), 302, 200),
+    Endpoint("page refund request accept", "page",
+             lambda w, c: c.get(f"{_p(w)}/refund-requests/{_refund_request(w)}/accept/"), 200, 302),
+    Endpoint("page refund request decline", "page",
+             lambda w, c: c.post(f"{_p(w)}/refund-requests/{_refund_request(w)}/decline/", {"reason": "no"}),
+             302, 302),
+    Endpoint("page refund request withdraw", "page",
+             lambda w, c: c.post(f"{_p(w)}/refund-requests/{_refund_request(w)}/withdraw/"), 302, 302),
+    Endpoint("page cancellation propose", "page", lambda w, c: c.get(f"{_p(w)}/cancellation/new/"), 200, 200),
+    Endpoint("page cancellation accept", "page",
+             lambda w, c: c.get(f"{_p(w)}/cancellation/{_proposal(w)}/accept/"), 200, 302),
+    Endpoint("page cancellation decline", "page",
+             lambda w, c: c.post(f"{_p(w)}/cancellation/{_proposal(w)}/decline/"), 302, 302),
+    Endpoint("page cancellation withdraw", "page",
+             lambda w, c: c.post(f"{_p(w)}/cancellation/{_proposal(w)}/withdraw/"), 302, 302),
     # -- pages
     Endpoint("page escrow", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/"), 200, 200),
     Endpoint("page edit", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/edit/"), 200, 302,

@@ -25,6 +25,8 @@ from escrows.errors import EscrowError, NotFound
 from escrows.models import (
     SETTLED_MILESTONE_STATUSES,
     AccountKind,
+    CancellationProposal,
+    CancellationStatus,
     Dispute,
     DisputeStatus,
     Escrow,
@@ -35,6 +37,8 @@ from escrows.models import (
     Milestone,
     MockOffRampPayout,
     Payment,
+    RefundRequest,
+    RefundRequestStatus,
     Settlement,
     SettlementStatus,
     TransactionKind,
@@ -59,6 +63,7 @@ roles = st.sampled_from(ROLES)
 SETTLE_MOVES = ("accept", "contest", "withdraw", "release", "refund", "split", "deadline")
 # Mostly one of the two parties (dispute moves belong to one or the other), sometimes anyone.
 party_roles = st.sampled_from(["buyer", "seller"] * 3 + list(ROLES))
+DONE = {"accept": "accepted", "decline": "declined", "withdraw": "withdrawn"}
 
 
 def roles_for(proper: str) -> st.SearchStrategy[str]:
@@ -84,6 +89,8 @@ def snapshot() -> tuple:
             )
         ),
         tuple(Milestone.objects.order_by("pk").values_list("pk", "escrow_id", "index", "amount", "payee_id")),
+        tuple(RefundRequest.objects.order_by("pk").values_list("pk", "status")),
+        tuple(CancellationProposal.objects.order_by("pk").values_list("pk", "status")),
     )
 
 
@@ -111,6 +118,18 @@ class EscrowServices(RuleBasedStateMachine):
     # -- plumbing -------------------------------------------------------------------------
     def escrow(self, pick: int) -> Escrow:
         return Escrow.objects.select_related("seller", "buyer").get(pk=self.escrows[pick % len(self.escrows)])
+
+    def funded_escrow(self, pick: int) -> Escrow:
+        """A funded, open escrow when there is one (refund rules mean most there), else any."""
+        qs = Escrow.objects.select_related("seller", "buyer").filter(pk__in=self.escrows).order_by("pk")
+        funded = list(qs.filter(status__in=[EscrowStatus.OPENED, EscrowStatus.DISPUTED]))
+        if funded and pick % 5:
+            return funded[pick % len(funded)]
+        escrow = self.escrow(pick)
+        if escrow.status == EscrowStatus.AWAITING_PAYMENT and pick % 2:
+            self._advance(pick, False)  # its natural next move: usually the buyer pays
+            escrow = self.escrow(pick)
+        return escrow
 
     def milestone(self, escrow: Escrow, pick: int) -> Milestone | None:
         ms = list(Milestone.objects.filter(escrow=escrow).order_by("index"))
@@ -648,6 +667,152 @@ class EscrowServices(RuleBasedStateMachine):
             "settlement_give_up_stuck", lambda: services.settlement_give_up_stuck(settlement=settlement)
         )
 
+    # -- refunds and mutual cancellation ----------------------------------------------------
+    @precondition(lambda self: self.escrows)
+    @rule(
+        pick=picks,
+        role=roles_for("seller"),
+        indices=st.lists(st.integers(0, 4), min_size=0, max_size=3),
+        reason=st.sampled_from(["", "Out of scope"]),
+    )
+    def refund_milestones(self, pick, role, indices, reason) -> None:
+        escrow = self.funded_escrow(pick)
+        ms = list(Milestone.objects.filter(escrow=escrow).order_by("index"))
+        if pick % 3:  # mostly ones that can still be refunded
+            ms = [m for m in ms if m.status in ("PENDING", "COMPLETED")] or ms
+        chosen = [ms[i % len(ms)] for i in indices] if ms else []
+        by = self.actor(escrow, role)
+        refunded = self.attempt(
+            "escrow_refund_milestones",
+            lambda: services.escrow_refund_milestones(escrow=escrow, by=by, milestones=chosen, reason=reason),
+            outsider=self.outsider(role) or role == "admin",
+        )
+        if refunded is not None:
+            figures.add(SECTION, "milestone refunds")
+            assert role == "seller", f"{role} refunded milestones"
+            assert refunded == sum({m.pk: m.amount for m in chosen}.values())
+            assert all(
+                m.status == "REFUNDED" for m in Milestone.objects.filter(pk__in=[m.pk for m in chosen])
+            )
+
+    @precondition(lambda self: self.escrows)
+    @rule(
+        pick=picks,
+        role=roles_for("buyer"),
+        indices=st.one_of(st.just([]), st.lists(st.integers(0, 4), min_size=1, max_size=2)),
+        reason=st.sampled_from(["Too slow", "Too slow", "Too slow", ""]),
+    )
+    def request_refund(self, pick, role, indices, reason) -> None:
+        escrow = self.funded_escrow(pick)
+        ms = list(Milestone.objects.filter(escrow=escrow).order_by("index"))
+        chosen = [ms[i % len(ms)].public_id for i in indices] if ms else []
+        by = self.actor(escrow, role)
+        created = self.attempt(
+            "refund_request_create",
+            lambda: services.refund_request_create(escrow=escrow, by=by, reason=reason, milestones=chosen),
+            outsider=self.outsider(role) or role == "admin",
+        )
+        if created is not None:
+            figures.add(SECTION, "refund requests")
+            assert role == "buyer", f"{role} requested a refund"
+
+    @precondition(lambda self: RefundRequest.objects.exists())
+    @rule(
+        pick=picks,
+        answer=st.sampled_from(["accept", "accept", "decline", "withdraw"]),
+        role=st.sampled_from(["proper"] * 5 + list(ROLES)),
+    )
+    def answer_refund_request(self, pick, answer, role) -> None:
+        # Mostly the open ones, by the party whose move it is; sometimes anything, by anyone.
+        qs = RefundRequest.objects.select_related("escrow__seller", "escrow__buyer").order_by("pk")
+        requests = list(qs.filter(status=RefundRequestStatus.REQUESTED)) or list(qs)
+        if not requests:
+            return
+        request = requests[pick % len(requests)]
+        escrow = request.escrow
+        if role == "proper":
+            role = "buyer" if answer == "withdraw" else "seller"
+        by = self.actor(escrow, role)
+        call = {
+            "accept": lambda: services.refund_request_accept(refund_request=request, by=by),
+            "decline": lambda: services.refund_request_decline(refund_request=request, by=by, reason="No"),
+            "withdraw": lambda: services.refund_request_withdraw(refund_request=request, by=by),
+        }[answer]
+        done = self.attempt(f"refund_request_{answer}", call, outsider=self.outsider(role) or role == "admin")
+        if done is not None:
+            figures.add(SECTION, f"refund requests {DONE[answer]}")
+            assert role == ("buyer" if answer == "withdraw" else "seller"), f"{role} could {answer}"
+
+    @precondition(lambda self: self.escrows)
+    @rule(
+        pick=picks,
+        role=st.sampled_from(["buyer", "seller"] * 3 + list(ROLES)),
+        percent=st.sampled_from([0, 40, 60, 100, 33]),
+        skew=st.sampled_from([0] * 8 + [1, -1]),
+    )
+    def propose_cancellation(self, pick, role, percent, skew) -> None:
+        escrow = self.funded_escrow(pick)
+        unsettled = Milestone.objects.filter(escrow=escrow).exclude(
+            status__in=["RELEASED", "REFUNDED", "SPLIT"]
+        )
+        held = sum(m.amount for m in unsettled) if escrow.is_milestone else escrow.amount
+        buyer_amount = held * percent // 100
+        by = self.actor(escrow, role)
+        proposed = self.attempt(
+            "cancellation_propose",
+            lambda: services.cancellation_propose(
+                escrow=escrow, by=by, buyer_amount=buyer_amount, seller_amount=held - buyer_amount + skew
+            ),
+            outsider=self.outsider(role) or role == "admin",
+        )
+        if proposed is not None:
+            figures.add(SECTION, "cancellations proposed")
+
+    @precondition(lambda self: CancellationProposal.objects.exists())
+    @rule(
+        pick=picks,
+        answer=st.sampled_from(["accept", "accept", "decline", "withdraw"]),
+        role=st.sampled_from(["proper"] * 5 + list(ROLES)),
+    )
+    def answer_cancellation(self, pick, answer, role) -> None:
+        qs = CancellationProposal.objects.select_related("escrow__seller", "escrow__buyer").order_by("pk")
+        proposals = list(qs.filter(status=CancellationStatus.PROPOSED)) or list(qs)
+        if not proposals:
+            return
+        proposal = proposals[pick % len(proposals)]
+        if role == "proper":
+            other = "seller" if proposal.proposer_role == "buyer" else "buyer"
+            role = proposal.proposer_role if answer == "withdraw" else other
+        by = self.actor(proposal.escrow, role)
+        call = {
+            "accept": lambda: services.cancellation_accept(proposal=proposal, by=by),
+            "decline": lambda: services.cancellation_decline(proposal=proposal, by=by),
+            "withdraw": lambda: services.cancellation_withdraw(proposal=proposal, by=by),
+        }[answer]
+        done = self.attempt(f"cancellation_{answer}", call, outsider=self.outsider(role) or role == "admin")
+        if done is not None:
+            figures.add(SECTION, f"cancellations {DONE[answer]}")
+            proposer = proposal.proposer_role
+            assert (role == proposer) == (answer == "withdraw"), (
+                f"{role} could {answer} a {proposer}'s proposal"
+            )
+            if answer == "accept":
+                assert Escrow.objects.get(pk=proposal.escrow_id).status == EscrowStatus.CANCELLED
+
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks, percent=st.sampled_from([0, 50, 60, 100]), proposer=st.sampled_from(PARTY_ROLES))
+    def cancel_by_agreement(self, pick, percent, proposer) -> None:
+        """Both halves of a mutual cancellation in one step, so deep runs reach the accept."""
+        self.propose_cancellation(pick, proposer, percent, 0)
+        self.answer_cancellation(-1, "accept", "proper")
+
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks, indices=st.one_of(st.just([]), st.lists(st.integers(0, 4), min_size=1, max_size=2)))
+    def refund_on_request(self, pick, indices) -> None:
+        """The buyer asks and the seller accepts, in one step."""
+        self.request_refund(pick, "buyer", indices, "Please refund")
+        self.answer_refund_request(-1, "accept", "proper")
+
     def _advance(self, pick: int, revise: bool) -> None:
         """The next natural move of one escrow, so that random runs also get deep: fund it,
         deliver the next milestone, confirm it, or pay out a settlement."""
@@ -740,6 +905,24 @@ class EscrowServices(RuleBasedStateMachine):
             .annotate(total=Sum("amount"))
         }
         paid = set(Payment.objects.values_list("escrow_id", flat=True))
+        agreed = {
+            escrow_id: (b, s)
+            for escrow_id, b, s in CancellationProposal.objects.filter(
+                status=CancellationStatus.ACCEPTED
+            ).values_list("escrow_id", "buyer_amount", "seller_amount")
+        }
+        # An accepted refund request refunded exactly what it asked for.
+        for request in RefundRequest.objects.filter(status=RefundRequestStatus.ACCEPTED).select_related(
+            "escrow"
+        ):
+            if request.milestone_ids:
+                asked = Milestone.objects.filter(escrow=request.escrow, public_id__in=request.milestone_ids)
+                assert {m.status for m in asked} == {"REFUNDED"}, f"{request} accepted, not all refunded"
+                assert sum(m.amount for m in asked) == request.amount
+            else:
+                assert request.escrow.status == EscrowStatus.REFUNDED, (
+                    f"{request} accepted, escrow not refunded"
+                )
         last_status: dict[int, str] = {}
         for escrow_id, to_status in (
             Event.objects.filter(escrow__isnull=False, kind__startswith="escrow.")
@@ -752,14 +935,32 @@ class EscrowServices(RuleBasedStateMachine):
             funded = moved.get((escrow.pk, TransactionKind.FUNDING), 0)
             out = -sum(
                 moved.get((escrow.pk, kind), 0)
-                for kind in (TransactionKind.RELEASE, TransactionKind.REFUND, TransactionKind.SPLIT)
+                for kind in (
+                    TransactionKind.RELEASE,
+                    TransactionKind.REFUND,
+                    TransactionKind.SPLIT,
+                    TransactionKind.CANCELLATION,
+                )
             )
             assert funded == (escrow.amount if escrow.pk in paid else 0), f"{escrow} funded {funded}"
             assert 0 <= out <= funded, f"{escrow} paid out {out} of {funded}"
             if escrow.is_closed and escrow.pk in paid:
                 assert out == funded, f"{escrow} closed with {funded - out} still held"
-            if escrow.status in (EscrowStatus.AWAITING_PAYMENT, EscrowStatus.CANCELLED):
+            if escrow.status == EscrowStatus.AWAITING_PAYMENT or (
+                escrow.status == EscrowStatus.CANCELLED and escrow.pk not in agreed
+            ):
                 assert escrow.pk not in paid, f"{escrow} is {escrow.status} but was paid"
+            if escrow.pk in agreed:
+                # A mutual cancellation paid out exactly the split both parties agreed to.
+                buyer_amount, seller_amount = agreed[escrow.pk]
+                assert escrow.status == EscrowStatus.CANCELLED, f"{escrow} accepted a cancellation"
+                assert (
+                    -moved.get((escrow.pk, TransactionKind.CANCELLATION), 0) == buyer_amount + seller_amount
+                )
+            else:
+                assert (escrow.pk, TransactionKind.CANCELLATION) not in moved, (
+                    f"{escrow} split without agreement"
+                )
             # The escrow's status is where its last status event says it went.
             assert last_status.get(escrow.pk) == escrow.status, (
                 f"{escrow} is {escrow.status}; its event trail ends at {last_status.get(escrow.pk)}"

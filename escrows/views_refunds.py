@@ -1,0 +1,313 @@
+"""Pages for refunds and mutual cancellation. Same rules as views.py: reads through selectors,
+every POST through one service, a confirmation step before money moves, no business rule here
+(what may be offered comes from permissions.refund_actions)."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .errors import EscrowError, NotFound
+from .forms import CancellationForm, DeclineForm, MilestoneRefundForm, RefundRequestForm
+from .models import CancellationProposal, Escrow, FundingSource, Milestone, RefundRequest
+from .money import format_money
+from .permissions import RefundActions, refund_actions
+from .views import _escrow_or_404, _run
+
+
+def _actions(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> RefundActions:
+    return refund_actions(
+        escrow,
+        milestones,
+        request.user,
+        refund_request=selectors.open_refund_request(escrow),
+        proposal=selectors.open_cancellation_proposal(escrow),
+    )
+
+
+def refund_destination(escrow: Escrow, role: str | None) -> str:
+    """Where a refund to the buyer lands, in words for this viewer."""
+    payment = getattr(escrow, "payment", None)
+    if payment is not None and payment.source == FundingSource.CARD:
+        return "your card" if role == "buyer" else "the buyer's card"
+    return "your balance" if role == "buyer" else "the buyer's balance"
+
+
+def refunds_context(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> dict[str, Any]:
+    """What the escrow page needs for its refunds panel, in two queries: only one request and
+    one proposal can be open at a time, and it is always the newest (see the services)."""
+    requests = list(selectors.refund_requests_of(escrow)[:6])
+    proposals = list(selectors.cancellation_proposals_of(escrow)[:6])
+    open_request = requests[0] if requests and requests[0].is_open else None
+    open_proposal = proposals[0] if proposals and proposals[0].is_open else None
+    actions = refund_actions(
+        escrow, milestones, request.user, refund_request=open_request, proposal=open_proposal
+    )
+    return {
+        "refunds": actions,
+        "refund_history": [r for r in requests if not r.is_open][:5],
+        "cancellation_history": [p for p in proposals if not p.is_open][:5],
+        "refund_to": refund_destination(escrow, actions.role) if escrow.funded_at else "",
+        # Its own ids: the escrow page also has the dispute form's "reason".
+        "decline_form": DeclineForm(auto_id="decline_%s"),
+    }
+
+
+def _back(escrow: Escrow) -> HttpResponse:
+    return redirect("escrow_detail", public_id=escrow.public_id)
+
+
+def _refund_request_or_404(escrow: Escrow, request_id: str) -> RefundRequest:
+    try:
+        return selectors.refund_request_get(escrow, request_id)
+    except NotFound:
+        raise Http404("Refund request not found") from None
+
+
+def _proposal_or_404(escrow: Escrow, proposal_id: str) -> CancellationProposal:
+    try:
+        return selectors.cancellation_proposal_get(escrow, proposal_id)
+    except NotFound:
+        raise Http404("Cancellation proposal not found") from None
+
+
+# -- the seller refunds milestones ------------------------------------------------------------
+
+
+@login_required
+def milestones_refund(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Pick milestones (GET), confirm the amount and where it goes (POST), refund (POST confirm)."""
+    escrow = _escrow_or_404(request, public_id)
+    milestones = selectors.milestones_of(escrow)
+    actions = _actions(request, escrow, milestones)
+    if not actions.can_refund_milestones:
+        messages.error(request, "There is nothing you can refund on this escrow right now.")
+        return _back(escrow)
+    form = MilestoneRefundForm(request.POST or None, milestones=actions.refundable, currency=escrow.currency)
+    if request.method == "POST" and form.is_valid():
+        chosen = [m for m in actions.refundable if m.public_id in form.cleaned_data["milestones"]]
+        amount = sum(m.amount for m in chosen)
+        refund_to = refund_destination(escrow, "seller")
+        if request.POST.get("confirm") == "yes":
+            _run(
+                request,
+                lambda: services.escrow_refund_milestones(
+                    escrow=escrow,
+                    by=request.user,
+                    milestones=[m.public_id for m in chosen],
+                    reason=form.cleaned_data["reason"],
+                ),
+                f"Refunded {format_money(amount, escrow.currency)} to {refund_to}.",
+            )
+            return _back(escrow)
+        return render(
+            request,
+            "escrows/refund_confirm.html",
+            {
+                "escrow": escrow,
+                "form": form,
+                "chosen": chosen,
+                "amount": amount,
+                "refund_to": refund_to,
+                "closes": all(m.is_settled or m in chosen for m in milestones),
+            },
+        )
+    return render(request, "escrows/refund_milestones.html", {"escrow": escrow, "form": form})
+
+
+# -- the buyer's refund request ---------------------------------------------------------------
+
+
+@login_required
+def refund_request_new(request: HttpRequest, public_id: str) -> HttpResponse:
+    escrow = _escrow_or_404(request, public_id)
+    milestones = selectors.milestones_of(escrow)
+    actions = _actions(request, escrow, milestones)
+    if not actions.can_request_refund:
+        messages.error(request, "You cannot ask for a refund on this escrow right now.")
+        return _back(escrow)
+    form = RefundRequestForm(request.POST or None, milestones=actions.refundable, currency=escrow.currency)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.refund_request_create(
+                escrow=escrow,
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+                milestones=form.cleaned_data.get("milestones") or None,
+            )
+        except EscrowError as exc:
+            form.add_error("reason" if exc.field == "reason" else None, exc.message)
+        else:
+            messages.success(
+                request,
+                f"Asked the seller to refund {format_money(created.amount, escrow.currency)}. "
+                "You will see their answer here.",
+            )
+            return _back(escrow)
+    return render(request, "escrows/refund_request.html", {"escrow": escrow, "form": form})
+
+
+@login_required
+def refund_request_accept(request: HttpRequest, public_id: str, request_id: str) -> HttpResponse:
+    """GET: the confirmation step. POST: accept, which refunds at once."""
+    escrow = _escrow_or_404(request, public_id)
+    refund_request = _refund_request_or_404(escrow, request_id)
+    amount = format_money(refund_request.amount, escrow.currency)
+    if request.method == "POST":
+        _run(
+            request,
+            lambda: services.refund_request_accept(refund_request=refund_request, by=request.user),
+            f"Refund request accepted: {amount} refunded to {refund_destination(escrow, 'seller')}.",
+        )
+        return _back(escrow)
+    actions = _actions(request, escrow, selectors.milestones_of(escrow))
+    if not actions.can_answer_refund_request or actions.refund_request != refund_request:
+        messages.error(request, "This refund request cannot be accepted by you right now.")
+        return _back(escrow)
+    by_id = {m.public_id: m for m in selectors.milestones_of(escrow)}
+    return render(
+        request,
+        "escrows/refund_request_accept.html",
+        {
+            "escrow": escrow,
+            "refund_request": refund_request,
+            "chosen": [by_id[i] for i in refund_request.milestone_ids if i in by_id],
+            "refund_to": refund_destination(escrow, "seller"),
+        },
+    )
+
+
+@login_required
+def refund_request_decline(request: HttpRequest, public_id: str, request_id: str) -> HttpResponse:
+    escrow = _escrow_or_404(request, public_id)
+    refund_request = _refund_request_or_404(escrow, request_id)
+    form = DeclineForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        _run(
+            request,
+            lambda: services.refund_request_decline(
+                refund_request=refund_request, by=request.user, reason=form.cleaned_data["reason"]
+            ),
+            "Refund request declined. The buyer sees your reason.",
+        )
+        return _back(escrow)
+    return render(
+        request,
+        "escrows/refund_request_decline.html",
+        {"escrow": escrow, "refund_request": refund_request, "form": form},
+    )
+
+
+@login_required
+@require_POST
+def refund_request_withdraw(request: HttpRequest, public_id: str, request_id: str) -> HttpResponse:
+    escrow = _escrow_or_404(request, public_id)
+    refund_request = _refund_request_or_404(escrow, request_id)
+    _run(
+        request,
+        lambda: services.refund_request_withdraw(refund_request=refund_request, by=request.user),
+        "Refund request withdrawn.",
+    )
+    return _back(escrow)
+
+
+# -- mutual cancellation ----------------------------------------------------------------------
+
+
+@login_required
+def cancellation_new(request: HttpRequest, public_id: str) -> HttpResponse:
+    escrow = _escrow_or_404(request, public_id)
+    milestones = selectors.milestones_of(escrow)
+    actions = _actions(request, escrow, milestones)
+    if not actions.can_propose_cancellation:
+        messages.error(request, "This escrow cannot be cancelled by agreement right now.")
+        return _back(escrow)
+    form = CancellationForm(request.POST or None, currency=escrow.currency)
+    if request.method == "POST" and form.is_valid():
+        try:
+            buyer_amount, seller_amount = form.amounts()
+            services.cancellation_propose(
+                escrow=escrow,
+                by=request.user,
+                buyer_amount=buyer_amount,
+                seller_amount=seller_amount,
+                note=form.cleaned_data["note"],
+            )
+        except EscrowError as exc:
+            field = {"buyerAmount": "buyer_amount", "sellerAmount": "seller_amount"}.get(
+                exc.field or "", exc.field
+            )
+            form.add_error(field if field in form.fields else None, exc.message)
+        else:
+            other = "seller" if actions.role == "buyer" else "buyer"
+            messages.success(
+                request, f"Proposed a mutual cancellation. The {other} can accept or decline it."
+            )
+            return _back(escrow)
+    return render(
+        request,
+        "escrows/cancellation_new.html",
+        {"escrow": escrow, "form": form, "held": actions.held, "role": actions.role},
+    )
+
+
+@login_required
+def cancellation_accept(request: HttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
+    """GET: the confirmation step showing the split. POST: accept; the money moves."""
+    escrow = _escrow_or_404(request, public_id)
+    proposal = _proposal_or_404(escrow, proposal_id)
+    if request.method == "POST":
+        _run(
+            request,
+            lambda: services.cancellation_accept(proposal=proposal, by=request.user),
+            "Escrow cancelled by agreement: "
+            f"{format_money(proposal.buyer_amount, escrow.currency)} back to the buyer, "
+            f"{format_money(proposal.seller_amount, escrow.currency)} to the seller.",
+        )
+        return _back(escrow)
+    actions = _actions(request, escrow, selectors.milestones_of(escrow))
+    if not actions.can_answer_proposal or actions.proposal != proposal:
+        messages.error(request, "This cancellation proposal cannot be accepted by you right now.")
+        return _back(escrow)
+    return render(
+        request,
+        "escrows/cancellation_accept.html",
+        {
+            "escrow": escrow,
+            "proposal": proposal,
+            "role": actions.role,
+            "refund_to": refund_destination(escrow, actions.role),
+        },
+    )
+
+
+@login_required
+@require_POST
+def cancellation_decline(request: HttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
+    escrow = _escrow_or_404(request, public_id)
+    proposal = _proposal_or_404(escrow, proposal_id)
+    _run(
+        request,
+        lambda: services.cancellation_decline(
+            proposal=proposal, by=request.user, reason=request.POST.get("reason", "")
+        ),
+        "Cancellation proposal declined. The escrow carries on.",
+    )
+    return _back(escrow)
+
+
+@login_required
+@require_POST
+def cancellation_withdraw(request: HttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
+    escrow = _escrow_or_404(request, public_id)
+    proposal = _proposal_or_404(escrow, proposal_id)
+    _run(
+        request,
+        lambda: services.cancellation_withdraw(proposal=proposal, by=request.user),
+        "Cancellation proposal withdrawn.",
+    )
+    return _back(escrow)
