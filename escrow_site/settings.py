@@ -177,6 +177,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
+# --- Email (review reminders) ----------------------------------------------------------
+# Printed to the console by default; tests use Django's locmem outbox.
+MAILERS = {
+    "default": {
+        "BACKEND": os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Milestone Escrow <no-reply@escrow.example>")
+
 # --- The product -------------------------------------------------------------------------
 # Test mode enables wallet top-ups from a mock deposit and the mock card gateway.
 ESCROW_TEST_MODE = envbool("ESCROW_TEST_MODE", True)
@@ -193,6 +202,10 @@ ESCROW_FEE_SCHEDULE = {
 }
 ESCROW_INSPECTION_PERIOD = timedelta(days=envint("ESCROW_INSPECTION_DAYS", 14))
 ESCROW_PAYMENT_EXPIRY = timedelta(days=envint("ESCROW_EXPIRY_DAYS", 30))
+# Review clock: the buyer may extend a delivered milestone's review once, by this much; a
+# reminder email goes out this long before the deadline (process_due / beat).
+ESCROW_REVIEW_EXTENSION = timedelta(days=envint("ESCROW_REVIEW_EXTENSION_DAYS", 7))
+ESCROW_REVIEW_REMINDER_BEFORE = timedelta(hours=envint("ESCROW_REVIEW_REMINDER_HOURS", 48))
 # Largest amount we accept for one escrow, in major units (keeps sums far from BIGINT limits).
 ESCROW_MAX_AMOUNT_MAJOR = 10**12
 ESCROW_CARD_GATEWAY = os.environ.get("ESCROW_CARD_GATEWAY", "escrows.providers.MockCardGateway")

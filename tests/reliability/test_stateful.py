@@ -334,7 +334,9 @@ class EscrowServices(RuleBasedStateMachine):
         """Age one escrow past its inspection period and its payment expiry (timestamps only)."""
         escrow = self.escrow(pick)
         past = timezone.now() - timedelta(days=60)
-        Milestone.objects.filter(escrow=escrow, completed_at__isnull=False).update(completed_at=past)
+        Milestone.objects.filter(escrow=escrow, completed_at__isnull=False).update(
+            completed_at=past, review_deadline=past
+        )
         Escrow.objects.filter(pk=escrow.pk).update(expires_at=past)
 
     @precondition(lambda self: self.escrows)
