@@ -3,7 +3,7 @@
 from django.urls import re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import escrow_list, provider, schema  # noqa: F401 -- registers the auth schemes
+from . import beyond_clock, escrow_list, provider, schema  # noqa: F401 -- registers the auth schemes
 from . import payment_intents as pi
 from .common import ID, unknown_route
 
@@ -44,6 +44,13 @@ urlpatterns = [
     re_path(r"^payment/escrow$", provider.PayEscrow.as_view(), name="api_provider_pay"),
     re_path(r"^payment/topup$", provider.WalletTopup.as_view(), name="api_provider_topup"),
     re_path(r"^customer/create$", provider.CustomerCreate.as_view(), name="api_provider_customer_create"),
+    # Beyond the anchors: review clock and fee quote
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/milestones/(?P<milestone_id>{ID})/extend-review$",
+        beyond_clock.MilestoneExtendReview.as_view(),
+        name="api_milestone_extend_review",
+    ),
+    re_path(r"^fee-quote$", beyond_clock.FeeQuoteView.as_view(), name="api_fee_quote"),
     # Schema and docs (Swagger UI and Redoc served from static files: drf-spectacular-sidecar)
     re_path(r"^schema$", SpectacularAPIView.as_view(), name="api_schema"),
     re_path(r"^docs$", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
