@@ -147,3 +147,16 @@ def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
         .values("t")
     )
     return qs.annotate(released_total=Coalesce(Subquery(released), Value(0), output_field=BigIntegerField()))
+
+
+def with_review_clock(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
+    """Annotate `next_review_deadline`: the earliest review deadline among the escrow's
+    delivered milestones (None when nothing awaits the buyer's review)."""
+    deadline = (
+        Milestone.objects.filter(
+            escrow=OuterRef("pk"), status=MilestoneStatus.COMPLETED, review_deadline__isnull=False
+        )
+        .order_by("review_deadline")
+        .values("review_deadline")[:1]
+    )
+    return qs.annotate(next_review_deadline=Subquery(deadline))

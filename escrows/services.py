@@ -1329,7 +1329,7 @@ def milestone_review_remind(*, milestone: Milestone) -> Milestone | None:
         escrow=escrow,
         milestone=milestone,
         customer=escrow.buyer,
-        details={"index": milestone.index, "reviewDeadline": deadline.isoformat(), "to": escrow.buyer.email},
+        details={"index": milestone.index, "reviewDeadline": deadline.isoformat()},
     )
     _send_review_reminder(escrow, milestone, deadline)
     return milestone

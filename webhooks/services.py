@@ -34,6 +34,8 @@ WEBHOOK_EVENT_TYPES = (
     "escrow.disputed",
     "milestone.completed",
     "milestone.released",
+    "milestone.review_extended",
+    "milestone.review_reminder_sent",
     "settlement.paid",
     "settlement.failed",
 )

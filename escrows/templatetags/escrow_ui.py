@@ -69,6 +69,8 @@ EVENT_WORDS = {
     "settlement.paid": "Payout paid",
     "settlement.failed": "Payout failed",
     "settlement.retried": "Payout retried",
+    "milestone.review_extended": "Review extended",
+    "milestone.review_reminder_sent": "Review reminder emailed",
 }
 
 

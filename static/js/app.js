@@ -149,6 +149,8 @@
         del.checked = true;
         row.hidden = true;
         update();
+        // The fee quote (htmx) listens for changes on the form.
+        del.dispatchEvent(new Event("change", { bubbles: true }));
       });
       holder.appendChild(btn);
       if (del.checked) row.hidden = true;
