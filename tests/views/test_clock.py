@@ -129,3 +129,16 @@ def test_edit_form_quotes_the_stored_milestones(seller, seller_client):
     escrow = make_escrow(seller, parts=(30_000, 70_000))
     html = html_of(seller_client.get(reverse("escrow_edit", args=[escrow.public_id])))
     assert html.count("<tr data-quote-row>") == 2
+
+
+def test_admin_shows_the_review_clock_read_only(delivered, admin_user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(admin_user)
+    html = html_of(client.get(reverse("admin:escrows_milestone_change", args=[delivered.pk])))
+    assert "Review deadline" in html and 'name="review_deadline"' not in html
+    listing = html_of(client.get(reverse("admin:escrows_milestone_changelist")))
+    assert "Review deadline" in listing
+    escrow_page = html_of(client.get(reverse("admin:escrows_escrow_change", args=[delivered.escrow.pk])))
+    assert "Review deadline" in escrow_page and delivered.escrow.fee_schedule_version in escrow_page
