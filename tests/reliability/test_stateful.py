@@ -4,8 +4,10 @@ nothing; strangers are never let in. Steps: RELIABILITY_SCALE x ~3,000 (max_exam
 
 import os
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -30,6 +32,7 @@ from escrows.models import (
     LedgerAccount,
     LedgerEntry,
     Milestone,
+    MilestoneStatus,
     MockOffRampPayout,
     Payment,
     Settlement,
@@ -78,6 +81,11 @@ def snapshot() -> tuple:
             )
         ),
         tuple(Milestone.objects.order_by("pk").values_list("pk", "escrow_id", "index", "amount", "payee_id")),
+        tuple(
+            Milestone.objects.order_by("pk").values_list(
+                "pk", "review_deadline", "review_extended_at", "reminder_sent_at"
+            )
+        ),
     )
 
 
@@ -140,6 +148,13 @@ class EscrowServices(RuleBasedStateMachine):
             figures.add(SECTION, "violations: outsider succeeded")
             raise AssertionError(f"{action} by an outsider succeeded")
         return result
+
+    def in_review(self) -> list[Milestone]:
+        return list(
+            Milestone.objects.filter(escrow_id__in=self.escrows, status=MilestoneStatus.COMPLETED).order_by(
+                "pk"
+            )
+        )
 
     def outsider(self, role: str) -> bool:
         return role in ("stranger", "payee")
@@ -348,6 +363,84 @@ class EscrowServices(RuleBasedStateMachine):
             self.attempt(
                 "milestone_auto_release", lambda: services.milestone_auto_release(milestone=milestone)
             )
+
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks, index=picks, role=roles_for("buyer"))
+    def extend_review(self, pick, index, role) -> None:
+        # Mostly a milestone under review (the interesting case), else any one.
+        in_review = self.in_review()
+        if in_review and index % 4:
+            milestone = in_review[index % len(in_review)]
+            escrow = self.escrow(self.escrows.index(milestone.escrow_id))
+        else:
+            escrow = self.escrow(pick)
+            milestone = self.milestone(escrow, index)
+        if milestone is None:
+            return
+        by = self.actor(escrow, role)
+        before = services.review_deadline_of(milestone)
+        extended = self.attempt(
+            "milestone_review_extend",
+            lambda: services.milestone_review_extend(milestone=milestone, by=by),
+            outsider=self.outsider(role) or role == "admin",
+        )
+        if extended is not None:
+            assert role == "buyer", f"{role} extended a review"
+            figures.add(SECTION, "review extensions")
+            assert extended.review_deadline == before + django_settings.ESCROW_REVIEW_EXTENSION
+            assert Event.objects.filter(kind="milestone.review_extended", milestone=milestone).count() == 1
+
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks)
+    def deliver_for_review(self, pick) -> None:
+        """The seller delivers the next stage of a funded escrow and leaves it with the buyer:
+        the review clock starts (the `advance` rules mostly release at once)."""
+        escrow = self.escrow(pick)
+        if escrow.status == EscrowStatus.AWAITING_PAYMENT:
+            self.topup_for_escrow(pick, "buyer")
+            self.fund(pick, "buyer", "WALLET", "", None)
+            escrow = self.escrow(pick)
+        if escrow.status != EscrowStatus.OPENED:
+            return
+        ms = list(Milestone.objects.filter(escrow=escrow).order_by("index"))
+        pending = [i for i, m in enumerate(ms) if m.status == MilestoneStatus.PENDING]
+        if pending:
+            self.complete(pick, pending[0], "seller")
+
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks, days=st.sampled_from([1, 6, 12, 13, 15, 21, 40]))
+    def clock_advances(self, pick, days) -> None:
+        """Time moves on by `days` for this step only: the review timers run on one escrow with
+        `now` shifted (nothing else sees the shift). A release happens only past the (possibly
+        extended) deadline, never for a disputed milestone; a reminder at most once a deadline."""
+        in_review = self.in_review()
+        if in_review and pick % 2:
+            pick = self.escrows.index(in_review[pick % len(in_review)].escrow_id)
+        escrow = self.escrow(pick)
+        later = timezone.now() + timedelta(days=days)
+        for m in Milestone.objects.filter(escrow=escrow).order_by("index"):
+            status, deadline = m.status, services.review_deadline_of(m)
+            with mock.patch("django.utils.timezone.now", return_value=later):
+                if (
+                    self.attempt(
+                        "milestone_review_remind", lambda m=m: services.milestone_review_remind(milestone=m)
+                    )
+                    is not None
+                ):
+                    figures.add(SECTION, "review reminders")
+                released = self.attempt(
+                    "milestone_auto_release", lambda m=m: services.milestone_auto_release(milestone=m)
+                )
+            if released is not None:
+                figures.add(SECTION, "auto-releases on the review clock")
+                assert status == MilestoneStatus.COMPLETED, f"auto-released a {status} milestone"
+                assert deadline is not None and deadline <= later, "auto-released before its deadline"
+            reminders = Event.objects.filter(kind="milestone.review_reminder_sent", milestone=m).count()
+            # Each deadline earns one reminder: one per delivery, one per extension.
+            deadlines = Event.objects.filter(
+                kind__in=["milestone.completed", "milestone.review_extended"], milestone=m
+            ).count()
+            assert reminders <= deadlines, f"{m} reminded {reminders} times for {deadlines} deadlines"
 
     @precondition(lambda self: self.escrows)
     @rule(pick=picks)
