@@ -151,9 +151,11 @@ class EscrowServices(RuleBasedStateMachine):
 
     def in_review(self) -> list[Milestone]:
         return list(
-            Milestone.objects.filter(escrow_id__in=self.escrows, status=MilestoneStatus.COMPLETED).order_by(
-                "pk"
-            )
+            Milestone.objects.filter(
+                escrow_id__in=self.escrows,
+                escrow__status=EscrowStatus.OPENED,
+                status=MilestoneStatus.COMPLETED,
+            ).order_by("pk")
         )
 
     def outsider(self, role: str) -> bool:
