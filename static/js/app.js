@@ -169,6 +169,9 @@
       row.querySelector("input").focus();
       update();
     });
+    // The quote follows the typing (htmx): the no-JavaScript "Preview fees" round trip is not needed.
+    var preview = form.querySelector("[data-preview-fees]");
+    if (preview && window.htmx) preview.hidden = true;
     form.addEventListener("input", update);
     form.addEventListener("change", update);
     update();
