@@ -228,3 +228,21 @@ def test_racing_reminder_runs_send_one_email(seller, buyer, settings):
     assert sum(r is not None for r in results) == 1, results
     assert len(mail.outbox) == 1
     assert Event.objects.filter(kind="milestone.review_reminder_sent").count() == 1
+
+
+def test_extension_and_reminder_are_webhooks_to_both_parties(delivered, seller, buyer, settings):
+    from webhooks import services as webhooks
+    from webhooks.models import WebhookDelivery
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    for who in (seller, buyer):
+        webhooks.webhook_endpoint_create(customer=who, url=f"http://127.0.0.1:8149/{who.pk}")
+    services.milestone_review_extend(milestone=delivered, by=buyer)
+    with at(refresh(delivered).review_deadline - DAY):
+        services.milestone_review_remind(milestone=delivered)
+    webhooks.events_dispatch()
+    for kind in ("milestone.review_extended", "milestone.review_reminder_sent"):
+        sent_to = set(
+            WebhookDelivery.objects.filter(event_type=kind).values_list("endpoint__customer", flat=True)
+        )
+        assert sent_to == {seller.pk, buyer.pk}, kind
