@@ -192,3 +192,18 @@ def test_schema_documents_the_new_routes(seller_api):
     assert "/v1/fee-quote" in schema["paths"]
     assert {"get", "post"} <= set(schema["paths"]["/v1/fee-quote"])
     assert "/v1/escrows/{escrow_id}/milestones/{milestone_id}/extend-review" in schema["paths"]
+
+
+def test_provider_escrow_shows_the_fee_schedule_version(seller, seller_api, settings):
+    r = seller_api.post(
+        "/v1/escrow/milestone/create",
+        {
+            "amount": 1000,
+            "purpose": "Versioned",
+            "whoPays": "buyer",
+            "milestones": [{"title": "A", "amount": 400}, {"title": "B", "amount": 600}],
+        },
+        format="json",
+    )
+    assert r.status_code == 201, r.json()
+    assert r.json()["data"]["feeScheduleVersion"] == settings.ESCROW_FEE_SCHEDULE["version"]
