@@ -177,6 +177,33 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
+# --- Email (review reminders) ----------------------------------------------------------
+# Printed to the console (the log) by default, so the embedded default needs no mail server;
+# EMAIL_HOST switches to SMTP, EMAIL_BACKEND to any backend. Tests use Django's locmem outbox.
+_EMAIL_SMTP = "django.core.mail.backends.smtp.EmailBackend"
+_EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    _EMAIL_SMTP if os.environ.get("EMAIL_HOST") else "django.core.mail.backends.console.EmailBackend"
+)
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": envint("EMAIL_PORT", 25),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": envbool("EMAIL_USE_TLS", False),
+        }
+        if _EMAIL_BACKEND == _EMAIL_SMTP
+        else {},
+    }
+}
+if not os.environ.get("EMAIL_BACKEND") and not os.environ.get("EMAIL_HOST"):
+    # Console mail is the documented default, not a forgotten setting: the deploy check's
+    # mail.E001 (development-only backend) would flag it.
+    SILENCED_SYSTEM_CHECKS = ["mail.E001"]
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Milestone Escrow <no-reply@escrow.example>")
+
 # --- The product -------------------------------------------------------------------------
 # Test mode enables wallet top-ups from a mock deposit and the mock card gateway.
 ESCROW_TEST_MODE = envbool("ESCROW_TEST_MODE", True)
@@ -203,6 +230,10 @@ ESCROW_EVIDENCE_MAX_BYTES = envint("ESCROW_EVIDENCE_MAX_BYTES", 5 * 1024 * 1024)
 ESCROW_EVIDENCE_MAX_ITEMS = envint("ESCROW_EVIDENCE_MAX_ITEMS", 50)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or str(BASE_DIR / "media")
 MEDIA_URL = "media/"
+# Review clock: the buyer may extend a delivered milestone's review once, by this much; a
+# reminder email goes out this long before the deadline (process_due / beat).
+ESCROW_REVIEW_EXTENSION = timedelta(days=envint("ESCROW_REVIEW_EXTENSION_DAYS", 7))
+ESCROW_REVIEW_REMINDER_BEFORE = timedelta(hours=envint("ESCROW_REVIEW_REMINDER_HOURS", 48))
 # Largest amount we accept for one escrow, in major units (keeps sums far from BIGINT limits).
 ESCROW_MAX_AMOUNT_MAJOR = 10**12
 ESCROW_CARD_GATEWAY = os.environ.get("ESCROW_CARD_GATEWAY", "escrows.providers.MockCardGateway")

@@ -77,6 +77,9 @@ class MilestoneInline(admin.TabularInline):
         "payee",
         "completed_at",
         "completion_proof",
+        "review_deadline",
+        "review_extended_at",
+        "reminder_sent_at",
         "released_at",
     )
     readonly_fields = fields
@@ -134,6 +137,9 @@ class MilestoneAdmin(ReadOnlyAdmin):
         "amount",
         "status",
         "completed_at",
+        "review_deadline",
+        "review_extended_at",
+        "reminder_sent_at",
         "released_at",
     )
     list_filter = ("status",)

@@ -253,6 +253,11 @@ class Milestone(models.Model):
     released_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # -- review clock (issue 7): set when delivered; the buyer confirms or disputes by then,
+    # or the timer releases. One extension; one reminder per deadline (reset by the extension).
+    review_deadline = models.DateTimeField(null=True, blank=True)
+    review_extended_at = models.DateTimeField(null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["escrow_id", "index"]
@@ -260,7 +265,10 @@ class Milestone(models.Model):
             models.UniqueConstraint(fields=["escrow", "index"], name="milestone_unique_index"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="milestone_amount_positive"),
         ]
-        indexes = [models.Index(fields=["status", "completed_at"], name="milestone_status_done")]
+        indexes = [
+            models.Index(fields=["status", "completed_at"], name="milestone_status_done"),
+            models.Index(fields=["status", "review_deadline"], name="milestone_review_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id} #{self.index}"
@@ -317,6 +325,15 @@ class Milestone(models.Model):
 
     def amount_str(self) -> str:
         return format_minor(self.amount, self.escrow.currency)
+
+    @property
+    def review_extended(self) -> bool:
+        return self.review_extended_at is not None
+
+    @property
+    def in_review(self) -> bool:
+        """Delivered and waiting for the buyer: the review clock is running."""
+        return self.status == MilestoneStatus.COMPLETED and self.review_deadline is not None
 
 
 class FundingSource(models.TextChoices):

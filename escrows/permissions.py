@@ -4,7 +4,10 @@ rules the services enforce; the services still check everything again on POST.""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from .models import CancellationProposal, Escrow, EscrowStatus, Milestone, MilestoneStatus, RefundRequest
 
@@ -23,6 +26,8 @@ class EscrowActions:
     # Milestones either party may dispute now (milestone escrows; can_dispute is the
     # whole-escrow dispute of a standard escrow).
     disputable: tuple[Milestone, ...] = ()
+    # Review clock: pks of delivered milestones whose review the buyer may still extend.
+    extendable: frozenset[int] = frozenset()
 
     @property
     def any(self) -> bool:
@@ -36,6 +41,7 @@ class EscrowActions:
                 self.deliverable,
                 self.releasable,
                 self.disputable,
+                self.extendable,
             )
         )
 
@@ -87,7 +93,18 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
         can_dispute=whole,
         disputable=disputable,
         releasable=nxt if opened and "release" in nxt_moves else None,
+        extendable=frozenset(m.pk for m in milestones if opened and review_extendable(m))
+        if role == "buyer"
+        else frozenset(),
     )
+
+
+def review_extendable(milestone: Milestone, now: datetime | None = None) -> bool:
+    """Delivered, never extended, and its review deadline still ahead (services decide again)."""
+    if milestone.status != MilestoneStatus.COMPLETED or milestone.review_extended_at is not None:
+        return False
+    deadline = milestone.review_deadline
+    return deadline is not None and deadline > (now or timezone.now())
 
 
 def reserved_for_other(escrow: Escrow, user: Any) -> bool:

@@ -436,3 +436,16 @@ def held_amount(escrow: Escrow, milestones: list[Milestone]) -> int:
     if escrow.is_milestone:
         return sum(m.amount for m in milestones if not m.is_settled)
     return escrow.amount
+
+
+def with_review_clock(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
+    """Annotate `next_review_deadline`: the earliest review deadline among the escrow's
+    delivered milestones (None when nothing awaits the buyer's review)."""
+    deadline = (
+        Milestone.objects.filter(
+            escrow=OuterRef("pk"), status=MilestoneStatus.COMPLETED, review_deadline__isnull=False
+        )
+        .order_by("review_deadline")
+        .values("review_deadline")[:1]
+    )
+    return qs.annotate(next_review_deadline=Subquery(deadline))

@@ -504,6 +504,7 @@ def escrow_fund(
     escrow.fund()
     escrow.funded_at = timezone.now()
     escrow.save()
+    _review_clock_on_funding(escrow, milestones)
     _event(
         "escrow.funded",
         by=by,
@@ -594,6 +595,7 @@ def milestone_complete(
     milestone.completion_proof = proof
     milestone.completion_proof_uri = proof_uri
     milestone.completed_at = timezone.now()
+    _review_clock_start(escrow, milestone, milestone.completed_at)
     milestone.save()
     _event(
         "milestone.completed",
@@ -607,6 +609,7 @@ def milestone_complete(
             "completedBy": milestone.completed_by,
             "proof": proof[:500],
             "proofUri": proof_uri,
+            "reviewDeadline": milestone.review_deadline.isoformat() if milestone.review_deadline else None,
         },
     )
     if escrow.auto_release_on_proof and escrow.status == EscrowStatus.OPENED:
@@ -640,7 +643,8 @@ def milestone_auto_release(*, milestone: Milestone) -> Milestone | None:
     milestone = _get_milestone(escrow, milestone, milestones)
     if escrow.status != EscrowStatus.OPENED or milestone.status != MilestoneStatus.COMPLETED:
         return None
-    if milestone.completed_at is None or milestone.completed_at + escrow.inspection_period > timezone.now():
+    deadline = review_deadline_of(milestone)
+    if deadline is None or deadline > timezone.now():
         return None
     previous = _previous(milestones, milestone)
     if previous is not None and not previous.is_settled:
@@ -1504,9 +1508,15 @@ def dispute_withdraw(*, dispute: Dispute, by: Any) -> Dispute:
         m_before = milestone.status
         if milestone.completed_at is not None:
             milestone.undispute_delivered()
+            # Its old review deadline may have lapsed while it was frozen: the buyer gets a
+            # fresh review period from now, or the next timer run would release it at once.
+            _review_clock_start(escrow, milestone, timezone.now())
+            milestone.save(
+                update_fields=["status", "review_deadline", "review_extended_at", "reminder_sent_at"]
+            )
         else:
             milestone.undispute_pending()
-        milestone.save(update_fields=["status"])
+            milestone.save(update_fields=["status"])
         _event(
             "milestone.undisputed",
             by=by,
@@ -2341,3 +2351,230 @@ def cancellation_withdraw(*, proposal: CancellationProposal, by: Any) -> Cancell
     proposal.save(update_fields=["status", "decided_by", "decided_at"])
     _event("cancellation.withdrawn", by=by, escrow=escrow, details={"proposal": proposal.public_id})
     return proposal
+
+
+# -- review clock (issue 7) --------------------------------------------------------------------
+
+
+def review_deadline_of(milestone: Milestone) -> datetime | None:
+    """When a delivered milestone releases by itself. Rows delivered before the clock existed
+    (or written by hand) fall back to delivered at + the escrow's inspection period."""
+    if milestone.review_deadline is not None:
+        return milestone.review_deadline
+    if milestone.completed_at is None:
+        return None
+    return milestone.completed_at + milestone.escrow.inspection_period
+
+
+def _review_clock_start(escrow: Escrow, milestone: Milestone, at: datetime) -> None:
+    milestone.review_deadline = at + escrow.inspection_period
+    milestone.review_extended_at = None
+    milestone.reminder_sent_at = None
+
+
+def _review_clock_on_funding(escrow: Escrow, milestones: list[Milestone]) -> None:
+    """A stage delivered before the buyer paid: the buyer's review starts when the money is in,
+    so a deadline that ran while nothing was held cannot release at once."""
+    for m in milestones:
+        if m.status != MilestoneStatus.COMPLETED or escrow.funded_at is None:
+            continue
+        start = escrow.funded_at + escrow.inspection_period
+        if m.review_deadline is None or m.review_deadline < start:
+            m.review_deadline = start
+            m.reminder_sent_at = None
+            m.save(update_fields=["review_deadline", "reminder_sent_at"])
+
+
+@transaction.atomic(durable=True)
+def milestone_review_extend(*, milestone: Milestone, by: Any) -> Milestone:
+    """The buyer takes more time to review a delivered milestone: the deadline moves by
+    ESCROW_REVIEW_EXTENSION, once, and only while the clock is still running."""
+    escrow = _lock_escrow(milestone.escrow)
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    if role != "buyer":
+        raise Forbidden("Only the buyer can extend the review period")
+    _refuse_if_disputed(milestone)
+    _check_actionable(escrow, allow_unfunded=False)
+    if milestone.status != MilestoneStatus.COMPLETED:
+        raise InvalidState(
+            "Only a delivered milestone that is waiting for your review can be extended",
+            code="not_in_review",
+        )
+    if milestone.review_extended_at is not None:
+        raise InvalidState(
+            "The review period of this milestone was already extended once", code="already_extended"
+        )
+    deadline = review_deadline_of(milestone)
+    now = timezone.now()
+    if deadline is None or deadline <= now:
+        raise InvalidState("The review period of this milestone has already ended", code="review_ended")
+    extension: timedelta = settings.ESCROW_REVIEW_EXTENSION
+    milestone.review_deadline = deadline + extension
+    milestone.review_extended_at = now
+    # A new deadline earns a new reminder.
+    milestone.reminder_sent_at = None
+    milestone.save(update_fields=["review_deadline", "review_extended_at", "reminder_sent_at"])
+    _event(
+        "milestone.review_extended",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        details={
+            "index": milestone.index,
+            "previousDeadline": deadline.isoformat(),
+            "reviewDeadline": milestone.review_deadline.isoformat(),
+            "extensionSeconds": int(extension.total_seconds()),
+        },
+    )
+    return milestone
+
+
+def review_reminder_due(milestone: Milestone, now: datetime) -> bool:
+    deadline = review_deadline_of(milestone)
+    return (
+        milestone.status == MilestoneStatus.COMPLETED
+        and milestone.reminder_sent_at is None
+        and deadline is not None
+        and deadline - settings.ESCROW_REVIEW_REMINDER_BEFORE <= now < deadline
+    )
+
+
+@transaction.atomic(durable=True)
+def milestone_review_remind(*, milestone: Milestone) -> Milestone | None:
+    """Timer: email the buyer once, ESCROW_REVIEW_REMINDER_BEFORE before a delivered
+    milestone releases by itself. Two runs at once send one email: the escrow row lock
+    serialises them and the conditional update lets only the first mark the milestone.
+    The email goes out inside the transaction, so a failed send leaves the milestone unmarked
+    for the next run. Returns None when nothing was due."""
+    escrow = _lock_escrow(milestone.escrow)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    now = timezone.now()
+    if (
+        escrow.status != EscrowStatus.OPENED
+        or escrow.buyer is None
+        or not review_reminder_due(milestone, now)
+    ):
+        return None
+    claimed = Milestone.objects.filter(
+        pk=milestone.pk, status=MilestoneStatus.COMPLETED, reminder_sent_at__isnull=True
+    ).update(reminder_sent_at=now)
+    if claimed != 1:
+        return None
+    milestone.reminder_sent_at = now
+    deadline = review_deadline_of(milestone)
+    assert deadline is not None
+    _event(
+        "milestone.review_reminder_sent",
+        by=None,
+        escrow=escrow,
+        milestone=milestone,
+        customer=escrow.buyer,
+        details={"index": milestone.index, "reviewDeadline": deadline.isoformat()},
+    )
+    _send_review_reminder(escrow, milestone, deadline)
+    return milestone
+
+
+def _send_review_reminder(escrow: Escrow, milestone: Milestone, deadline: datetime) -> None:
+    from django.core.mail import send_mail
+
+    title = milestone.title or f"Stage {milestone.index + 1}"
+    when = timezone.localtime(deadline).strftime("%d %b %Y, %H:%M %Z")
+    amount = format_money(milestone.amount, escrow.currency)
+    link = f"{settings.SITE_URL.rstrip('/')}/escrows/{escrow.public_id}/"
+    send_mail(
+        subject=f"Review “{title}” by {when}: it releases automatically",
+        message=(
+            f"{escrow.seller.display_name} marked “{title}” of “{escrow.title}” delivered.\n\n"
+            f"Unless you confirm or dispute it, {amount} is released to them automatically on {when}.\n"
+            f"Review it here: {link}\n"
+        ),
+        from_email=None,
+        recipient_list=[escrow.buyer.email],
+    )
+
+
+# -- fee quote (issue 7) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuoteMilestone:
+    index: int
+    amount: int
+    payee: Any  # the payee's User, or None for the seller
+    payee_fee: int  # the part of the fee this payee bears
+    payee_net: int
+
+
+@dataclass(frozen=True)
+class FeeQuote:
+    currency: str
+    amount: int
+    fee: int
+    buyer_fee: int
+    buyer_total: int
+    who_pays: str
+    fee_schedule_version: str
+    milestones: tuple[QuoteMilestone, ...]
+
+
+def fee_shares(fee: int, who_pays: str, amounts: Sequence[int]) -> tuple[int, list[int]]:
+    """Who bears the fee: (the buyer's part, each milestone payee's part). The buyer pays it all,
+    the payees pay it all, or half each (the buyer takes the odd minor unit). The payees' part
+    is spread in proportion to their amounts, largest remainders first, so it sums exactly."""
+    if who_pays == WhoPays.BUYER:
+        buyer_part = fee
+    elif who_pays == WhoPays.SELLER:
+        buyer_part = 0
+    else:
+        buyer_part = fee - fee // 2
+    payee_part = fee - buyer_part
+    total = sum(amounts)
+    if not amounts or total <= 0 or payee_part == 0:
+        return buyer_part, [0] * len(amounts)
+    shares = [payee_part * a // total for a in amounts]
+    order = sorted(range(len(amounts)), key=lambda i: (-(payee_part * amounts[i] % total), i))
+    for i in order[: payee_part - sum(shares)]:
+        shares[i] += 1
+    return buyer_part, shares
+
+
+def fee_quote(
+    *,
+    currency: str,
+    amount: int,
+    milestones: Sequence[MilestoneInput],
+    who_pays: str = WhoPays.BUYER,
+) -> FeeQuote:
+    """What an escrow with these terms would cost before anything is created or funded: the
+    fee under the current schedule, the buyer's total, and each payee's net. The terms are
+    checked with escrow_create's own rules and messages."""
+    currency = normalize_currency(currency)
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise InvalidRequest("amount must be an exact number of minor units", field="amount")
+    check_minor(amount, currency)
+    if who_pays != WhoPays.BUYER:
+        raise InvalidRequest("whoPays must be buyer for milestone escrows", field="whoPays")
+    _validate_milestone_set(
+        milestones, amount=amount, currency=currency, settlement_type=SettlementType.MILESTONE
+    )
+    fee, version = fee_for(amount, currency)
+    buyer_fee, shares = fee_shares(fee, who_pays, [m.amount for m in milestones])
+    return FeeQuote(
+        currency=currency,
+        amount=amount,
+        fee=fee,
+        buyer_fee=buyer_fee,
+        buyer_total=amount + buyer_fee,
+        who_pays=who_pays,
+        fee_schedule_version=version,
+        milestones=tuple(
+            QuoteMilestone(
+                index=i, amount=m.amount, payee=m.payee, payee_fee=share, payee_net=m.amount - share
+            )
+            for i, (m, share) in enumerate(zip(milestones, shares, strict=True))
+        ),
+    )

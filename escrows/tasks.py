@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import services
@@ -71,6 +73,20 @@ def _auto_release(pk: int) -> bool:
     return services.milestone_auto_release(milestone=milestone) is not None
 
 
+def _review_deadline() -> Coalesce:
+    """The stored review deadline; rows without one fall back to delivered at + inspection."""
+    return Coalesce(
+        F("review_deadline"),
+        ExpressionWrapper(F("completed_at") + F("escrow__inspection_period"), output_field=DateTimeField()),
+        output_field=DateTimeField(),
+    )
+
+
+def _remind(pk: int) -> bool:
+    milestone = Milestone.objects.select_related("escrow").get(pk=pk)
+    return services.milestone_review_remind(milestone=milestone) is not None
+
+
 def _expire(pk: int) -> bool:
     return services.escrow_expire(escrow=Escrow.objects.get(pk=pk)) is not None
 
@@ -94,27 +110,29 @@ def _redrive_settlement(pk: int) -> bool:
 
 
 def run_timers() -> dict[str, int]:
-    """Run the timers once: auto-release, expiry, dispute deadlines, settlement retries, then
-    the webhook outbox and delivery retries."""
+    """Run the timers once: auto-release, review reminders, expiry, dispute deadlines,
+    settlement retries, then the webhook outbox and delivery retries."""
     now = timezone.now()
     counts = {
         "auto_released": 0,
+        "review_reminders": 0,
         "expired": 0,
         "disputes_defaulted": 0,
         "settlements_retried": 0,
         "settlements_failed": 0,
         "errors": 0,
     }
-    lapsed = (
-        Milestone.objects.filter(status=MilestoneStatus.COMPLETED, escrow__status=EscrowStatus.OPENED)
-        .annotate(
-            inspection_ends=ExpressionWrapper(
-                F("completed_at") + F("escrow__inspection_period"), output_field=DateTimeField()
-            )
-        )
-        .filter(inspection_ends__lte=now)
+    in_review = Milestone.objects.filter(
+        status=MilestoneStatus.COMPLETED, escrow__status=EscrowStatus.OPENED
+    ).annotate(deadline=_review_deadline())
+    _each("auto_released", _ids(in_review.filter(deadline__lte=now)), _auto_release, counts)
+    # Reminders after releases: a milestone that just lapsed is released, not reminded.
+    reminders = in_review.filter(
+        reminder_sent_at__isnull=True,
+        deadline__gt=now,
+        deadline__lte=now + settings.ESCROW_REVIEW_REMINDER_BEFORE,
     )
-    _each("auto_released", _ids(lapsed), _auto_release, counts)
+    _each("review_reminders", _ids(reminders), _remind, counts)
     unpaid = Escrow.objects.filter(status=EscrowStatus.AWAITING_PAYMENT, expires_at__lte=now)
     _each("expired", _ids(unpaid), _expire, counts)
     _each("disputes_defaulted", _ids(services.disputes_due(now)), _dispute_default, counts)

@@ -102,6 +102,11 @@ urlpatterns = [
         views_refunds.cancellation_withdraw,
         name="cancellation_withdraw",
     ),
+    path(
+        "escrows/<str:public_id>/milestones/<str:milestone_id>/extend-review/",
+        views.milestone_extend_review,
+        name="milestone_extend_review",
+    ),
     path("pay/<str:payment_token>", views.pay, name="pay"),
     path("balance/", views.balance, name="balance"),
     path("balance/topup/", views.balance_topup, name="balance_topup"),

@@ -15,6 +15,7 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,7 +33,7 @@ from .forms import (
     attach_error,
     terms_from_forms,
 )
-from .models import Escrow, EscrowStatus, FundingSource, Milestone
+from .models import Escrow, EscrowStatus, FundingSource, Milestone, MilestoneStatus
 from .money import fee_for, format_minor, format_money, normalize_currency, to_minor
 from .permissions import escrow_actions, reserved_for_other
 
@@ -97,7 +98,7 @@ def escrow_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     tab = "buying" if request.GET.get("tab") == "buying" else "selling"
-    base = selectors.escrows_for_user(request.user, role=tab)
+    base = selectors.with_review_clock(selectors.escrows_for_user(request.user, role=tab))
     filterset = EscrowFilter(request.GET, queryset=selectors.with_progress(base))
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -124,6 +125,9 @@ def _escrow_form_page(request: HttpRequest, escrow: Escrow | None) -> HttpRespon
     if request.method == "POST":
         form = EscrowForm(request.POST)
         data = request.POST.copy()
+        if "preview" in data:
+            # Without JavaScript, "Preview fees" shows the quote for the form as typed.
+            return _render_escrow_form(request, escrow, form, MilestoneFormSet(data), quiet=True)
         if "add_row" in data:
             # Without JavaScript, "Add milestone" posts the form back with one more row.
             prefix = MilestoneFormSet().prefix
@@ -171,7 +175,7 @@ def _render_escrow_form(
             "form": form,
             "formset": formset,
             "quiet": quiet,
-            "quote": _quote(form["amount"].value(), form["currency"].value()),
+            "quote": _quote(form, formset, request.user),
             "exponents_json": json.dumps(settings.ESCROW_CURRENCIES),
             "fee_percent": schedule["basis_points"] / 100,
             "fee_min": schedule["min_major"],
@@ -202,22 +206,53 @@ def escrow_edit(request: HttpRequest, public_id: str) -> HttpResponse:
     return _escrow_form_page(request, escrow)
 
 
-def _quote(amount: object, currency: object) -> dict[str, str] | None:
-    """The fee and the buyer's total for an amount as typed, or None while it is not valid."""
+def _quote(form: EscrowForm, formset: Any, seller: Any) -> dict[str, Any] | None:
+    """The quote for the form as typed (bound or initial values): the fee and the buyer's total
+    as soon as the amount is valid, and, once the milestones are, each stage's net from the
+    fee_quote service (create's own rules; its message while they are not). None without a
+    valid amount."""
     try:
-        code = normalize_currency(currency or settings.ESCROW_DEFAULT_CURRENCY)
-        minor = to_minor(amount or "", code)
+        code = normalize_currency(form["currency"].value() or settings.ESCROW_DEFAULT_CURRENCY)
+        minor = to_minor(form["amount"].value() or "", code)
     except EscrowError:
         return None
-    fee, _ = fee_for(minor, code)
-    return {"fee": format_money(fee, code), "total": format_money(minor + fee, code)}
+    fee, version = fee_for(minor, code)
+    quote: dict[str, Any] = {
+        "fee": format_money(fee, code),
+        "total": format_money(minor + fee, code),
+        "version": version,
+        "rows": [],
+        "error": "",
+    }
+    rows = []
+    for f in formset.forms:
+        raw = f["amount"].value()
+        if f["DELETE"].value() or not (raw or "").strip():
+            continue
+        rows.append((f["title"].value() or f"Stage {len(rows) + 1}", raw))
+    try:
+        inputs = [
+            services.MilestoneInput(amount=to_minor(raw, code, field=f"milestones[{i}].amount"))
+            for i, (_, raw) in enumerate(rows)
+        ]
+        result = services.fee_quote(currency=code, amount=minor, milestones=inputs)
+    except EscrowError as exc:
+        quote["error"] = exc.message
+        return quote
+    payee = seller.display_name if getattr(seller, "is_authenticated", False) else "the seller"
+    quote["rows"] = [
+        {"title": title, "payee": payee, "net": format_money(m.payee_net, code)}
+        for (title, _), m in zip(rows, result.milestones, strict=True)
+    ]
+    return quote
 
 
 @require_GET
 def fee_quote(request: HttpRequest) -> HttpResponse:
-    """htmx partial: the fee quote refreshed while the seller types."""
-    quote = _quote(request.GET.get("amount"), request.GET.get("currency"))
-    return render(request, "escrows/_fee_quote.html", {"quote": quote})
+    """htmx partial: the fee quote refreshed while the seller types (the whole form is sent)."""
+    form = EscrowForm(request.GET)
+    formset = MilestoneFormSet(request.GET)
+    return render(request, "escrows/_fee_quote.html", {"quote": _quote(form, formset, request.user)})
 
 
 # -- the escrow page ------------------------------------------------------------------------
@@ -227,6 +262,12 @@ def fee_quote(request: HttpRequest) -> HttpResponse:
 def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     escrow = _escrow_or_404(request, public_id)
     milestones = selectors.milestones_of(escrow)
+    now = timezone.now()
+    for m in milestones:
+        # The review clock of a delivered milestone, for the page to show.
+        m.review_ends = services.review_deadline_of(m) if m.status == MilestoneStatus.COMPLETED else None
+        m.review_over = m.review_ends is not None and m.review_ends <= now
+        m.review_extend_to = m.review_ends + settings.ESCROW_REVIEW_EXTENSION if m.review_ends else None
     actions = escrow_actions(escrow, milestones, request.user)
     summary = selectors.escrow_ledger_summary(escrow)
     released = sum(m.amount for m in milestones if m.status == "RELEASED")
@@ -244,6 +285,7 @@ def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "deliver_form": DeliverForm(),
             "disputes": list(selectors.disputes_of(escrow)),
             **refunds_context(request, escrow, milestones),
+            "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
         },
     )
 
@@ -307,6 +349,35 @@ def milestone_deliver(request: HttpRequest, public_id: str, milestone_id: str) -
         messages.error(request, "This stage cannot be marked delivered by you right now.")
         return redirect("escrow_detail", public_id=escrow.public_id)
     return render(request, "escrows/deliver.html", {"escrow": escrow, "milestone": milestone, "form": form})
+
+
+@login_required
+def milestone_extend_review(request: HttpRequest, public_id: str, milestone_id: str) -> HttpResponse:
+    """GET: the confirmation step ("Extend the review to …?"). POST: extend, once."""
+    escrow = _escrow_or_404(request, public_id)
+    milestone = _milestone_or_404(escrow, milestone_id)
+    if request.method == "POST":
+        _run(
+            request,
+            lambda: services.milestone_review_extend(milestone=milestone, by=request.user),
+            f"Review of “{milestone.title or f'Stage {milestone.index + 1}'}” extended by "
+            f"{settings.ESCROW_REVIEW_EXTENSION.days} days.",
+        )
+        return redirect("escrow_detail", public_id=escrow.public_id)
+    actions = escrow_actions(escrow, selectors.milestones_of(escrow), request.user)
+    if milestone.pk not in actions.extendable:
+        messages.error(request, "The review of this stage cannot be extended by you now.")
+        return redirect("escrow_detail", public_id=escrow.public_id)
+    return render(
+        request,
+        "escrows/extend_review_confirm.html",
+        {
+            "escrow": escrow,
+            "milestone": milestone,
+            "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
+            "new_deadline": milestone.review_deadline + settings.ESCROW_REVIEW_EXTENSION,
+        },
+    )
 
 
 @escrow_action

@@ -18,7 +18,9 @@ def test_delivered_milestone_auto_releases_after_inspection_period(seller, buyer
     services.milestone_complete(milestone=first, by=seller)
     call_command("process_due")
     assert refresh(first).status == MilestoneStatus.COMPLETED
-    Milestone.objects.filter(pk=first.pk).update(completed_at=timezone.now() - timedelta(days=15))
+    Milestone.objects.filter(pk=first.pk).update(
+        completed_at=timezone.now() - timedelta(days=15), review_deadline=timezone.now() - timedelta(days=1)
+    )
     call_command("process_due")
     assert refresh(first).status == MilestoneStatus.RELEASED
     assert refresh(second).status == MilestoneStatus.PENDING
@@ -31,7 +33,9 @@ def test_disputed_escrow_is_not_auto_released(seller, buyer):
     first = milestones(escrow)[0]
     services.milestone_complete(milestone=first, by=seller)
     services.dispute_open(escrow=escrow, milestone=first, by=buyer, reason="Not as described")
-    Milestone.objects.filter(pk=first.pk).update(completed_at=timezone.now() - timedelta(days=30))
+    Milestone.objects.filter(pk=first.pk).update(
+        completed_at=timezone.now() - timedelta(days=30), review_deadline=timezone.now() - timedelta(days=16)
+    )
     call_command("process_due")
     assert refresh(first).status == MilestoneStatus.DISPUTED
 

@@ -42,6 +42,8 @@ WEBHOOK_EVENT_TYPES = (
     "dispute.answered",
     "dispute.withdrawn",
     "dispute.resolved",
+    "milestone.review_extended",
+    "milestone.review_reminder_sent",
     "settlement.paid",
     "settlement.failed",
     # refunds and mutual cancellation

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from escrows import selectors, services
 from escrows.errors import InvalidRequest
-from escrows.models import Escrow, Milestone, ReleaseType, SettlementType
+from escrows.models import Escrow, Milestone, MilestoneStatus, ReleaseType, SettlementType
 from escrows.money import format_minor, normalize_currency, to_minor
 from escrows.services import EscrowTerms, MilestoneInput
 
@@ -68,6 +68,7 @@ def intent_data(escrow: Escrow) -> dict[str, Any]:
         "currency": escrow.currency,
         "fee": format_minor(escrow.fee, escrow.currency),
         "totalAmount": format_minor(escrow.total_charge, escrow.currency),
+        "feeScheduleVersion": escrow.fee_schedule_version,
         "type": escrow.intent_type or None,
         "description": escrow.description,
         "settlementMethod": escrow.settlement_method or None,
@@ -103,6 +104,11 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
         "completedAt": iso(milestone.completed_at),
         "releasedAt": iso(milestone.released_at),
         "createdAt": iso(milestone.created_at),
+        # Review clock (beyond the seeds): when a delivered milestone releases by itself.
+        "reviewDeadline": iso(services.review_deadline_of(milestone))
+        if milestone.status == MilestoneStatus.COMPLETED
+        else None,
+        "reviewExtended": milestone.review_extended,
     }
 
 
@@ -135,6 +141,7 @@ IntentOutput = inline_serializer(
         "currency": serializers.CharField(),
         "fee": serializers.CharField(),
         "totalAmount": serializers.CharField(),
+        "feeScheduleVersion": serializers.CharField(),
         "type": serializers.CharField(allow_null=True),
         "description": serializers.CharField(),
         "settlementMethod": serializers.CharField(allow_null=True),
@@ -260,6 +267,8 @@ class IntentMilestoneOutput(serializers.Serializer):
     completedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
     releasedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
     createdAt = serializers.DateTimeField()  # noqa: N815
+    reviewDeadline = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    reviewExtended = serializers.BooleanField()  # noqa: N815
 
 
 MilestoneOutput = IntentMilestoneOutput

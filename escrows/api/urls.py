@@ -3,9 +3,9 @@
 from django.urls import re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from . import beyond_clock, escrow_list, provider, schema  # noqa: F401 -- registers the auth schemes
 from . import beyond_disputes as bd
 from . import beyond_refunds as refunds
-from . import escrow_list, provider, schema  # noqa: F401 -- registers the auth schemes
 from . import payment_intents as pi
 from .common import ID, unknown_route
 
@@ -120,6 +120,13 @@ urlpatterns = [
         refunds.CancellationWithdraw.as_view(),
         name="api_cancellation_withdraw",
     ),
+    # Beyond the anchors: review clock and fee quote
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/milestones/(?P<milestone_id>{ID})/extend-review$",
+        beyond_clock.MilestoneExtendReview.as_view(),
+        name="api_milestone_extend_review",
+    ),
+    re_path(r"^fee-quote$", beyond_clock.FeeQuoteView.as_view(), name="api_fee_quote"),
     # Schema and docs (Swagger UI and Redoc served from static files: drf-spectacular-sidecar)
     re_path(r"^schema$", SpectacularAPIView.as_view(), name="api_schema"),
     re_path(r"^docs$", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

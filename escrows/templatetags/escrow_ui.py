@@ -97,6 +97,8 @@ EVENT_WORDS = {
     "cancellation.declined": "Mutual cancellation declined",
     "cancellation.withdrawn": "Mutual cancellation withdrawn",
     "cancellation.superseded": "Cancellation proposal overtaken",
+    "milestone.review_extended": "Review extended",
+    "milestone.review_reminder_sent": "Review reminder emailed",
 }
 
 

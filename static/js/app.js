@@ -149,6 +149,8 @@
         del.checked = true;
         row.hidden = true;
         update();
+        // The fee quote (htmx) listens for changes on the form.
+        del.dispatchEvent(new Event("change", { bubbles: true }));
       });
       holder.appendChild(btn);
       if (del.checked) row.hidden = true;
@@ -167,6 +169,9 @@
       row.querySelector("input").focus();
       update();
     });
+    // The quote follows the typing (htmx): the no-JavaScript "Preview fees" round trip is not needed.
+    var preview = form.querySelector("[data-preview-fees]");
+    if (preview && window.htmx) preview.hidden = true;
     form.addEventListener("input", update);
     form.addEventListener("change", update);
     update();

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def _lapse(*ms):
     Milestone.objects.filter(pk__in=[m.pk for m in ms]).update(
-        completed_at=timezone.now() - timedelta(days=15)
+        completed_at=timezone.now() - timedelta(days=15), review_deadline=timezone.now() - timedelta(days=1)
     )
 
 

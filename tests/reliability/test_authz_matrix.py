@@ -39,7 +39,7 @@ class World:
     dispute: str = ""  # "<escrow id>/disputes/<dispute id>", when the endpoint needs one
 
 
-def _world(*, funded: bool, intents: bool = False) -> World:
+def _world(*, funded: bool, intents: bool = False, delivered: bool = False) -> World:
     platform = UserFactory(is_platform=True)
     other_platform = UserFactory(is_platform=True)
     seller = UserFactory()
@@ -57,6 +57,8 @@ def _world(*, funded: bool, intents: bool = False) -> World:
     )
     if funded:
         fund(escrow, buyer)
+        if delivered:
+            services.milestone_complete(milestone=milestones(escrow)[0], by=seller, proof="done")
     else:
         services.wallet_topup(customer=buyer, amount=escrow.total_charge, currency="USD")
     _, revoked = api_key_create(user=seller)
@@ -105,6 +107,7 @@ class Endpoint:
     funded: bool = True
     intents: bool = False
     with_dispute: bool = False  # opened (by the buyer) before the attempt, not inside it
+    delivered: bool = False
 
 
 def _first(world: World) -> str:
@@ -202,6 +205,10 @@ ENDPOINTS = [
                                  {"gateway": "WALLET", "transactionType": "ESCROW",
                                   "escrowDetails": {"escrowId": w.escrow.public_id}}, format="json"),
              403, 200, funded=False),
+    # -- review clock (the buyer extends once; the seller is a party but refused)
+    Endpoint("POST extend review", "api",
+             lambda w, c: c.post(f"/v1/escrows/{w.escrow.public_id}/milestones/{_first(w)}/extend-review"),
+             403, 200, delivered=True),
     Endpoint("DELETE webhook endpoint", "api", lambda w, c: c.delete(f"/v1/webhooks/{_webhook(w)}"),
              200, 404),
     # -- disputes and the evidence export (issue 7): the buyer opened the dispute
@@ -303,6 +310,12 @@ ENDPOINTS = [
     Endpoint("page release", "page",
              lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/milestones/{_first(w)}/release/",
                                  {"confirm": "1"}), 302, 302),
+    Endpoint("page extend review confirm", "page",
+             lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/milestones/{_first(w)}/extend-review/"),
+             302, 200, delivered=True),
+    Endpoint("page extend review", "page",
+             lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/milestones/{_first(w)}/extend-review/"),
+             302, 302, delivered=True),
     Endpoint("page webhook endpoint", "page", lambda w, c: c.get(f"/settings/webhooks/{_webhook(w)}/"),
              200, 404),
     Endpoint("page webhook toggle", "page", lambda w, c: c.post(f"/settings/webhooks/{_webhook(w)}/toggle"),
@@ -330,7 +343,7 @@ def test_authorization_matrix(capsys, settings, tmp_path):
     mismatches = []
     for endpoint in ENDPOINTS:
         for principal in PRINCIPALS:
-            world = _world(funded=endpoint.funded, intents=endpoint.intents)
+            world = _world(funded=endpoint.funded, intents=endpoint.intents, delivered=endpoint.delivered)
             if endpoint.with_dispute:
                 _open_dispute(world)
             client = (_api_client if endpoint.kind == "api" else _page_client)(world, principal)
@@ -381,3 +394,23 @@ def test_the_payment_link_page_is_a_capability_but_pays_only_for_its_buyer(selle
     client.post(f"/pay/{escrow.payment_token}", {"source": "WALLET"})
     assert ledger_fingerprint() == before
     assert Client().get("/pay/pt_not_a_real_token").status_code == 404
+
+
+@pytest.mark.django_db
+def test_fee_quote_needs_a_live_key_and_shows_nothing_of_anyone_else():
+    """The fee quote is not an object: any signed-in customer may ask, nobody else may, and the
+    answer names only the caller (as seller) and payees the caller chose."""
+    world = _world(funded=False)
+    body = {"currency": "USD", "amount": "100.00", "milestones": [{"amount": "40.00"}, {"amount": "60.00"}]}
+    for principal in PRINCIPALS:
+        before = ledger_fingerprint()
+        response = _api_client(world, principal).post("/v1/fee-quote", body, format="json")
+        figures.add(SECTION, "attempts")
+        # The other platform names a customer that is not its own (customer-id): refused as unknown.
+        expected = {"revoked key": 401, "no key": 401, "other platform": 404}.get(principal, 200)
+        assert response.status_code == expected, (principal, response.content[:200])
+        assert ledger_fingerprint() == before
+        if expected == 200:
+            payees = {m["payee"] for m in response.json()["milestones"]}
+            assert world.escrow.public_id not in response.content.decode()
+            assert len(payees) == 1

@@ -4,8 +4,10 @@ nothing; strangers are never let in. Steps: RELIABILITY_SCALE x ~3,000 (max_exam
 
 import os
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -35,6 +37,7 @@ from escrows.models import (
     LedgerAccount,
     LedgerEntry,
     Milestone,
+    MilestoneStatus,
     MockOffRampPayout,
     Payment,
     RefundRequest,
@@ -91,6 +94,11 @@ def snapshot() -> tuple:
         tuple(Milestone.objects.order_by("pk").values_list("pk", "escrow_id", "index", "amount", "payee_id")),
         tuple(RefundRequest.objects.order_by("pk").values_list("pk", "status")),
         tuple(CancellationProposal.objects.order_by("pk").values_list("pk", "status")),
+        tuple(
+            Milestone.objects.order_by("pk").values_list(
+                "pk", "review_deadline", "review_extended_at", "reminder_sent_at"
+            )
+        ),
     )
 
 
@@ -165,6 +173,15 @@ class EscrowServices(RuleBasedStateMachine):
             figures.add(SECTION, "violations: outsider succeeded")
             raise AssertionError(f"{action} by an outsider succeeded")
         return result
+
+    def in_review(self) -> list[Milestone]:
+        return list(
+            Milestone.objects.filter(
+                escrow_id__in=self.escrows,
+                escrow__status=EscrowStatus.OPENED,
+                status=MilestoneStatus.COMPLETED,
+            ).order_by("pk")
+        )
 
     def outsider(self, role: str) -> bool:
         return role in ("stranger", "payee")
@@ -360,7 +377,9 @@ class EscrowServices(RuleBasedStateMachine):
         resolution deadlines (timestamps only)."""
         escrow = self.escrow(pick)
         past = timezone.now() - timedelta(days=60)
-        Milestone.objects.filter(escrow=escrow, completed_at__isnull=False).update(completed_at=past)
+        Milestone.objects.filter(escrow=escrow, completed_at__isnull=False).update(
+            completed_at=past, review_deadline=past
+        )
         Escrow.objects.filter(pk=escrow.pk).update(expires_at=past)
         Dispute.objects.filter(escrow=escrow).update(deadline=past)
 
@@ -373,6 +392,107 @@ class EscrowServices(RuleBasedStateMachine):
             self.attempt(
                 "milestone_auto_release", lambda: services.milestone_auto_release(milestone=milestone)
             )
+
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks, index=picks, role=roles_for("buyer"))
+    def extend_review(self, pick, index, role) -> None:
+        # Mostly a milestone under review (the interesting case), else any one.
+        in_review = self.in_review()
+        if in_review and index % 4:
+            milestone = in_review[index % len(in_review)]
+            escrow = self.escrow(self.escrows.index(milestone.escrow_id))
+        else:
+            escrow = self.escrow(pick)
+            milestone = self.milestone(escrow, index)
+        if milestone is None:
+            return
+        by = self.actor(escrow, role)
+        before = services.review_deadline_of(milestone)
+        extended = self.attempt(
+            "milestone_review_extend",
+            lambda: services.milestone_review_extend(milestone=milestone, by=by),
+            outsider=self.outsider(role) or role == "admin",
+        )
+        if extended is not None:
+            assert role == "buyer", f"{role} extended a review"
+            figures.add(SECTION, "review extensions")
+            assert extended.review_deadline == before + django_settings.ESCROW_REVIEW_EXTENSION
+            assert Event.objects.filter(kind="milestone.review_extended", milestone=milestone).count() == 1
+
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks)
+    def deliver_for_review(self, pick) -> None:
+        """The seller delivers the next stage of a funded escrow and leaves it with the buyer:
+        the review clock starts (the `advance` rules mostly release at once). Half the time it
+        is a funded escrow with a stage left to deliver, if there is one."""
+        deliverable = list(
+            Escrow.objects.filter(
+                pk__in=self.escrows,
+                status=EscrowStatus.OPENED,
+                auto_release_on_proof=False,
+                milestones__status=MilestoneStatus.PENDING,
+            )
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+        if deliverable and pick % 2:
+            pick = self.escrows.index(deliverable[pick % len(deliverable)])
+        escrow = self.escrow(pick)
+        if escrow.status == EscrowStatus.AWAITING_PAYMENT:
+            self.topup_for_escrow(pick, "buyer")
+            self.fund(pick, "buyer", "WALLET", "", None)
+            escrow = self.escrow(pick)
+        if escrow.status != EscrowStatus.OPENED:
+            return
+        ms = list(Milestone.objects.filter(escrow=escrow).order_by("index"))
+        pending = [i for i, m in enumerate(ms) if m.status == MilestoneStatus.PENDING]
+        if pending:
+            self.complete(pick, pending[0], "seller")
+
+    @precondition(lambda self: self.escrows)
+    # Days chosen around the default clock: 14 days to review, reminders from 2 days before,
+    # 7 more after an extension (reminder windows 12-14 and 19-21, releases from 14 or 21).
+    @rule(pick=picks, days=st.sampled_from([1, 6, 12, 13, 15, 20, 22, 40]), extend_first=st.booleans())
+    def clock_advances(self, pick, days, extend_first) -> None:
+        """Time moves on by `days` for this step only: the review timers run on one escrow with
+        `now` shifted (nothing else sees the shift). A release happens only past the (possibly
+        extended) deadline, never for a disputed milestone; a reminder at most once a deadline."""
+        in_review = self.in_review()
+        if not in_review:
+            # Nothing is waiting for the buyer: a stage gets delivered first, so the clock has
+            # something to run on (swarm testing often switches deliver_for_review off).
+            self.deliver_for_review(pick)
+            in_review = self.in_review()
+        if in_review and pick % 4:
+            pick = self.escrows.index(in_review[pick % len(in_review)].escrow_id)
+        if in_review and extend_first:
+            # Often the buyer asked for more time first: the clock then runs on the new deadline.
+            self.extend_review(pick, 1, "buyer")
+        escrow = self.escrow(pick)
+        later = timezone.now() + timedelta(days=days)
+        for m in Milestone.objects.filter(escrow=escrow).order_by("index"):
+            status, deadline = m.status, services.review_deadline_of(m)
+            with mock.patch("django.utils.timezone.now", return_value=later):
+                if (
+                    self.attempt(
+                        "milestone_review_remind", lambda m=m: services.milestone_review_remind(milestone=m)
+                    )
+                    is not None
+                ):
+                    figures.add(SECTION, "review reminders")
+                released = self.attempt(
+                    "milestone_auto_release", lambda m=m: services.milestone_auto_release(milestone=m)
+                )
+            if released is not None:
+                figures.add(SECTION, "auto-releases on the review clock")
+                assert status == MilestoneStatus.COMPLETED, f"auto-released a {status} milestone"
+                assert deadline is not None and deadline <= later, "auto-released before its deadline"
+            reminders = Event.objects.filter(kind="milestone.review_reminder_sent", milestone=m).count()
+            # Each deadline earns one reminder: one per delivery, one per extension.
+            deadlines = Event.objects.filter(
+                kind__in=["milestone.completed", "milestone.review_extended"], milestone=m
+            ).count()
+            assert reminders <= deadlines, f"{m} reminded {reminders} times for {deadlines} deadlines"
 
     @precondition(lambda self: self.escrows)
     @rule(pick=picks)

@@ -5,7 +5,8 @@ from escrows.tasks import run_timers
 
 class Command(BaseCommand):
     help = (
-        "Run the timers once: auto-release delivered milestones past their inspection period, "
+        "Run the timers once: auto-release delivered milestones past their review deadline, "
+        "email buyers whose review ends soon, "
         "cancel escrows awaiting payment past expiry, apply the default outcome of disputes "
         "past their resolution deadline, retry due or stuck settlements, send due "
         "webhook retries and re-dispatch events left in the outbox. "
