@@ -271,6 +271,10 @@ def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     actions = escrow_actions(escrow, milestones, request.user)
     summary = selectors.escrow_ledger_summary(escrow)
     released = sum(m.amount for m in milestones if m.status == "RELEASED")
+    # The whole history is on the page anyway; it says whether there are disputes, refund
+    # requests or proposals to read at all (most escrows have none: no query for them).
+    events = list(selectors.events_of(escrow))
+    kinds = {e.kind for e in events}
     return render(
         request,
         "escrows/escrow_detail.html",
@@ -280,20 +284,22 @@ def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "actions": actions,
             "summary": summary,
             "released": released,
-            "events": list(selectors.events_of(escrow)),
+            "events": events,
             "pay_url": request.build_absolute_uri(reverse("pay", args=[escrow.payment_token])),
             "deliver_form": DeliverForm(),
-            "disputes": list(selectors.disputes_of(escrow)),
-            **refunds_context(request, escrow, milestones),
+            "disputes": list(selectors.disputes_of(escrow)) if "dispute.opened" in kinds else [],
+            **refunds_context(request, escrow, milestones, kinds=kinds),
             "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
         },
     )
 
 
-def refunds_context(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> dict[str, Any]:
+def refunds_context(
+    request: HttpRequest, escrow: Escrow, milestones: list[Milestone], *, kinds: set[str] | None = None
+) -> dict[str, Any]:
     from .views_refunds import refunds_context as context  # that module imports this one
 
-    return context(request, escrow, milestones)
+    return context(request, escrow, milestones, kinds=kinds)
 
 
 def _payee_name(escrow: Escrow, milestone: Milestone) -> str:

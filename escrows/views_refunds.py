@@ -37,11 +37,21 @@ def refund_destination(escrow: Escrow, role: str | None) -> str:
     return "your balance" if role == "buyer" else "the buyer's balance"
 
 
-def refunds_context(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> dict[str, Any]:
-    """What the escrow page needs for its refunds panel, in two queries: only one request and
-    one proposal can be open at a time, and it is always the newest (see the services)."""
-    requests = list(selectors.refund_requests_of(escrow)[:6])
-    proposals = list(selectors.cancellation_proposals_of(escrow)[:6])
+def refunds_context(
+    request: HttpRequest, escrow: Escrow, milestones: list[Milestone], *, kinds: set[str] | None = None
+) -> dict[str, Any]:
+    """What the escrow page needs for its refunds panel, in at most two queries: only one request
+    and one proposal can be open at a time, and it is always the newest (see the services).
+    `kinds`: the escrow's event kinds, when known; without a request or proposal event there is
+    nothing to read."""
+    requests = (
+        list(selectors.refund_requests_of(escrow)[:6]) if kinds is None or "refund.requested" in kinds else []
+    )
+    proposals = (
+        list(selectors.cancellation_proposals_of(escrow)[:6])
+        if kinds is None or "cancellation.proposed" in kinds
+        else []
+    )
     open_request = requests[0] if requests and requests[0].is_open else None
     open_proposal = proposals[0] if proposals and proposals[0].is_open else None
     actions = refund_actions(

@@ -52,7 +52,7 @@ def test_fee_quote_while_typing_then_deliver_and_extend_the_review(
     expect(quote_rows.nth(1).locator("[data-net]")).to_have_text("700.00 USD")
     expect(quote_rows.nth(1)).to_contain_text("Sam Seller")
     expect(seller.locator("[data-fee-version]")).to_have_text("2026-11-v1")
-    shots(seller, "30-clock-fee-quote")
+    shots(seller, "40-clock-fee-quote")
     seller.get_by_role("button", name="Create escrow").click()
     expect(seller.get_by_role("heading", name="Mobile app")).to_be_visible()
     expect(seller.locator("[data-fee-schedule]")).to_have_text("2026-11-v1")
@@ -81,18 +81,18 @@ def test_fee_quote_while_typing_then_deliver_and_extend_the_review(
     expect(clock).to_contain_text("unless you confirm or dispute it")
     expect(clock).to_contain_text(deadline.strftime("%-d %b %Y"))
     expect(clock.locator("[data-countdown]")).to_contain_text("left to review")
-    shots(buyer, "31-clock-buyer-deadline")
+    shots(buyer, "41-clock-buyer-deadline")
     buyer.get_by_text("Extend review by 7 days").click()
     later = deadline + timedelta(days=7)
     confirm = buyer.locator("[data-confirm-extend]")
     expect(confirm).to_have_text(f"Extend to {later.strftime('%-d %b')}")
-    shots(buyer, "32-clock-extend-confirm")
+    shots(buyer, "42-clock-extend-confirm")
     confirm.click()
     expect(buyer.locator(".flash").first).to_contain_text("extended by 7 days")
     expect(buyer.locator('[data-action="extend-review"]')).to_have_count(0)
     expect(clock).to_contain_text(later.strftime("%-d %b %Y"))
     expect(clock).to_contain_text("Extended once.")
-    shots(buyer, "33-clock-extended")
+    shots(buyer, "43-clock-extended")
 
     first = milestones(escrow)[0]
     assert first.status == MilestoneStatus.COMPLETED
@@ -115,5 +115,5 @@ def test_preview_fees_without_javascript(browser: Browser, site: str, shots) -> 
     expect(page.locator("[data-quote-row]")).to_have_count(2)
     expect(page.locator("[data-total]")).to_have_text("91.35 USD")
     expect(page.get_by_label("Title", exact=True)).to_have_value("No script")
-    shots(page, "34-clock-preview-fees-nojs")
+    shots(page, "44-clock-preview-fees-nojs")
     assert Escrow.objects.count() == 0

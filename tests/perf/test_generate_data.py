@@ -17,8 +17,13 @@ def test_generated_data_covers_every_state_and_keeps_the_ledger_invariants(db):
     assert Escrow.objects.count() == 80
     assert Milestone.objects.count() == 240
     states = Counter(Escrow.objects.values_list("status", flat=True))
-    assert set(states) == set(EscrowStatus.values)
+    # A milestone escrow is never disputed as a whole: its disputes freeze one milestone.
+    assert set(states) == set(EscrowStatus.values) - {EscrowStatus.DISPUTED}
     assert set(Milestone.objects.values_list("status", flat=True)) == set(MilestoneStatus.values)
+    # Each disputed milestone has its live dispute, each split one the dispute resolved as a split.
+    for status, dispute_status in ((MilestoneStatus.DISPUTED, "OPEN"), (MilestoneStatus.SPLIT, "RESOLVED")):
+        for m in Milestone.objects.filter(status=status):
+            assert [d.status for d in m.disputes.all()] == [dispute_status], m
     # Every released milestone has exactly one RELEASE posting (checked by the invariants too).
     released = Milestone.objects.filter(status=MilestoneStatus.RELEASED).count()
     assert LedgerTransaction.objects.filter(kind="RELEASE").count() == released
@@ -31,6 +36,7 @@ def test_services_work_on_generated_rows(db):
 
     opened = (
         Escrow.objects.filter(status=EscrowStatus.OPENED, milestones__status=MilestoneStatus.PENDING)
+        .exclude(milestones__status=MilestoneStatus.DISPUTED)
         .select_related("buyer")
         .first()
     )

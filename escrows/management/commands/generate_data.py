@@ -22,6 +22,9 @@ from accounts.models import User
 from escrows.models import (
     AccountKind,
     ActorKind,
+    Dispute,
+    DisputeOutcome,
+    DisputeStatus,
     Escrow,
     EscrowStatus,
     Event,
@@ -38,7 +41,10 @@ from escrows.money import fee_for
 
 GENERATED_PASSWORD = "gen-pass-123"  # noqa: S105 - test data only
 CURRENCY = "USD"
-# How the escrows spread over the states (weights), roughly what a live system holds.
+# How the escrows spread over the states (weights), roughly what a live system holds. A milestone
+# escrow is never DISPUTED as a whole (a dispute freezes one milestone): that share becomes open
+# escrows with one milestone under a live dispute. A share of the completed ones had a dispute
+# on their last milestone resolved as a split.
 STATE_WEIGHTS = {
     EscrowStatus.AWAITING_PAYMENT: 20,
     EscrowStatus.OPENED: 35,
@@ -58,6 +64,7 @@ SPARE_BALANCE = 10_000_000_00
 # Real marketplaces are skewed: this share of escrows goes to 1% of the customers, so there
 # are sellers with hundreds of escrows for the list pages to page through.
 POWER_SELLER_SHARE = 0.2
+SPLIT_SHARE = 0.15
 
 
 @contextmanager
@@ -156,6 +163,8 @@ class Command(BaseCommand):
             Escrow._meta.get_field("updated_at"),
             Milestone._meta.get_field("created_at"),
             Event._meta.get_field("created_at"),
+            Dispute._meta.get_field("created_at"),
+            Dispute._meta.get_field("updated_at"),
         )
         with explicit_timestamps(*stamped):
             for start in range(0, n_escrows, opts["batch"]):
@@ -198,7 +207,8 @@ class Command(BaseCommand):
     def _batch(self, customers: list[User], n: int) -> int:
         rng, now = self.rng, self.now
         escrows: list[Escrow] = []
-        plans: list[tuple[EscrowStatus, int, bool]] = []  # (state, milestones released, next delivered)
+        # (state, milestones released, next delivered, next disputed, last one split)
+        plans: list[tuple[EscrowStatus, int, bool, bool, bool]] = []
         parts_of: list[list[int]] = []
         power = customers[: max(1, len(customers) // 100)]
         for _ in range(n):
@@ -208,6 +218,7 @@ class Command(BaseCommand):
                 if seller.pk == buyer.pk:
                     buyer = customers[-1] if seller is not customers[-1] else customers[0]
             state = rng.choices(self.states, self.weights)[0]
+            disputed = state == EscrowStatus.DISPUTED
             parts = [rng.randrange(10, 5_000) * 100 for _ in range(self.n_milestones)]
             amount = sum(parts)
             fee, version = fee_for(amount, CURRENCY)
@@ -222,6 +233,9 @@ class Command(BaseCommand):
             elif state == EscrowStatus.COMPLETED:
                 released = self.n_milestones
             delivered = state == EscrowStatus.OPENED and released < self.n_milestones and rng.random() < 0.3
+            split = state == EscrowStatus.COMPLETED and rng.random() < SPLIT_SHARE
+            if disputed:
+                state = EscrowStatus.OPENED
             funded_at = created + timedelta(hours=rng.uniform(0, 12)) if state in FUNDED else None
             closed = state in (EscrowStatus.COMPLETED, EscrowStatus.REFUNDED, EscrowStatus.CANCELLED)
             escrows.append(
@@ -244,18 +258,31 @@ class Command(BaseCommand):
                     updated_at=created,
                 )
             )
-            plans.append((state, released, delivered))
+            plans.append((state, released, delivered, disputed, split))
             parts_of.append(parts)
         Escrow.objects.bulk_create(escrows, batch_size=self.batch_size)
 
         milestones: list[Milestone] = []
-        for escrow, (state, released, delivered), parts in zip(escrows, plans, parts_of, strict=True):
+        for escrow, (state, released, delivered, disputed, split), parts in zip(
+            escrows, plans, parts_of, strict=True
+        ):
             for i, part in enumerate(parts):
                 # The status is a protected FSM field: it can only be given at construction.
                 extra: dict[str, Any] = {}
                 if i < released:
                     at = (escrow.funded_at or now) + timedelta(hours=i + 1)
                     extra = {"status": MilestoneStatus.RELEASED, "completed_at": at, "released_at": at}
+                    if split and i == len(parts) - 1:
+                        extra = {"status": MilestoneStatus.SPLIT, "completed_at": at, "released_at": at}
+                elif disputed and i == released:
+                    at = now - timedelta(days=rng.uniform(1, 5))
+                    extra = {
+                        "status": MilestoneStatus.DISPUTED,
+                        "completed_at": at,
+                        "completed_by": "seller",
+                        "completion_proof": "Delivered (generated)",
+                        "review_deadline": at + escrow.inspection_period,
+                    }
                 elif state == EscrowStatus.REFUNDED:
                     extra = {"status": MilestoneStatus.REFUNDED, "refunded_at": escrow.closed_at}
                 elif i == released and delivered:
@@ -265,6 +292,7 @@ class Command(BaseCommand):
                         "completed_by": "seller",
                         "completion_proof": "Delivered (generated)",
                     }
+                    extra["review_deadline"] = extra["completed_at"] + escrow.inspection_period
                 milestones.append(
                     Milestone(
                         escrow=escrow,
@@ -276,6 +304,7 @@ class Command(BaseCommand):
                     )
                 )
         Milestone.objects.bulk_create(milestones, batch_size=self.batch_size)
+        self._disputes(escrows, milestones)
 
         funded = [e for e in escrows if e.status in FUNDED]
         payments = Payment.objects.bulk_create(
@@ -401,6 +430,21 @@ class Command(BaseCommand):
                         },
                     )
                 )
+            if m.status == MilestoneStatus.SPLIT:
+                events += self._split(escrow, m, hold, books)
+            if m.status == MilestoneStatus.DISPUTED:
+                dispute = self.dispute_of[m.pk]
+                events.append(
+                    self._event(
+                        "dispute.opened",
+                        escrow,
+                        buyer,
+                        dispute.created_at,
+                        milestone=m,
+                        to_status=DisputeStatus.OPEN,
+                        details={"dispute": dispute.public_id, "openedBy": "buyer"},
+                    )
+                )
             if m.status == MilestoneStatus.RELEASED:
                 self.net[seller.pk] += m.amount
                 books.post(
@@ -426,19 +470,7 @@ class Command(BaseCommand):
                         },
                     )
                 )
-        if escrow.status == EscrowStatus.DISPUTED:
-            events.append(
-                self._event(
-                    "escrow.disputed",
-                    escrow,
-                    buyer,
-                    self.now,
-                    from_status=EscrowStatus.OPENED,
-                    to_status=EscrowStatus.DISPUTED,
-                    details={"reason": "Generated dispute"},
-                )
-            )
-        elif escrow.status == EscrowStatus.REFUNDED:
+        if escrow.status == EscrowStatus.REFUNDED:
             rest = [m for m in milestones if m.status == MilestoneStatus.REFUNDED]
             amount = sum(m.amount for m in rest)
             self.net[buyer.pk] += amount
@@ -484,6 +516,99 @@ class Command(BaseCommand):
                 )
             )
         return events
+
+    def _disputes(self, escrows: list[Escrow], milestones: list[Milestone]) -> None:
+        """A Dispute row for each DISPUTED milestone (live, opened by the buyer) and each SPLIT
+        one (resolved by staff as a split), as the dispute services would have left them."""
+        of_escrow = {e.pk: e for e in escrows}
+        rows = []
+        for m in milestones:
+            if m.status not in (MilestoneStatus.DISPUTED, MilestoneStatus.SPLIT):
+                continue
+            escrow = of_escrow[m.escrow_id]
+            seller_half = m.amount // 2
+            opened = (m.completed_at or self.now) + timedelta(hours=1)
+            fields: dict[str, Any] = {}
+            if m.status == MilestoneStatus.SPLIT:
+                opened = (m.completed_at or self.now) - timedelta(hours=1)
+                fields = {
+                    "outcome": DisputeOutcome.SPLIT,
+                    "seller_amount": seller_half,
+                    "buyer_amount": m.amount - seller_half,
+                    "resolved_at": m.completed_at,
+                    "resolution_note": "Generated: split by staff",
+                }
+            rows.append(
+                Dispute(
+                    escrow=escrow,
+                    milestone=m,
+                    opened_by_id=escrow.buyer_id,
+                    opener_role="buyer",
+                    reason="Generated dispute",
+                    amount=m.amount,
+                    status=DisputeStatus.RESOLVED if fields else DisputeStatus.OPEN,
+                    deadline=opened + timedelta(days=14),
+                    default_outcome=DisputeOutcome.SPLIT,
+                    default_seller_amount=seller_half,
+                    default_buyer_amount=m.amount - seller_half,
+                    created_at=opened,
+                    updated_at=fields.get("resolved_at") or opened,
+                    **fields,
+                )
+            )
+        Dispute.objects.bulk_create(rows, batch_size=self.batch_size)
+        self.dispute_of = {d.milestone_id: d for d in rows}
+
+    def _split(self, escrow: Escrow, m: Milestone, hold: LedgerAccount, books: Books) -> list[Event]:
+        """The posting and events of a dispute on `m` resolved as a split."""
+        seller, buyer = escrow.seller, escrow.buyer
+        assert buyer is not None
+        dispute = self.dispute_of[m.pk]
+        seller_part, buyer_part = dispute.seller_amount or 0, dispute.buyer_amount or 0
+        self.net[seller.pk] += seller_part
+        self.net[buyer.pk] += buyer_part
+        books.post(
+            LedgerTransaction(
+                kind=TransactionKind.SPLIT,
+                currency=CURRENCY,
+                escrow=escrow,
+                milestone=m,
+                memo=dispute.public_id,
+            ),
+            [(hold, -m.amount), (self.main[seller.pk], seller_part), (self.main[buyer.pk], buyer_part)],
+        )
+        details = {"dispute": dispute.public_id, "sellerAmount": seller_part, "buyerAmount": buyer_part}
+        return [
+            self._event(
+                "dispute.opened",
+                escrow,
+                buyer,
+                dispute.created_at,
+                milestone=m,
+                to_status=DisputeStatus.OPEN,
+                details={"dispute": dispute.public_id, "openedBy": "buyer"},
+            ),
+            self._event(
+                "dispute.resolved",
+                escrow,
+                seller,
+                m.released_at,
+                milestone=m,
+                from_status=DisputeStatus.OPEN,
+                to_status=DisputeStatus.RESOLVED,
+                details={**details, "outcome": DisputeOutcome.SPLIT},
+            ),
+            self._event(
+                "milestone.split",
+                escrow,
+                seller,
+                m.released_at,
+                milestone=m,
+                from_status=MilestoneStatus.DISPUTED,
+                to_status=MilestoneStatus.SPLIT,
+                details=details,
+            ),
+        ]
 
     def _event(self, kind: str, escrow: Escrow, by: User, at: datetime | None, **fields: Any) -> Event:
         return Event(
