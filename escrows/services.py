@@ -2028,6 +2028,31 @@ def refund_request_accept(*, refund_request: RefundRequest, by: Any) -> RefundRe
     return request
 
 
+def _close_without_money(
+    item: RefundRequest | CancellationProposal,
+    transition: Any,
+    *,
+    by: Any,
+    escrow: Escrow,
+    event: str,
+    reason: str | None = None,
+) -> None:
+    """A refund request or cancellation proposal declined or withdrawn: its transition, who
+    decided and when (and the decline's reason), and the event. No money moves."""
+    transition()
+    item.decided_by = by
+    item.decided_at = timezone.now()
+    fields = ["status", "decided_by", "decided_at"]
+    key = "refundRequest" if isinstance(item, RefundRequest) else "proposal"
+    details: dict[str, Any] = {key: item.public_id}
+    if reason is not None:
+        item.decline_reason = reason.strip()[:REASON_MAX]
+        fields.append("decline_reason")
+        details["reason"] = item.decline_reason
+    item.save(update_fields=fields)
+    _event(event, by=by, escrow=escrow, details=details)
+
+
 @transaction.atomic(durable=True)
 def refund_request_decline(*, refund_request: RefundRequest, by: Any, reason: str) -> RefundRequest:
     escrow = _lock_escrow(refund_request.escrow)
@@ -2039,16 +2064,8 @@ def refund_request_decline(*, refund_request: RefundRequest, by: Any, reason: st
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("Tell the buyer why you decline", field="reason")
-    request.decline()
-    request.decline_reason = reason[:REASON_MAX]
-    request.decided_by = by
-    request.decided_at = timezone.now()
-    request.save(update_fields=["status", "decline_reason", "decided_by", "decided_at"])
-    _event(
-        "refund.declined",
-        by=by,
-        escrow=escrow,
-        details={"refundRequest": request.public_id, "reason": request.decline_reason},
+    _close_without_money(
+        request, request.decline, by=by, escrow=escrow, event="refund.declined", reason=reason
     )
     return request
 
@@ -2061,11 +2078,7 @@ def refund_request_withdraw(*, refund_request: RefundRequest, by: Any) -> Refund
     if role != "buyer":
         raise Forbidden("Only the buyer who asked can withdraw a refund request")
     _refuse_closed_request(request)
-    request.withdraw()
-    request.decided_by = by
-    request.decided_at = timezone.now()
-    request.save(update_fields=["status", "decided_by", "decided_at"])
-    _event("refund.withdrawn", by=by, escrow=escrow, details={"refundRequest": request.public_id})
+    _close_without_money(request, request.withdraw, by=by, escrow=escrow, event="refund.withdrawn")
     return request
 
 
@@ -2323,16 +2336,8 @@ def cancellation_decline(
     if role == proposal.proposer_role:
         raise Forbidden("Only the other party can decline this proposal; you can withdraw it")
     _refuse_closed_proposal(proposal)
-    proposal.decline()
-    proposal.decline_reason = (reason or "").strip()[:REASON_MAX]
-    proposal.decided_by = by
-    proposal.decided_at = timezone.now()
-    proposal.save(update_fields=["status", "decline_reason", "decided_by", "decided_at"])
-    _event(
-        "cancellation.declined",
-        by=by,
-        escrow=escrow,
-        details={"proposal": proposal.public_id, "reason": proposal.decline_reason},
+    _close_without_money(
+        proposal, proposal.decline, by=by, escrow=escrow, event="cancellation.declined", reason=reason or ""
     )
     return proposal
 
@@ -2345,11 +2350,7 @@ def cancellation_withdraw(*, proposal: CancellationProposal, by: Any) -> Cancell
     if role != proposal.proposer_role:
         raise Forbidden("Only the party who proposed the cancellation can withdraw it")
     _refuse_closed_proposal(proposal)
-    proposal.withdraw()
-    proposal.decided_by = by
-    proposal.decided_at = timezone.now()
-    proposal.save(update_fields=["status", "decided_by", "decided_at"])
-    _event("cancellation.withdrawn", by=by, escrow=escrow, details={"proposal": proposal.public_id})
+    _close_without_money(proposal, proposal.withdraw, by=by, escrow=escrow, event="cancellation.withdrawn")
     return proposal
 
 
