@@ -375,7 +375,7 @@ def report(
         f"DB_SERVER_SIDE_BINDING={os.environ.get('DB_SERVER_SIDE_BINDING', '0')}, "
         f"{SECONDS}s per cell, load tool wrk (same machine), took {took:.0f}s",
         "",
-        "| path | clients | req/s | p50 ms | p99 ms | errors (HTTP 4xx/5xx + socket) |",
+        "| path | clients | req/s | p50 ms | p99 ms | errors (HTTP non-2xx + socket) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:

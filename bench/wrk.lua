@@ -49,8 +49,17 @@ function request()
   return reqs[idx]
 end
 
+-- Any answer but a 2xx counts as an error (wrk itself counts only >= 400: a redirect to the
+-- login page would pass for a fast page).
+non2xx = 0
+function response(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local bad = 0
+  for _, t in ipairs(threads) do bad = bad + (t:get("non2xx") or 0) end
   -- How far into the file any thread got (lines after START), so that the next run of a
   -- one-shot list starts past every line sent, whatever the threads' uneven progress.
   local consumed = 0
@@ -64,6 +73,6 @@ function done(summary, latency, requests)
   io.write(string.format(
     'WRKJSON {"requests": %d, "duration_us": %d, "status_errors": %d, "socket_errors": %d, '
       .. '"p50_us": %d, "p99_us": %d, "consumed": %d}\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    summary.requests, summary.duration, bad, e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(99), consumed))
 end
