@@ -43,6 +43,11 @@ def to_minor(value: object, currency: str, *, field: str = "amount", allow_zero:
     if not amount.is_finite():
         raise InvalidRequest(f'{field} must be a decimal string such as "300.00"', field=field)
     exponent = currency_exponent(currency)
+    # Exponent notation ("1e999999") must not reach the arithmetic: Decimal would overflow.
+    if amount and amount.adjusted() > 30:
+        raise InvalidRequest(f"{field} is too large", field=field)
+    if amount and amount.adjusted() < -30:
+        raise InvalidRequest(f"{field} has more than {exponent} decimal places for {currency}", field=field)
     scaled = amount * (Decimal(10) ** exponent)
     if scaled != scaled.to_integral_value():
         raise InvalidRequest(f"{field} has more than {exponent} decimal places for {currency}", field=field)
