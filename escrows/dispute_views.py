@@ -123,7 +123,7 @@ def _flash_form_errors(request: HttpRequest, form: forms.Form) -> None:
 def _too_big(request: HttpRequest) -> bool:
     """Refuse an upload by its declared size before Django spools it to disk."""
     length = request.META.get("CONTENT_LENGTH") or ""
-    if length.isdigit() and int(length) > settings.ESCROW_EVIDENCE_MAX_BYTES + 64 * 1024:
+    if length.isascii() and length.isdigit() and int(length) > settings.ESCROW_EVIDENCE_MAX_BYTES + 64 * 1024:
         messages.error(
             request,
             f"The evidence file is larger than {settings.ESCROW_EVIDENCE_MAX_BYTES // (1024 * 1024)} MB",

@@ -53,6 +53,7 @@ from .models import (
     SettlementType,
     TransactionKind,
     WhoPays,
+    new_payment_id,
 )
 from .money import check_minor, fee_for, format_money, normalize_currency
 from .providers import PayoutResult, card_gateway, off_ramp
@@ -470,6 +471,10 @@ def escrow_fund(
     total = escrow.total_charge
     hold = ledger.hold_account(escrow)
     fees = ledger.platform_account(AccountKind.PLATFORM_FEES, escrow.currency)
+    # Without a client reference the payment's own id is its reference: a fixed pattern such as
+    # "fund_<escrow id>" could already have been taken by someone's explicit reference.
+    payment_id = new_payment_id()
+    reference = reference or payment_id
     gateway_reference = ""
     if source == FundingSource.WALLET:
         payer_account = ledger.customer_account(by, escrow.currency)
@@ -479,16 +484,17 @@ def escrow_fund(
             raise TestModeOnly("Card payments are not configured")
         payer_account = ledger.platform_account(AccountKind.EXTERNAL_FUNDING, escrow.currency)
         gateway_reference = card_gateway().charge(
-            reference=reference or f"fund_{escrow.public_id}",
+            reference=reference,
             amount=total,
             currency=escrow.currency,
             card_token=card_token,
         )
     payment = Payment.objects.create(
+        public_id=payment_id,
         escrow=escrow,
         payer=by,
         source=source,
-        reference=reference or f"fund_{escrow.public_id}",
+        reference=reference,
         amount=escrow.amount,
         fee=escrow.fee,
         currency=escrow.currency,
@@ -579,13 +585,15 @@ def milestone_complete(
     milestone = _get_milestone(escrow, milestone, milestones)
     if role != "seller":
         raise Forbidden("Only the seller can mark a milestone delivered")
-    _check_actionable(escrow, allow_unfunded=True)
+    # The milestone's own state first: the seeds' "Milestone already released" holds after the
+    # last release closed the escrow too.
     if milestone.status == MilestoneStatus.COMPLETED:
         raise InvalidRequest("Milestone already completed")
     if milestone.status == MilestoneStatus.RELEASED:
         raise InvalidRequest("Milestone already released")
     if milestone.status in (MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT):
         raise InvalidState("Milestone was refunded")
+    _check_actionable(escrow, allow_unfunded=True)
     _refuse_if_disputed(milestone)
     previous = _previous(milestones, milestone)
     if previous is not None and previous.status == MilestoneStatus.PENDING:
@@ -656,11 +664,11 @@ def milestone_auto_release(*, milestone: Milestone) -> Milestone | None:
 def _release_one(
     escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Any, reason: str = ""
 ) -> None:
-    _check_actionable(escrow, allow_unfunded=False)
     if milestone.status == MilestoneStatus.RELEASED:
         raise InvalidRequest("Milestone already released")
     if milestone.status in (MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT):
         raise InvalidState("Milestone was refunded")
+    _check_actionable(escrow, allow_unfunded=False)
     _refuse_if_disputed(milestone)
     previous = _previous(milestones, milestone)
     if previous is not None and not previous.is_settled:

@@ -132,7 +132,8 @@ def _escrow_form_page(request: HttpRequest, escrow: Escrow | None) -> HttpRespon
             # Without JavaScript, "Add milestone" posts the form back with one more row.
             prefix = MilestoneFormSet().prefix
             rows = data.get(f"{prefix}-TOTAL_FORMS") or "0"
-            data[f"{prefix}-TOTAL_FORMS"] = str(min(int(rows) if rows.isdigit() else 0, 50) + 1)
+            count = int(rows) if rows.isascii() and rows.isdigit() else 0  # "²" is a digit to isdigit()
+            data[f"{prefix}-TOTAL_FORMS"] = str(min(count, 50) + 1)
             formset = MilestoneFormSet(data)
             return _render_escrow_form(request, escrow, EscrowForm(data), formset, quiet=True)
         formset = MilestoneFormSet(request.POST)

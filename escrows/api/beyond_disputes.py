@@ -240,6 +240,7 @@ class DisputeEvidenceCreate(IntentAPIView):
         length = raw.META.get("CONTENT_LENGTH") or ""
         if (
             (raw.content_type or "").startswith("multipart/")
+            and length.isascii()
             and length.isdigit()
             and not hasattr(raw, "_body")
         ):

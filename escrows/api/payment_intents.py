@@ -180,7 +180,7 @@ def _release_options(metadata: dict) -> tuple[str, str, bool]:
     release_type = metadata.get("releaseType")
     if release_type is None:
         release_type = ReleaseType.DELIVERY_PROOF
-    if release_type not in RELEASE_TYPES:
+    if not isinstance(release_type, str) or release_type not in RELEASE_TYPES:
         raise InvalidRequest(
             "metadata.releaseType must be MILESTONE_LOCKED or DELIVERY_PROOF", field="metadata.releaseType"
         )

@@ -1,5 +1,6 @@
-"""Amounts typed in exponent notation ("1e999999") on every page that takes an amount: a
-clear message, never a server error (Decimal arithmetic on them would overflow)."""
+"""Numbers a page cannot take at face value: amounts in exponent notation ("1e999999") on every
+page that takes an amount (Decimal arithmetic on them would overflow), and row counts in digits
+other than ASCII. A clear message, never a server error."""
 
 import pytest
 from django.urls import reverse
@@ -48,3 +49,11 @@ def test_pages_answer_huge_amounts_with_a_message(seller, seller_client, text):
     assert response.status_code == 200
     assert not Escrow.objects.filter(seller=seller).exists()
     assert ledger_fingerprint() == before
+
+
+@pytest.mark.django_db
+def test_add_row_with_a_non_ascii_digit_row_count(seller_client):
+    r = seller_client.post(
+        reverse("escrow_new"), {"add_row": "1", "form-TOTAL_FORMS": "²", "form-INITIAL_FORMS": "0"}
+    )
+    assert r.status_code == 200
