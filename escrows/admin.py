@@ -114,11 +114,21 @@ class EscrowAdmin(ReadOnlyAdmin):
     list_select_related = ("seller", "buyer")
     date_hierarchy = "created_at"
     inlines = [MilestoneInline, EventInline]  # DisputeInline appended below
+    readonly_fields = ("evidence_record",)
     actions = ["cancel"]
 
     @admin.display(description="Amount", ordering="amount")
     def amount_money(self, obj: Escrow) -> str:
         return format_money(obj.amount, obj.currency)
+
+    @admin.display(description="Evidence record")
+    def evidence_record(self, obj: Escrow) -> str:
+        return format_html(
+            '<a href="{}">Printable record</a> · <a href="{}">JSON</a> (parties, milestones, events, '
+            "ledger postings, evidence hashes)",
+            reverse("evidence_export", args=[obj.public_id]),
+            reverse("evidence_export_json", args=[obj.public_id]),
+        )
 
     @admin.action(description="Cancel (unpaid escrows only)")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Escrow]) -> None:

@@ -3,7 +3,9 @@ owner and key), so it holds across any number of web processes:
 - first request: a row is inserted before the handler runs (in flight);
 - success: the response is stored on the row and replayed for 24 h to the same key + body;
 - an error response deletes the row: an error changed nothing, so a retry may run again;
-- the same key with another body is 422; a duplicate while the first is in flight is 409."""
+- the same key with another body is 422; a duplicate while the first is in flight is 409;
+- a claim still in flight after IN_FLIGHT_LEASE belonged to a process that died mid-request: the
+  next request with the key takes it over (the services refuse a money move made twice)."""
 
 import hashlib
 import json
@@ -22,6 +24,8 @@ from accounts.models import IdempotencyRecord
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 REPLAYED_HEADER = "Idempotent-Replayed"
 TTL = timedelta(hours=24)
+# Far longer than any request may run (gunicorn's timeout is 30 s).
+IN_FLIGHT_LEASE = timedelta(minutes=5)
 METHODS = {"POST", "PUT"}
 
 
@@ -96,6 +100,11 @@ def begin(request: Request) -> IdempotencyRecord | None:
         if existing.request_hash != digest:
             raise IdempotencyKeyReused()
         if existing.response_status is None:
+            if existing.created_at < timezone.now() - IN_FLIGHT_LEASE:
+                IdempotencyRecord.objects.filter(
+                    pk=existing.pk, response_status__isnull=True, created_at=existing.created_at
+                ).delete()
+                continue
             raise IdempotencyInFlight()
         raise IdempotentReplay(
             Response(

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import IdempotencyRecord
 from escrows import services
+from escrows.api import idempotency
 from escrows.models import Escrow, Payment
 from tests.api.conftest import client_for
 from tests.helpers import assert_ledger_invariants, make_escrow
@@ -78,6 +79,28 @@ def test_in_flight_duplicate_is_409(seller):
     r = post(client)
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "idempotency_in_flight"
+
+
+@pytest.mark.django_db
+def test_a_claim_left_in_flight_by_a_dead_process_is_taken_over_after_the_lease(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    services.wallet_topup(customer=buyer, amount=escrow.total_charge, currency="USD")
+    client = client_for(buyer)
+    body = {"gateway": "WALLET", "escrowDetails": {"escrowId": escrow.public_id}}
+    # The first request ran; then its record is made to look as if the process had died
+    # before storing the answer.
+    assert post(client, body=body, path="/v1/payment/escrow").status_code == 200
+    IdempotencyRecord.objects.update(response_status=None, response_body="")
+    assert post(client, body=body, path="/v1/payment/escrow").status_code == 409
+    IdempotencyRecord.objects.update(
+        created_at=timezone.now() - idempotency.IN_FLIGHT_LEASE - timedelta(seconds=1)
+    )
+    # Taken over: the request runs again and the service refuses to charge twice.
+    r = post(client, body=body, path="/v1/payment/escrow")
+    assert r.status_code == 400 and r.json()["message"] == "This escrow is already funded"
+    assert Payment.objects.filter(escrow=escrow).count() == 1
+    assert not IdempotencyRecord.objects.exists()
+    assert_ledger_invariants()
 
 
 @pytest.mark.django_db

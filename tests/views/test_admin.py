@@ -44,6 +44,9 @@ def test_every_model_is_registered_and_lists(staff_client, seller, buyer):
     page = staff_client.get(reverse("admin:escrows_escrow_change", args=[escrow.pk])).content.decode()
     assert "Stage 0" in page  # milestones inline
     assert 'name="amount"' not in page and 'name="status"' not in page  # read-only
+    assert reverse("evidence_export", args=[escrow.public_id]) in page
+    record = staff_client.get(reverse("evidence_export_json", args=[escrow.public_id]))
+    assert record.status_code == 200 and record.json()["escrow"]["id"] == escrow.public_id
 
 
 @pytest.mark.django_db
