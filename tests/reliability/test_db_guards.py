@@ -11,12 +11,18 @@ from django.db import DatabaseError, connection, transaction
 from escrows import ledger
 from escrows.models import (
     AccountKind,
+    CancellationProposal,
+    CancellationStatus,
+    Dispute,
+    DisputeStatus,
     Escrow,
     EscrowStatus,
     LedgerEntry,
     LedgerTransaction,
     Milestone,
     MilestoneStatus,
+    RefundRequest,
+    RefundRequestStatus,
     Settlement,
     SettlementStatus,
 )
@@ -26,6 +32,8 @@ from tests.reliability import figures
 SECTION = "database guards"
 # The latest migration that sets the guarded pairs.
 guards = importlib.import_module("escrows.migrations.0006_beyond_status_guards")
+request_guards = importlib.import_module("escrows.migrations.0010_request_status_guards")
+GUARDED = {**guards.TRANSITIONS, **request_guards.TRANSITIONS}
 
 
 def _fsm_pairs(model) -> set[tuple[str, str]]:
@@ -33,9 +41,11 @@ def _fsm_pairs(model) -> set[tuple[str, str]]:
     return {(str(t.source), str(t.target)) for t in field.get_all_transitions(model) if t.source != t.target}
 
 
-@pytest.mark.parametrize("model", [Escrow, Milestone, Settlement])
+@pytest.mark.parametrize(
+    "model", [Escrow, Milestone, Settlement, Dispute, RefundRequest, CancellationProposal]
+)
 def test_the_guarded_pairs_are_exactly_the_fsm_transitions(model):
-    assert set(guards.TRANSITIONS[model._meta.db_table]) == _fsm_pairs(model)
+    assert set(GUARDED[model._meta.db_table]) == _fsm_pairs(model)
 
 
 def _row_in(model, status: str, seller, escrow):
@@ -55,6 +65,31 @@ def _row_in(model, status: str, seller, escrow):
     if model is Milestone:
         index = Milestone.objects.filter(escrow=escrow).count()
         return Milestone.objects.create(escrow=escrow, index=index, amount=1, status=status)
+    if model is Dispute:
+        # Live whole-escrow disputes are unique per escrow: each row gets an escrow of its own.
+        return Dispute.objects.create(
+            escrow=make_escrow(seller),
+            opened_by=seller,
+            opener_role="seller",
+            reason="guard",
+            amount=1,
+            deadline=escrow.expires_at,
+            default_outcome="split",
+            default_seller_amount=0,
+            default_buyer_amount=1,
+            status=status,
+        )
+    if model is RefundRequest:
+        return RefundRequest.objects.create(escrow=escrow, requested_by=seller, amount=1, status=status)
+    if model is CancellationProposal:
+        return CancellationProposal.objects.create(
+            escrow=escrow,
+            proposed_by=seller,
+            proposer_role="seller",
+            buyer_amount=1,
+            seller_amount=0,
+            status=status,
+        )
     return Settlement.objects.create(
         customer=seller, amount=1, currency="USD", method="OFF_RAMP_MOCK", destination="x", status=status
     )
@@ -67,6 +102,9 @@ def _row_in(model, status: str, seller, escrow):
         (Escrow, EscrowStatus.values),
         (Milestone, MilestoneStatus.values),
         (Settlement, SettlementStatus.values),
+        (Dispute, DisputeStatus.values),
+        (RefundRequest, RefundRequestStatus.values),
+        (CancellationProposal, CancellationStatus.values),
     ],
 )
 def test_status_moves_only_along_transitions(model, statuses, seller):
