@@ -8,6 +8,8 @@ from django.utils.crypto import get_random_string
 from rest_framework_api_key.crypto import KeyGenerator
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
+from escrows.compiled import CompiledQuery
+
 
 def new_customer_id() -> str:
     return "cus_" + secrets.token_hex(12)
@@ -83,6 +85,15 @@ class APIKeyManager(BaseAPIKeyManager):
     def get_usable_keys(self) -> models.QuerySet:
         return super().get_usable_keys().select_related("user")
 
+    def get_from_key(self, key: str) -> "APIKey":
+        """The library's lookup (usable key by prefix, then the hash check), with its SQL
+        compiled once per process: every API call makes it."""
+        prefix, _, _ = key.partition(".")
+        api_key = _USABLE_KEY_BY_PREFIX.first(prefix)
+        if api_key is None or not api_key.is_valid(key):
+            raise self.model.DoesNotExist("Key is not valid.")
+        return api_key
+
 
 class APIKey(AbstractAPIKey):
     # Wider than the library's defaults because our prefix carries `sk_test_`.
@@ -98,6 +109,11 @@ class APIKey(AbstractAPIKey):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
         indexes = [models.Index(fields=["user", "-created"], name="apikey_user_recent")]
+
+
+_USABLE_KEY_BY_PREFIX = CompiledQuery(
+    lambda prefix: APIKey.objects.get_usable_keys().filter(prefix=prefix)[:1], "__api_key_prefix__"
+)
 
 
 # -- Idempotency-Key records -------------------------------------------------------------------

@@ -120,6 +120,10 @@ class Escrow(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Not a column: the milestones a service read under this escrow's lock, as the service left
+    # them (services._milestones sets it). Only for answering about that same change.
+    loaded_milestones: list["Milestone"] | None = None
+
     class Meta:
         indexes = [
             # Lists are ordered newest first with the id as tie-breaker (keyset pagination):

@@ -14,10 +14,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import OuterRef
+from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
 
 from . import ledger
+from .compiled import SENTINEL_PK, CompiledQuery
 from .errors import (
     Conflict,
     Forbidden,
@@ -99,24 +100,42 @@ class EscrowTerms:
 # -- small helpers ---------------------------------------------------------------------------
 
 
-def _lock_escrow(escrow: Escrow, *, with_seller_account: bool = False) -> Escrow:
-    """Re-read the escrow under a row lock; every change to an escrow or its milestones takes it.
-    The hold account comes in the same query (only the escrow row is locked), and with
-    `with_seller_account` the id of the seller's main account too (a release pays it)."""
+def _locked_escrow_query(pk: int, *, with_seller_account: bool) -> QuerySet[Escrow]:
     qs = Escrow.objects.select_for_update(of=("self",)).select_related("seller", "buyer", "hold_account")
     if with_seller_account:
         qs = qs.annotate(
             seller_account_id=ledger.customer_account_id(OuterRef("seller_id"), OuterRef("currency"))
         )
-    try:
-        return qs.get(pk=escrow.pk)
-    except Escrow.DoesNotExist:
-        raise NotFound("Escrow not found") from None
+    return qs.filter(pk=pk)
+
+
+# Compiled once per process (escrows.compiled): these two reads run in every state change.
+_LOCK_ESCROW = CompiledQuery(lambda pk: _locked_escrow_query(pk, with_seller_account=False), SENTINEL_PK)
+_LOCK_ESCROW_FOR_RELEASE = CompiledQuery(
+    lambda pk: _locked_escrow_query(pk, with_seller_account=True), SENTINEL_PK
+)
+_MILESTONES = CompiledQuery(lambda pk: Milestone.objects.filter(escrow_id=pk).order_by("index"), SENTINEL_PK)
+
+
+def _lock_escrow(escrow: Escrow, *, with_seller_account: bool = False) -> Escrow:
+    """Re-read the escrow under a row lock; every change to an escrow or its milestones takes it.
+    The hold account comes in the same query (only the escrow row is locked), and with
+    `with_seller_account` the id of the seller's main account too (a release pays it)."""
+    query = _LOCK_ESCROW_FOR_RELEASE if with_seller_account else _LOCK_ESCROW
+    locked = query.first(escrow.pk)
+    if locked is None:
+        raise NotFound("Escrow not found")
+    return locked
 
 
 def _milestones(escrow: Escrow) -> list[Milestone]:
-    # Through the related manager, so each milestone's .escrow is this (locked) escrow.
-    return list(escrow.milestones.order_by("index"))
+    """The escrow's milestones in order, each with .escrow set to this (locked) escrow; kept on
+    the escrow as `loaded_milestones`, so that an answer built after the change reads no more."""
+    milestones = _MILESTONES.all(escrow.pk)
+    for m in milestones:
+        Milestone.escrow.field.set_cached_value(m, escrow)
+    escrow.loaded_milestones = milestones
+    return milestones
 
 
 def _actor_kind(by: Any) -> str:
@@ -150,7 +169,16 @@ def _event(
         to_status=to_status,
         details=details or {},
     )
-    transaction.on_commit(_dispatch_events_after_commit, robust=True)
+    # One hand-over per transaction (savepoint scope), however many events it wrote: the
+    # dispatcher takes every undispatched event at once, and publishing a task is a good part
+    # of a confirm's time. A hook of another scope (a savepoint that may still roll back) counts
+    # for nothing.
+    connection = transaction.get_connection()
+    scope = set(connection.savepoint_ids)
+    if not any(
+        func is _dispatch_events_after_commit and sids == scope for sids, func, _ in connection.run_on_commit
+    ):
+        transaction.on_commit(_dispatch_events_after_commit, robust=True)
     return event
 
 

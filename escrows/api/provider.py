@@ -368,8 +368,9 @@ class MilestoneConfirm(ProviderAPIView):
     def post(self, request: Request, escrow_id: str, milestone_id: str) -> Response:
         milestone = selectors.milestone_get_for_user(request.user, escrow_id, milestone_id)
         released = services.milestone_release(milestone=milestone, by=request.user)
-        # The escrow as the release left it (status, seller, buyer): no need to read it again.
-        return ok("Milestone confirmed and released", escrow_data(released.escrow))
+        # The escrow and its milestones as the release left them: nothing to read again.
+        escrow = released.escrow
+        return ok("Milestone confirmed and released", escrow_data(escrow, escrow.loaded_milestones))
 
 
 # -- money ------------------------------------------------------------------------------------

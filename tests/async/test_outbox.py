@@ -48,6 +48,27 @@ def test_dispatch_runs_only_after_commit(seller, endpoints, django_capture_on_co
     assert Event.objects.get(kind="escrow.created").dispatched_at is not None
 
 
+def test_one_dispatch_per_transaction_however_many_events(
+    seller, buyer, endpoints, django_capture_on_commit_callbacks
+):
+    escrow = make_escrow(seller, parts=(30_000, 70_000))
+    fund(escrow, buyer)
+    first, last = milestones(escrow)
+    escrow_services.milestone_release(milestone=first, by=buyer)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        escrow_services.milestone_release(milestone=last, by=buyer)  # released + completed
+    assert (
+        Event.objects.filter(kind__in=["milestone.released", "escrow.completed"], milestone=None).count() == 1
+    )
+    assert [c.__name__ for c in callbacks].count("_dispatch_events_after_commit") == 1
+    # ...and that one hand-over delivered both events.
+    kinds = set(
+        WebhookDelivery.objects.filter(endpoint=endpoints["seller"]).values_list("event_type", flat=True)
+    )
+    assert {"milestone.released", "escrow.completed"} <= kinds
+    assert not Event.objects.filter(escrow=escrow, dispatched_at=None).exclude(kind="escrow.created").exists()
+
+
 def test_parties_get_their_events_and_strangers_nothing(
     seller, buyer, endpoints, django_capture_on_commit_callbacks
 ):

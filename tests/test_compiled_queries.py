@@ -1,0 +1,89 @@
+"""escrows.compiled: a query compiled once answers every later call exactly as the ORM would
+(same rows, related objects, annotations, converted values), and refuses a query whose
+sentinels do not come out as parameters."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.db.models import OuterRef
+
+from accounts.models import APIKey
+from accounts.services import api_key_create
+from escrows import ledger, services
+from escrows.compiled import SENTINEL_PK, CompiledQuery
+from escrows.models import Escrow, Milestone
+from tests.helpers import fund, make_escrow
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(obj):
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def test_rows_equal_the_orms_for_every_call(seller, buyer):
+    escrows = [make_escrow(seller, buyer=buyer), make_escrow(seller, parts=(1_00, 2_00))]
+    query = CompiledQuery(lambda pk: Milestone.objects.filter(escrow_id=pk).order_by("index"), SENTINEL_PK)
+    for escrow in escrows * 2:  # compiled on the first call, reused after
+        got = query.all(escrow.pk)
+        want = list(Milestone.objects.filter(escrow_id=escrow.pk).order_by("index"))
+        assert [_fields(m) for m in got] == [_fields(m) for m in want]
+        assert all(not m._state.adding for m in got)
+    assert query.all(SENTINEL_PK + 1) == []
+
+
+def test_select_related_constants_and_annotations(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    seller_account = ledger.customer_account(seller, "USD")  # created on first use
+    query = CompiledQuery(
+        lambda pk: (
+            Escrow.objects.select_related("seller", "buyer", "hold_account")
+            .annotate(
+                seller_account_id=ledger.customer_account_id(OuterRef("seller_id"), OuterRef("currency"))
+            )
+            .filter(pk=pk)
+        ),
+        SENTINEL_PK,
+    )
+    with transaction.atomic():
+        got = query.first(escrow.pk)
+    assert got.seller.email == seller.email and got.buyer.email == buyer.email
+    assert got.hold_account.pk == ledger.hold_account(escrow).pk
+    assert got.seller_account_id == seller_account.pk
+    assert got.metadata == escrow.metadata and got.inspection_period == escrow.inspection_period
+    stranger_escrow = make_escrow(buyer)  # the buyer sells here: another row, another seller
+    with transaction.atomic():
+        other = query.first(stranger_escrow.pk)
+    assert other.seller.email == buyer.email and other.buyer is None
+    assert other.seller_account_id == ledger.customer_account(buyer, "USD").pk  # topped up
+
+
+def test_string_sentinels_and_the_api_key_lookup(seller):
+    _, key = api_key_create(user=seller, name="k")
+    found = APIKey.objects.get_from_key(key)
+    assert found.user == seller
+    with pytest.raises(APIKey.DoesNotExist):
+        APIKey.objects.get_from_key(key[:-1] + ("x" if key[-1] != "x" else "y"))
+    APIKey.objects.filter(pk=found.pk).update(revoked=True)
+    with pytest.raises(APIKey.DoesNotExist):
+        APIKey.objects.get_from_key(key)
+
+
+def test_a_sentinel_that_is_not_a_parameter_is_refused(seller):
+    make_escrow(seller)
+    query = CompiledQuery(lambda pk: Escrow.objects.filter(pk=1), SENTINEL_PK)
+    with pytest.raises(ImproperlyConfigured):
+        query.all(1)
+    with pytest.raises(TypeError):
+        CompiledQuery(lambda a: Escrow.objects.filter(pk=a), SENTINEL_PK).all()
+
+
+def test_services_see_the_locked_escrows_milestones(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    first = Milestone.objects.filter(escrow=escrow).order_by("index").first()
+    released = services.milestone_release(milestone=first, by=buyer)
+    loaded = released.escrow.loaded_milestones
+    assert [m.status for m in loaded] == ["RELEASED", "PENDING", "PENDING"]
+    assert all(m.escrow is released.escrow for m in loaded)
