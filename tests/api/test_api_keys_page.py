@@ -9,6 +9,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import APIKey, User
+from escrows.models import Escrow, EscrowStatus
+from tests.helpers import assert_ledger_invariants
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +86,12 @@ def test_seed_demo_prints_working_keys_for_seller_buyer_and_platform():
     assert set(lines) == {"seller", "buyer", "platform"}
     r = APIClient(HTTP_X_API_KEY=lines["seller"]).get("/v1/escrow/milestone/unknown-token")
     assert r.status_code == 404 and r.json()["message"] == "Escrow not found"
+    # Escrows in every state (SPEC §5), a ledger that balances, and a second run adds none.
+    assert set(Escrow.objects.values_list("status", flat=True)) == set(EscrowStatus.values)
+    assert_ledger_invariants()
+    count = Escrow.objects.count()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert Escrow.objects.count() == count
 
 
 def test_schema_is_openapi_3_and_covers_both_surfaces(client):

@@ -80,6 +80,20 @@ class Command(BaseCommand):
             reason="First draft missing agreed sections",
             evidence=services.EvidenceInput(text="The brief listed five sections; the draft has three."),
         )
+        # A standard escrow (no milestones) disputed as a whole: the escrow itself is DISPUTED.
+        laptop = services.escrow_create(
+            seller=seller,
+            terms=EscrowTerms(
+                title="Used laptop (disputed)",
+                currency="USD",
+                amount=60_000,
+                description="Demo: a standard escrow, paid out at once on delivery",
+                settlement_type="STANDARD",
+            ),
+            milestones=[],
+        )
+        services.escrow_fund(escrow=laptop, by=buyer)
+        services.dispute_open(escrow=laptop, by=buyer, reason="Arrived with a cracked screen")
         refunded = _escrow(seller, "Photo shoot (refunded)", [40_000, 40_000])
         services.escrow_fund(escrow=refunded, by=buyer)
         services.escrow_refund(escrow=refunded, by=seller)
