@@ -2,10 +2,12 @@
 (same rows, related objects, annotations, converted values), and refuses a query whose
 sentinels do not come out as parameters."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import OuterRef
+from django.db.models import F, OuterRef, Q
 
 from accounts.models import APIKey
 from accounts.services import api_key_create
@@ -87,3 +89,24 @@ def test_services_see_the_locked_escrows_milestones(seller, buyer):
     loaded = released.escrow.loaded_milestones
     assert [m.status for m in loaded] == ["RELEASED", "PENDING", "PENDING"]
     assert all(m.escrow is released.escrow for m in loaded)
+
+
+def test_values_rows_with_a_datetime_parameter_equal_the_orms(seller, buyer):
+    made = [make_escrow(seller, buyer=buyer) for _ in range(4)]
+    pivot = made[2]
+
+    def build(user, created_at, pk):
+        return (
+            Escrow.objects.filter(Q(seller_id=user) | Q(buyer_id=user))
+            .filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+            .order_by("-created_at", "-id")
+            .values("pk", "created_at", "metadata", seller_email=F("seller__email"))
+        )
+
+    query = CompiledQuery(build, SENTINEL_PK, datetime(1901, 1, 1, tzinfo=UTC), SENTINEL_PK - 1)
+    for user in (seller, buyer, seller):
+        got = query.values_rows(user.pk, pivot.created_at, pivot.pk)
+        assert got == list(build(user.pk, pivot.created_at, pivot.pk))
+        assert [r["pk"] for r in got] == [made[1].pk, made[0].pk]
+    with pytest.raises(TypeError):
+        query.all(seller.pk, pivot.created_at, pivot.pk)

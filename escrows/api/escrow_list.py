@@ -14,7 +14,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import User
 from escrows import selectors
+from escrows.compiled import SENTINEL_PK, CompiledQuery
 from escrows.errors import InvalidRequest
 from escrows.models import Milestone
 
@@ -42,7 +44,7 @@ def _cursor_of(created_at: datetime, pk: int) -> str:
     return f"{micros}_{pk}"
 
 
-def _parse_cursor(value: str) -> Q:
+def _parse_cursor(value: str) -> tuple[datetime, int]:
     match = CURSOR.match(value)
     if not match:
         raise InvalidRequest("cursor is not valid; pass nextCursor from the previous page", field="cursor")
@@ -55,7 +57,57 @@ def _parse_cursor(value: str) -> Q:
         raise InvalidRequest(
             "cursor is not valid; pass nextCursor from the previous page", field="cursor"
         ) from None
+    return created_at, pk
+
+
+def _after(created_at: datetime, pk: int) -> Q:
     return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+
+
+# The page and milestone reads, compiled once per process for each shape (escrows.compiled):
+# role x first page or after a cursor x limit, and the number of escrows on the page.
+_SENTINEL_TIME = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
+_PAGES: dict[tuple[str, int, bool], CompiledQuery] = {}
+_MILESTONES: dict[int, CompiledQuery] = {}
+
+
+def _page(user_pk: int, role: str, limit: int, after: tuple[datetime, int] | None) -> Any:
+    qs = selectors.escrows_for_user(User(pk=user_pk), role=ROLES[role])
+    if after is not None:
+        qs = qs.filter(_after(*after))
+    return qs.values(
+        *ESCROW_COLUMNS,
+        seller_customer_id=F("seller__customer_id"),
+        buyer_customer_id=F("buyer__customer_id"),
+    )[: limit + 1]
+
+
+def _page_query(role: str, limit: int, *, after: bool) -> CompiledQuery:
+    key = (role, limit, after)
+    if key not in _PAGES:
+        if after:
+            _PAGES[key] = CompiledQuery(
+                lambda user, created_at, pk: _page(user, role, limit, (created_at, pk)),
+                SENTINEL_PK,
+                _SENTINEL_TIME,
+                SENTINEL_PK - 1,
+            )
+        else:
+            _PAGES[key] = CompiledQuery(lambda user: _page(user, role, limit, None), SENTINEL_PK)
+    return _PAGES[key]
+
+
+def _milestones_query(count: int) -> CompiledQuery:
+    if count not in _MILESTONES:
+        _MILESTONES[count] = CompiledQuery(
+            lambda *ids: (
+                Milestone.objects.filter(escrow_id__in=ids)
+                .order_by("escrow_id", "index")
+                .values(*MILESTONE_COLUMNS, payee_customer_id=F("payee__customer_id"))
+            ),
+            *(SENTINEL_PK - i for i in range(count)),
+        )
+    return _MILESTONES[count]
 
 
 def _limit(value: str | None) -> int:
@@ -96,25 +148,17 @@ class EscrowList(ProviderAPIView):
         if role not in ROLES:
             raise InvalidRequest("role must be one of: all, selling, buying", field="role")
         limit = _limit(request.query_params.get("limit"))
-        qs = selectors.escrows_for_user(request.user, role=ROLES[role])
         cursor = request.query_params.get("cursor")
         if cursor:
-            qs = qs.filter(_parse_cursor(cursor))
-        rows = list(
-            qs.values(
-                *ESCROW_COLUMNS,
-                seller_customer_id=F("seller__customer_id"),
-                buyer_customer_id=F("buyer__customer_id"),
-            )[: limit + 1]
-        )
+            created_at, pk = _parse_cursor(cursor)
+            rows = _page_query(role, limit, after=True).values_rows(request.user.pk, created_at, pk)
+        else:
+            rows = _page_query(role, limit, after=False).values_rows(request.user.pk)
         page, more = rows[:limit], len(rows) > limit
         milestones: dict[int, list[dict[str, Any]]] = {row["pk"]: [] for row in page}
-        for m in (
-            Milestone.objects.filter(escrow_id__in=list(milestones))
-            .order_by("escrow_id", "index")
-            .values(*MILESTONE_COLUMNS, payee_customer_id=F("payee__customer_id"))
-        ):
-            milestones[m["escrow_id"]].append(m)
+        if milestones:
+            for m in _milestones_query(len(milestones)).values_rows(*milestones):
+                milestones[m["escrow_id"]].append(m)
         data: dict[str, Any] = {
             "escrows": [escrow_output(row, milestones[row["pk"]]) for row in page],
             "nextCursor": _cursor_of(page[-1]["created_at"], page[-1]["pk"]) if more else None,
