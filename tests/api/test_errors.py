@@ -137,7 +137,10 @@ def test_huge_numbers(seller):
     )
 
 
-def test_rate_limit_is_429_with_retry_after(seller, settings):
+def test_rate_limit_is_429_with_retry_after(seller, settings, monkeypatch):
+    from escrows.api import common
+
+    monkeypatch.setattr(common, "_clock", lambda: 1_800_000_030.0)  # mid-window: no rollover
     settings.API_RATE_LIMIT = "3/min"
     client = client_for(seller)
     for _ in range(3):
