@@ -330,6 +330,14 @@ def main() -> int:
                     f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
                 )
                 results.append(r)
+            rss[p.name] = worker_rss_kb(server)
+        # Memory over a long run of one path: the list again, as many requests as all the
+        # paths above sent, RSS read after each quarter (flat once the caches are warm).
+        again = next((p for p in paths if p.name.startswith("API list")), None)
+        if again is not None and not ONLY:
+            for quarter in range(1, 5):
+                r = run_wrk(again, 4, 2 * SECONDS)
+                rss[f"list again, quarter {quarter} ({r.requests} requests)"] = worker_rss_kb(server)
         rss["end"] = worker_rss_kb(server)
     finally:
         stop_server(server)
@@ -397,10 +405,12 @@ def report(
                 a, b = by.get((confirm, c)), by.get((ceiling, c))
                 cells.append(f"{a.rps / b.rps:.2f}" if a and b and b.rps else "-")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| worker RSS (KB) after | workers |", "|---|---|"]
+    lines += [f"| {name} | {kb} |" for name, kb in rss.items()]
     lines += [
         "",
-        f"Worker RSS (KB) after warm-up {rss.get('start')} -> after all paths {rss.get('end')}; "
-        f"requests served in between: {sum(r.requests for r in results if not r.path.startswith('pgbench'))}",
+        f"Requests measured above (besides warm-up and the memory run): "
+        f"{sum(r.requests for r in results if not r.path.startswith('pgbench'))}",
         f"One confirm (middle milestone) = {info['confirm_queries']} statements, BEGIN/COMMIT included; "
         f"pgbench mix "
         f"(middle:last milestone) {weights['mid']}:{weights['last']}, targets {info['pgbench_scripts']}",
