@@ -35,7 +35,6 @@ class _Compiled:
     sql: str
     # For each SQL parameter: ("arg", i) takes the i-th call argument, ("const", v) is v.
     slots: list[tuple[str, Any]]
-    compiler: Any
     converters: dict[int, Any]
     # values() querysets: the dict keys, in column order; None for model instances.
     names: list[str] | None
@@ -81,7 +80,7 @@ class CompiledQuery[M: models.Model]:
                 if query.selected
                 else [*query.extra_select, *query.values_select, *query.annotation_select]
             )
-            return _Compiled(sql=sql, slots=slots, compiler=compiler, converters=converters, names=names)
+            return _Compiled(sql=sql, slots=slots, converters=converters, names=names)
         if queryset._iterable_class is not models.query.ModelIterable:
             raise ImproperlyConfigured("CompiledQuery: only model and values() querysets")
         klass_info = compiler.klass_info
@@ -91,7 +90,6 @@ class CompiledQuery[M: models.Model]:
         return _Compiled(
             sql=sql,
             slots=slots,
-            compiler=compiler,
             converters=converters,
             names=None,
             from_db=_get_from_db(klass_info["model"], fetch_mode),
@@ -113,7 +111,19 @@ class CompiledQuery[M: models.Model]:
             cursor.execute(compiled.sql, values)
             rows = cursor.fetchall()
         if compiled.converters:
-            rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
+            # As SQLCompiler.apply_converters, with this thread's connection (a compiler is tied to
+            # the connection of the thread that compiled it, and connections are per thread).
+            connection = connections[using]
+            converters = list(compiled.converters.items())
+            converted = []
+            for row in map(list, rows):
+                for position, (convs, expression) in converters:
+                    value = row[position]
+                    for converter in convs:
+                        value = converter(value, expression, connection)
+                    row[position] = value
+                converted.append(row)
+            rows = converted
         return compiled, rows
 
     def all(self, *params: Any, using: str = "default") -> list[M]:
