@@ -172,10 +172,23 @@ def settlements_for_user(user: Any) -> QuerySet[Settlement]:
 
 
 def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
-    """Annotate `released_total` (minor units) so a list shows progress bars in one query."""
+    """Annotate `released_total` (minor units) so a list shows progress bars in one query: what
+    the ledger paid out of the hold to the seller's side (payees' balances) by releases,
+    dispute splits and mutual cancellations — the escrow page's "Released" figure. Counting
+    RELEASED milestones missed standard escrows (no milestones) and split stages."""
     released = (
-        Milestone.objects.filter(escrow=OuterRef("pk"), status=MilestoneStatus.RELEASED)
-        .values("escrow")
+        LedgerEntry.objects.filter(
+            transaction__escrow=OuterRef("pk"),
+            transaction__kind__in=[
+                TransactionKind.RELEASE,
+                TransactionKind.SPLIT,
+                TransactionKind.CANCELLATION,
+            ],
+            account__kind=AccountKind.CUSTOMER_MAIN,
+            amount__gt=0,
+        )
+        .exclude(account__owner=OuterRef("buyer_id"))
+        .values("transaction__escrow")
         .annotate(t=Sum("amount"))
         .values("t")
     )

@@ -271,7 +271,7 @@ def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         m.review_extend_to = m.review_ends + settings.ESCROW_REVIEW_EXTENSION if m.review_ends else None
     actions = escrow_actions(escrow, milestones, request.user)
     summary = selectors.escrow_ledger_summary(escrow)
-    released = sum(m.amount for m in milestones if m.status == "RELEASED")
+    released = summary.released  # the ledger's figure: split and standard escrows count too
     # The whole history is on the page anyway; it says whether there are disputes, refund
     # requests or proposals to read at all (most escrows have none: no query for them).
     events = list(selectors.events_of(escrow))

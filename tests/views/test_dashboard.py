@@ -1,11 +1,14 @@
 """Dashboard tabs, filters, search, pagination, and bounded queries on list and detail pages."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from escrows import services
+from escrows.services import EscrowTerms
 from escrows.views import PAGE_SIZE
 from tests.helpers import fund, make_escrow, milestones
 
@@ -94,3 +97,32 @@ def test_detail_queries_do_not_grow_with_milestones(seller, buyer, buyer_client)
     many, html = count_queries(buyer_client, reverse("escrow_detail", args=[big.public_id]))
     assert html.count('class="milestone') >= 12
     assert many == few and many <= MAX_QUERIES
+
+
+@pytest.mark.django_db
+def test_progress_counts_what_the_ledger_released_to_the_seller_side(
+    seller, buyer, seller_client, buyer_client, admin_user
+):
+    """A standard escrow (no milestones) confirmed, and a stage split by a dispute: the header of
+    the escrow page and the dashboard's bar say what the money panel says."""
+    laptop = services.escrow_create(
+        seller=seller,
+        terms=EscrowTerms(title="Laptop", currency="USD", amount=80_000, settlement_type="STANDARD"),
+        milestones=[],
+    )
+    fund(laptop, buyer)
+    services.escrow_confirm_delivery(escrow=laptop, by=buyer)
+    staged = make_escrow(seller, title="Staged")  # 300 / 500 / 200
+    fund(staged, buyer)
+    dispute = services.dispute_open(escrow=staged, milestone=milestones(staged)[0], by=buyer, reason="late")
+    services.dispute_resolve(
+        dispute=dispute, by=admin_user, outcome="split", seller_amount=10_000, buyer_amount=20_000
+    )
+    html = seller_client.get(reverse("dashboard")).content.decode()
+    assert "800.00 USD released" in html and "100.00 USD released" in html
+    page = buyer_client.get(reverse("escrow_detail", args=[laptop.public_id])).content.decode()
+    assert "800.00 USD of 800.00 USD released" in page
+    page = buyer_client.get(reverse("escrow_detail", args=[staged.public_id])).content.decode()
+    assert "100.00 USD of 1,000.00 USD released" in page
+    assert "Split between buyer and seller" in page
+    assert not re.search(r"Released \d{1,2} [A-Z][a-z]{2} \d{4}", page)  # no stage says "Released <date>"
