@@ -16,6 +16,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_field
+from redis.exceptions import RedisError
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -164,7 +165,13 @@ class APIKeyRateThrottle(BaseThrottle):
         now = _clock()
         window = int(now // period)
         self._wait = (window + 1) * period - now
-        return _count(f"throttle:api:{self._ident(request)}:{window}", period) <= limit
+        try:
+            count = _count(f"throttle:api:{self._ident(request)}:{window}", period)
+        except RedisError:
+            # The limiter fails open: an outage of the cache must not take the API down.
+            log.exception("rate limit counter unavailable; request allowed")
+            return True
+        return count <= limit
 
     def wait(self) -> float | None:
         return getattr(self, "_wait", None)

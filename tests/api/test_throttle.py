@@ -67,3 +67,17 @@ def test_the_same_on_a_real_redis_cache(seller, settings, clock):
     key = caches["default"].make_and_validate_key(f"throttle:api:key:{client.key.split('.')[0]}:30000000")
     redis = caches["default"]._cache.get_client(key)
     assert int(redis.get(key)) == 3 and 0 < redis.ttl(key) <= 61
+
+
+def test_an_unreachable_redis_lets_requests_through(seller, settings, caplog):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    settings.API_RATE_LIMIT = "1/min"
+    client = client_for(seller)
+    for _ in range(3):
+        assert client.get("/v1/payment-intents/intent_x").status_code == 404
+    assert "rate limit counter unavailable" in caplog.text
