@@ -6,21 +6,14 @@ after which the button is gone."""
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from escrows.models import Escrow, Event, MilestoneStatus
+from tests.e2e.browser import log_in
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, fund, milestones
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page: Page, site: str, email: str) -> None:
-    page.goto(site + "/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("pass-word-123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def test_fee_quote_while_typing_then_deliver_and_extend_the_review(

@@ -9,12 +9,10 @@ from playwright.sync_api import Browser, Page, expect
 
 from escrows.models import Escrow, EscrowStatus
 from escrows.selectors import wallet_balance
+from tests.e2e.browser import DESKTOP, PHONE
 from tests.helpers import assert_ledger_invariants
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 def sign_up(page: Page, email: str, first: str, last: str) -> None:

@@ -31,21 +31,11 @@ from escrows.models import (
 )
 from escrows.selectors import wallet_balance
 from escrows.services import EscrowTerms
+from tests.e2e.browser import DESKTOP, PHONE, log_in
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, fund, make_escrow, milestones, refresh
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-def log_in(page: Page, site: str, email: str) -> None:
-    page.goto(site + "/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("pass-word-123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def badge(page: Page, index: int):

@@ -4,24 +4,15 @@ the confirmation step; the buyer asks for a refund the seller declines; the buye
 reviewing the split. Balances and the ledger come out right."""
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from escrows.models import EscrowStatus, MilestoneStatus, RefundRequest, RefundRequestStatus
 from escrows.selectors import wallet_balance
+from tests.e2e.browser import DESKTOP, log_in
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, fund, make_escrow, milestones, refresh
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"width": 1280, "height": 900}
-
-
-def log_in(page: Page, site: str, email: str) -> None:
-    page.goto(site + "/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("pass-word-123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def test_refund_decline_and_mutual_cancellation(browser: Browser, site: str, shots) -> None:

@@ -2,21 +2,14 @@
 (rows added by a round trip, the release confirmed on its own page)."""
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from escrows.models import Escrow, EscrowStatus, MilestoneStatus
+from tests.e2e.browser import log_in
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, milestones
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page: Page, site: str, email: str) -> None:
-    page.goto(site + "/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("pass-word-123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def test_create_pay_and_release_with_scripting_off(browser: Browser, site: str, shots) -> None:

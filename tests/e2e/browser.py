@@ -1,0 +1,14 @@
+"""What the browser tests share: viewport sizes and logging in through the real login page."""
+
+from playwright.sync_api import Page, expect
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def log_in(page: Page, site: str, email: str, password: str = "pass-word-123") -> None:
+    page.goto(site + "/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
