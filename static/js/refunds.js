@@ -61,6 +61,7 @@
     });
     seller.addEventListener("input", sync);
     sync();
+    form.dataset.enhanced = "true";  // the live check is on (tests wait for it before typing)
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

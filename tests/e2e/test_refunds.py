@@ -65,6 +65,8 @@ def test_refund_decline_and_mutual_cancellation(browser: Browser, site: str, sho
 
     # -- the buyer proposes 60/40 of what is held; the page checks the sum live ------------------
     buyer.get_by_role("button", name="Propose mutual cancellation").click()
+    # The script is deferred: typing before it runs would fire no input handler.
+    expect(buyer.locator("[data-split-form][data-enhanced=true]")).to_have_count(1)
     check = buyer.locator("[data-split-check]")
     buyer.get_by_label("Back to the buyer").fill("480.00")
     expect(buyer.get_by_label("To the seller")).to_have_value("320.00")  # filled in for them
