@@ -273,6 +273,12 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Event hand-overs are coalesced through the shared cache: while one dispatch task is queued
+# and has not started, later commits publish no other (the queued one takes their events too).
+# The flag expires after this many seconds, so a lost task costs at most that long (then the
+# next commit publishes; the outbox sweep stays the backstop). Only with a shared cache (Redis):
+# a per-process cache cannot see the worker clear the flag, so 0 (off) without CACHE_URL.
+EVENT_DISPATCH_COALESCE_SECONDS = envint("EVENT_DISPATCH_COALESCE_SECONDS", 10 if CACHE_URL else 0)
 # Requests per API key (or signed-in user), DRF rate syntax: "600/min", "50/second", ...
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import caches
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -34,15 +35,49 @@ def settlement_process_task(self, settlement_pk: int) -> str:  # type: ignore[no
     return outcome.status
 
 
+DISPATCH_PENDING_KEY = "events:dispatch-pending"
+
+
 def enqueue_event_dispatch() -> None:
     """On-commit hook of services._event: hand freshly committed events (the outbox) to the
-    webhook dispatcher. If this process dies before it runs, the process_due sweep does it."""
+    webhook dispatcher. If this process dies before it runs, the process_due sweep does it.
+
+    Coalesced (EVENT_DISPATCH_COALESCE_SECONDS): a flag in the shared cache says a dispatch is
+    queued and has not started; while it stands, this commit's events ride with that task,
+    which clears the flag *before* it reads the outbox (webhooks.tasks.dispatch_events), so
+    anything committed before the clear is read by it and anything after publishes anew.
+    Publishing costs a good part of a confirm's time; one SET NX round trip does not."""
     from webhooks.tasks import dispatch_events
 
+    if not _claim_dispatch():
+        return
     try:
         dispatch_events.delay()
     except Exception:  # a broker outage must not fail the request that already committed
         log.exception("could not enqueue event dispatch; the process_due sweep will")
+        clear_dispatch_claim()
+
+
+def _claim_dispatch() -> bool:
+    """True when this commit must publish: coalescing is off, no dispatch is pending, or the
+    cache cannot say (an outage of the cache must not hold events back)."""
+    seconds = settings.EVENT_DISPATCH_COALESCE_SECONDS
+    if seconds <= 0:
+        return True
+    try:
+        return bool(caches["default"].add(DISPATCH_PENDING_KEY, 1, timeout=seconds))
+    except Exception:
+        log.warning("cache unavailable: event dispatch published without coalescing", exc_info=True)
+        return True
+
+
+def clear_dispatch_claim() -> None:
+    if settings.EVENT_DISPATCH_COALESCE_SECONDS <= 0:
+        return
+    try:
+        caches["default"].delete(DISPATCH_PENDING_KEY)
+    except Exception:  # the flag then expires on its own
+        log.warning("cache unavailable: dispatch flag left to expire", exc_info=True)
 
 
 def _ids(queryset: QuerySet) -> Iterator[int]:

@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, name="webhooks.tasks.dispatch_events")
 def dispatch_events() -> int:
+    # First clear the "dispatch pending" flag, then read the outbox: an event committed before
+    # the clear is read below; one committed after it publishes a task of its own.
+    from escrows.tasks import clear_dispatch_claim
+
+    clear_dispatch_claim()
     return services.events_dispatch()
 
 

@@ -150,3 +150,93 @@ def test_sweep_redispatches_events_a_dead_process_left_behind(
     call_command("process_due")
     assert WebhookDelivery.objects.get().event_type == "escrow.created"
     assert not Event.objects.filter(dispatched_at__isnull=True).exists()
+
+
+# -- coalesced hand-over (EVENT_DISPATCH_COALESCE_SECONDS) -------------------------------------
+
+
+@pytest.fixture
+def queued_publishes(settings):
+    """Tasks go to the in-memory broker and wait there (no worker, not eager), as in production
+    between a publish and a worker taking it; yields the names of the tasks published."""
+    from celery.signals import before_task_publish
+
+    from escrow_site.celery import app
+
+    settings.EVENT_DISPATCH_COALESCE_SECONDS = 10
+    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url="memory://", task_always_eager=False)
+    app._pool = None
+    app.__dict__.pop("amqp", None)
+    published: list[str] = []
+
+    def record(sender=None, **_):
+        published.append(sender)
+
+    from escrows.tasks import clear_dispatch_claim
+
+    clear_dispatch_claim()
+    before_task_publish.connect(record, weak=False)
+    yield published
+    before_task_publish.disconnect(record)
+    clear_dispatch_claim()  # the next test's commits must publish
+    app.conf.update(saved)
+    app._pool = None
+    app.__dict__.pop("amqp", None)
+
+
+def _dispatches(published):
+    return published.count("webhooks.tasks.dispatch_events")
+
+
+def test_commits_while_a_dispatch_is_queued_publish_no_other(
+    seller, buyer, endpoints, queued_publishes, django_capture_on_commit_callbacks
+):
+    from webhooks.tasks import dispatch_events
+
+    escrow = make_escrow(seller, parts=(30_000, 50_000, 20_000))
+    fund(escrow, buyer)  # its commit hooks are not run here
+    first, second, third = milestones(escrow)
+    for m in (first, second):
+        with django_capture_on_commit_callbacks(execute=True):
+            escrow_services.milestone_release(milestone=m, by=buyer)
+    # The first release published; the second rode along with that queued task.
+    assert _dispatches(queued_publishes) == 1
+    # The worker takes the queued task: it clears the flag, then reads every waiting event.
+    dispatch_events()
+    assert not Event.objects.filter(escrow=escrow, dispatched_at=None).exists()
+    seller_deliveries = WebhookDelivery.objects.filter(endpoint=endpoints["seller"])
+    assert "milestone.released" in set(seller_deliveries.values_list("event_type", flat=True))
+    # Once it has started, the next commit publishes anew.
+    with django_capture_on_commit_callbacks(execute=True):
+        escrow_services.milestone_release(milestone=third, by=buyer)
+    assert _dispatches(queued_publishes) == 2
+
+
+def test_without_coalescing_every_commit_publishes(
+    seller, buyer, queued_publishes, settings, django_capture_on_commit_callbacks
+):
+    settings.EVENT_DISPATCH_COALESCE_SECONDS = 0
+    escrow = make_escrow(seller, parts=(30_000, 70_000))
+    fund(escrow, buyer)  # its commit hooks are not run here
+    for m in milestones(escrow):
+        with django_capture_on_commit_callbacks(execute=True):
+            escrow_services.milestone_release(milestone=m, by=buyer)
+    assert _dispatches(queued_publishes) == 2
+
+
+def test_cache_outage_publishes_rather_than_holding_events_back(
+    seller, buyer, queued_publishes, settings, django_capture_on_commit_callbacks
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        }
+    }
+    escrow = make_escrow(seller, parts=(30_000, 70_000))
+    fund(escrow, buyer)  # its commit hooks are not run here
+    for m in milestones(escrow):
+        with django_capture_on_commit_callbacks(execute=True):
+            escrow_services.milestone_release(milestone=m, by=buyer)
+    assert _dispatches(queued_publishes) == 2

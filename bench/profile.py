@@ -1,0 +1,122 @@
+"""Where one hot path's time goes, in process (no server, no load tool): the same requests as
+`make bench` sends, through the same WSGI application and production settings, timed one after
+another, then profiled with pyinstrument.
+
+    .venv/bin/python -m bench.profile confirm|fund|list|dashboard|escrow [N]
+
+Needs the base database of `make bench` (bench_perf); works on its own clone (bench_perf_prof,
+made afresh each run, so confirms and funds have targets). Prints the mean time per request
+and the profile's call tree (at most 12 levels, frames under 1% hidden)."""
+
+import io
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import run
+
+DB = run.BASE_DB + "_prof"
+
+
+def clone() -> None:
+    run.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{DB}' AND pid <> pg_backend_pid()"
+    )
+    run.psql(f'DROP DATABASE IF EXISTS "{DB}"')
+    run.psql(f'CREATE DATABASE "{DB}" TEMPLATE "{run.BASE_DB}"')
+
+
+def environ_for(line: str) -> dict[str, Any]:
+    method, target, body, headers = line.rstrip("\n").split("\t")
+    path, _, query = target.partition("?")
+    data = body.encode()
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8160",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8160",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(data),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(data)) if data else "",
+    }
+    for pair in filter(None, headers.split("\x1f")):
+        name, _, value = pair.partition(": ")
+        key = name.upper().replace("-", "_")
+        env[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
+    return env
+
+
+def main() -> int:
+    which = sys.argv[1] if len(sys.argv) > 1 else "confirm"
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    files = {
+        "confirm": "confirm.txt",
+        "fund": "fund.txt",
+        "list": "api_list.txt",
+        "dashboard": "dashboard.txt",
+        "escrow": "escrow_page.txt",
+        "trivial": "trivial.txt",
+    }
+    clone()
+    os.environ.update(run.env_for(DB))
+    import django
+
+    django.setup()
+    from bench import paths
+
+    work = Path("/tmp/escrow-bench-prof")
+    work.mkdir(exist_ok=True)
+    paths.request_files(work)
+    from django.db import connections
+
+    connections.close_all()
+    lines = (work / files[which]).read_text().splitlines()
+    from escrow_site.wsgi import application
+
+    def call(line: str) -> float:
+        status: list[str] = []
+        started = time.perf_counter()
+        body = application(environ_for(line), lambda s, h, *a: status.append(s))
+        b"".join(body)
+        if hasattr(body, "close"):
+            body.close()
+        took = time.perf_counter() - started
+        if not status or not status[0].startswith("2"):
+            raise SystemExit(f"{which}: {status} for {line[:120]}")
+        return took
+
+    warm, timed = lines[:200], lines[200 : 200 + n]
+    if which not in ("confirm", "fund"):
+        timed = [lines[i % len(lines)] for i in range(n)]
+    for line in warm:
+        call(line)
+    times = [call(line) for line in timed[: n // 2]]
+    print(
+        f"{which}: {len(times)} requests, mean {statistics.mean(times) * 1000:.2f} ms, "
+        f"median {statistics.median(times) * 1000:.2f} ms"
+    )
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    for line in timed[n // 2 :]:
+        call(line)
+    profiler.stop()
+    print(profiler.output_text(unicode=True, color=False, show_all=False, time="percent_of_total"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
