@@ -5,11 +5,13 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.request import Request
+
+from escrows.compiled import hot_cursor
 
 from .models import APIKey, User
 
@@ -58,10 +60,16 @@ def _touch(api_key: APIKey, now: Any) -> None:
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    # One statement, so one round trip: in autocommit it is its own transaction, and the
+    # transaction-local setting (set_config(..., true), as SET LOCAL) holds at its commit.
+    with hot_cursor() as cursor:
+        cursor.execute(_TOUCH_SQL, [now, api_key.pk])
+
+
+_TOUCH_SQL = (
+    "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
+    "UPDATE accounts_apikey SET last_used_at = %s FROM async WHERE id = %s"
+)
 
 
 class APIKeyAuthentication(BaseAuthentication):

@@ -17,3 +17,5 @@ SECURE_HSTS_SECONDS = 0
 CACHE_URL = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/4")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "100000/min")
+# As production with CACHE_URL set: event hand-overs coalesce through that shared cache.
+EVENT_DISPATCH_COALESCE_SECONDS = int(os.environ.get("EVENT_DISPATCH_COALESCE_SECONDS", "10"))

@@ -84,6 +84,11 @@ DATABASES = {
         conn_max_age=0,
     )
 }
+# The hot statements (escrows.compiled: the escrow lock, milestones, API-key lookup, list pages,
+# ledger posting, event insert, release/close updates) run prepared on PostgreSQL: parsed and
+# planned once per pooled connection. Off (0) behind a pooler that cannot keep prepared
+# statements (pgbouncer before 1.21 in transaction mode).
+DB_PREPARE_HOT = envbool("DB_PREPARE_HOT", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own psycopg 3 pool: one connection per request is what cut throughput 3x.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -92,9 +97,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": envint("DB_POOL_TIMEOUT", 10),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # Server-side binding lets psycopg prepare the statements a pooled connection sends again
-    # and again (after `prepare_threshold` uses), so PostgreSQL parses and plans them once.
+    # Server-side binding for every statement Django sends (off: Django's default, client-side
+    # binding, simple protocol). It prepares nothing by itself: Django turns psycopg's automatic
+    # preparing off unless OPTIONS sets prepare_threshold (DB_PREPARE_THRESHOLD below).
     DATABASES["default"]["OPTIONS"]["server_side_binding"] = envbool("DB_SERVER_SIDE_BINDING", False)
+    if DB_PREPARE_HOT or os.environ.get("DB_PREPARE_THRESHOLD"):
+        # psycopg prepares nothing, not even on request, while prepare_threshold is None; the
+        # hot statements ask for it (prepare=True). Automatic preparing after N uses applies
+        # only to server-side binding cursors; by default N is out of reach.
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = envint("DB_PREPARE_THRESHOLD", 2**31 - 1)
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Subquery, Sum
 from django.utils import timezone
 
+from .compiled import hot_cursor
 from .errors import InsufficientFunds
 from .models import (
     EXTERNAL_KINDS,
@@ -158,7 +159,7 @@ def _post_pg(
     legs: list[tuple[LedgerAccount, int]],
     tracked: list[tuple[int, int]],
 ) -> None:
-    with connection.cursor() as cursor:
+    with hot_cursor(connection.alias) as cursor:
         cursor.execute(
             _POST_SQL,
             [

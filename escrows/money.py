@@ -3,13 +3,29 @@
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from .errors import InvalidRequest
 
+# settings.ESCROW_CURRENCIES, read once: a settings attribute costs a lazy-object lookup, and a
+# list of 50 escrows asks for an exponent 300 times. Reset when a test overrides the setting.
+_exponents: dict[str, int] | None = None
+
+
+@receiver(setting_changed)
+def _reset_exponents(*, setting: str, **_: object) -> None:
+    global _exponents
+    if setting == "ESCROW_CURRENCIES":
+        _exponents = None
+
 
 def currency_exponent(currency: str) -> int:
+    global _exponents
+    if _exponents is None:
+        _exponents = dict(settings.ESCROW_CURRENCIES)
     try:
-        return settings.ESCROW_CURRENCIES[currency]
+        return _exponents[currency]
     except KeyError:
         raise InvalidRequest(
             f"Unsupported currency: {currency!s:.10}. Supported: "

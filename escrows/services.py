@@ -18,7 +18,7 @@ from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
 
 from . import ledger
-from .compiled import SENTINEL_PK, CompiledQuery
+from .compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
 from .errors import (
     Conflict,
     Forbidden,
@@ -115,6 +115,10 @@ _LOCK_ESCROW_FOR_RELEASE = CompiledQuery(
     lambda pk: _locked_escrow_query(pk, with_seller_account=True), SENTINEL_PK
 )
 _MILESTONES = CompiledQuery(lambda pk: Milestone.objects.filter(escrow_id=pk).order_by("index"), SENTINEL_PK)
+# The hot writes, SQL built once (escrows.compiled): every event row, a release, a close.
+_INSERT_EVENT = CompiledInsert(Event)
+_SAVE_RELEASED = CompiledUpdate(Milestone, "status", "released_at")
+_SAVE_CLOSED = CompiledUpdate(Escrow, "status", "closed_at", "updated_at")
 
 
 def _lock_escrow(escrow: Escrow, *, with_seller_account: bool = False) -> Escrow:
@@ -157,7 +161,7 @@ def _event(
     details: dict | None = None,
     actor_kind: str | None = None,
 ) -> Event:
-    event = Event.objects.create(
+    event = Event(
         kind=kind,
         escrow=escrow,
         milestone=milestone,
@@ -169,6 +173,7 @@ def _event(
         to_status=to_status,
         details=details or {},
     )
+    _INSERT_EVENT.create(event)
     # One hand-over per transaction (savepoint scope), however many events it wrote: the
     # dispatcher takes every undispatched event at once, and publishing a task is a good part
     # of a confirm's time. A hook of another scope (a savepoint that may still roll back) counts
@@ -720,7 +725,7 @@ def _release(
     before = milestone.status
     milestone.release()
     milestone.released_at = timezone.now()
-    milestone.save(update_fields=["status", "released_at"])
+    _SAVE_RELEASED.save(milestone)
     _event(
         "milestone.released",
         by=by,
@@ -763,7 +768,7 @@ def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Any) -
     else:
         escrow.refund()
     escrow.closed_at = timezone.now()
-    escrow.save(update_fields=["status", "closed_at", "updated_at"])
+    _SAVE_CLOSED.save(escrow)
     _event(
         f"escrow.{escrow.status.lower()}",
         by=by,
@@ -2051,7 +2056,7 @@ def refund_request_accept(*, refund_request: RefundRequest, by: Any) -> RefundRe
         before = escrow.status
         escrow.refund()
         escrow.closed_at = timezone.now()
-        escrow.save(update_fields=["status", "closed_at", "updated_at"])
+        _SAVE_CLOSED.save(escrow)
         _event(
             "escrow.refunded",
             by=by,
@@ -2332,7 +2337,7 @@ def cancellation_accept(*, proposal: CancellationProposal, by: Any) -> Cancellat
     before = escrow.status
     escrow.cancel_by_agreement()
     escrow.closed_at = now
-    escrow.save(update_fields=["status", "closed_at", "updated_at"])
+    _SAVE_CLOSED.save(escrow)
     _event(
         "escrow.cancelled",
         by=by,

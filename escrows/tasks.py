@@ -10,12 +10,11 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import caches
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import services
+from . import fastcache, services
 from .models import Dispute, Escrow, EscrowStatus, Milestone, MilestoneStatus, Settlement, SettlementStatus
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ def _claim_dispatch() -> bool:
     if seconds <= 0:
         return True
     try:
-        return bool(caches["default"].add(DISPATCH_PENDING_KEY, 1, timeout=seconds))
+        return fastcache.add_flag(DISPATCH_PENDING_KEY, seconds)
     except Exception:
         log.warning("cache unavailable: event dispatch published without coalescing", exc_info=True)
         return True
@@ -75,7 +74,7 @@ def clear_dispatch_claim() -> None:
     if settings.EVENT_DISPATCH_COALESCE_SECONDS <= 0:
         return
     try:
-        caches["default"].delete(DISPATCH_PENDING_KEY)
+        fastcache.delete(DISPATCH_PENDING_KEY)
     except Exception:  # the flag then expires on its own
         log.warning("cache unavailable: dispatch flag left to expire", exc_info=True)
 

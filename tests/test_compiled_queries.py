@@ -6,14 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, OuterRef, Q
+from django.db.models.signals import pre_save
+from django.utils import timezone
 
 from accounts.models import APIKey
 from accounts.services import api_key_create
 from escrows import ledger, services
-from escrows.compiled import SENTINEL_PK, CompiledQuery
-from escrows.models import Escrow, Milestone
+from escrows.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
+from escrows.models import Escrow, Event, Milestone
 from tests.helpers import fund, make_escrow
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +112,89 @@ def test_values_rows_with_a_datetime_parameter_equal_the_orms(seller, buyer):
         assert [r["pk"] for r in got] == [made[1].pk, made[0].pk]
     with pytest.raises(TypeError):
         query.all(seller.pk, pivot.created_at, pivot.pk)
+
+
+# -- writes (CompiledInsert, CompiledUpdate) and prepared statements ----------------------------
+
+
+def test_a_compiled_insert_stores_what_create_would(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    insert = CompiledInsert(Event)
+    for n in range(2):  # compiled on the first call, reused after
+        event = insert.create(
+            Event(
+                kind="test.kind",
+                escrow=escrow,
+                actor=buyer,
+                details={"n": n, "payee": "cus_x"},
+                to_status="X",
+            )
+        )
+        assert event.pk is not None and not event._state.adding
+        stored = Event.objects.get(pk=event.pk)
+        assert _fields(stored) == _fields(event)
+        assert stored.details == {"n": n, "payee": "cus_x"} and stored.created_at is not None
+        assert stored.public_id.startswith("evt_") and stored.dispatched_at is None
+
+
+def test_a_compiled_update_writes_only_its_fields(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    first = Milestone.objects.filter(escrow=escrow).order_by("index").first()
+    first.title = "changed in memory only"
+    first.release()
+    first.released_at = timezone.now()
+    CompiledUpdate(Milestone, "status", "released_at").save(first)
+    stored = Milestone.objects.get(pk=first.pk)
+    assert stored.status == "RELEASED" and stored.released_at == first.released_at
+    assert stored.title != "changed in memory only"
+    # auto_now fields are refreshed as the ORM's save refreshes them.
+    before = Escrow.objects.get(pk=escrow.pk).updated_at
+    CompiledUpdate(Escrow, "updated_at").save(escrow)
+    assert Escrow.objects.get(pk=escrow.pk).updated_at > before
+
+
+def test_a_compiled_update_of_a_missing_row_fails(seller):
+    escrow = make_escrow(seller)
+    escrow.pk = SENTINEL_PK
+    with pytest.raises(DatabaseError):
+        CompiledUpdate(Escrow, "updated_at").save(escrow)
+
+
+def test_save_receivers_get_the_orms_save(seller):
+    escrow = make_escrow(seller)
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.kind)
+
+    pre_save.connect(receiver, sender=Event, weak=False)
+    try:
+        CompiledInsert(Event).create(Event(kind="with.receiver", escrow=escrow))
+    finally:
+        pre_save.disconnect(receiver, sender=Event)
+    assert seen == ["with.receiver"]
+    assert Event.objects.filter(kind="with.receiver").exists()
+
+
+@pytest.mark.postgres
+def test_a_release_runs_its_hot_statements_prepared(seller, buyer, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's: set DATABASE_URL to a PostgreSQL database")
+    settings.DB_PREPARE_HOT = True
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    for m in Milestone.objects.filter(escrow=escrow).order_by("index"):
+        services.milestone_release(milestone=m, by=buyer)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    for fragment in (
+        'INSERT INTO "escrows_event"',  # CompiledInsert
+        'UPDATE "escrows_milestone" SET "status" = $1, "released_at" = $2',  # CompiledUpdate
+        'UPDATE "escrows_escrow" SET "status" = $1, "closed_at" = $2',
+        "INSERT INTO escrows_ledgertransaction",  # ledger.post
+        'FOR UPDATE OF "escrows_escrow"',  # the escrow lock (CompiledQuery)
+    ):
+        assert any(fragment in s for s in prepared), fragment
+    assert Escrow.objects.get(pk=escrow.pk).status == "COMPLETED"

@@ -11,8 +11,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_field
@@ -27,6 +25,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import APIKeyAuthentication, CustomerSessionAuthentication
 from accounts.models import APIKey
+from escrows import fastcache
 from escrows.errors import EscrowError
 
 from . import idempotency
@@ -192,20 +191,7 @@ def _rate(text: str) -> tuple[int, int]:
 
 def _count(key: str, period: int) -> int:
     """This window's count for `key`, after counting this request."""
-    cache = caches["default"]
-    if isinstance(cache, RedisCache):
-        client = cache._cache.get_client(key, write=True)
-        pipe = client.pipeline(transaction=False)
-        full = cache.make_and_validate_key(key)
-        pipe.incr(full)
-        pipe.expire(full, period + 1)
-        return int(pipe.execute()[0])
-    cache.add(key, 0, timeout=period + 1)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=period + 1)
-        return 1
+    return fastcache.count(key, period)
 
 
 # -- the base view -----------------------------------------------------------------------------

@@ -72,7 +72,28 @@ _MILESTONES: dict[int, CompiledQuery] = {}
 
 
 def _page(user_pk: int, role: str, limit: int, after: tuple[datetime, int] | None) -> Any:
-    qs = selectors.escrows_for_user(User(pk=user_pk), role=ROLES[role])
+    if role != "all":
+        return _side(user_pk, ROLES[role], limit, after)
+    # Both sides: two keyset scans of LIMIT+1 rows each (the seller and buyer keyset indexes),
+    # merged and cut to LIMIT+1. A single "seller = me OR buyer = me" query read and sorted
+    # every escrow the customer ever had (a bitmap OR of the two indexes), so its cost grew
+    # with the customer's history. An escrow whose seller is also its buyer is on the selling
+    # side only.
+    selling = _side(user_pk, "selling", limit, after)
+    buying = _side(user_pk, "buying", limit, after, exclude_seller=True)
+    return selling.union(buying, all=True).order_by("-created_at", "-pk")[: limit + 1]
+
+
+def _side(
+    user_pk: int,
+    role: str | None,
+    limit: int,
+    after: tuple[datetime, int] | None,
+    exclude_seller: bool = False,
+) -> Any:
+    qs = selectors.escrows_for_user(User(pk=user_pk), role=role)
+    if exclude_seller:
+        qs = qs.exclude(seller_id=user_pk)
     if after is not None:
         qs = qs.filter(_after(*after))
     return qs.values(

@@ -82,6 +82,19 @@ def test_last_used_is_recorded(seller):
     assert used is not None and (timezone.now() - used).total_seconds() < 60
 
 
+@pytest.mark.django_db(transaction=True)
+def test_last_used_is_recorded_by_a_request_in_autocommit(seller):
+    """As in production (no test transaction around the request): on PostgreSQL the write is
+    one statement with an asynchronous commit of its own."""
+    client = client_for(seller)
+    api_key = APIKey.objects.get(prefix=client.key.split(".")[0])
+    client.get("/v1/payment-intents/intent_x")
+    used = APIKey.objects.get(pk=api_key.pk).last_used_at
+    assert used is not None and (timezone.now() - used).total_seconds() < 60
+    other = APIKey.objects.create(user=seller, name="untouched", prefix="untouched", id="untouched.x")
+    assert APIKey.objects.get(pk=other.pk).last_used_at is None  # only the key used
+
+
 def test_disabled_account_keys_are_refused(seller):
     client = client_for(seller)
     User.objects.filter(pk=seller.pk).update(is_active=False)

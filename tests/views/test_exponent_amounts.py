@@ -57,3 +57,14 @@ def test_add_row_with_a_non_ascii_digit_row_count(seller_client):
         reverse("escrow_new"), {"add_row": "1", "form-TOTAL_FORMS": "²", "form-INITIAL_FORMS": "0"}
     )
     assert r.status_code == 200
+
+
+def test_currency_exponents_follow_the_setting(settings):
+    """The exponents are read once per process; overriding the setting is still seen."""
+    from escrows.money import currency_exponent
+
+    assert currency_exponent("JPY") == 0
+    settings.ESCROW_CURRENCIES = {"USD": 2, "BHD": 3}
+    assert currency_exponent("BHD") == 3
+    with pytest.raises(InvalidRequest, match="Unsupported currency: JPY"):
+        currency_exponent("JPY")
