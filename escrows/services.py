@@ -100,19 +100,24 @@ class EscrowTerms:
 # -- small helpers ---------------------------------------------------------------------------
 
 
-def _locked_escrow_query(pk: int, *, with_seller_account: bool) -> QuerySet[Escrow]:
+def _locked_escrow_query(pk: int | str, *, with_seller_account: bool, by: str = "pk") -> QuerySet[Escrow]:
     qs = Escrow.objects.select_for_update(of=("self",)).select_related("seller", "buyer", "hold_account")
     if with_seller_account:
         qs = qs.annotate(
             seller_account_id=ledger.customer_account_id(OuterRef("seller_id"), OuterRef("currency"))
         )
-    return qs.filter(pk=pk)
+    return qs.filter(**{by: pk})
 
 
 # Compiled once per process (escrows.compiled): these two reads run in every state change.
 _LOCK_ESCROW = CompiledQuery(lambda pk: _locked_escrow_query(pk, with_seller_account=False), SENTINEL_PK)
 _LOCK_ESCROW_FOR_RELEASE = CompiledQuery(
     lambda pk: _locked_escrow_query(pk, with_seller_account=True), SENTINEL_PK
+)
+# The API's confirm addresses the escrow by its public id (milestone_confirm).
+_LOCK_ESCROW_FOR_CONFIRM = CompiledQuery(
+    lambda public_id: _locked_escrow_query(public_id, with_seller_account=True, by="public_id"),
+    "__escrow_public_id__",
 )
 _MILESTONES = CompiledQuery(lambda pk: Milestone.objects.filter(escrow_id=pk).order_by("index"), SENTINEL_PK)
 # The hot writes, SQL built once (escrows.compiled): every event row, a release, a close.
@@ -666,7 +671,29 @@ def milestone_release(*, milestone: Milestone, by: Any) -> Milestone:
     escrow = _lock_escrow(milestone.escrow, with_seller_account=True)
     role = _require_party(escrow, by)
     milestones = _milestones(escrow)
-    milestone = _get_milestone(escrow, milestone, milestones)
+    return _buyer_releases(escrow, milestones, _get_milestone(escrow, milestone, milestones), role, by)
+
+
+@transaction.atomic(durable=True)
+def milestone_confirm(*, escrow_id: str, milestone_id: str, by: Any) -> Milestone:
+    """milestone_release addressed by public ids, as the API's confirm call addresses it: the
+    escrow is found and locked in one read, with nothing read before the transaction. The same
+    answers: "Escrow not found" for an escrow that is missing or not the caller's, "Milestone not
+    found" for a stage that is not the escrow's."""
+    escrow = _LOCK_ESCROW_FOR_CONFIRM.first(escrow_id)
+    if escrow is None:
+        raise NotFound("Escrow not found")
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    milestone = next((m for m in milestones if m.public_id == milestone_id), None)
+    if milestone is None:
+        raise NotFound("Milestone not found")
+    return _buyer_releases(escrow, milestones, milestone, role, by)
+
+
+def _buyer_releases(
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, role: str, by: Any
+) -> Milestone:
     if role != "buyer":
         raise Forbidden("Only the buyer can release a milestone")
     _release_one(escrow, milestones, milestone, by=by)

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -72,7 +73,8 @@ _MILESTONES: dict[int, CompiledQuery] = {}
 
 
 def _page(user_pk: int, role: str, limit: int, after: tuple[datetime, int] | None) -> Any:
-    if role != "all":
+    if role != "all" or not connection.features.supports_slicing_ordering_in_compound:
+        # SQLite cannot limit each side of a UNION: there "all" is the plain OR query.
         return _side(user_pk, ROLES[role], limit, after)
     # Both sides: two keyset scans of LIMIT+1 rows each (the seller and buyer keyset indexes),
     # merged and cut to LIMIT+1. A single "seller = me OR buyer = me" query read and sorted

@@ -366,8 +366,7 @@ class MilestoneConfirm(ProviderAPIView):
         summary="Buyer confirms a milestone: its amount is released (customer-id = buyer)",
     )
     def post(self, request: Request, escrow_id: str, milestone_id: str) -> Response:
-        milestone = selectors.milestone_get_for_user(request.user, escrow_id, milestone_id)
-        released = services.milestone_release(milestone=milestone, by=request.user)
+        released = services.milestone_confirm(escrow_id=escrow_id, milestone_id=milestone_id, by=request.user)
         # The escrow and its milestones as the release left them: nothing to read again.
         escrow = released.escrow
         return ok("Milestone confirmed and released", escrow_data(escrow, escrow.loaded_milestones))
