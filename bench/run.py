@@ -381,6 +381,7 @@ def report(
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"PostgreSQL {psql('SHOW server_version')}, server {SERVER} x{WORKERS} workers, "
         f"DB_SERVER_SIDE_BINDING={os.environ.get('DB_SERVER_SIDE_BINDING', '0')}, "
+        f"DB_PREPARE_HOT={os.environ.get('DB_PREPARE_HOT', '1')}, "
         f"{SECONDS}s per cell, load tool wrk (same machine), took {took:.0f}s",
         "",
         "| path | clients | req/s | p50 ms | p99 ms | errors (HTTP non-2xx + socket) |",
