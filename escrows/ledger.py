@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Subquery, Sum
 from django.utils import timezone
 
-from .compiled import hot_cursor
+from .compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, hot_cursor
 from .errors import InsufficientFunds
 from .models import (
     EXTERNAL_KINDS,
@@ -32,7 +32,35 @@ class UnbalancedTransaction(Exception):
     """A programming error: a posting whose entries do not sum to zero."""
 
 
+# The account lookups every funding and top-up makes, compiled once (escrows.compiled); the
+# first use of an account creates it through get_or_create.
+_PLATFORM_ACCOUNT = CompiledQuery(
+    lambda kind, currency: LedgerAccount.objects.filter(
+        kind=kind, currency=currency, owner__isnull=True, escrow__isnull=True
+    )[:1],
+    "__kind__",
+    "__currency__",
+)
+_OWNED_ACCOUNT = CompiledQuery(
+    lambda kind, currency, owner: LedgerAccount.objects.filter(
+        kind=kind, currency=currency, owner_id=owner, escrow__isnull=True
+    )[:1],
+    "__kind__",
+    "__currency__",
+    SENTINEL_PK,
+)
+_INSERT_ACCOUNT = CompiledInsert(LedgerAccount)
+_LOCK_ACCOUNT = CompiledQuery(lambda pk: LedgerAccount.objects.select_for_update().filter(pk=pk), SENTINEL_PK)
+
+
 def _account(kind: str, currency: str, owner: Any = None) -> LedgerAccount:
+    found = (
+        _PLATFORM_ACCOUNT.first(kind, currency)
+        if owner is None
+        else _OWNED_ACCOUNT.first(kind, currency, owner.pk)
+    )
+    if found is not None:
+        return found
     account, _ = LedgerAccount.objects.get_or_create(kind=kind, currency=currency, owner=owner, escrow=None)
     return account
 
@@ -72,15 +100,18 @@ def hold_account(escrow: Escrow) -> LedgerAccount:
         pass
     try:
         with transaction.atomic():
-            return LedgerAccount.objects.create(
-                kind=AccountKind.ESCROW_HOLD, currency=escrow.currency, escrow=escrow
+            return _INSERT_ACCOUNT.create(
+                LedgerAccount(kind=AccountKind.ESCROW_HOLD, currency=escrow.currency, escrow=escrow)
             )
     except IntegrityError:
         return LedgerAccount.objects.get(escrow=escrow)
 
 
 def lock_account(account: LedgerAccount) -> LedgerAccount:
-    return LedgerAccount.objects.select_for_update().get(pk=account.pk)
+    locked = _LOCK_ACCOUNT.first(account.pk)
+    if locked is None:
+        raise LedgerAccount.DoesNotExist(f"ledger account {account.pk}")
+    return locked
 
 
 def post(

@@ -124,6 +124,11 @@ _MILESTONES = CompiledQuery(lambda pk: Milestone.objects.filter(escrow_id=pk).or
 _INSERT_EVENT = CompiledInsert(Event)
 _SAVE_RELEASED = CompiledUpdate(Milestone, "status", "released_at")
 _SAVE_CLOSED = CompiledUpdate(Escrow, "status", "closed_at", "updated_at")
+_SAVE_FUNDED = CompiledUpdate(Escrow, "status", "funded_at", "buyer", "updated_at")
+_INSERT_PAYMENT = CompiledInsert(Payment)
+_PAYMENT_BY_REFERENCE = CompiledQuery(
+    lambda reference: Payment.objects.filter(reference=reference)[:1], "__payment_reference__"
+)
 
 
 def _lock_escrow(escrow: Escrow, *, with_seller_account: bool = False) -> Escrow:
@@ -479,7 +484,7 @@ def escrow_fund(
             raise InvalidRequest("reference must be 1 to 200 characters", field="reference")
     escrow = _lock_escrow(escrow)
     if reference:
-        prior = Payment.objects.filter(reference=reference).first()
+        prior = _PAYMENT_BY_REFERENCE.first(reference)
         if prior is not None:
             if prior.escrow_id == escrow.pk and prior.payer_id == by.pk:
                 return prior
@@ -527,16 +532,18 @@ def escrow_fund(
             currency=escrow.currency,
             card_token=card_token,
         )
-    payment = Payment.objects.create(
-        public_id=payment_id,
-        escrow=escrow,
-        payer=by,
-        source=source,
-        reference=reference,
-        amount=escrow.amount,
-        fee=escrow.fee,
-        currency=escrow.currency,
-        gateway_reference=gateway_reference,
+    payment = _INSERT_PAYMENT.create(
+        Payment(
+            public_id=payment_id,
+            escrow=escrow,
+            payer=by,
+            source=source,
+            reference=reference,
+            amount=escrow.amount,
+            fee=escrow.fee,
+            currency=escrow.currency,
+            gateway_reference=gateway_reference,
+        )
     )
     entries = [(payer_account, -total), (hold, escrow.amount)]
     if escrow.fee:
@@ -547,7 +554,7 @@ def escrow_fund(
     before = escrow.status
     escrow.fund()
     escrow.funded_at = timezone.now()
-    escrow.save()
+    _SAVE_FUNDED.save(escrow)
     _review_clock_on_funding(escrow, milestones)
     _event(
         "escrow.funded",

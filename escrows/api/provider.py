@@ -15,6 +15,7 @@ from accounts import services as account_services
 from accounts.authentication import key_owner
 from accounts.models import User
 from escrows import selectors, services
+from escrows.compiled import CompiledQuery
 from escrows.errors import InvalidRequest, NotFound
 from escrows.models import Escrow, EscrowStatus, FundingSource, Milestone, ReleaseType, SettlementType
 from escrows.money import currency_exponent, major_int_to_minor, normalize_currency, to_decimal
@@ -325,13 +326,21 @@ class MilestoneEscrowEdit(ProviderAPIView):
         return ok("Escrow updated successfully", escrow_data(escrow))
 
 
+# The pay call's lookups, compiled once per process (escrows.compiled).
+_ESCROW_BY_PUBLIC_ID = CompiledQuery(
+    lambda public_id: Escrow.objects.select_related("seller", "buyer").filter(public_id=public_id)[:1],
+    "__escrow_id__",
+)
+_ESCROW_BY_TOKEN = CompiledQuery(
+    lambda token: Escrow.objects.select_related("seller", "buyer").filter(payment_token=token)[:1],
+    "__payment_token__",
+)
+
+
 def escrow_for_payer(user: User, id_or_token: str) -> Escrow:
     """An escrow the user may see and pay: a party to it, or whoever holds the link of an escrow
     whose buyer is still open (the payment link is for that). Anyone else: not found."""
-    escrow = (
-        Escrow.objects.select_related("seller", "buyer").filter(public_id=id_or_token).first()
-        or Escrow.objects.select_related("seller", "buyer").filter(payment_token=id_or_token).first()
-    )
+    escrow = _ESCROW_BY_PUBLIC_ID.first(id_or_token) or _ESCROW_BY_TOKEN.first(id_or_token)
     if escrow is None:
         raise NotFound("Escrow not found")
     if escrow.party_role(user) is not None:
@@ -422,7 +431,7 @@ class PayEscrow(ProviderAPIView):
             reference=data.get("reference"),
             card_token=data.get("cardToken") or "",
         )
-        escrow = Escrow.objects.get(pk=escrow.pk)
+        escrow = payment.escrow  # as the payment's transaction left it (a replay reads it afresh)
         state, provider_status = STATE_MAP[escrow.status]
         return ok(
             "Payment successful",
