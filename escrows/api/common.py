@@ -17,7 +17,6 @@ from drf_spectacular.utils import extend_schema_field
 from redis.exceptions import RedisError
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -30,6 +29,7 @@ from escrows.errors import EscrowError
 
 from . import idempotency
 from .parsers import StrictJSONParser
+from .renderers import FastJSONRenderer
 from .schema import APIAutoSchema
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ class BaseAPIView(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes = [APIKeyRateThrottle]
     parser_classes = [StrictJSONParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [FastJSONRenderer]
     exception_handler: Callable[[Exception, dict], Response]
 
     _idempotency_record = None
@@ -371,7 +371,7 @@ def unknown_route(handler: Callable[[Exception, dict], Response]) -> Callable:
         authentication_classes: list = []
         permission_classes: list = []
         throttle_classes: list = []
-        renderer_classes = [JSONRenderer]
+        renderer_classes = [FastJSONRenderer]
         exception_handler = handler
 
         def get_exception_handler(self) -> Callable[[Exception, dict], Response]:
