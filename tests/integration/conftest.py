@@ -146,6 +146,8 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Itera
         **WORKER_ENV,
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": redis_url,
+        # As production: one cache for web processes and workers (the dispatch-pending flag).
+        "CACHE_URL": redis_url,
         "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
         "DJANGO_SETTINGS_MODULE": "escrow_site.settings",
         "PYTHONUNBUFFERED": "1",

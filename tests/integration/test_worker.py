@@ -102,3 +102,42 @@ def test_webhook_receiver_gets_signed_deliveries_and_a_retry_after_500(broker, s
     assert body["data"]["settlement"]["destination"] == "iban-1"
     assert (delivery.attempts, delivery.last_status_code, delivery.endpoint_id) == (2, 200, endpoint.pk)
     assert WebhookDelivery.objects.count() == 1, "top-ups and scheduling are not webhook events"
+
+
+def test_coalesced_hand_overs_lose_no_event(broker, seller, buyer, settings):
+    """Production's setting: web process and worker share CACHE_URL, so while a dispatch task is
+    queued, commits publish no other. Releases back to back, with the worker taking tasks as
+    they come: every event is dispatched, and each of the seller's endpoint gets every one."""
+    from django.core.cache import caches
+
+    from escrows.models import Event
+    from escrows.tasks import DISPATCH_PENDING_KEY
+    from tests.helpers import make_escrow
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": broker.env["CACHE_URL"],
+        }
+    }
+    settings.EVENT_DISPATCH_COALESCE_SECONDS = 10
+    caches["default"].delete(DISPATCH_PENDING_KEY)
+    with Receiver() as receiver:
+        endpoint = webhook_services.webhook_endpoint_create(customer=seller, url=receiver.url)
+        escrows = [make_escrow(seller, buyer=buyer, parts=(10_00, 20_00, 30_00)) for _ in range(3)]
+        for escrow in escrows:
+            fund(escrow, buyer)
+        for round_ in range(3):
+            for escrow in escrows:
+                services.milestone_release(milestone=milestones(escrow)[round_], by=buyer)
+        wanted = Event.objects.filter(escrow__in=escrows, kind__in=["milestone.released", "escrow.completed"])
+        assert wanted.count() == 12
+        wait_until(
+            lambda: not Event.objects.filter(dispatched_at__isnull=True).exists(),
+            timeout=20,
+            what="every event dispatched (well before the 60 s outbox sweep)",
+        )
+        expected = WebhookDelivery.objects.filter(endpoint=endpoint).count()
+        requests = receiver.wait_for(expected, timeout=20)
+    types = [json.loads(r.body)["type"] for r in requests]
+    assert types.count("milestone.released") == 9 and types.count("escrow.completed") == 3
