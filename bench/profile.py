@@ -2,11 +2,12 @@
 `make bench` sends, through the same WSGI application and production settings, timed one after
 another, then profiled with pyinstrument.
 
-    .venv/bin/python -m bench.profile confirm|fund|list|dashboard|escrow [N]
+    .venv/bin/python -m bench.profile confirm|fund|list|dashboard|escrow|trivial [N]
 
 Needs the base database of `make bench` (bench_perf); works on its own clone (bench_perf_prof,
-made afresh each run, so confirms and funds have targets). Prints the mean time per request
-and the profile's call tree (at most 12 levels, frames under 1% hidden)."""
+made afresh each run, so confirms and funds have targets). After 200 warm-up requests, times
+N/2 requests (default N = 1000) and prints their mean and median, then profiles N/2 more and
+prints pyinstrument's call tree (library frames folded, shares of the total)."""
 
 import io
 import os
@@ -60,7 +61,6 @@ def environ_for(line: str) -> dict[str, Any]:
 
 def main() -> int:
     which = sys.argv[1] if len(sys.argv) > 1 else "confirm"
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     files = {
         "confirm": "confirm.txt",
         "fund": "fund.txt",
@@ -69,6 +69,10 @@ def main() -> int:
         "escrow": "escrow_page.txt",
         "trivial": "trivial.txt",
     }
+    if which not in files or len(sys.argv) > 3 or (len(sys.argv) > 2 and not sys.argv[2].isdecimal()):
+        print(__doc__)
+        return 0 if which in ("-h", "--help") else 2
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     clone()
     os.environ.update(run.env_for(DB))
     import django
