@@ -189,6 +189,14 @@ def _dispatches(published):
     return published.count("webhooks.tasks.dispatch_events")
 
 
+def _release_two_in_their_own_commits(seller, buyer, capture):
+    escrow = make_escrow(seller, parts=(30_000, 70_000))
+    fund(escrow, buyer)  # its commit hooks are not run here
+    for m in milestones(escrow):
+        with capture(execute=True):
+            escrow_services.milestone_release(milestone=m, by=buyer)
+
+
 def test_commits_while_a_dispatch_is_queued_publish_no_other(
     seller, buyer, endpoints, queued_publishes, django_capture_on_commit_callbacks
 ):
@@ -217,11 +225,7 @@ def test_without_coalescing_every_commit_publishes(
     seller, buyer, queued_publishes, settings, django_capture_on_commit_callbacks
 ):
     settings.EVENT_DISPATCH_COALESCE_SECONDS = 0
-    escrow = make_escrow(seller, parts=(30_000, 70_000))
-    fund(escrow, buyer)  # its commit hooks are not run here
-    for m in milestones(escrow):
-        with django_capture_on_commit_callbacks(execute=True):
-            escrow_services.milestone_release(milestone=m, by=buyer)
+    _release_two_in_their_own_commits(seller, buyer, django_capture_on_commit_callbacks)
     assert _dispatches(queued_publishes) == 2
 
 
@@ -234,9 +238,5 @@ def test_cache_outage_publishes_rather_than_holding_events_back(
             "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
         }
     }
-    escrow = make_escrow(seller, parts=(30_000, 70_000))
-    fund(escrow, buyer)  # its commit hooks are not run here
-    for m in milestones(escrow):
-        with django_capture_on_commit_callbacks(execute=True):
-            escrow_services.milestone_release(milestone=m, by=buyer)
+    _release_two_in_their_own_commits(seller, buyer, django_capture_on_commit_callbacks)
     assert _dispatches(queued_publishes) == 2
