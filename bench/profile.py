@@ -28,7 +28,8 @@ def clone() -> None:
         f"WHERE datname = '{DB}' AND pid <> pg_backend_pid()"
     )
     run.psql(f'DROP DATABASE IF EXISTS "{DB}"')
-    run.psql(f'CREATE DATABASE "{DB}" TEMPLATE "{run.BASE_DB}"')
+    run.psql(run.clone_sql(DB))
+    run.psql("CHECKPOINT")
 
 
 def environ_for(line: str) -> dict[str, Any]:
