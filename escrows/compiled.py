@@ -27,7 +27,7 @@ parses and plans each one again; the confirm's own SQL runs about twice as fast 
 Off for a pooler that cannot keep prepared statements (pgbouncer before 1.21 in transaction
 mode)."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,25 +90,51 @@ def _preparing_cursor() -> Any:
 
 @contextmanager
 def hot_cursor(using: str = "default") -> Iterator[Any]:
-    """A cursor for the statements above: Django's own cursor wrapper (query logging, execute
-    wrappers, error translation) around a preparing psycopg cursor on PostgreSQL with
-    DB_PREPARE_HOT; Django's ordinary cursor elsewhere."""
+    """A cursor for the statements above. On PostgreSQL with DB_PREPARE_HOT: a preparing psycopg
+    cursor, one per connection and reused (creating a cursor and Django's wrapper per statement
+    was a tenth of a statement's Python), behind Django's checks and error translation: a broken
+    transaction refuses, psycopg's errors come out as django.db's. While anything observes the
+    queries (query logging, an execute_wrapper) it is Django's cursor wrapper around a fresh
+    preparing cursor instead, so CaptureQueriesContext and wrappers see every statement.
+    Elsewhere: Django's ordinary cursor."""
     connection = connections[using]
     if connection.vendor != "postgresql" or not getattr(settings, "DB_PREPARE_HOT", False):
         with connection.cursor() as cursor:
             yield cursor
         return
     connection.ensure_connection()
-    with connection.wrap_database_errors:
-        cursor = connection._prepare_cursor(_preparing_cursor()(connection.connection))
-    with cursor:
-        yield cursor
+    if connection.queries_logged or connection.execute_wrappers:
+        with connection.wrap_database_errors:
+            cursor = connection._prepare_cursor(_preparing_cursor()(connection.connection))
+        with cursor:
+            yield cursor
+        return
+    connection.validate_no_broken_transaction()
+    raw = connection.connection
+    shared = getattr(raw, "_hot_cursor", None)
+    if shared is None or shared.closed:
+        shared = raw._hot_cursor = _preparing_cursor()(raw)
+        shared._hot_busy = False
+    if shared._hot_busy:  # a hot statement inside another's block: a cursor of its own
+        with connection.wrap_database_errors, _preparing_cursor()(raw) as cursor:
+            yield cursor
+        return
+    shared._hot_busy = True
+    try:
+        with connection.wrap_database_errors:
+            yield shared
+    finally:
+        shared._hot_busy = False
 
 
 class CompiledQuery[M: models.Model]:
-    def __init__(self, build: Callable[..., "models.QuerySet[M]"], *sentinels: Any):
+    def __init__(self, build: Callable[..., "models.QuerySet[M]"], *sentinels: Any, prelude: str = ""):
+        """`prelude`: common table expressions put before the compiled SELECT (`WITH prelude
+        SELECT ...`), say a data-modifying one that shares the round trip; their %s parameters
+        are the calls' `prelude_params`, in order."""
         self._build = build
         self._sentinels = sentinels
+        self._prelude = prelude
         self._by_alias: dict[str, _Compiled] = {}
 
     def _compile(self, alias: str) -> _Compiled:
@@ -116,6 +142,10 @@ class CompiledQuery[M: models.Model]:
         query = queryset.query
         compiler = query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
+        if self._prelude:
+            if sql.lstrip().upper().startswith("WITH"):
+                raise ImproperlyConfigured("CompiledQuery: a prelude before a query that has its own WITH")
+            sql = f"WITH {self._prelude} {sql}"
         adapted = [_adapt(s, alias) for s in self._sentinels]
         slots: list[tuple[str, Any]] = []
         for value in params:
@@ -153,13 +183,19 @@ class CompiledQuery[M: models.Model]:
             annotations=dict(compiler.annotation_col_map or {}),
         )
 
-    def _rows(self, params: tuple[Any, ...], using: str) -> tuple[_Compiled, list[Any]]:
+    def _rows(
+        self, params: tuple[Any, ...], using: str, prelude_params: Sequence[Any] = ()
+    ) -> tuple[_Compiled, list[Any]]:
         if len(params) != len(self._sentinels):
             raise TypeError(f"expected {len(self._sentinels)} parameters, got {len(params)}")
+        if bool(prelude_params) != bool(self._prelude):
+            raise TypeError("prelude_params go with a prelude, and only with one")
         compiled = self._by_alias.get(using)
         if compiled is None:
             compiled = self._by_alias[using] = self._compile(using)
         values = [_adapt(params[v], using) if kind == "arg" else v for kind, v in compiled.slots]
+        if prelude_params:
+            values[:0] = [_adapt(v, using) for v in prelude_params]
         with hot_cursor(using) as cursor:
             cursor.execute(compiled.sql, values)
             rows = cursor.fetchall()
@@ -179,8 +215,8 @@ class CompiledQuery[M: models.Model]:
             rows = converted
         return compiled, rows
 
-    def all(self, *params: Any, using: str = "default") -> list[M]:
-        compiled, rows = self._rows(params, using)
+    def all(self, *params: Any, using: str = "default", prelude_params: Sequence[Any] = ()) -> list[M]:
+        compiled, rows = self._rows(params, using, prelude_params)
         if compiled.names is not None:
             raise TypeError("a values() query: use .values_rows()")
         assert compiled.from_db is not None and compiled.populators is not None
@@ -194,8 +230,8 @@ class CompiledQuery[M: models.Model]:
             out.append(obj)
         return out
 
-    def first(self, *params: Any, using: str = "default") -> M | None:
-        rows = self.all(*params, using=using)
+    def first(self, *params: Any, using: str = "default", prelude_params: Sequence[Any] = ()) -> M | None:
+        rows = self.all(*params, using=using, prelude_params=prelude_params)
         return rows[0] if rows else None
 
     def values_rows(self, *params: Any, using: str = "default") -> list[dict[str, Any]]:

@@ -6,15 +6,17 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Q
 from django.db.models.signals import pre_save
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import APIKey
 from accounts.services import api_key_create
 from escrows import ledger, services
-from escrows.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
+from escrows.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate, hot_cursor
 from escrows.models import Escrow, Event, Milestone
 from tests.helpers import fund, make_escrow
 
@@ -198,3 +200,67 @@ def test_a_release_runs_its_hot_statements_prepared(seller, buyer, settings):
     ):
         assert any(fragment in s for s in prepared), fragment
     assert Escrow.objects.get(pk=escrow.pk).status == "COMPLETED"
+
+
+# -- the shared preparing cursor (hot_cursor on PostgreSQL) -----------------------------------
+
+
+def _postgres_with_prepare(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the preparing cursor is PostgreSQL's: set DATABASE_URL to a PostgreSQL database")
+    settings.DB_PREPARE_HOT = True
+
+
+@pytest.mark.postgres
+def test_hot_statements_share_one_cursor_and_a_nested_one_gets_its_own(settings):
+    _postgres_with_prepare(settings)
+    assert not connection.queries_logged
+    with hot_cursor() as first:
+        first.execute("SELECT %s::int", [1])
+        assert first.fetchone() == (1,)
+        with hot_cursor() as nested:
+            assert nested is not first
+            nested.execute("SELECT %s::int", [2])
+            assert nested.fetchone() == (2,)
+        assert nested.closed and not first.closed
+    with hot_cursor() as again:
+        assert again is first
+        again.execute("SELECT %s::int", [3])
+        assert again.fetchone() == (3,)
+
+
+@pytest.mark.postgres
+def test_the_shared_cursor_translates_errors_and_refuses_a_broken_transaction(seller, settings):
+    _postgres_with_prepare(settings)
+    insert = CompiledInsert(Event)
+    event = insert.create(Event(kind="once", public_id="evt_dup_hot_cursor", actor_kind="SYSTEM"))
+    with pytest.raises(TransactionManagementError), transaction.atomic():
+        with pytest.raises(IntegrityError):  # django.db's, not psycopg's
+            insert.create(Event(kind="twice", public_id=event.public_id, actor_kind="SYSTEM"))
+        # The transaction is broken now: the next hot statement is refused, as Django refuses.
+        connection.needs_rollback = True
+        with hot_cursor() as cursor:
+            cursor.execute("SELECT 1")
+    # And the connection works again after the rollback.
+    with hot_cursor() as cursor:
+        cursor.execute("SELECT %s::int", [4])
+        assert cursor.fetchone() == (4,)
+
+
+@pytest.mark.postgres
+def test_observed_queries_go_through_djangos_cursor(seller, buyer, settings):
+    """While queries are captured (query-count tests) or wrapped, every hot statement is seen."""
+    _postgres_with_prepare(settings)
+    seen: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper), hot_cursor() as cursor:
+        cursor.execute("SELECT %s::int AS wrapped", [5])
+    assert seen == ["SELECT %s::int AS wrapped"]
+    with CaptureQueriesContext(connection) as captured, hot_cursor() as cursor:
+        cursor.execute("SELECT %s::int AS captured", [6])
+    assert len(captured.captured_queries) == 1
+    assert "SELECT %s::int AS captured" in captured.captured_queries[0]["sql"]

@@ -1,7 +1,11 @@
 """API keys: hashed at rest, X-API-Key and Bearer, revocation, last use, customer-id rules,
 session auth with CSRF."""
 
+from datetime import timedelta
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -93,6 +97,48 @@ def test_last_used_is_recorded_by_a_request_in_autocommit(seller):
     assert used is not None and (timezone.now() - used).total_seconds() < 60
     other = APIKey.objects.create(user=seller, name="untouched", prefix="untouched", id="untouched.x")
     assert APIKey.objects.get(pk=other.pk).last_used_at is None  # only the key used
+
+
+@pytest.mark.django_db(transaction=True)
+def test_last_use_is_written_in_the_lookups_round_trip_only_for_a_good_due_key(seller):
+    """PostgreSQL in autocommit: the lookup statement itself records the use (no UPDATE of its
+    own), only with the right secret, only when due, never for a revoked or expired key or a
+    disabled owner; elsewhere (SQLite) the separate write does it, with the same outcomes."""
+    client = client_for(seller)
+    prefix = client.key.split(".")[0]
+
+    def last_used():
+        return APIKey.objects.get(prefix=prefix).last_used_at
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/v1/payment-intents/intent_x").status_code == 404
+    first = last_used()
+    assert first is not None
+    if connection.vendor == "postgresql":
+        assert not [q for q in queries.captured_queries if q["sql"].lstrip().startswith("UPDATE")]
+        assert "UPDATE accounts_apikey SET last_used_at" in queries.captured_queries[0]["sql"]
+    # Not due again within the resolution: unchanged.
+    client.get("/v1/payment-intents/intent_x")
+    assert last_used() == first
+    # Due, but the wrong secret: refused and not recorded.
+    stale = timezone.now() - timedelta(minutes=5)
+    APIKey.objects.filter(prefix=prefix).update(last_used_at=stale)
+    wrong = APIClient()
+    wrong.credentials(HTTP_X_API_KEY=prefix + ".not-the-secret")
+    assert wrong.get("/v1/payment-intents/intent_x").status_code == 401
+    assert last_used() == stale
+    # Due, right secret, but the key expired or the owner disabled: refused and not recorded.
+    APIKey.objects.filter(prefix=prefix).update(expiry_date=timezone.now() - timedelta(seconds=1))
+    assert client.get("/v1/payment-intents/intent_x").status_code == 401
+    assert last_used() == stale
+    APIKey.objects.filter(prefix=prefix).update(expiry_date=None)
+    User.objects.filter(pk=seller.pk).update(is_active=False)
+    assert client.get("/v1/payment-intents/intent_x").status_code == 401
+    assert last_used() == stale
+    User.objects.filter(pk=seller.pk).update(is_active=True)
+    # Due and good: recorded again.
+    assert client.get("/v1/payment-intents/intent_x").status_code == 404
+    assert last_used() > stale
 
 
 def test_disabled_account_keys_are_refused(seller):
