@@ -10,7 +10,8 @@ a table and writes bench/results/latest.md and .json.
 
 Environment knobs: BENCH_ESCROWS (100000), BENCH_SECONDS per measurement (6), BENCH_CLIENTS
 (1,4,16), BENCH_SERVER (gunicorn|granian), BENCH_WORKERS (2), BENCH_PORT (8160), BENCH_DB
-(bench_perf), PGHOST/PGUSER (127.0.0.1/postgres; PGHOST may be a socket directory).
+(bench_perf), PGHOST/PGUSER (/var/run/postgresql if PostgreSQL's socket is there, else
+127.0.0.1 / postgres).
 """
 
 import json
@@ -34,7 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PY = ROOT / ".venv" / "bin" / "python"
 WORK = Path(os.environ.get("BENCH_WORK", "/tmp/escrow-bench"))
-PGHOST = os.environ.get("PGHOST", "127.0.0.1")
+# The app and pgbench reach PostgreSQL the same way: over its Unix socket when it has one here
+# (as a server on the same host would be set up; a round trip costs less than over TCP), else
+# 127.0.0.1. PGHOST=127.0.0.1 measures TCP.
+_SOCKET_DIR = "/var/run/postgresql"
+PGHOST = os.environ.get(
+    "PGHOST", _SOCKET_DIR if os.path.exists(f"{_SOCKET_DIR}/.s.PGSQL.5432") else "127.0.0.1"
+)
 PGUSER = os.environ.get("PGUSER", "postgres")
 BASE_DB = os.environ.get("BENCH_DB", "bench_perf")
 RUN_DB = BASE_DB + "_run"
@@ -400,7 +407,7 @@ def report(
     lines = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} CPUs, "
         f"{platform.python_implementation()} {platform.python_version()}, "
-        f"PostgreSQL {psql('SHOW server_version')}, server {SERVER} x{WORKERS} workers, "
+        f"PostgreSQL {psql('SHOW server_version')} via {PGHOST}, server {SERVER} x{WORKERS} workers, "
         f"DB_SERVER_SIDE_BINDING={os.environ.get('DB_SERVER_SIDE_BINDING', '0')}, "
         f"DB_PREPARE_HOT={os.environ.get('DB_PREPARE_HOT', '1')}, "
         f"{SECONDS}s per cell, load tool wrk (same machine), took {took:.0f}s",
