@@ -230,7 +230,19 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def drain() -> None:
+    """Wait until the requests a cell left queued are served. When wrk stops, the requests its
+    other connections had sent still sit in the listen queue and the sync workers serve them
+    all (16 dashboard pages: 0.2 s), which put the next cell's first requests in its p99. The
+    queue is first come, first served, so a health check answered means the ones before it
+    were taken; a second one covers the other worker's last."""
+    for _ in range(WORKERS):
+        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=30) as r:  # noqa: S310
+            r.read()
+
+
 def run_wrk(p: Any, clients: int, seconds: int, start: int = 0) -> Result:
+    drain()
     threads = min(clients, 2)
     out = subprocess.run(
         [
@@ -355,6 +367,7 @@ def main() -> int:
                     # The ceiling right after, at the same clients, on the same mix of middle
                     # and last milestones: this VM's speed drifts by 20-30% within minutes, so
                     # the two halves of a ratio are measured next to each other.
+                    drain()
                     results.append(log_pgbench(clients, confirm_mix(sent, r.extra["consumed"]), "prepared"))
                 # Past the farthest line any wrk thread sent (requests still in flight when
                 # wrk stopped may have run too).
