@@ -62,6 +62,26 @@ def test_buyer_extends_once(delivered, buyer, settings):
     assert (ledger_fingerprint(), Event.objects.count(), refresh(m).review_deadline) == snapshot
 
 
+def test_a_withdrawn_dispute_starts_a_fresh_review_period_that_may_be_extended_once_more(
+    delivered, buyer, settings
+):
+    """What the state-machine test met: extended, disputed, the dispute withdrawn (the clock
+    restarts from then, see dispute_withdraw), extended again: one event per extension."""
+    settings.ESCROW_REVIEW_EXTENSION = timedelta(days=7)
+    services.milestone_review_extend(milestone=delivered, by=buyer)
+    dispute = services.dispute_open(
+        escrow=delivered.escrow, by=buyer, reason="Not as agreed", milestone=delivered
+    )
+    services.dispute_withdraw(dispute=dispute, by=buyer)
+    fresh = refresh(delivered)
+    assert fresh.status == MilestoneStatus.COMPLETED and fresh.review_extended_at is None
+    services.milestone_review_extend(milestone=fresh, by=buyer)
+    assert Event.objects.filter(kind="milestone.review_extended", milestone=delivered).count() == 2
+    with pytest.raises(InvalidState) as exc:
+        services.milestone_review_extend(milestone=refresh(delivered), by=buyer)
+    assert exc.value.code == "already_extended"
+
+
 def test_only_the_buyer_extends(delivered, seller, stranger):
     with pytest.raises(Forbidden):
         services.milestone_review_extend(milestone=delivered, by=seller)
