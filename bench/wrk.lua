@@ -40,6 +40,14 @@ function init(args)
       break
     end
   end
+  -- wrk calls request() once on the first thread's state before the run, to check what it
+  -- gives (script_verify_request in wrk.c), and never sends that one: the first thread starts
+  -- with a spare copy of its first request, or a one-shot list would lose its first line.
+  spare = 0
+  if tid == 0 then
+    table.insert(reqs, 1, reqs[1])
+    spare = 1
+  end
   idx = 0
 end
 
@@ -64,7 +72,7 @@ function done(summary, latency, requests)
   -- one-shot list starts past every line sent, whatever the threads' uneven progress.
   local consumed = 0
   for _, t in ipairs(threads) do
-    local used = t:get("idx") or 0
+    local used = (t:get("idx") or 0) - (t:get("spare") or 0)
     local n = #threads
     if used > 0 then
       consumed = math.max(consumed, t:get("tid") + n * (used - 1) + 1)
