@@ -106,6 +106,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # hot statements ask for it (prepare=True). Automatic preparing after N uses applies
         # only to server-side binding cursors; by default N is out of reach.
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = envint("DB_PREPARE_THRESHOLD", 2**31 - 1)
+    if (
+        DB_PREPARE_HOT
+        and envbool("DB_GENERIC_PLANS", True)
+        and not DATABASES["default"]["OPTIONS"]["server_side_binding"]
+    ):
+        # Generic plans for the prepared statements: PostgreSQL otherwise keeps planning one
+        # afresh on every call when its generic cost estimate looks higher than a custom plan's,
+        # as it did for the ledger posting (arrays of unknown length), which then cost a confirm
+        # more database CPU than the rest of its statements together. Every prepared statement
+        # here is a key or index lookup whose generic plan is that lookup. With client-side
+        # binding nothing else Django sends is a prepared statement, so nothing else changes.
+        # DB_GENERIC_PLANS=0 leaves the choice to PostgreSQL.
+        options = DATABASES["default"]["OPTIONS"].get("options", "")
+        DATABASES["default"]["OPTIONS"]["options"] = f"{options} -c plan_cache_mode=force_generic_plan".strip()
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 

@@ -202,6 +202,32 @@ def test_a_release_runs_its_hot_statements_prepared(seller, buyer, settings):
     assert Escrow.objects.get(pk=escrow.pk).status == "COMPLETED"
 
 
+@pytest.mark.postgres
+def test_prepared_statements_keep_one_generic_plan(seller, buyer, settings):
+    """PostgreSQL planned the ledger posting afresh on every call (its arrays of unknown length
+    made the generic plan look dearer than a custom one), which cost a confirm more database
+    CPU than the rest of its statements: the connections force the generic plan."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's: set DATABASE_URL to a PostgreSQL database")
+    settings.DB_PREPARE_HOT = True
+    for _ in range(3):  # 3 fundings and 9 releases: past the 5 custom plans PostgreSQL tries first
+        escrow = make_escrow(seller, buyer=buyer)
+        fund(escrow, buyer)
+        for m in Milestone.objects.filter(escrow=escrow).order_by("index"):
+            services.milestone_release(milestone=m, by=buyer)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_generic_plan"
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ["%INSERT INTO escrows_ledgertransaction%"],
+        )
+        plans = cursor.fetchall()
+    assert plans and sum(g for g, _ in plans) >= 12
+    assert sum(c for _, c in plans) == 0
+
+
 # -- the shared preparing cursor (hot_cursor on PostgreSQL) -----------------------------------
 
 
