@@ -119,7 +119,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # binding nothing else Django sends is a prepared statement, so nothing else changes.
         # DB_GENERIC_PLANS=0 leaves the choice to PostgreSQL.
         options = DATABASES["default"]["OPTIONS"].get("options", "")
-        DATABASES["default"]["OPTIONS"]["options"] = f"{options} -c plan_cache_mode=force_generic_plan".strip()
+        generic = "-c plan_cache_mode=force_generic_plan"
+        DATABASES["default"]["OPTIONS"]["options"] = f"{options} {generic}".strip()
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
