@@ -219,8 +219,7 @@ def test_prepared_statements_keep_one_generic_plan(seller, buyer, settings):
         cursor.execute("SHOW plan_cache_mode")
         assert cursor.fetchone()[0] == "force_generic_plan"
         cursor.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE %s",
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
             ["%INSERT INTO escrows_ledgertransaction%"],
         )
         plans = cursor.fetchall()
