@@ -118,7 +118,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # here is a key or index lookup whose generic plan is that lookup. With client-side
         # binding nothing else Django sends is a prepared statement, so nothing else changes.
         # DB_GENERIC_PLANS=0 leaves the choice to PostgreSQL.
-        options = DATABASES["default"]["OPTIONS"].get("options", "")
+        # libpq's `options` replaces PGOPTIONS, so an operator's PGOPTIONS is carried over.
+        options = DATABASES["default"]["OPTIONS"].get("options") or os.environ.get("PGOPTIONS", "")
         generic = "-c plan_cache_mode=force_generic_plan"
         DATABASES["default"]["OPTIONS"]["options"] = f"{options} {generic}".strip()
 else:
