@@ -179,15 +179,23 @@ def test_save_receivers_get_the_orms_save(seller):
     assert Event.objects.filter(kind="with.receiver").exists()
 
 
-@pytest.mark.postgres
-def test_a_release_runs_its_hot_statements_prepared(seller, buyer, settings):
+def _release_escrows_prepared(settings, seller, buyer, count: int) -> Escrow:
+    """`count` escrows funded and released in full with the hot statements prepared (on
+    PostgreSQL; the test is skipped elsewhere); returns the last."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's: set DATABASE_URL to a PostgreSQL database")
     settings.DB_PREPARE_HOT = True
-    escrow = make_escrow(seller, buyer=buyer)
-    fund(escrow, buyer)
-    for m in Milestone.objects.filter(escrow=escrow).order_by("index"):
-        services.milestone_release(milestone=m, by=buyer)
+    for _ in range(count):
+        escrow = make_escrow(seller, buyer=buyer)
+        fund(escrow, buyer)
+        for m in Milestone.objects.filter(escrow=escrow).order_by("index"):
+            services.milestone_release(milestone=m, by=buyer)
+    return escrow
+
+
+@pytest.mark.postgres
+def test_a_release_runs_its_hot_statements_prepared(seller, buyer, settings):
+    escrow = _release_escrows_prepared(settings, seller, buyer, 1)
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
@@ -207,14 +215,8 @@ def test_prepared_statements_keep_one_generic_plan(seller, buyer, settings):
     """PostgreSQL planned the ledger posting afresh on every call (its arrays of unknown length
     made the generic plan look dearer than a custom one), which cost a confirm more database
     CPU than the rest of its statements: the connections force the generic plan."""
-    if connection.vendor != "postgresql":
-        pytest.skip("prepared statements are PostgreSQL's: set DATABASE_URL to a PostgreSQL database")
-    settings.DB_PREPARE_HOT = True
-    for _ in range(3):  # 3 fundings and 9 releases: past the 5 custom plans PostgreSQL tries first
-        escrow = make_escrow(seller, buyer=buyer)
-        fund(escrow, buyer)
-        for m in Milestone.objects.filter(escrow=escrow).order_by("index"):
-            services.milestone_release(milestone=m, by=buyer)
+    # 3 fundings and 9 releases: past the 5 custom plans PostgreSQL tries first.
+    _release_escrows_prepared(settings, seller, buyer, 3)
     with connection.cursor() as cursor:
         cursor.execute("SHOW plan_cache_mode")
         assert cursor.fetchone()[0] == "force_generic_plan"
