@@ -389,9 +389,8 @@ def main() -> int:
     measured = sum(r.extra["consumed"] for r in results if confirm and r.path == confirm.name)
     weights = confirm_mix(warmed.get(confirm.name, 0), measured) if confirm else {"mid": 2, "last": 1}
     for clients in CLIENTS:
-        # On a fast machine the prepared cells may have spent most of the targets: a run that
-        # could run out (pgbench aborts with "expected one row, got 0") is left out, and said so.
-        # A cell that could run out (pgbench aborts with "expected one row, got 0") runs for
+        # On a fast machine the prepared cells may have spent most of the targets. A cell that
+        # could run out (pgbench aborts with "expected one row, got 0") runs for
         # fewer seconds, or is left out below one second; either is said in the notes.
         prepared = by_cell(results, "pgbench confirm SQL (prepared)", clients)
         rate = 1.5 * (prepared.rps if prepared else 0)  # simple is slower than prepared

@@ -113,8 +113,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     ):
         # Generic plans for the prepared statements: PostgreSQL otherwise keeps planning one
         # afresh on every call when its generic cost estimate looks higher than a custom plan's,
-        # as it did for the ledger posting (arrays of unknown length), which then cost a confirm
-        # more database CPU than the rest of its statements together. Every prepared statement
+        # as it did for the ledger posting (arrays of unknown length): about 0.1 ms of database
+        # CPU per confirm, measured in process. Every prepared statement
         # here is a key or index lookup whose generic plan is that lookup. With client-side
         # binding nothing else Django sends is a prepared statement, so nothing else changes.
         # DB_GENERIC_PLANS=0 leaves the choice to PostgreSQL.

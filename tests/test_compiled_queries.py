@@ -213,8 +213,8 @@ def test_a_release_runs_its_hot_statements_prepared(seller, buyer, settings):
 @pytest.mark.postgres
 def test_prepared_statements_keep_one_generic_plan(seller, buyer, settings):
     """PostgreSQL planned the ledger posting afresh on every call (its arrays of unknown length
-    made the generic plan look dearer than a custom one), which cost a confirm more database
-    CPU than the rest of its statements: the connections force the generic plan."""
+    made the generic plan look dearer than a custom one): the connections force the generic
+    plan."""
     # 3 fundings and 9 releases: past the 5 custom plans PostgreSQL tries first.
     _release_escrows_prepared(settings, seller, buyer, 3)
     with connection.cursor() as cursor:
