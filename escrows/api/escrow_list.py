@@ -66,7 +66,7 @@ def _after(created_at: datetime, pk: int) -> Q:
 
 
 # The page and milestone reads, compiled once per process for each shape (escrows.compiled):
-# role x first page or after a cursor x limit, and the number of escrows on the page.
+# role x first page or after a cursor x limit; the milestones of a page (below).
 _SENTINEL_TIME = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
 _PAGES: dict[tuple[str, int, bool], CompiledQuery] = {}
 _MILESTONES: dict[int, CompiledQuery] = {}
@@ -128,16 +128,36 @@ def _page_query(role: str, limit: int, *, after: bool) -> CompiledQuery:
 
 
 def _milestones_query(count: int) -> CompiledQuery:
+    """The milestones of `count` escrows, one IN list per count (SQLite)."""
     if count not in _MILESTONES:
         _MILESTONES[count] = CompiledQuery(
-            lambda *ids: (
-                Milestone.objects.filter(escrow_id__in=ids)
-                .order_by("escrow_id", "index")
-                .values(*MILESTONE_COLUMNS, payee_customer_id=_customer_id_of("payee_id"))
-            ),
+            lambda *ids: _milestones_of(Milestone.objects.filter(escrow_id__in=ids)),
             *(SENTINEL_PK - i for i in range(count)),
         )
     return _MILESTONES[count]
+
+
+# On PostgreSQL one statement for any number of escrows (`= ANY` of an array): an IN list per
+# count made a prepared statement per page size, up to 51 per connection, crowding psycopg's
+# cache of 100 prepared statements.
+_MILESTONES_ANY = CompiledQuery(
+    lambda ids: _milestones_of(
+        Milestone.objects.extra(where=['"escrows_milestone"."escrow_id" = ANY(%s::bigint[])'], params=[ids])
+    ),
+    [SENTINEL_PK],
+)
+
+
+def _milestones_of(queryset: Any) -> Any:
+    return queryset.order_by("escrow_id", "index").values(
+        *MILESTONE_COLUMNS, payee_customer_id=_customer_id_of("payee_id")
+    )
+
+
+def _milestone_rows(escrow_ids: list[int]) -> list[dict[str, Any]]:
+    if connection.vendor == "postgresql":
+        return _MILESTONES_ANY.values_rows(escrow_ids)
+    return _milestones_query(len(escrow_ids)).values_rows(*escrow_ids)
 
 
 def _limit(value: str | None) -> int:
@@ -187,7 +207,7 @@ class EscrowList(ProviderAPIView):
         page, more = rows[:limit], len(rows) > limit
         milestones: dict[int, list[dict[str, Any]]] = {row["pk"]: [] for row in page}
         if milestones:
-            for m in _milestones_query(len(milestones)).values_rows(*milestones):
+            for m in _milestone_rows(list(milestones)):
                 milestones[m["escrow_id"]].append(m)
         data: dict[str, Any] = {
             "escrows": [escrow_output(row, milestones[row["pk"]]) for row in page],

@@ -102,3 +102,26 @@ def test_both_sides_interleave_newest_first_across_pages(db, seller, buyer, stra
         if cursor is None:
             break
     assert seen == want and len(want) == {"all": 7, "selling": 3, "buying": 4}[role]
+
+
+@pytest.mark.postgres
+def test_pages_of_any_size_share_one_prepared_milestone_statement(db, seller, settings):
+    """An IN list per number of escrows on the page made a prepared statement per page size (up
+    to 51 per connection, crowding psycopg's cache of 100); `= ANY` of an array is one."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's: set DATABASE_URL to a PostgreSQL database")
+    settings.DB_PREPARE_HOT = True
+    for _ in range(4):
+        make_escrow(seller)
+    api = client_for(seller)
+    for limit in (1, 2, 3, 4):
+        body = api.get(URL, {"limit": limit}).json()["data"]
+        assert [len(e["milestones"]) for e in body["escrows"]] == [3] * limit
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "escrows_milestone"%'],
+        )
+        statements = [row[0] for row in cursor.fetchall()]
+    assert any('"escrows_milestone"."escrow_id" = ANY(' in s for s in statements), statements
+    assert not any('"escrows_milestone"."escrow_id" IN (' in s for s in statements), statements
