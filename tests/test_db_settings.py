@@ -15,7 +15,15 @@ PROBE = (
 
 
 def _options(**env: str) -> dict:
-    base = {k: v for k, v in os.environ.items() if k not in ("PGOPTIONS", "DB_GENERIC_PLANS")}
+    # Each case starts from the defaults, whatever the environment running the tests sets.
+    knobs = (
+        "PGOPTIONS",
+        "DB_GENERIC_PLANS",
+        "DB_PREPARE_HOT",
+        "DB_SERVER_SIDE_BINDING",
+        "DB_PREPARE_THRESHOLD",
+    )
+    base = {k: v for k, v in os.environ.items() if k not in knobs}
     out = subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=ROOT,
