@@ -18,6 +18,7 @@ from django.db import connection
 from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User
+from bench.confirm_sql import PLAIN_ESCROW
 from escrows.models import Escrow, EscrowStatus
 
 # Upper bounds for one-shot lists: more than any run on this kind of machine can consume.
@@ -80,14 +81,14 @@ def _session_cookie(user: User) -> str:
 def _confirm_rows() -> tuple[list[tuple[str, str, str]], list[str]]:
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT e.public_id, m.public_id, b.customer_id,
                    row_number() OVER (PARTITION BY e.id ORDER BY m.index) AS round,
                    m.id = max(m.id) OVER (PARTITION BY e.id) AS is_last
             FROM escrows_escrow e
             JOIN escrows_milestone m ON m.escrow_id = e.id AND m.status IN ('PENDING', 'COMPLETED')
             JOIN accounts_user b ON b.id = e.buyer_id
-            WHERE e.status = 'OPENED' AND e.id %% 4 = 0 AND m.payee_id IS NULL
+            WHERE e.status = 'OPENED' AND e.id %% 4 = 0 AND m.payee_id IS NULL AND {PLAIN_ESCROW}
             ORDER BY round, e.id LIMIT %s
             """,
             [MAX_CONFIRMS],

@@ -5,11 +5,13 @@ Steps: make the base database once (`generate_data`, 100,000 escrows) and clone 
 (so every run starts from the same data), collect static files, capture the confirm SQL into a
 pgbench script, write request lists, start the server (DEBUG off, pooled connections), warm
 every path up, then wrk at 1/4/16 connections per path; each confirm cell is followed at once by
-pgbench (prepared) at the same client count, the simple-protocol pgbench rows come last. Prints
-a table and writes bench/results/latest.md and .json.
+pgbench (prepared) at the same client count, the simple-protocol pgbench rows come last. Lines of
+a one-shot list (confirm, fund) that a lagging wrk thread skipped are sent between cells. Last,
+the ledger and the load's changes are checked in SQL (bench/verify.py; the run fails on any
+violation). Prints a table and writes bench/results/latest.md and .json.
 
 Environment knobs: BENCH_ESCROWS (100000), BENCH_SECONDS per measurement (6), BENCH_CLIENTS
-(1,4,16), BENCH_SERVER (gunicorn|granian), BENCH_WORKERS (2), BENCH_PORT (8160), BENCH_DB
+(1,4,16), BENCH_SERVER (gunicorn|granian), BENCH_WORKER_CLASS (gunicorn's -k, sync), BENCH_WORKERS (2), BENCH_PORT (8160), BENCH_DB
 (bench_perf), PGHOST/PGUSER (/var/run/postgresql if PostgreSQL's socket is there, else
 127.0.0.1 / postgres).
 """
@@ -160,7 +162,7 @@ def start_server() -> subprocess.Popen:
             "-w",
             str(WORKERS),
             "-k",
-            "sync",
+            os.environ.get("BENCH_WORKER_CLASS", "sync"),
             "-b",
             f"127.0.0.1:{PORT}",
             "--backlog",
@@ -281,8 +283,46 @@ def run_wrk(p: Any, clients: int, seconds: int, start: int = 0) -> Result:
             "http_errors": data["status_errors"],
             "socket_errors": data["socket_errors"],
             "consumed": data["consumed"],
+            "used": data["used"],
         },
     )
+
+
+def unsent_lines(start: int, consumed: int, used: list[int]) -> list[int]:
+    """Lines of a one-shot list, before the farthest one sent (start + consumed), that a lagging
+    wrk thread never sent. Thread t of n takes lines start + t, start + t + n, ... and sent the
+    first used[t] of them. The next run starts past `consumed`: left unsent, these milestones
+    would stay unreleased and their escrows' next confirms would fail (400) in later cells."""
+    n = len(used)
+    return [
+        start + t + n * k
+        for t in range(n)
+        for k in range(used[t], (consumed - t + n - 1) // n if consumed > t else 0)
+    ]
+
+
+def catch_up(p: Any, start: int, r: Result) -> int:
+    """Sends, one after another and unmeasured, the lines a cell skipped (unsent_lines); returns
+    how many did not answer 2xx."""
+    lines = p.file.read_text().splitlines()
+    failed = 0
+    todo = unsent_lines(start, r.extra["consumed"], r.extra["used"])
+    if todo:
+        log(f"{p.name}: sending {len(todo)} lines a lagging wrk thread skipped")
+    for i in todo:
+        method, target, body, headers = lines[i].split("\t")
+        request = urllib.request.Request(  # noqa: S310 - the bench's own server
+            f"http://127.0.0.1:{PORT}{target}", data=body.encode() or None, method=method
+        )
+        for pair in filter(None, headers.split("\x1f")):
+            name, _, value = pair.partition(": ")
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                answer.read()
+        except urllib.error.URLError:  # HTTPError (a non-2xx) included
+            failed += 1
+    return failed
 
 
 def run_pgbench(clients: int, seconds: int, weights: dict[str, int], mode: str = "prepared") -> Result:
@@ -345,12 +385,18 @@ def main() -> int:
     results: list[Result] = []
     rss: dict[str, list[int]] = {}
     warmed: dict[str, int] = {}  # lines of each one-shot path its warm-up sent
+    skipped: dict[str, int] = {p.name: 0 for p in paths}  # caught-up lines that did not answer 2xx
+    sent_lines: dict[str, Any] = {}  # one-shot lists: lines sent (then, after the run, their ids)
     try:
         for p in paths:
             # Warm-up: imports, pool, prepared statements, caches. A one-shot path warms up on
             # its first lines and is measured from the line after (its first requests on a
             # cold worker took up to 0.4 s and made the 1-client p99).
-            warmed[p.name] = run_wrk(p, 4, 2).extra["consumed"] if p.one_shot else 0
+            warmed[p.name] = 0
+            if p.one_shot:
+                r = run_wrk(p, 4, 2)
+                skipped[p.name] += catch_up(p, 0, r)
+                warmed[p.name] = r.extra["consumed"]
         # The set-up's writes (targets tables, captured release) flushed now, not mid-measurement.
         psql("CHECKPOINT")
         rss["start"] = worker_rss_kb(server)
@@ -370,8 +416,11 @@ def main() -> int:
                     drain()
                     results.append(log_pgbench(clients, confirm_mix(sent, r.extra["consumed"]), "prepared"))
                 # Past the farthest line any wrk thread sent (requests still in flight when
-                # wrk stopped may have run too).
+                # wrk stopped may have run too), after sending what a lagging thread skipped.
+                if p.one_shot:
+                    skipped[p.name] += catch_up(p, sent, r)
                 sent += r.extra["consumed"]
+            sent_lines[p.name] = sent
             rss[p.name] = worker_rss_kb(server)
         # Memory over a long run of one path: the list again, as many requests as all the
         # paths above sent, RSS read after each quarter (flat once the caches are warm).
@@ -383,6 +432,9 @@ def main() -> int:
         rss["end"] = worker_rss_kb(server)
     finally:
         stop_server(server)
+    for name, failed in skipped.items():
+        if failed:
+            info["notes"].append(f"{name}: {failed} skipped lines sent between cells did not answer 2xx")
 
     # The simple-protocol ceiling (for comparison only), weighted as all the confirms measured.
     confirm = next((p for p in paths if p.name.startswith("confirm")), None)
@@ -404,8 +456,24 @@ def main() -> int:
             info["notes"].append(f"simple-protocol pgbench at {clients} clients {what}: {short}")
         if seconds:
             results.append(log_pgbench(clients, weights, "simple", seconds))
+    log("checking the ledger and the changes the load asked for")
+    from bench import verify
+
+    checks = verify.ledger_checks()
+    for p in paths:
+        if p.one_shot:
+            sent_lines[p.name] = verify.sent_ids(
+                p.file, sent_lines[p.name], "milestone" if p.name.startswith("confirm") else "intent"
+            )
+    checks.update(
+        verify.not_done(
+            next((ids for name, ids in sent_lines.items() if name.startswith("confirm")), []),
+            next((ids for name, ids in sent_lines.items() if name.startswith("fund")), []),
+        )
+    )
+    info["checks"] = checks
     report(results, rss, info, weights, time.monotonic() - started)
-    return 0
+    return 1 if any(checks.values()) else 0
 
 
 def by_cell(results: list[Result], path: str, clients: int) -> Result | None:
@@ -498,6 +566,10 @@ def report(
         f"(middle:last milestone) {weights['mid']}:{weights['last']}, targets {info['pgbench_scripts']}",
     ]
     lines += [f"Note: {n}" for n in info["notes"]]
+    checks = info.get("checks", {})
+    if checks:
+        lines += ["", "| after the run: correctness check | violations |", "|---|---:|"]
+        lines += [f"| {name} | {count} |" for name, count in checks.items()]
     text = "\n".join(lines)
     print("\n" + text)
     out = BENCH / "results"

@@ -70,17 +70,21 @@ function done(summary, latency, requests)
   for _, t in ipairs(threads) do bad = bad + (t:get("non2xx") or 0) end
   -- How far into the file any thread got (lines after START), so that the next run of a
   -- one-shot list starts past every line sent, whatever the threads' uneven progress.
+  -- A thread that lagged behind the farthest left lines before that point unsent: "used" (lines
+  -- sent per thread, by tid) lets the harness send those before the next run of the list.
   local consumed = 0
+  local used_by_tid = {}
   for _, t in ipairs(threads) do
-    local used = (t:get("idx") or 0) - (t:get("spare") or 0)
+    local used = math.max((t:get("idx") or 0) - (t:get("spare") or 0), 0)
     local n = #threads
+    used_by_tid[t:get("tid") + 1] = used
     if used > 0 then
       consumed = math.max(consumed, t:get("tid") + n * (used - 1) + 1)
     end
   end
   io.write(string.format(
     'WRKJSON {"requests": %d, "duration_us": %d, "status_errors": %d, "socket_errors": %d, '
-      .. '"p50_us": %d, "p99_us": %d, "consumed": %d}\n',
+      .. '"p50_us": %d, "p99_us": %d, "consumed": %d, "used": [%s]}\n',
     summary.requests, summary.duration, bad, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99), consumed))
+    latency:percentile(50), latency:percentile(99), consumed, table.concat(used_by_tid, ", ")))
 end
