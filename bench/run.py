@@ -11,9 +11,9 @@ the ledger and the load's changes are checked in SQL (bench/verify.py; the run f
 violation). Prints a table and writes bench/results/latest.md and .json.
 
 Environment knobs: BENCH_ESCROWS (100000), BENCH_SECONDS per measurement (6), BENCH_CLIENTS
-(1,4,16), BENCH_SERVER (gunicorn|granian), BENCH_WORKER_CLASS (gunicorn's -k, sync), BENCH_WORKERS (2), BENCH_PORT (8160), BENCH_DB
-(bench_perf), PGHOST/PGUSER (/var/run/postgresql if PostgreSQL's socket is there, else
-127.0.0.1 / postgres).
+(1,4,16), BENCH_SERVER (gunicorn|granian), BENCH_WORKER_CLASS (gunicorn's -k: sync),
+BENCH_WORKERS (2), BENCH_PORT (8160), BENCH_DB (bench_perf), PGHOST/PGUSER (/var/run/postgresql
+if PostgreSQL's socket is there, else 127.0.0.1 / postgres).
 """
 
 import json
