@@ -5,10 +5,11 @@ Steps: make the base database once (`generate_data`, 100,000 escrows) and clone 
 (so every run starts from the same data), collect static files, capture the confirm SQL into a
 pgbench script, write request lists, start the server (DEBUG off, pooled connections), warm
 every path up, then wrk at 1/4/16 connections per path; each confirm cell is followed at once by
-pgbench (prepared) at the same client count, the simple-protocol pgbench rows come last. Lines of
-a one-shot list (confirm, fund) that a lagging wrk thread skipped are sent between cells. Last,
-the ledger and the load's changes are checked in SQL (bench/verify.py; the run fails on any
-violation). Prints a table and writes bench/results/latest.md and .json.
+pgbench (prepared) at the same client count, the simple-protocol pgbench rows come last (each
+on a fresh copy of the database as it was before the load). Lines of a one-shot list (confirm,
+fund) that a lagging wrk thread skipped are sent between cells. Last, the ledger and the load's
+changes are checked in SQL (bench/verify.py; the run fails on any violation). Prints a table and
+writes bench/results/latest.md and .json.
 
 Environment knobs: BENCH_ESCROWS (100000), BENCH_SECONDS per measurement (6), BENCH_CLIENTS
 (1,4,16), BENCH_SERVER (gunicorn|granian), BENCH_WORKER_CLASS (gunicorn's -k: sync),
@@ -47,6 +48,11 @@ PGHOST = os.environ.get(
 PGUSER = os.environ.get("PGUSER", "postgres")
 BASE_DB = os.environ.get("BENCH_DB", "bench_perf")
 RUN_DB = BASE_DB + "_run"
+# The simple-protocol cells run last, each on a fresh copy of the run database as it was before
+# the load (SNAP_DB), so they have every target the prepared cells had (on a fast machine those
+# took most of them, and the simple cells were cut short).
+SNAP_DB = RUN_DB + "_snap"
+SIMPLE_DB = RUN_DB + "_simple"
 ESCROWS = int(os.environ.get("BENCH_ESCROWS", "100000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 CLIENTS = [int(c) for c in os.environ.get("BENCH_CLIENTS", "1,4,16").split(",")]
@@ -114,21 +120,25 @@ def prepare_databases() -> None:
         manage("generate_data", "--escrows", str(ESCROWS - have), "--seed", "1", db=BASE_DB)
     # Planner statistics travel with the clone; without them the plans are not production's.
     psql("VACUUM ANALYZE", BASE_DB)
-    log(f"cloning {BASE_DB} -> {RUN_DB}")
+    fresh_clone(RUN_DB, BASE_DB)
+
+
+def fresh_clone(name: str, template: str) -> None:
+    log(f"cloning {template} -> {name}")
     psql(
         f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        f"WHERE datname IN ('{BASE_DB}', '{RUN_DB}') AND pid <> pg_backend_pid()"
+        f"WHERE datname IN ('{template}', '{name}') AND pid <> pg_backend_pid()"
     )
-    psql(f'DROP DATABASE IF EXISTS "{RUN_DB}"')
-    psql(clone_sql(RUN_DB))
+    psql(f'DROP DATABASE IF EXISTS "{name}"')
+    psql(clone_sql(name, template))
 
 
-def clone_sql(name: str) -> str:
+def clone_sql(name: str, template: str = BASE_DB) -> str:
     """A copy of the base database. PostgreSQL 15 copies through the WAL by default: 600 MB of
     WAL whose checkpoint then ran during the first measurements (a confirm at 1 client waited up
     to 0.4 s on its commit's flush). FILE_COPY copies the files between two checkpoints."""
     strategy = " STRATEGY = FILE_COPY" if int(psql("SHOW server_version_num")) >= 150000 else ""
-    return f'CREATE DATABASE "{name}" TEMPLATE "{BASE_DB}"{strategy}'
+    return f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}'
 
 
 # -- request lists -----------------------------------------------------------------------
@@ -325,7 +335,9 @@ def catch_up(p: Any, start: int, r: Result) -> int:
     return failed
 
 
-def run_pgbench(clients: int, seconds: int, weights: dict[str, int], mode: str = "prepared") -> Result:
+def run_pgbench(
+    clients: int, seconds: int, weights: dict[str, int], mode: str = "prepared", db: str = RUN_DB
+) -> Result:
     logdir = WORK / f"pgbench-{mode}-{clients}"
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir(parents=True)
@@ -333,7 +345,7 @@ def run_pgbench(clients: int, seconds: int, weights: dict[str, int], mode: str =
     cmd = ["pgbench", "-n", "-M", mode, "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds)]
     for s in scripts:
         cmd += ["-f", s]
-    cmd += ["-l", f"--log-prefix={logdir}/tx", "-h", PGHOST, "-U", PGUSER, RUN_DB]
+    cmd += ["-l", f"--log-prefix={logdir}/tx", "-h", PGHOST, "-U", PGUSER, db]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"pgbench failed: {proc.stdout}\n{proc.stderr}")
@@ -379,6 +391,9 @@ def main() -> int:
     from django.db import connections
 
     connections.close_all()
+    # The pool's idle connections too: cloning ends every session on the template.
+    connections["default"].close_pool()
+    fresh_clone(SNAP_DB, RUN_DB)
 
     log(f"starting {SERVER} ({WORKERS} workers) on 127.0.0.1:{PORT}")
     server = start_server()
@@ -441,21 +456,24 @@ def main() -> int:
     measured = sum(r.extra["consumed"] for r in results if confirm and r.path == confirm.name)
     weights = confirm_mix(warmed.get(confirm.name, 0), measured) if confirm else {"mid": 2, "last": 1}
     for clients in CLIENTS:
-        # On a fast machine the prepared cells may have spent most of the targets. A cell that
-        # could run out (pgbench aborts with "expected one row, got 0") runs for
-        # fewer seconds, or is left out below one second; either is said in the notes.
+        # Each on a fresh copy of the database as it was before the load (SNAP_DB). Should even
+        # that have too few targets for a cell (pgbench aborts with "expected one row, got 0"),
+        # the cell runs for fewer seconds, or is left out below one second; the notes say so.
+        fresh_clone(SIMPLE_DB, SNAP_DB)
         prepared = by_cell(results, "pgbench confirm SQL (prepared)", clients)
         rate = 1.5 * (prepared.rps if prepared else 0)  # simple is slower than prepared
         seconds = SECONDS
-        while seconds and targets_short(weights, rate * seconds):
+        while seconds and targets_short(weights, rate * seconds, SIMPLE_DB):
             seconds -= 1
         if seconds < SECONDS:
-            short = targets_short(weights, rate * SECONDS)
+            short = targets_short(weights, rate * SECONDS, SIMPLE_DB)
             what = f"ran {seconds} s" if seconds else "left out"
             log(f"pgbench confirm SQL (simple) c={clients:<3} {what}: {short}")
             info["notes"].append(f"simple-protocol pgbench at {clients} clients {what}: {short}")
         if seconds:
-            results.append(log_pgbench(clients, weights, "simple", seconds))
+            results.append(log_pgbench(clients, weights, "simple", seconds, SIMPLE_DB))
+    for name in (SIMPLE_DB, SNAP_DB):
+        psql(f'DROP DATABASE IF EXISTS "{name}"')
     log("checking the ledger and the changes the load asked for")
     from bench import verify
 
@@ -480,7 +498,7 @@ def by_cell(results: list[Result], path: str, clients: int) -> Result | None:
     return next((r for r in results if r.path == path and r.clients == clients), None)
 
 
-def targets_short(weights: dict[str, int], transactions: float) -> str:
+def targets_short(weights: dict[str, int], transactions: float, db: str = RUN_DB) -> str:
     """Which pgbench targets tables have fewer unused rows than `transactions` (split by the
     weights) would take; empty when all have enough."""
     total = sum(weights.values()) or 1
@@ -492,7 +510,7 @@ def targets_short(weights: dict[str, int], transactions: float) -> str:
             psql(
                 f"SELECT (SELECT count(*) FROM bench_confirm_{kind}) - "
                 f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bench_confirm_{kind}_seq)",
-                RUN_DB,
+                db,
             )
         )
         need = int(transactions * weight / total)
@@ -501,8 +519,10 @@ def targets_short(weights: dict[str, int], transactions: float) -> str:
     return "; ".join(short)
 
 
-def log_pgbench(clients: int, weights: dict[str, int], mode: str, seconds: int = SECONDS) -> Result:
-    r = run_pgbench(clients, seconds, weights, mode)
+def log_pgbench(
+    clients: int, weights: dict[str, int], mode: str, seconds: int = SECONDS, db: str = RUN_DB
+) -> Result:
+    r = run_pgbench(clients, seconds, weights, mode, db)
     log(f"{r.path:28} c={clients:<3} {r.rps:8.0f} tps    p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms")
     return r
 
