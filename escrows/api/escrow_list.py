@@ -66,7 +66,7 @@ def _after(created_at: datetime, pk: int) -> Q:
 
 
 # The page and milestone reads, compiled once per process for each shape (escrows.compiled):
-# role x first page or after a cursor x limit; the milestones of a page (below).
+# role x first page or after a cursor x fetch size; the milestones of a page (below).
 _SENTINEL_TIME = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
 _PAGES: dict[tuple[str, int, bool], CompiledQuery] = {}
 _MILESTONES: dict[int, CompiledQuery] = {}
@@ -112,7 +112,19 @@ def _customer_id_of(field: str) -> Subquery:
     return Subquery(User.objects.filter(pk=OuterRef(field)).values("customer_id")[:1])
 
 
+# A page reads LIMIT+1 rows for the smallest of these sizes that is >= the client's limit, and
+# keeps the first `limit`: Django writes LIMIT as a literal, so a size per limit would make up
+# to 100 shapes per role and cursor, each a prepared statement per connection, churning psycopg's
+# cache of 100 (and the escrow lock's and ledger's places in it) for clients that vary limit.
+FETCH_SIZES = (10, 20, DEFAULT_LIMIT, MAX_LIMIT)
+
+
+def fetch_size(limit: int) -> int:
+    return next(size for size in FETCH_SIZES if size >= limit)
+
+
 def _page_query(role: str, limit: int, *, after: bool) -> CompiledQuery:
+    limit = fetch_size(limit)
     key = (role, limit, after)
     if key not in _PAGES:
         if after:

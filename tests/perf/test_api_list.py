@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
+from escrows.api.escrow_list import FETCH_SIZES
 from escrows.models import Escrow
 from tests.api.conftest import client_for
 from tests.helpers import make_escrow
@@ -125,3 +126,34 @@ def test_pages_of_any_size_share_one_prepared_milestone_statement(db, seller, se
         statements = [row[0] for row in cursor.fetchall()]
     assert any('"escrows_milestone"."escrow_id" = ANY(' in s for s in statements), statements
     assert not any('"escrows_milestone"."escrow_id" IN (' in s for s in statements), statements
+
+
+@pytest.mark.postgres
+def test_any_limit_reads_through_one_of_a_few_page_statements(db, seller, buyer, settings):
+    """Django writes LIMIT as a literal: a page statement per limit made up to 100 prepared
+    statements per role and cursor. Limits share the few fetch sizes, and pages stay exact."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's: set DATABASE_URL to a PostgreSQL database")
+    settings.DB_PREPARE_HOT = True
+    want = [make_escrow(seller, buyer=buyer).public_id for _ in range(12)][::-1]
+    api = client_for(seller)
+    for limit in (1, 5, 9, 10, 11, 19, 21, 49, 50, 51, 99, 100):
+        seen, cursor = [], None
+        while True:
+            r = api.get(URL, {"limit": limit, **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200, r.content
+            page = r.json()["data"]["escrows"]
+            assert 1 <= len(page) <= limit
+            seen += [e["id"] for e in page]
+            cursor = r.json()["data"]["nextCursor"]
+            if cursor is None:
+                break
+        assert seen == want, limit
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "escrows_escrow"%'],
+        )
+        pages = [row[0] for row in cursor.fetchall()]
+    # First page and after a cursor, for each of the fetch sizes the limits fell in.
+    assert 0 < len(pages) <= 2 * len(FETCH_SIZES), pages
