@@ -8,8 +8,9 @@ every path up, then wrk at 1/4/16 connections per path; each confirm cell is fol
 pgbench (prepared) at the same client count, the simple-protocol pgbench rows come last (each
 on a fresh copy of the database as it was before the load). Lines of a one-shot list (confirm,
 fund) that a lagging wrk thread skipped are sent between cells. Last, the ledger and the load's
-changes are checked in SQL (bench/verify.py; the run fails on any violation). Prints a table and
-writes bench/results/latest.md and .json.
+changes are checked in SQL (bench/verify.py) and every statement of one request per path is
+EXPLAINed for sequential scans of large tables (bench/explain.py); the run fails on any
+violation. Prints a table and writes bench/results/latest.md and .json.
 
 Environment knobs: BENCH_ESCROWS (100000), BENCH_SECONDS per measurement (6), BENCH_CLIENTS
 (1,4,16), BENCH_SERVER (gunicorn|granian), BENCH_WORKER_CLASS (gunicorn's -k: sync),
@@ -475,9 +476,15 @@ def main() -> int:
     for name in (SIMPLE_DB, SNAP_DB):
         psql(f'DROP DATABASE IF EXISTS "{name}"')
     log("checking the ledger and the changes the load asked for")
-    from bench import verify
+    from bench import explain, verify
 
     checks = verify.ledger_checks()
+    # One request of each path (one-shot lists: the first line not sent) for the plans below.
+    explain_lines = {
+        p.name: explain.request_line(p.file, sent_lines.get(p.name, 0))
+        for p in paths
+        if not p.name.startswith("trivial")
+    }
     for p in paths:
         if p.one_shot:
             sent_lines[p.name] = verify.sent_ids(
@@ -489,6 +496,10 @@ def main() -> int:
             next((ids for name, ids in sent_lines.items() if name.startswith("fund")), []),
         )
     )
+    log("explaining every statement of one request of each path")
+    plan_checks, plan_notes = explain.check(explain_lines)
+    checks.update(plan_checks)
+    info["notes"] += plan_notes
     info["checks"] = checks
     report(results, rss, info, weights, time.monotonic() - started)
     return 1 if any(checks.values()) else 0

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
 
+from bench.explain import seq_scans
 from bench.run import unsent_lines
 from bench.verify import ledger_checks, not_done
 from escrows.models import Escrow, EscrowStatus, LedgerAccount, Milestone, MilestoneStatus
@@ -46,3 +47,13 @@ def test_the_checks_pass_on_sound_data_and_count_what_breaks_it(db):
     checks = ledger_checks()
     assert checks["accounts whose balance is not the sum of their entries"] == 1
     assert checks["closed escrows still holding money"] == 1
+
+
+def test_plans_name_the_large_tables_read_sequentially(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("the bench runs on PostgreSQL only; EXPLAIN's text is PostgreSQL's")
+    unindexed = 'SELECT id FROM escrows_escrow WHERE title = %s AND "description" <> %s'
+    assert seq_scans(unindexed, ["x", "y"], {"escrows_escrow"}) == ["escrows_escrow"]
+    # Only tables called large count (a small table is read whole whatever its indexes).
+    assert seq_scans(unindexed, ["x", "y"], {"escrows_milestone"}) == []
+    assert seq_scans("BEGIN", None, {"escrows_escrow"}) == []
