@@ -30,7 +30,7 @@ def large_tables() -> set[str]:
 def statements_of(line: str) -> tuple[str, list[tuple[str, Any]]]:
     """One request line (bench/wrk.lua's format) through the WSGI application: its status and
     the statements it sent, with their parameters."""
-    from bench.profile import environ_for
+    from bench.profile import send
     from escrow_site.wsgi import application
 
     sent: list[tuple[str, Any]] = []
@@ -39,13 +39,9 @@ def statements_of(line: str) -> tuple[str, list[tuple[str, Any]]]:
         sent.append((sql, params))
         return execute(sql, params, many, context)
 
-    status: list[str] = []
     with connection.execute_wrapper(record):
-        body = application(environ_for(line), lambda s, h, *a: status.append(s))
-        b"".join(body)
-        if hasattr(body, "close"):
-            body.close()
-    return (status[0] if status else "no answer"), sent
+        status = send(application, line)
+    return status, sent
 
 
 def seq_scans(sql: str, params: Any, large: set[str]) -> list[str]:

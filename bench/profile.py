@@ -61,6 +61,16 @@ def environ_for(line: str) -> dict[str, Any]:
     return env
 
 
+def send(application: Any, line: str) -> str:
+    """One request line through a WSGI application, in this process; its status line."""
+    status: list[str] = []
+    body = application(environ_for(line), lambda s, h, *a: status.append(s))
+    b"".join(body)
+    if hasattr(body, "close"):
+        body.close()
+    return status[0] if status else "no answer"
+
+
 def main() -> int:
     which = sys.argv[1] if len(sys.argv) > 1 else "confirm"
     files = {
@@ -92,14 +102,10 @@ def main() -> int:
     from escrow_site.wsgi import application
 
     def call(line: str) -> float:
-        status: list[str] = []
         started = time.perf_counter()
-        body = application(environ_for(line), lambda s, h, *a: status.append(s))
-        b"".join(body)
-        if hasattr(body, "close"):
-            body.close()
+        status = send(application, line)
         took = time.perf_counter() - started
-        if not status or not status[0].startswith("2"):
+        if not status.startswith("2"):
             raise SystemExit(f"{which}: {status} for {line[:120]}")
         return took
 
