@@ -2,7 +2,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from .forms import AdminLoginForm
 from .models import APIKey, IdempotencyRecord, User
+
+# The admin's login tells a locked-out user why, as the sign-in page does.
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

@@ -1,15 +1,19 @@
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import (
+    LoginView,
+    PasswordResetConfirmView,
+    PasswordResetDoneView,
+    PasswordResetView,
+)
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .forms import EmailLoginForm, SignUpForm
-from .throttle import lockout_minutes, login_locked
+from .forms import EmailLoginForm, NewPasswordForm, PasswordResetRequestForm, SignUpForm
+from .throttle import forget_account_failures
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -36,13 +40,44 @@ class EmailLoginView(LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if login_locked(request, request.POST.get("username")):
-            form = self.get_form()
-            form.add_error(
-                None,
-                f"Too many failed logins. Try again in {lockout_minutes()} minutes, "
-                "or reset your password with an administrator.",
-            )
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().post(request, *args, **kwargs)
+    def form_invalid(self, form: EmailLoginForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error("__all__", code="login_locked"):
+            response.status_code = 429
+        return response
+
+
+class PasswordResetRequestView(PasswordResetView):
+    """Emails a link to set a new password (to active accounts with a password; the page reads
+    the same for any email, so it tells no one which emails have accounts)."""
+
+    form_class = PasswordResetRequestForm
+    template_name = "accounts/password_reset.html"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    email_template_name = "accounts/password_reset_email.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    @property
+    def extra_email_context(self) -> dict[str, str]:  # type: ignore[override]
+        # Links are built on SITE_URL, never on the request's Host header.
+        return {"site_url": settings.SITE_URL.rstrip("/")}
+
+
+class PasswordResetSentView(PasswordResetDoneView):
+    template_name = "accounts/password_reset_sent.html"
+
+
+class PasswordResetSetView(PasswordResetConfirmView):
+    """The emailed link: a new password signs the owner in at once and lifts the account's
+    failed-login lock (they proved they hold the mailbox)."""
+
+    form_class = NewPasswordForm
+    template_name = "accounts/password_reset_set.html"
+    post_reset_login = True
+    success_url = reverse_lazy("dashboard")
+
+    def form_valid(self, form: NewPasswordForm) -> HttpResponse:
+        response = super().form_valid(form)
+        forget_account_failures(self.request, form.user.email)
+        messages.success(self.request, "Your password is changed and you are logged in.")
+        return response

@@ -131,10 +131,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins per (client IP, email) and per client IP before logins from there are refused
-# for LOGIN_LOCKOUT_SECONDS (accounts/throttle.py; counters in the cache below).
+# Failed logins per (client IP, email), per email from any address, and per client IP before
+# logins for them are refused for LOGIN_LOCKOUT_SECONDS (accounts/throttle.py; counters in the
+# cache below). A password reset by email lifts an account's lock.
 AUTHENTICATION_BACKENDS = ["accounts.throttle.ThrottledModelBackend"]
 LOGIN_FAILURES_PER_ACCOUNT = envint("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ACCOUNT_ANY_ADDRESS = envint("LOGIN_FAILURES_PER_ACCOUNT_ANY_ADDRESS", 10)
 LOGIN_FAILURES_PER_IP = envint("LOGIN_FAILURES_PER_IP", 30)
 LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 
