@@ -1,7 +1,9 @@
 """Every route under /v1/. Unknown paths get the surface's own JSON 404."""
 
+from django.conf import settings
 from django.urls import re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.views.decorators.csp import csp_override
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from . import beyond_clock, escrow_list, provider, schema  # noqa: F401 -- registers the auth schemes
 from . import beyond_disputes as bd
@@ -129,8 +131,19 @@ urlpatterns = [
     re_path(r"^fee-quote$", beyond_clock.FeeQuoteView.as_view(), name="api_fee_quote"),
     # Schema and docs (Swagger UI and Redoc served from static files: drf-spectacular-sidecar)
     re_path(r"^schema$", SpectacularAPIView.as_view(), name="api_schema"),
-    re_path(r"^docs$", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
-    re_path(r"^redoc$", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    # The split view serves Swagger UI's start-up script as a file: the policy allows no inline one.
+    re_path(
+        r"^docs$",
+        csp_override(settings.API_DOCS_CSP)(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
+        name="api_docs",
+    ),
+    re_path(
+        r"^redoc$",
+        csp_override(settings.API_DOCS_CSP)(
+            SpectacularRedocView.as_view(url_name="api_schema", template_name="api/redoc.html")
+        ),
+        name="api_redoc",
+    ),
     # [\s\S]: a path may carry a decoded newline; it must still get the JSON 404, not Django's
     # HTML one. (A (?s) flag would do the same but makes every reverse() raise "Non-reversible
     # reg-exp portion".)

@@ -33,6 +33,11 @@
     }
   });
 
+  // A field shown once (a new API key) selects itself on focus, ready to copy.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
+  });
+
   // Simple yes/no for non-money actions (cancel, refund).
   document.addEventListener("submit", function (event) {
     var form = event.target;
