@@ -18,9 +18,9 @@ from escrows.errors import InvalidRequest, InvalidState, NotFound
 from escrows.models import Event
 from escrows.money import format_minor
 
-from . import signing
+from . import signing, transport
 from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from .urlcheck import check_url
+from .urlcheck import AddressRefused, HostNotResolved, check_url, resolve_destination
 
 log = logging.getLogger(__name__)
 
@@ -285,19 +285,21 @@ class _Response:
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> _Response:
     try:
-        check_url(url)  # again at send time: DNS may have changed since the endpoint was saved
-        with requests.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
-            stream=True,
+        # Again at send time (DNS may have changed since the endpoint was saved), and the
+        # request goes to the address checked here, not to a second lookup.
+        destination = resolve_destination(url)
+    except HostNotResolved as exc:
+        return _Response(None, "", exc.message)
+    except AddressRefused as exc:
+        return _Response(None, "", f"refused: {exc.reason}")
+    except InvalidRequest as exc:
+        return _Response(None, "", f"refused: {exc.message}")
+    try:
+        with transport.post(
+            destination, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
         ) as response:
             snippet = response.raw.read(RESPONSE_SNIPPET * 4, decode_content=True) or b""
             return _Response(response.status_code, snippet.decode("utf-8", "replace")[:RESPONSE_SNIPPET], "")
-    except InvalidRequest as exc:
-        return _Response(None, "", f"refused: {exc.message}")
     except (requests.RequestException, OSError, ValueError) as exc:
         return _Response(None, "", f"{type(exc).__name__}: {exc}"[:2000])
 
