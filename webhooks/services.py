@@ -281,6 +281,7 @@ class _Response:
     status_code: int | None
     body: str
     error: str
+    refused: bool = False  # the address is one we never send to: no point in trying again
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> _Response:
@@ -291,9 +292,9 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> _Response:
     except HostNotResolved as exc:
         return _Response(None, "", exc.message)
     except AddressRefused as exc:
-        return _Response(None, "", f"refused: {exc.reason}")
+        return _Response(None, "", f"refused: {exc.reason}", refused=True)
     except InvalidRequest as exc:
-        return _Response(None, "", f"refused: {exc.message}")
+        return _Response(None, "", f"refused: {exc.message}", refused=True)
     try:
         with transport.post(
             destination, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
@@ -357,7 +358,7 @@ def webhook_deliver(*, delivery_id: int, attempt: int) -> DeliveryOutcome:
             delivery.next_attempt_at = None
             delivery.save()
             return DeliveryOutcome(delivery.status)
-        if attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
+        if response.refused or attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
             delivery.save()
