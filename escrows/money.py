@@ -1,6 +1,6 @@
 """Exact money: integers in minor units everywhere, Decimal only at the edges."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, Inexact, InvalidOperation, Rounded, localcontext
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -47,13 +47,20 @@ def max_amount_minor(currency: str) -> int:
     return settings.ESCROW_MAX_AMOUNT_MAJOR * 10 ** currency_exponent(currency)
 
 
+# Longer than any amount a person types; keeps parsing cheap and exact.
+MAX_AMOUNT_CHARS = 40
+
+
 def to_minor(value: object, currency: str, *, field: str = "amount", allow_zero: bool = False) -> int:
     """Parse a decimal string (or int / Decimal) in major units into minor units, exactly."""
     if isinstance(value, bool) or value is None or isinstance(value, float):
         # Floats are refused on purpose: 0.1 + 0.2 is not money.
         raise InvalidRequest(f'{field} must be a decimal string such as "300.00"', field=field)
+    text = value if isinstance(value, Decimal) else str(value).strip()
+    if not isinstance(text, Decimal) and len(text) > MAX_AMOUNT_CHARS:
+        raise InvalidRequest(f"{field} must be at most {MAX_AMOUNT_CHARS} characters", field=field)
     try:
-        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+        amount = text if isinstance(text, Decimal) else Decimal(text)
     except (InvalidOperation, ValueError):
         raise InvalidRequest(f'{field} must be a decimal string such as "300.00"', field=field) from None
     if not amount.is_finite():
@@ -64,8 +71,17 @@ def to_minor(value: object, currency: str, *, field: str = "amount", allow_zero:
         raise InvalidRequest(f"{field} is too large", field=field)
     if amount and amount.adjusted() < -30:
         raise InvalidRequest(f"{field} has more than {exponent} decimal places for {currency}", field=field)
-    scaled = amount * (Decimal(10) ** exponent)
-    if scaled != scaled.to_integral_value():
+    # Decimal's default context keeps 28 digits and would round a longer amount before the check
+    # below; here any rounding at all refuses the amount instead.
+    with localcontext() as exact:
+        exact.prec = 100
+        exact.traps[Inexact] = exact.traps[Rounded] = True
+        try:
+            scaled = amount.scaleb(exponent)
+            whole = scaled == scaled.to_integral_value()
+        except (Inexact, Rounded):
+            whole = False
+    if not whole:
         raise InvalidRequest(f"{field} has more than {exponent} decimal places for {currency}", field=field)
     minor = int(scaled)
     return check_minor(minor, currency, field=field, allow_zero=allow_zero)

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from .errors import (
     InvalidRequest,
     InvalidState,
     NotFound,
+    TermsChanged,
     TestModeOnly,
 )
 from .models import (
@@ -127,7 +128,9 @@ _SAVE_CLOSED = CompiledUpdate(Escrow, "status", "closed_at", "updated_at")
 _SAVE_FUNDED = CompiledUpdate(Escrow, "status", "funded_at", "buyer", "updated_at")
 _INSERT_PAYMENT = CompiledInsert(Payment)
 _PAYMENT_BY_REFERENCE = CompiledQuery(
-    lambda reference: Payment.objects.filter(reference=reference)[:1], "__payment_reference__"
+    lambda payer_id, reference: Payment.objects.filter(payer_id=payer_id, reference=reference)[:1],
+    SENTINEL_PK,
+    "__payment_reference__",
 )
 
 
@@ -406,6 +409,7 @@ def escrow_edit(
     if terms.inspection_period is not None:
         escrow.inspection_period = terms.inspection_period
     escrow.fee, escrow.fee_schedule_version = fee, version
+    escrow.terms_version += 1
     escrow.save()
     # The replaced milestones go, but their audit rows stay: detach them (each keeps the old
     # milestone's id in its details, and the edit event lists the ids it replaced).
@@ -444,6 +448,8 @@ def milestone_add(*, escrow: Escrow, by: Any, index: int, milestone: MilestoneIn
         raise InvalidRequest("percentage must be between 0 and 100", field="percentage")
     if sum(m.amount for m in existing) + milestone.amount > escrow.amount:
         raise InvalidRequest("Total milestone amounts exceed escrow order amount")
+    escrow.terms_version += 1
+    escrow.save(update_fields=["terms_version", "updated_at"])
     created = Milestone.objects.create(
         escrow=escrow,
         index=index,
@@ -468,7 +474,6 @@ def milestone_add(*, escrow: Escrow, by: Any, index: int, milestone: MilestoneIn
 # -- money in --------------------------------------------------------------------------------
 
 
-@transaction.atomic(durable=True)
 def escrow_fund(
     *,
     escrow: Escrow,
@@ -476,17 +481,55 @@ def escrow_fund(
     source: str = FundingSource.WALLET,
     reference: str | None = None,
     card_token: str = "",
+    terms_version: int | None = None,
+    expected_total: int | None = None,
 ) -> Payment:
-    """The buyer pays amount + fee, once. Replaying the same reference returns the same payment."""
+    """The buyer pays amount + fee, once. Replaying the same reference returns the same payment.
+
+    `terms_version` / `expected_total`: what the payer was shown (the escrow's terms version, the
+    total to be charged); when given, a payment against terms that changed since is refused."""
+    try:
+        return _escrow_fund(
+            escrow=escrow,
+            by=by,
+            source=source,
+            reference=reference,
+            card_token=card_token,
+            terms_version=terms_version,
+            expected_total=expected_total,
+        )
+    except IntegrityError:
+        # Two payments of this payer with one reference at once, for two escrows: the loser.
+        prior = Payment.objects.filter(payer_id=by.pk, reference=(reference or "").strip()).first()
+        if prior is None:
+            raise
+        if prior.escrow_id == escrow.pk:
+            return prior
+        raise Conflict(
+            "This payment reference was already used for another payment", code="duplicate_reference"
+        ) from None
+
+
+@transaction.atomic(durable=True)
+def _escrow_fund(
+    *,
+    escrow: Escrow,
+    by: Any,
+    source: str = FundingSource.WALLET,
+    reference: str | None = None,
+    card_token: str = "",
+    terms_version: int | None = None,
+    expected_total: int | None = None,
+) -> Payment:
     if reference is not None:
         reference = reference.strip()
         if not reference or len(reference) > 200:
             raise InvalidRequest("reference must be 1 to 200 characters", field="reference")
     escrow = _lock_escrow(escrow)
     if reference:
-        prior = _PAYMENT_BY_REFERENCE.first(reference)
+        prior = _PAYMENT_BY_REFERENCE.first(by.pk, reference)
         if prior is not None:
-            if prior.escrow_id == escrow.pk and prior.payer_id == by.pk:
+            if prior.escrow_id == escrow.pk:
                 return prior
             raise Conflict(
                 "This payment reference was already used for another payment", code="duplicate_reference"
@@ -503,6 +546,7 @@ def escrow_fund(
         raise InvalidState("This escrow is already funded", code="already_funded")
     if source not in FundingSource.values:
         raise InvalidRequest(f"gateway must be one of: {', '.join(FundingSource.values)}", field="gateway")
+    _refuse_changed_terms(escrow, terms_version=terms_version, expected_total=expected_total)
     milestones = _milestones(escrow)
     if escrow.is_milestone:
         _validate_milestone_set(
@@ -518,7 +562,6 @@ def escrow_fund(
     # "fund_<escrow id>" could already have been taken by someone's explicit reference.
     payment_id = new_payment_id()
     reference = reference or payment_id
-    gateway_reference = ""
     if source == FundingSource.WALLET:
         payer_account = ledger.customer_account(by, escrow.currency)
         ledger.require_funds(payer_account, total)
@@ -526,12 +569,8 @@ def escrow_fund(
         if not settings.ESCROW_TEST_MODE:
             raise TestModeOnly("Card payments are not configured")
         payer_account = ledger.platform_account(AccountKind.EXTERNAL_FUNDING, escrow.currency)
-        gateway_reference = card_gateway().charge(
-            reference=reference,
-            amount=total,
-            currency=escrow.currency,
-            card_token=card_token,
-        )
+    # The payment row first: a reference this payer is using for another escrow at this very
+    # moment fails here (the unique constraint), before any card is charged.
     payment = _INSERT_PAYMENT.create(
         Payment(
             public_id=payment_id,
@@ -542,9 +581,17 @@ def escrow_fund(
             amount=escrow.amount,
             fee=escrow.fee,
             currency=escrow.currency,
-            gateway_reference=gateway_reference,
+            terms_version=escrow.terms_version,
         )
     )
+    if source != FundingSource.WALLET:
+        payment.gateway_reference = card_gateway().charge(
+            reference=f"{by.customer_id}:{reference}",
+            amount=total,
+            currency=escrow.currency,
+            card_token=card_token,
+        )
+        payment.save(update_fields=["gateway_reference"])
     entries = [(payer_account, -total), (hold, escrow.amount)]
     if escrow.fee:
         entries.append((fees, escrow.fee))
@@ -562,11 +609,30 @@ def escrow_fund(
         escrow=escrow,
         from_status=before,
         to_status=escrow.status,
-        details={"payment": payment.public_id, "source": source, "charged": total},
+        details={
+            "payment": payment.public_id,
+            "source": source,
+            "charged": total,
+            "terms_version": escrow.terms_version,
+        },
     )
     if escrow.auto_release_on_proof:
         _release_ready(escrow, milestones, by=None)
     return payment
+
+
+def _refuse_changed_terms(escrow: Escrow, *, terms_version: int | None, expected_total: int | None) -> None:
+    """A payment is made against what its payer was shown: if the seller changed the terms since,
+    nothing is charged and the payer is told what the escrow costs now."""
+    changed = (terms_version is not None and terms_version != escrow.terms_version) or (
+        expected_total is not None and expected_total != escrow.total_charge
+    )
+    if changed:
+        raise TermsChanged(
+            "The seller changed the terms of this escrow since you saw them; nothing was charged. "
+            f"It now costs {format_money(escrow.total_charge, escrow.currency)}: "
+            "review the new terms and pay again."
+        )
 
 
 @transaction.atomic(durable=True)
