@@ -43,6 +43,12 @@ class Conflict(EscrowError):
     code = "conflict"
 
 
+class TermsChanged(Conflict):
+    """The payer was shown other terms than the escrow has now."""
+
+    code = "terms_changed"
+
+
 class InsufficientFunds(EscrowError):
     code = "insufficient_funds"
 

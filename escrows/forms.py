@@ -135,6 +135,8 @@ class FundForm(NoColonLabels, forms.Form):
         help_text="Test mode: tok_visa succeeds, tok_decline is declined.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "tok_visa"}),
     )
+    # The terms version the page showed: a payment against terms changed since is refused.
+    terms_version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
 
 class DeliverForm(NoColonLabels, forms.Form):

@@ -112,6 +112,9 @@ class Escrow(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     inspection_period = models.DurationField()
     expires_at = models.DateTimeField()
+    # Goes up with every change to what the buyer would pay for (an edit, an added milestone).
+    # A payment names the version its payer was shown and is refused if this moved on since.
+    terms_version = models.PositiveIntegerField(default=1)
 
     status = FSMField(default=EscrowStatus.AWAITING_PAYMENT, choices=EscrowStatus.choices, protected=True)
 
@@ -352,12 +355,21 @@ class Payment(models.Model):
     escrow = models.OneToOneField(Escrow, on_delete=models.PROTECT, related_name="payment")
     payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
     source = models.CharField(max_length=10, choices=FundingSource.choices)
-    reference = models.CharField(max_length=200, unique=True)
+    # The payer's own reference: unique per payer, so one customer's references neither block
+    # nor reveal another's.
+    reference = models.CharField(max_length=200)
     amount = models.BigIntegerField()
     fee = models.BigIntegerField()
     currency = models.CharField(max_length=8)
+    # The escrow's terms version the payer agreed to by paying.
+    terms_version = models.PositiveIntegerField(default=1)
     gateway_reference = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["payer", "reference"], name="payment_reference_per_payer"),
+        ]
 
     @property
     def total(self) -> int:

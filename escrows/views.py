@@ -410,9 +410,12 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
     try:
         escrow = selectors.escrow_get_by_token(payment_token)
     except NotFound:
-        raise Http404("Payment link not found") from None
+        return _payment_link_closed(request)
     role = escrow.party_role(request.user)
-    if escrow.status != EscrowStatus.AWAITING_PAYMENT and role is not None:
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
+        # Once paid (or cancelled) the link shows the deal to its parties only.
+        if role is None:
+            return _payment_link_closed(request)
         return redirect("escrow_detail", public_id=escrow.public_id)
     form = FundForm(request.POST or None)
     if request.method == "POST":
@@ -431,6 +434,7 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
                 source=form.cleaned_data["source"],
                 card_token=form.cleaned_data["card_token"],
                 reference=reference,
+                terms_version=form.cleaned_data["terms_version"],
             ),
             f"Paid {format_money(escrow.total_charge, escrow.currency)}. "
             "The money is held in escrow until you confirm each stage.",
@@ -458,6 +462,11 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
             "card_source": FundingSource.CARD,
         },
     )
+
+
+def _payment_link_closed(request: HttpRequest) -> HttpResponse:
+    """The same neutral answer for a link that never existed and one no longer open."""
+    return render(request, "escrows/pay_closed.html", status=404)
 
 
 # -- balance --------------------------------------------------------------------------------

@@ -78,6 +78,7 @@ def intent_data(escrow: Escrow) -> dict[str, Any]:
         "autoReleaseOnProof": escrow.auto_release_on_proof,
         "settlementType": escrow.settlement_type,
         "paymentToken": escrow.payment_token,
+        "termsVersion": escrow.terms_version,
         "paymentUrl": payment_url(escrow),
         "sellerId": escrow.seller.customer_id,
         "buyerId": escrow.buyer.customer_id if escrow.buyer_id else None,

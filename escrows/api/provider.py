@@ -1,12 +1,13 @@
 """Escrow-provider surface (seed 004 and SPEC §3): envelope {"status", "message", "data"},
 integer amounts in major units, `customer-id` naming whom the call acts for."""
 
+import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,11 +19,12 @@ from escrows import selectors, services
 from escrows.compiled import CompiledQuery
 from escrows.errors import InvalidRequest, NotFound
 from escrows.models import Escrow, EscrowStatus, FundingSource, Milestone, ReleaseType, SettlementType
-from escrows.money import currency_exponent, major_int_to_minor, normalize_currency, to_decimal
+from escrows.money import currency_exponent, major_int_to_minor, normalize_currency, to_decimal, to_minor
 from escrows.services import EscrowTerms, MilestoneInput
 
 from .common import (
     BaseAPIView,
+    DecimalString,
     Failure,
     StrictInteger,
     StrictSerializer,
@@ -86,6 +88,7 @@ ESCROW_COLUMNS = (
     "delivery_timeline",
     "total_quantity",
     "category_id",
+    "terms_version",
     "created_at",
 )
 MILESTONE_COLUMNS = (
@@ -141,6 +144,7 @@ def escrow_output(e: Mapping[str, Any], milestones: Iterable[Mapping[str, Any]])
         "fee": major(e["fee"], currency),
         "feeScheduleVersion": e["fee_schedule_version"],
         "paymentToken": e["payment_token"],
+        "termsVersion": e["terms_version"],
         "status": provider_status,
         "state": state,
         "settlementType": e["settlement_type"],
@@ -213,6 +217,7 @@ EscrowOutput = inline_serializer(
         "fee": serializers.DecimalField(max_digits=20, decimal_places=2, coerce_to_string=False),
         "feeScheduleVersion": serializers.CharField(),
         "paymentToken": serializers.CharField(),
+        "termsVersion": serializers.IntegerField(),
         "status": serializers.CharField(),
         "state": serializers.CharField(),
         "settlementType": serializers.CharField(),
@@ -388,12 +393,26 @@ class EscrowDetailsInput(StrictSerializer):
     escrowId = Text(max_length=100, required=True)  # noqa: N815
 
 
+@extend_schema_field({"oneOf": [{"type": "number"}, {"type": "string", "example": "724.50"}]})
+class ExpectedAmount(DecimalString):
+    """The total the buyer expects to be charged (amount + fee), as the pay answer's `amount`:
+    a number, as that answer shows it, or a decimal string. Only compared, never charged."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, float) and math.isfinite(data):
+            data = repr(data)  # the shortest text that reads back as this number: what was sent
+        return super().to_internal_value(data)
+
+
 class PayInput(StrictSerializer):
     gateway = serializers.ChoiceField(choices=FundingSource.values)
     transactionType = serializers.ChoiceField(choices=["ESCROW"], required=False)  # noqa: N815
     escrowDetails = EscrowDetailsInput()  # noqa: N815
     reference = Text(max_length=200, required=False, allow_null=True)
     cardToken = Text(max_length=100, required=False, allow_null=True)  # noqa: N815
+    # What the buyer was shown; the payment is refused (409 terms_changed) if the escrow changed.
+    termsVersion = StrictInteger(required=False, allow_null=True)  # noqa: N815
+    expectedAmount = ExpectedAmount(required=False, allow_null=True)  # noqa: N815
 
 
 PayOutput = inline_serializer(
@@ -424,12 +443,17 @@ class PayEscrow(ProviderAPIView):
     def post(self, request: Request) -> Response:
         data = parse(PayInput, request)
         escrow = escrow_for_payer(request.user, data["escrowDetails"]["escrowId"])
+        expected = data.get("expectedAmount")
         payment = services.escrow_fund(
             escrow=escrow,
             by=request.user,
             source=data["gateway"],
             reference=data.get("reference"),
             card_token=data.get("cardToken") or "",
+            terms_version=data.get("termsVersion"),
+            expected_total=None
+            if expected is None
+            else to_minor(expected, escrow.currency, field="expectedAmount"),
         )
         escrow = payment.escrow  # as the payment's transaction left it (a replay reads it afresh)
         state, provider_status = STATE_MAP[escrow.status]
