@@ -2,6 +2,7 @@
 that matters (locks, ledger, events, side effects) lives in services.py."""
 
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -217,6 +218,20 @@ class Escrow(models.Model):
         if self.buyer_id is not None and user.pk == self.buyer_id:
             return "buyer"
         return None
+
+    # -- rule predicates: the services enforce them, the pages offer what they allow ------
+    def edit_refusal(self, milestones: Iterable["Milestone"]) -> str | None:
+        """Why the seller may not edit these terms now, or None when they may. An edit replaces
+        the whole milestone set, so a stage already marked delivered (the payment-intents API
+        records a delivery before funding) would lose its proof."""
+        if self.status != EscrowStatus.AWAITING_PAYMENT:
+            return "An escrow can only be edited while it is awaiting payment"
+        if any(m.status != MilestoneStatus.PENDING for m in milestones):
+            return "A milestone has already been marked delivered; the escrow can no longer be edited"
+        return None
+
+    def is_editable(self, milestones: Iterable["Milestone"]) -> bool:
+        return self.edit_refusal(milestones) is None
 
 
 class MilestoneStatus(models.TextChoices):

@@ -64,9 +64,7 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
     if role is None:
         return EscrowActions(role=None)
     escrow_moves = _available(escrow)
-    awaiting = escrow.status == EscrowStatus.AWAITING_PAYMENT
     opened = escrow.status == EscrowStatus.OPENED
-    untouched = all(m.status == MilestoneStatus.PENDING for m in milestones)
     nxt = _next_unsettled(milestones) if escrow.is_milestone else None
     nxt_moves = _available(nxt) if nxt is not None else set()
     disputable = (
@@ -78,7 +76,7 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
     if role == "seller":
         return EscrowActions(
             role=role,
-            can_edit=awaiting and untouched,
+            can_edit=escrow.is_editable(milestones),
             can_cancel="cancel" in escrow_moves,
             can_refund="refund" in escrow_moves,
             can_dispute=whole,

@@ -374,13 +374,10 @@ def escrow_edit(
     role = _require_party(escrow, by)
     if role != "seller":
         raise Forbidden("Only the seller who created this escrow can edit it")
-    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
-        raise InvalidState("An escrow can only be edited while it is awaiting payment")
     old = _milestones(escrow)
-    if any(m.status != MilestoneStatus.PENDING for m in old):
-        raise InvalidState(
-            "A milestone has already been marked delivered; the escrow can no longer be edited"
-        )
+    refusal = escrow.edit_refusal(old)
+    if refusal is not None:
+        raise InvalidState(refusal)
     terms = _validate_terms(terms, milestones, seller=escrow.seller)
     if escrow.buyer_id is not None and terms.buyer_email and terms.buyer_email != escrow.buyer.email:
         raise InvalidRequest("The buyer of this escrow is already set", field="buyerEmail")

@@ -193,14 +193,11 @@ def escrow_new(request: HttpRequest) -> HttpResponse:
 @login_required
 def escrow_edit(request: HttpRequest, public_id: str) -> HttpResponse:
     escrow = _escrow_or_404(request, public_id)
-    actions = escrow_actions(escrow, selectors.milestones_of(escrow), request.user)
+    milestones = selectors.milestones_of(escrow)
+    actions = escrow_actions(escrow, milestones, request.user)
     if not actions.can_edit:
         if actions.role == "seller":
-            messages.error(
-                request,
-                "This escrow can no longer be edited: it is "
-                f"{escrow.get_status_display().lower()}. Terms are fixed once the buyer has paid.",
-            )
+            messages.error(request, f"{escrow.edit_refusal(milestones)}.")
         else:
             messages.error(request, "Only the seller who created this escrow can edit it.")
         return redirect("escrow_detail", public_id=escrow.public_id)

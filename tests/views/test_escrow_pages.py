@@ -91,7 +91,7 @@ def test_edit_after_funding_is_refused_with_a_clear_message(seller, buyer, selle
     url = reverse("escrow_edit", args=[escrow.public_id])
     response = seller_client.get(url, follow=True)
     assert response.redirect_chain[-1][0] == detail(escrow)
-    assert "can no longer be edited" in response.content.decode()
+    assert "can only be edited while it is awaiting payment" in response.content.decode()
     response = seller_client.post(
         url,
         {
@@ -105,7 +105,7 @@ def test_edit_after_funding_is_refused_with_a_clear_message(seller, buyer, selle
         },
         follow=True,
     )
-    assert "can no longer be edited" in response.content.decode()
+    assert "can only be edited while it is awaiting payment" in response.content.decode()
     assert ledger_fingerprint() == before
     assert refresh(escrow).title == "Website build"
 
