@@ -218,8 +218,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
-# A task whose worker died unacknowledged is handed out again after this long (Redis broker).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# A request hands its task over after the commit and must not wait on a broker that is down or
+# silent (escrows/broker.py): one connection attempt (max_retries 0; workers reconnect on their
+# own schedule), each connect and command bounded by this many seconds (socket timeouts, Redis;
+# the connection timeout for other brokers). What a request could not send, process_due sends.
+_BROKER_TIMEOUT = float(os.environ.get("CELERY_BROKER_TIMEOUT_SECONDS", "1"))
+CELERY_BROKER_CONNECTION_TIMEOUT = _BROKER_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task whose worker died unacknowledged is handed out again after this long (Redis broker).
+    "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "max_retries": 0,
+    "socket_connect_timeout": _BROKER_TIMEOUT,
+    "socket_timeout": _BROKER_TIMEOUT,
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "process-due": {

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
 
-from . import ledger
+from . import broker, ledger
 from .compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
 from .errors import (
     Conflict,
@@ -1089,7 +1089,8 @@ def _settlement_schedule(
 def _enqueue_settlement(settlement_pk: int) -> None:
     from .tasks import settlement_process_task
 
-    settlement_process_task.delay(settlement_pk)
+    # Not sent: the settlement stays SCHEDULED and due, and the process_due sweep sends it.
+    broker.publish(settlement_process_task, (settlement_pk,))
 
 
 @transaction.atomic(durable=True)

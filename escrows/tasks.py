@@ -14,7 +14,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import fastcache, services
+from . import broker, fastcache, services
 from .models import Dispute, Escrow, EscrowStatus, Milestone, MilestoneStatus, Settlement, SettlementStatus
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,7 @@ def enqueue_event_dispatch() -> None:
 
     if not _claim_dispatch():
         return
-    try:
-        dispatch_events.delay()
-    except Exception:  # a broker outage must not fail the request that already committed
-        log.exception("could not enqueue event dispatch; the process_due sweep will")
+    if not broker.publish(dispatch_events):
         clear_dispatch_claim()
 
 

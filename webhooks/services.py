@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from escrows import broker
 from escrows.errors import InvalidRequest, InvalidState, NotFound
 from escrows.models import Event
 from escrows.money import format_minor
@@ -252,10 +253,10 @@ def _enqueue_on_commit(jobs: list[tuple[int, int]]) -> None:
         from .tasks import deliver_webhook
 
         for pk, attempt in jobs:
-            try:
-                deliver_webhook.delay(pk, attempt)
-            except Exception:  # the sweep in process_due picks up what could not be enqueued
-                log.exception("could not enqueue webhook delivery %s", pk)
+            # The rows are PENDING and due: the sweep in process_due sends what is not sent here,
+            # so after one refusal the rest is left to it rather than each waiting on the broker.
+            if not broker.publish(deliver_webhook, (pk, attempt)):
+                break
 
     transaction.on_commit(enqueue)
 
