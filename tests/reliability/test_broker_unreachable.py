@@ -341,7 +341,7 @@ def test_the_sweep_sends_what_a_release_could_not_once_the_broker_is_back(
             queued = _queued(client, queue)
     finally:
         broker.close()
-        client.delete(queue, f"_kombu.binding.{queue}")
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     _count_case(attempts_while_down, publishes_while_down, 0)
     assert attempts_while_down == publishes_while_down >= 2
     assert counts["settlements_retried"] == 1 and counts["events_redispatched"] >= 1
