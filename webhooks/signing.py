@@ -3,7 +3,10 @@
     Escrow-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 
 A receiver recomputes the HMAC over the raw body it received with the endpoint's secret,
-compares in constant time, and refuses timestamps too far from now (replays)."""
+compares in constant time, and refuses a timestamp more than the tolerance away from its own
+clock on either side: an old one is a replay, and one ahead by more than the same tolerance is
+refused too, so a request signed ahead of time is never good for longer than the window. One
+tolerance both ways: it is there for the two clocks' difference, which has no direction."""
 
 import hashlib
 import hmac
@@ -26,7 +29,8 @@ def verify(
     body: bytes | str, header: str, secret: str, *, tolerance: int = 300, now: float | None = None
 ) -> bool:
     """True when `header` is a valid signature of `body` (the raw request body) made with
-    `secret` no more than `tolerance` seconds from `now`."""
+    `secret` no more than `tolerance` seconds before or after `now`. Never raises for a
+    malformed header: anything that is not a signature is simply not a valid one."""
     if isinstance(body, str):
         body = body.encode()
     timestamp: int | None = None
@@ -35,7 +39,7 @@ def verify(
         key, _, value = part.strip().partition("=")
         if key == "t" and value.isascii() and value.isdigit():
             timestamp = int(value)
-        elif key == "v1" and value:
+        elif key == "v1" and value and value.isascii():  # compare_digest raises on other text
             candidates.append(value)
     if timestamp is None or not candidates:
         return False
