@@ -330,11 +330,22 @@ WEBHOOK_ALLOW_PRIVATE_URLS = envbool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
 # Cache: the throttle counters live here. The default LocMemCache is per process (fine for the
 # embedded default); production sets CACHE_URL=redis://host:6379/1 so limits hold across processes.
 CACHE_URL = os.environ.get("CACHE_URL", "")
+# Each connect and command to the cache is bounded, so a cache that stops answering costs a request
+# at most this long: every use fails open (the rate limit allows, event dispatch publishes).
+CACHE_TIMEOUT_SECONDS = float(os.environ.get("CACHE_TIMEOUT_SECONDS", "1"))
+
+
+def redis_cache(location: str, timeout: float = CACHE_TIMEOUT_SECONDS) -> dict:
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": location,
+        "OPTIONS": {"socket_connect_timeout": timeout, "socket_timeout": timeout},
+    }
+
+
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-        if CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        redis_cache(CACHE_URL) if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
 # Event hand-overs are coalesced through the shared cache: while one dispatch task is queued
