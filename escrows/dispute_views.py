@@ -12,74 +12,12 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.forms import NoColonLabels
-
 from . import selectors, services
 from .errors import EscrowError, NotFound
-from .forms import MoneyInput
+from .forms import AnswerForm, DisputeOpenForm, EvidenceFields, ResolveForm
 from .models import Dispute, DisputeAnswer, DisputeOutcome, DisputeStatus, Escrow
 from .money import format_minor, format_money, to_minor
 from .permissions import escrow_actions
-from .services import EvidenceInput
-
-# -- forms ------------------------------------------------------------------------------------
-
-
-class EvidenceFields(NoColonLabels, forms.Form):
-    evidence_text = forms.CharField(
-        label="Evidence", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, required=False
-    )
-    evidence_url = forms.URLField(
-        label="Link (optional)", max_length=2000, required=False, assume_scheme="https"
-    )
-    evidence_file = forms.FileField(
-        label="File (optional)",
-        required=False,
-        help_text="PDF, image, text, CSV or ZIP, at most 5 MB. Its SHA-256 fingerprint is recorded.",
-    )
-
-    def evidence(self) -> EvidenceInput:
-        data = self.cleaned_data
-        return EvidenceInput(
-            text=data.get("evidence_text") or "",
-            url=data.get("evidence_url") or "",
-            file=data.get("evidence_file"),
-        )
-
-
-class DisputeOpenForm(EvidenceFields):
-    milestone = forms.CharField(required=False, widget=forms.HiddenInput)
-    reason = forms.CharField(
-        label="What went wrong?",
-        widget=forms.Textarea(attrs={"rows": 4}),
-        max_length=5000,
-        help_text="Only the disputed amount is frozen while an administrator looks into it.",
-    )
-    default_outcome = forms.ChoiceField(
-        label="If nobody resolves it by the deadline",
-        choices=DisputeOutcome.choices,
-        widget=forms.RadioSelect,
-        required=False,
-    )
-    default_seller_amount = forms.CharField(label="Seller gets", required=False, widget=MoneyInput())
-    default_buyer_amount = forms.CharField(label="Buyer gets", required=False, widget=MoneyInput())
-
-
-class AnswerForm(NoColonLabels, forms.Form):
-    answer = forms.ChoiceField(choices=DisputeAnswer.choices, widget=forms.RadioSelect)
-    text = forms.CharField(
-        label="Your answer", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, required=False
-    )
-
-
-class ResolveForm(NoColonLabels, forms.Form):
-    outcome = forms.ChoiceField(choices=DisputeOutcome.choices, widget=forms.RadioSelect)
-    seller_amount = forms.CharField(label="Seller gets (split)", required=False, widget=MoneyInput())
-    buyer_amount = forms.CharField(label="Buyer gets (split)", required=False, widget=MoneyInput())
-    note = forms.CharField(
-        label="Note to both parties", widget=forms.Textarea(attrs={"rows": 3}), required=False
-    )
-
 
 # -- helpers ----------------------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ from django.forms import BaseFormSet, formset_factory
 from accounts.forms import NoColonLabels
 
 from .errors import EscrowError, InvalidRequest
-from .models import Escrow, FundingSource, Milestone
+from .models import DisputeAnswer, DisputeOutcome, Escrow, FundingSource, Milestone
 from .money import format_minor, to_minor
-from .services import EscrowTerms, MilestoneInput
+from .services import EscrowTerms, EvidenceInput, MilestoneInput
 
 
 def currency_choices() -> list[tuple[str, str]]:
@@ -236,3 +236,62 @@ class CancellationForm(NoColonLabels, forms.Form):
                 self.cleaned_data["seller_amount"], self.currency, field="seller_amount", allow_zero=True
             ),
         )
+
+
+# -- disputes ---------------------------------------------------------------------------------
+
+
+class EvidenceFields(NoColonLabels, forms.Form):
+    evidence_text = forms.CharField(
+        label="Evidence", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, required=False
+    )
+    evidence_url = forms.URLField(
+        label="Link (optional)", max_length=2000, required=False, assume_scheme="https"
+    )
+    evidence_file = forms.FileField(
+        label="File (optional)",
+        required=False,
+        help_text="PDF, image, text, CSV or ZIP, at most 5 MB. Its SHA-256 fingerprint is recorded.",
+    )
+
+    def evidence(self) -> EvidenceInput:
+        data = self.cleaned_data
+        return EvidenceInput(
+            text=data.get("evidence_text") or "",
+            url=data.get("evidence_url") or "",
+            file=data.get("evidence_file"),
+        )
+
+
+class DisputeOpenForm(EvidenceFields):
+    milestone = forms.CharField(required=False, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label="What went wrong?",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5000,
+        help_text="Only the disputed amount is frozen while an administrator looks into it.",
+    )
+    default_outcome = forms.ChoiceField(
+        label="If nobody resolves it by the deadline",
+        choices=DisputeOutcome.choices,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    default_seller_amount = forms.CharField(label="Seller gets", required=False, widget=MoneyInput())
+    default_buyer_amount = forms.CharField(label="Buyer gets", required=False, widget=MoneyInput())
+
+
+class AnswerForm(NoColonLabels, forms.Form):
+    answer = forms.ChoiceField(choices=DisputeAnswer.choices, widget=forms.RadioSelect)
+    text = forms.CharField(
+        label="Your answer", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, required=False
+    )
+
+
+class ResolveForm(NoColonLabels, forms.Form):
+    outcome = forms.ChoiceField(choices=DisputeOutcome.choices, widget=forms.RadioSelect)
+    seller_amount = forms.CharField(label="Seller gets (split)", required=False, widget=MoneyInput())
+    buyer_amount = forms.CharField(label="Buyer gets (split)", required=False, widget=MoneyInput())
+    note = forms.CharField(
+        label="Note to both parties", widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
