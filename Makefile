@@ -1,4 +1,4 @@
-.PHONY: serve test ci lint fmt bench reliability
+.PHONY: serve test ci lint fmt bench reliability mutation
 
 serve:
 	python3 dev.py serve
@@ -26,3 +26,11 @@ bench:
 reliability:
 	python3 dev.py test tests/reliability -p no:cacheprovider; status=$$?; \
 	.venv/bin/python -m tests.reliability.figures; exit $$status
+
+# Mutation testing of the money and access rules (docs/mutation.md): mutmut on SQLite, then the
+# score per module and the mutants no test kills. Takes up to an hour; not part of CI.
+# MUTATION_JOBS=N sets the workers (default: one per CPU); `rm -rf mutants` starts afresh.
+mutation:
+	python3 dev.py setup
+	.venv/bin/python tools/mutation.py run; status=$$?; \
+	.venv/bin/python tools/mutation.py report; exit $$status

@@ -1,0 +1,380 @@
+"""Mutation testing of the money and access rules, with mutmut (configured in pyproject.toml).
+
+    .venv/bin/python tools/mutation.py run [mutant names or globs]   # mutate and test
+    .venv/bin/python tools/mutation.py report [--markdown]           # the table and the survivors
+    .venv/bin/python tools/mutation.py show NAME                     # one mutant's change
+    .venv/bin/python tools/mutation.py equivalent NAME "reason"      # classify a survivor
+
+`make mutation` is run then report. See docs/mutation.md for the method and the latest table.
+
+Two things this adds to plain `mutmut run`:
+- The services are wrapped in `@transaction.atomic(durable=True)`, and mutmut 3 leaves every
+  decorated function alone (it cannot know what a decorator does to a copy). That decorator only
+  opens a transaction, so here the bodies are mutated like any other function: the decorator stays
+  on the trampoline mutmut puts in the function's place and is taken off the mutated copies the
+  trampoline calls, so each call still runs in exactly one durable transaction.
+- Killed mutants stay killed until their function changes, but every other verdict (survived,
+  no tests, timeout) is tried again on each run, so a new test gets its chance at them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTANTS = ROOT / "mutants"
+EQUIVALENT_FILE = ROOT / "docs" / "mutation-equivalent.txt"
+RUN_RECORD = MUTANTS / "mutation-run.json"
+
+# mutmut's exit codes, as mutmut.stats.status_by_exit_code reads them.
+KILLED_CODES = {1, 3}
+STATUS = {
+    1: "killed",
+    3: "killed",
+    0: "survived",
+    5: "no tests",
+    33: "no tests",
+    34: "skipped",
+    36: "timeout",
+    -24: "timeout",
+    24: "timeout",
+    152: "timeout",
+    255: "timeout",
+    37: "killed",  # caught by the type check, which this project does not configure
+    None: "not run",
+}
+
+
+def _status(code: int | None) -> str:
+    return STATUS.get(code, "suspicious")
+
+
+# -- the adapter ------------------------------------------------------------------------------
+
+
+def _patch_mutmut() -> None:
+    import libcst as cst
+    import libcst.matchers as m
+    from libcst.metadata import PositionProvider
+    from mutmut.mutation import file_mutation
+
+    atomic = m.Attribute(value=m.Name("transaction"), attr=m.Name("atomic"))
+
+    def only_atomic(function: cst.FunctionDef) -> bool:
+        return bool(function.decorators) and all(
+            m.matches(d.decorator, atomic | m.Call(func=atomic)) for d in function.decorators
+        )
+
+    skip = file_mutation.MutationVisitor._skip_node_and_children
+
+    def skip_node_and_children(self: file_mutation.MutationVisitor, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.FunctionDef) and only_atomic(node):
+            # The checks mutmut makes of any function, less its refusal of decorated ones.
+            position = self.get_metadata(PositionProvider, node, None)
+            if position and position.start.line in self._ignored_node_lines:
+                self.ignored_functions.add(node.name.value)
+                return True
+            return node.name.value in file_mutation.NEVER_MUTATE_FUNCTION_NAMES
+        return skip(self, node)
+
+    arrangement = file_mutation.function_trampoline_arrangement
+
+    def function_trampoline_arrangement(function, mutants, class_name):  # type: ignore[no-untyped-def]
+        declarations, nodes, assignments, names = arrangement(function, mutants, class_name)
+        if only_atomic(function):
+            # nodes[0] is the trampoline (it keeps the transaction); the rest are the copies.
+            nodes = [nodes[0], *(node.with_changes(decorators=()) for node in nodes[1:])]
+        return declarations, nodes, assignments, names
+
+    file_mutation.MutationVisitor._skip_node_and_children = skip_node_and_children
+    file_mutation.function_trampoline_arrangement = function_trampoline_arrangement
+
+
+def _retry_open_verdicts() -> int:
+    """Forget every verdict but `killed`, so this run tests those mutants again."""
+    reset = 0
+    for meta_path in MUTANTS.rglob("*.py.meta"):
+        meta = json.loads(meta_path.read_text())
+        codes = meta["exit_code_by_key"]
+        for key, code in codes.items():
+            if code is not None and code not in KILLED_CODES:
+                codes[key] = None
+                reset += 1
+        meta_path.write_text(json.dumps(meta, indent=4))
+    return reset
+
+
+def run(args: list[str]) -> int:
+    os.chdir(ROOT)
+    # SQLite in memory unless asked otherwise: the mutants run in parallel, each in its own
+    # database, and a PostgreSQL run is several times slower.
+    if "MUTATION_DATABASE_URL" in os.environ:
+        os.environ["DATABASE_URL"] = os.environ["MUTATION_DATABASE_URL"]
+    else:
+        os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("ESCROW_TEST_MODE", "1")
+    if not args:
+        print(f"Retrying {_retry_open_verdicts()} mutants that were not killed last time", flush=True)
+    _patch_mutmut()
+    from mutmut.__main__ import cli
+
+    jobs = os.environ.get("MUTATION_JOBS") or str(os.cpu_count() or 2)
+    started = time.time()
+    try:
+        cli.main(args=["run", "--max-children", jobs, *args], prog_name="mutmut", standalone_mode=False)
+    except SystemExit as stop:
+        if stop.code:
+            return int(stop.code) if isinstance(stop.code, int) else 1
+    if not args:
+        RUN_RECORD.write_text(
+            json.dumps(
+                {
+                    "finished": datetime.now().isoformat(timespec="minutes"),
+                    "seconds": round(time.time() - started),
+                    "jobs": int(jobs),
+                    "cpus": os.cpu_count(),
+                }
+            )
+        )
+    return 0
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+@dataclass
+class Mutant:
+    name: str  # escrows.money.x_to_minor__mutmut_12
+    module: str  # escrows/money.py
+    function: str  # x_to_minor
+    status: str
+    function_hash: str
+
+
+def _configured_modules() -> list[str]:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return list(config["only_mutate"])
+
+
+def load_mutants() -> list[Mutant]:
+    mutants = []
+    for module in _configured_modules():
+        meta_path = MUTANTS / (module + ".meta")
+        if not meta_path.exists():
+            continue
+        meta = json.loads(meta_path.read_text())
+        hashes = meta.get("hash_by_function_name", {})
+        for name, code in meta["exit_code_by_key"].items():
+            function = name.rsplit(".", 1)[1].rsplit("__mutmut_", 1)[0]
+            mutants.append(Mutant(name, module, function, _status(code), hashes.get(function, "")))
+    return mutants
+
+
+@dataclass
+class Equivalent:
+    name: str
+    function_hash: str
+    reason: str
+
+
+def load_equivalents() -> dict[str, Equivalent]:
+    """docs/mutation-equivalent.txt: `<mutant> <hash of its function> <reason>` per line. The hash
+    makes an entry lapse when its function changes (mutmut renumbers the mutants then)."""
+    found: dict[str, Equivalent] = {}
+    if not EQUIVALENT_FILE.exists():
+        return found
+    for line in EQUIVALENT_FILE.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, function_hash, reason = line.split(maxsplit=2)
+        found[name] = Equivalent(name, function_hash, reason)
+    return found
+
+
+def _function_sources(mutant: Mutant) -> tuple[str, str] | None:
+    from mutmut.mutation.data import MutantLineSpans
+
+    os.chdir(ROOT)
+    spans = MutantLineSpans.load(mutant.module)
+    if spans is None:
+        return None
+    mutant_function = mutant.name.rsplit(".", 1)[1]
+    try:
+        original, mutated = spans.read_function_sources([mutant.function + "__mutmut_orig", mutant_function])
+    except (KeyError, ValueError):
+        return None
+    return original, mutated.replace(mutant_function, mutant.function + "__mutmut_orig", 1)
+
+
+def change_of(mutant: Mutant) -> str:
+    """What the mutant changed, in one line: the differing part of each changed line."""
+    sources = _function_sources(mutant)
+    if sources is None:
+        return "?"
+    removed, added = [], []
+    for line in difflib.ndiff(sources[0].splitlines(), sources[1].splitlines()):
+        if line.startswith("- "):
+            removed.append(line[2:].strip())
+        elif line.startswith("+ "):
+            added.append(line[2:].strip())
+    if len(removed) == len(added) == 1:
+        before, after = removed[0], added[0]
+        start = 0
+        while start < min(len(before), len(after)) and before[start] == after[start]:
+            start += 1
+        end = 0
+        while end < min(len(before), len(after)) - start and before[-1 - end] == after[-1 - end]:
+            end += 1
+        start = max(0, start - 25)
+        before, after = before[start : len(before) - end + 25], after[start : len(after) - end + 25]
+        return f"{before[:100]}  ->  {after[:100] or '(removed)'}"
+    return f"{' / '.join(removed)[:100]}  ->  {' / '.join(added)[:100] or '(removed)'}"
+
+
+def _line_of(mutant: Mutant) -> int | None:
+    """The line in the source file of the mutated statement."""
+    sources = _function_sources(mutant)
+    if sources is None:
+        return None
+    original = sources[0].splitlines()
+    changed = next(
+        (i for i, (a, b) in enumerate(zip(original, sources[1].splitlines(), strict=False)) if a != b), 0
+    )
+    name = mutant.function.rsplit("ǁ", 1)[-1].removeprefix("x_")
+    source = (ROOT / mutant.module).read_text().splitlines()
+    pattern = re.compile(rf"^\s*(async\s+)?def {re.escape(name)}\(")
+    starts = [i for i, line in enumerate(source) if pattern.match(line)]
+    return starts[0] + 1 + changed if starts else None
+
+
+def report(markdown: bool) -> int:
+    os.chdir(ROOT)
+    mutants = load_mutants()
+    if not mutants:
+        print("No mutation results yet: run `make mutation`.")
+        return 1
+    equivalents = load_equivalents()
+    stale = [
+        e.name
+        for e in equivalents.values()
+        if not any(m.name == e.name and m.function_hash == e.function_hash for m in mutants)
+    ]
+    rows = []
+    totals: Counter[str] = Counter()
+    survivors: list[Mutant] = []
+    for module in _configured_modules():
+        of_module = [m for m in mutants if m.module == module]
+        counts: Counter[str] = Counter()
+        for mutant in of_module:
+            equivalent = equivalents.get(mutant.name)
+            if equivalent is not None and equivalent.function_hash == mutant.function_hash:
+                counts["equivalent"] += 1
+                if mutant.status == "killed":
+                    counts["killed"] += 1  # listed, yet a test kills it: the entry is wrong
+                    stale.append(mutant.name)
+                continue
+            counts[mutant.status] += 1
+            if mutant.status not in ("killed", "not run"):
+                survivors.append(mutant)
+        counts["total"] = len(of_module)
+        totals.update(counts)
+        rows.append((module, counts))
+    rows.append(("all", totals))
+
+    columns = ["total", "killed", "survived", "timeout", "no tests", "not run", "equivalent"]
+    header = ["module", *columns, "score"]
+    lines = []
+    for module, counts in rows:
+        scored = counts["total"] - counts["equivalent"]
+        score = f"{100 * counts['killed'] / scored:.1f}%" if scored else "-"
+        lines.append([module, *(str(counts[c]) for c in columns), score])
+    record = json.loads(RUN_RECORD.read_text()) if RUN_RECORD.exists() else None
+
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
+        for line in lines:
+            print("| " + " | ".join(line) + " |")
+    else:
+        widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+        for row in [header, *lines]:
+            print(
+                "  ".join(
+                    cell.ljust(w) if i == 0 else cell.rjust(w)
+                    for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
+    print()
+    print(
+        "score = killed / (total - equivalent); equivalent mutants are listed in docs/mutation-equivalent.txt"
+    )
+    if record:
+        print(
+            f"last full run: {record['finished']}, {record['seconds'] / 60:.1f} min "
+            f"with {record['jobs']} workers on {record['cpus']} CPUs"
+        )
+    if totals["not run"]:
+        print(f"{totals['not run']} mutants not run yet (an interrupted run): `make mutation` resumes.")
+    if survivors:
+        print()
+        print(f"Not killed ({len(survivors)}): `tools/mutation.py show NAME` shows one")
+        for mutant in survivors:
+            line = _line_of(mutant)
+            print(f"  {mutant.status:9} {mutant.name}  ({mutant.module}:{line})")
+            print(f"            {change_of(mutant)}")
+    if stale:
+        print()
+        print("Equivalent entries that no longer match (function changed, or a test kills it):")
+        for name in stale:
+            print(f"  {name}")
+    return 0
+
+
+def show(name: str) -> int:
+    os.chdir(ROOT)
+    from mutmut.__main__ import cli
+
+    cli.main(args=["show", name], prog_name="mutmut", standalone_mode=False)
+    return 0
+
+
+def equivalent(name: str, reason: str) -> int:
+    mutant = next((m for m in load_mutants() if m.name == name), None)
+    if mutant is None:
+        print(f"No mutant {name}")
+        return 1
+    entries = load_equivalents()
+    entries[name] = Equivalent(name, mutant.function_hash, " ".join(reason.split()))
+    head = [line for line in EQUIVALENT_FILE.read_text().splitlines() if line.startswith("#")]
+    body = [f"{e.name} {e.function_hash} {e.reason}" for e in sorted(entries.values(), key=lambda e: e.name)]
+    EQUIVALENT_FILE.write_text("\n".join(head + body) + "\n")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "report", "show", "equivalent"}:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        return run(rest)
+    if command == "report":
+        return report(markdown="--markdown" in rest)
+    if command == "show":
+        return show(rest[0])
+    return equivalent(rest[0], rest[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
