@@ -16,7 +16,7 @@ fmt:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 
 # Load test of the hot paths against the production server setup and the database's ceiling
-# (see README "Performance"). Needs PostgreSQL on 127.0.0.1, wrk and pgbench; not part of CI.
+# (docs/performance.md). Needs PostgreSQL on this host, wrk and pgbench; not part of CI.
 bench:
 	python3 dev.py setup
 	.venv/bin/python -m bench.run
