@@ -122,7 +122,7 @@ urlpatterns = [
         refunds.CancellationWithdraw.as_view(),
         name="api_cancellation_withdraw",
     ),
-    # Beyond the anchors: review clock and fee quote
+    # Review clock and fee quote (docs/disputes-and-refunds.md)
     re_path(
         rf"^escrows/(?P<escrow_id>{ID})/milestones/(?P<milestone_id>{ID})/extend-review$",
         beyond_clock.MilestoneExtendReview.as_view(),

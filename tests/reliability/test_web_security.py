@@ -154,7 +154,7 @@ def _run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-# What README's production-like section sets.
+# What the production recipe in docs/operations.md sets.
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": secrets.token_urlsafe(64),
