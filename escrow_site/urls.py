@@ -2,11 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import api_key_views
-from escrows import views
+from escrows.views import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("v1/", include("webhooks.api_urls")),
     path("v1/", include("escrows.api.urls")),
     path("settings/api-keys/", api_key_views.api_keys, name="api_keys"),

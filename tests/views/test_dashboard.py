@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from escrows import services
 from escrows.services import EscrowTerms
-from escrows.views import PAGE_SIZE
+from escrows.views.dashboard import PAGE_SIZE
 from tests.helpers import fund, make_escrow, milestones
 
 MAX_QUERIES = 8

@@ -1,25 +1,26 @@
-"""Pages for refunds and mutual cancellation. Same rules as views.py: reads through selectors,
-every POST through one service, a confirmation step before money moves, no business rule here
-(what may be offered comes from permissions.refund_actions)."""
+"""Refunds: the seller refunds milestones or the whole escrow, the buyer asks for a refund and the
+seller accepts or declines it. A confirmation step comes before money moves; what may be offered
+comes from permissions.refund_actions."""
 
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
-from .errors import EscrowError, NotFound
-from .forms import CancellationForm, DeclineForm, MilestoneRefundForm, RefundRequestForm
-from .models import CancellationProposal, Escrow, FundingSource, Milestone, RefundRequest
-from .money import format_money
-from .permissions import RefundActions, refund_actions
-from .views import _escrow_or_404, _run
+from .. import selectors, services
+from ..errors import EscrowError, NotFound
+from ..forms import DeclineForm, MilestoneRefundForm, RefundRequestForm
+from ..models import Escrow, FundingSource, Milestone, RefundRequest
+from ..money import format_money
+from ..permissions import RefundActions, refund_actions
+from .common import back_to_escrow, escrow_action, escrow_or_404, run_service
 
 
-def _actions(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> RefundActions:
+def refund_actions_for(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> RefundActions:
+    """What the viewer may do about refunds and cancellation, given the open request and proposal."""
     return refund_actions(
         escrow,
         milestones,
@@ -67,10 +68,6 @@ def refunds_context(
     }
 
 
-def _back(escrow: Escrow) -> HttpResponse:
-    return redirect("escrow_detail", public_id=escrow.public_id)
-
-
 def _refund_request_or_404(escrow: Escrow, request_id: str) -> RefundRequest:
     try:
         return selectors.refund_request_get(escrow, request_id)
@@ -78,32 +75,25 @@ def _refund_request_or_404(escrow: Escrow, request_id: str) -> RefundRequest:
         raise Http404("Refund request not found") from None
 
 
-def _proposal_or_404(escrow: Escrow, proposal_id: str) -> CancellationProposal:
-    try:
-        return selectors.cancellation_proposal_get(escrow, proposal_id)
-    except NotFound:
-        raise Http404("Cancellation proposal not found") from None
-
-
-# -- the seller refunds milestones ------------------------------------------------------------
+# -- the seller refunds milestones or the whole escrow ----------------------------------------
 
 
 @login_required
 def milestones_refund(request: HttpRequest, public_id: str) -> HttpResponse:
     """Pick milestones (GET), confirm the amount and where it goes (POST), refund (POST confirm)."""
-    escrow = _escrow_or_404(request, public_id)
+    escrow = escrow_or_404(request, public_id)
     milestones = selectors.milestones_of(escrow)
-    actions = _actions(request, escrow, milestones)
+    actions = refund_actions_for(request, escrow, milestones)
     if not actions.can_refund_milestones:
         messages.error(request, "There is nothing you can refund on this escrow right now.")
-        return _back(escrow)
+        return back_to_escrow(escrow)
     form = MilestoneRefundForm(request.POST or None, milestones=actions.refundable, currency=escrow.currency)
     if request.method == "POST" and form.is_valid():
         chosen = [m for m in actions.refundable if m.public_id in form.cleaned_data["milestones"]]
         amount = sum(m.amount for m in chosen)
         refund_to = refund_destination(escrow, "seller")
         if request.POST.get("confirm") == "yes":
-            _run(
+            run_service(
                 request,
                 lambda: services.escrow_refund_milestones(
                     escrow=escrow,
@@ -113,7 +103,7 @@ def milestones_refund(request: HttpRequest, public_id: str) -> HttpResponse:
                 ),
                 f"Refunded {format_money(amount, escrow.currency)} to {refund_to}.",
             )
-            return _back(escrow)
+            return back_to_escrow(escrow)
         return render(
             request,
             "escrows/refund_confirm.html",
@@ -129,17 +119,27 @@ def milestones_refund(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "escrows/refund_milestones.html", {"escrow": escrow, "form": form})
 
 
+@escrow_action
+def escrow_refund(request: HttpRequest, escrow: Escrow) -> HttpResponse:
+    run_service(
+        request,
+        lambda: services.escrow_refund(escrow=escrow, by=request.user),
+        "Refunded everything not yet released to the buyer.",
+    )
+    return back_to_escrow(escrow)
+
+
 # -- the buyer's refund request ---------------------------------------------------------------
 
 
 @login_required
 def refund_request_new(request: HttpRequest, public_id: str) -> HttpResponse:
-    escrow = _escrow_or_404(request, public_id)
+    escrow = escrow_or_404(request, public_id)
     milestones = selectors.milestones_of(escrow)
-    actions = _actions(request, escrow, milestones)
+    actions = refund_actions_for(request, escrow, milestones)
     if not actions.can_request_refund:
         messages.error(request, "You cannot ask for a refund on this escrow right now.")
-        return _back(escrow)
+        return back_to_escrow(escrow)
     form = RefundRequestForm(request.POST or None, milestones=actions.refundable, currency=escrow.currency)
     if request.method == "POST" and form.is_valid():
         try:
@@ -157,27 +157,27 @@ def refund_request_new(request: HttpRequest, public_id: str) -> HttpResponse:
                 f"Asked the seller to refund {format_money(created.amount, escrow.currency)}. "
                 "You will see their answer here.",
             )
-            return _back(escrow)
+            return back_to_escrow(escrow)
     return render(request, "escrows/refund_request.html", {"escrow": escrow, "form": form})
 
 
 @login_required
 def refund_request_accept(request: HttpRequest, public_id: str, request_id: str) -> HttpResponse:
     """GET: the confirmation step. POST: accept, which refunds at once."""
-    escrow = _escrow_or_404(request, public_id)
+    escrow = escrow_or_404(request, public_id)
     refund_request = _refund_request_or_404(escrow, request_id)
     amount = format_money(refund_request.amount, escrow.currency)
     if request.method == "POST":
-        _run(
+        run_service(
             request,
             lambda: services.refund_request_accept(refund_request=refund_request, by=request.user),
             f"Refund request accepted: {amount} refunded to {refund_destination(escrow, 'seller')}.",
         )
-        return _back(escrow)
-    actions = _actions(request, escrow, selectors.milestones_of(escrow))
+        return back_to_escrow(escrow)
+    actions = refund_actions_for(request, escrow, selectors.milestones_of(escrow))
     if not actions.can_answer_refund_request or actions.refund_request != refund_request:
         messages.error(request, "This refund request cannot be accepted by you right now.")
-        return _back(escrow)
+        return back_to_escrow(escrow)
     by_id = {m.public_id: m for m in selectors.milestones_of(escrow)}
     return render(
         request,
@@ -193,18 +193,18 @@ def refund_request_accept(request: HttpRequest, public_id: str, request_id: str)
 
 @login_required
 def refund_request_decline(request: HttpRequest, public_id: str, request_id: str) -> HttpResponse:
-    escrow = _escrow_or_404(request, public_id)
+    escrow = escrow_or_404(request, public_id)
     refund_request = _refund_request_or_404(escrow, request_id)
     form = DeclineForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        _run(
+        run_service(
             request,
             lambda: services.refund_request_decline(
                 refund_request=refund_request, by=request.user, reason=form.cleaned_data["reason"]
             ),
             "Refund request declined. The buyer sees your reason.",
         )
-        return _back(escrow)
+        return back_to_escrow(escrow)
     return render(
         request,
         "escrows/refund_request_decline.html",
@@ -215,109 +215,11 @@ def refund_request_decline(request: HttpRequest, public_id: str, request_id: str
 @login_required
 @require_POST
 def refund_request_withdraw(request: HttpRequest, public_id: str, request_id: str) -> HttpResponse:
-    escrow = _escrow_or_404(request, public_id)
+    escrow = escrow_or_404(request, public_id)
     refund_request = _refund_request_or_404(escrow, request_id)
-    _run(
+    run_service(
         request,
         lambda: services.refund_request_withdraw(refund_request=refund_request, by=request.user),
         "Refund request withdrawn.",
     )
-    return _back(escrow)
-
-
-# -- mutual cancellation ----------------------------------------------------------------------
-
-
-@login_required
-def cancellation_new(request: HttpRequest, public_id: str) -> HttpResponse:
-    escrow = _escrow_or_404(request, public_id)
-    milestones = selectors.milestones_of(escrow)
-    actions = _actions(request, escrow, milestones)
-    if not actions.can_propose_cancellation:
-        messages.error(request, "This escrow cannot be cancelled by agreement right now.")
-        return _back(escrow)
-    form = CancellationForm(request.POST or None, currency=escrow.currency)
-    if request.method == "POST" and form.is_valid():
-        try:
-            buyer_amount, seller_amount = form.amounts()
-            services.cancellation_propose(
-                escrow=escrow,
-                by=request.user,
-                buyer_amount=buyer_amount,
-                seller_amount=seller_amount,
-                note=form.cleaned_data["note"],
-            )
-        except EscrowError as exc:
-            field = {"buyerAmount": "buyer_amount", "sellerAmount": "seller_amount"}.get(
-                exc.field or "", exc.field
-            )
-            form.add_error(field if field in form.fields else None, exc.message)
-        else:
-            other = "seller" if actions.role == "buyer" else "buyer"
-            messages.success(
-                request, f"Proposed a mutual cancellation. The {other} can accept or decline it."
-            )
-            return _back(escrow)
-    return render(
-        request,
-        "escrows/cancellation_new.html",
-        {"escrow": escrow, "form": form, "held": actions.held, "role": actions.role},
-    )
-
-
-@login_required
-def cancellation_accept(request: HttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
-    """GET: the confirmation step showing the split. POST: accept; the money moves."""
-    escrow = _escrow_or_404(request, public_id)
-    proposal = _proposal_or_404(escrow, proposal_id)
-    if request.method == "POST":
-        _run(
-            request,
-            lambda: services.cancellation_accept(proposal=proposal, by=request.user),
-            "Escrow cancelled by agreement: "
-            f"{format_money(proposal.buyer_amount, escrow.currency)} back to the buyer, "
-            f"{format_money(proposal.seller_amount, escrow.currency)} to the seller.",
-        )
-        return _back(escrow)
-    actions = _actions(request, escrow, selectors.milestones_of(escrow))
-    if not actions.can_answer_proposal or actions.proposal != proposal:
-        messages.error(request, "This cancellation proposal cannot be accepted by you right now.")
-        return _back(escrow)
-    return render(
-        request,
-        "escrows/cancellation_accept.html",
-        {
-            "escrow": escrow,
-            "proposal": proposal,
-            "role": actions.role,
-            "refund_to": refund_destination(escrow, actions.role),
-        },
-    )
-
-
-@login_required
-@require_POST
-def cancellation_decline(request: HttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
-    escrow = _escrow_or_404(request, public_id)
-    proposal = _proposal_or_404(escrow, proposal_id)
-    _run(
-        request,
-        lambda: services.cancellation_decline(
-            proposal=proposal, by=request.user, reason=request.POST.get("reason", "")
-        ),
-        "Cancellation proposal declined. The escrow carries on.",
-    )
-    return _back(escrow)
-
-
-@login_required
-@require_POST
-def cancellation_withdraw(request: HttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
-    escrow = _escrow_or_404(request, public_id)
-    proposal = _proposal_or_404(escrow, proposal_id)
-    _run(
-        request,
-        lambda: services.cancellation_withdraw(proposal=proposal, by=request.user),
-        "Cancellation proposal withdrawn.",
-    )
-    return _back(escrow)
+    return back_to_escrow(escrow)

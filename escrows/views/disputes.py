@@ -1,6 +1,5 @@
-"""Pages for disputes and the evidence export (issue 7). Same rules as views.py: reads through
-selectors, every POST through one service, an EscrowError becomes a message; anyone who may not
-see the escrow gets a 404. Staff (arbiters) may see every dispute and resolve it."""
+"""Disputes and the evidence export. Anyone who may not see the escrow gets a 404. Staff
+(arbiters) may see every dispute and resolve it."""
 
 from typing import Any
 
@@ -12,26 +11,18 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors, services
-from .errors import EscrowError, NotFound
-from .forms import AnswerForm, DisputeOpenForm, EvidenceFields, ResolveForm
-from .models import Dispute, DisputeAnswer, DisputeOutcome, DisputeStatus, Escrow
-from .money import format_minor, format_money, to_minor
-from .permissions import escrow_actions
-
-# -- helpers ----------------------------------------------------------------------------------
+from .. import selectors, services
+from ..errors import EscrowError, NotFound
+from ..forms import AnswerForm, DisputeOpenForm, EvidenceFields, ResolveForm
+from ..models import Dispute, DisputeAnswer, DisputeOutcome, DisputeStatus, Escrow
+from ..money import format_minor, format_money, to_minor
+from ..permissions import escrow_actions
+from .common import escrow_or_404
 
 
 def _escrow_for_viewer(request: HttpRequest, public_id: str) -> Escrow:
     try:
         return selectors.escrow_get_for_viewer(request.user, public_id)
-    except NotFound:
-        raise Http404("Escrow not found") from None
-
-
-def _party_escrow(request: HttpRequest, public_id: str) -> Escrow:
-    try:
-        return selectors.escrow_get_for_user(request.user, public_id)
     except NotFound:
         raise Http404("Escrow not found") from None
 
@@ -77,7 +68,7 @@ def _too_big(request: HttpRequest) -> bool:
 def escrow_dispute(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET: the form (one milestone of a milestone escrow, or the whole standard escrow).
     POST: open the dispute, then show it."""
-    escrow = _party_escrow(request, public_id)
+    escrow = escrow_or_404(request, public_id)
     if request.method == "POST" and _too_big(request):
         return redirect("escrow_detail", public_id=escrow.public_id)
     milestones = selectors.milestones_of(escrow)
@@ -169,7 +160,7 @@ def dispute_detail(request: HttpRequest, public_id: str, dispute_id: str) -> Htt
 @login_required
 @require_POST
 def dispute_add_evidence(request: HttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
-    escrow = _party_escrow(request, public_id)
+    escrow = escrow_or_404(request, public_id)
     dispute = _dispute(escrow, dispute_id)
     if _too_big(request):
         return _to_page(dispute)
@@ -190,7 +181,7 @@ def dispute_add_evidence(request: HttpRequest, public_id: str, dispute_id: str) 
 @require_POST
 def dispute_answer(request: HttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
     """Accepting moves money, so it asks once more (a confirmation page) before it does."""
-    escrow = _party_escrow(request, public_id)
+    escrow = escrow_or_404(request, public_id)
     dispute = _dispute(escrow, dispute_id)
     form = AnswerForm(request.POST)
     if not form.is_valid():
@@ -230,7 +221,7 @@ def dispute_answer(request: HttpRequest, public_id: str, dispute_id: str) -> Htt
 @login_required
 @require_POST
 def dispute_withdraw(request: HttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
-    escrow = _party_escrow(request, public_id)
+    escrow = escrow_or_404(request, public_id)
     dispute = _dispute(escrow, dispute_id)
     try:
         services.dispute_withdraw(dispute=dispute, by=request.user)
