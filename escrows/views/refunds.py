@@ -39,19 +39,15 @@ def refund_destination(escrow: Escrow, role: str | None) -> str:
 
 
 def refunds_context(
-    request: HttpRequest, escrow: Escrow, milestones: list[Milestone], *, kinds: set[str] | None = None
+    request: HttpRequest, escrow: Escrow, milestones: list[Milestone], *, kinds: set[str]
 ) -> dict[str, Any]:
     """What the escrow page needs for its refunds panel, in at most two queries: only one request
     and one proposal can be open at a time, and it is always the newest (see the services).
-    `kinds`: the escrow's event kinds, when known; without a request or proposal event there is
-    nothing to read."""
-    requests = (
-        list(selectors.refund_requests_of(escrow)[:6]) if kinds is None or "refund.requested" in kinds else []
-    )
+    `kinds`: the escrow's event kinds; without a request or proposal event there is nothing to
+    read."""
+    requests = list(selectors.refund_requests_of(escrow)[:6]) if "refund.requested" in kinds else []
     proposals = (
-        list(selectors.cancellation_proposals_of(escrow)[:6])
-        if kinds is None or "cancellation.proposed" in kinds
-        else []
+        list(selectors.cancellation_proposals_of(escrow)[:6]) if "cancellation.proposed" in kinds else []
     )
     open_request = requests[0] if requests and requests[0].is_open else None
     open_proposal = proposals[0] if proposals and proposals[0].is_open else None
