@@ -7,12 +7,14 @@
 
 `make mutation` is run then report. See docs/mutation.md for the method and the latest table.
 
-Two things this adds to plain `mutmut run`:
+What this adds to plain `mutmut run`:
 - The services are wrapped in `@transaction.atomic(durable=True)`, and mutmut 3 leaves every
   decorated function alone (it cannot know what a decorator does to a copy). That decorator only
   opens a transaction, so here the bodies are mutated like any other function: the decorator stays
   on the trampoline mutmut puts in the function's place and is taken off the mutated copies the
   trampoline calls, so each call still runs in exactly one durable transaction.
+- The SQL that escrows.compiled builds once per process is built afresh for each mutant, so a
+  mutant in a function that builds a query is tested against the query it builds.
 - Killed mutants stay killed until their function changes, but every other verdict (survived,
   no tests, timeout) is tried again on each run, so a new test gets its chance at them.
 """
@@ -98,6 +100,31 @@ def _patch_mutmut() -> None:
     file_mutation.MutationVisitor._skip_node_and_children = skip_node_and_children
     file_mutation.function_trampoline_arrangement = function_trampoline_arrangement
 
+    from mutmut.runners import harness
+
+    run_tests = harness.PytestRunner.run_tests
+
+    def run_tests_with_fresh_queries(self, *, mutant_name, tests):  # type: ignore[no-untyped-def]
+        _forget_compiled_queries()
+        return run_tests(self, mutant_name=mutant_name, tests=tests)
+
+    harness.PytestRunner.run_tests = run_tests_with_fresh_queries
+
+
+def _forget_compiled_queries() -> None:
+    """escrows.compiled builds each hot query's SQL once per process, and each mutant's process
+    is forked from one that already built them: without this, a mutant in a function that builds
+    such a query (the escrow lock, say) would never reach the SQL its tests run."""
+    compiled = sys.modules.get("escrows.compiled")
+    if compiled is None:
+        return
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in ("escrows", "accounts", "webhooks") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, compiled.CompiledQuery):
+                value._by_alias.clear()
+
 
 def _retry_open_verdicts() -> int:
     """Forget every verdict but `killed`, so this run tests those mutants again."""
@@ -113,8 +140,35 @@ def _retry_open_verdicts() -> int:
     return reset
 
 
+def _sync_copy() -> None:
+    """mutmut copies a source file that is not mutated only when mutants/ lacks it: take away
+    the copies of deleted files and refresh the changed ones, so the copy runs today's code."""
+    import filecmp
+    import shutil
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    mutated = set(config["only_mutate"])
+    for source_path in config["source_paths"]:
+        copy_root = MUTANTS / source_path
+        if not copy_root.exists():
+            continue
+        for copy in sorted(copy_root.rglob("*"), reverse=True):
+            relative = copy.relative_to(MUTANTS)
+            if "__pycache__" in relative.parts or copy.suffix in (".meta", ".spans"):
+                continue
+            source = ROOT / relative
+            if str(relative) in mutated:
+                continue
+            if not source.exists():
+                shutil.rmtree(copy) if copy.is_dir() else copy.unlink()
+            elif copy.is_file() and not filecmp.cmp(source, copy, shallow=False):
+                shutil.copy2(source, copy)
+
+
 def run(args: list[str]) -> int:
     os.chdir(ROOT)
+    _sync_copy()
     # SQLite in memory unless asked otherwise: the mutants run in parallel, each in its own
     # database, and a PostgreSQL run is several times slower.
     if "MUTATION_DATABASE_URL" in os.environ:
