@@ -366,7 +366,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["escrows.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["escrows.api.renderers.FastJSONRenderer"],
-    "EXCEPTION_HANDLER": "escrows.api.payment_intents.exception_handler",
+    "EXCEPTION_HANDLER": "escrows.api.payment_intents.base.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

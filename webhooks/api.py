@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from escrows.api.common import StrictSerializer, Text, iso, parse
-from escrows.api.payment_intents import ERRORS, IntentAPIView
+from escrows.api.payment_intents.base import ERRORS, IntentAPIView
 
 from . import selectors, services
 from .models import WebhookEndpoint

@@ -303,7 +303,7 @@ def test_bola_other_customers_escrow_milestone_and_payment_token_are_404(seller,
 
 
 def test_state_mapping_of_every_status(seller, buyer, seller_api):
-    from escrows.api.provider import STATE_MAP
+    from escrows.api.provider.base import STATE_MAP
 
     assert STATE_MAP == {
         "AWAITING_PAYMENT": ("AWAITING_PAYMENT", "PENDING"),

@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from escrows.api.escrow_list import FETCH_SIZES
+from escrows.api.provider.escrow_list import FETCH_SIZES
 from escrows.models import Escrow
 from tests.api.conftest import client_for
 from tests.helpers import make_escrow

@@ -428,7 +428,7 @@ def _caller(world: World, principal: str) -> User:
 
 def _cursor_after(escrow: Escrow) -> str:
     """A cursor past the stranger's escrow (and so past the owner's, made before it)."""
-    from escrows.api.escrow_list import _cursor_of
+    from escrows.api.provider.escrow_list import _cursor_of
 
     return _cursor_of(escrow.created_at, escrow.pk + 1_000)
 

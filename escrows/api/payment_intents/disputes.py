@@ -18,9 +18,9 @@ from escrows.models import DisputeAnswer, DisputeOutcome, Escrow
 from escrows.money import to_minor
 from escrows.services import EvidenceInput
 
-from .common import DecimalString, StrictSerializer, Text, parse
-from .parsers import StrictJSONParser
-from .payment_intents import ERRORS, ErrorOutput, IntentAPIView
+from ..common import DecimalString, StrictSerializer, Text, parse
+from ..parsers import StrictJSONParser
+from .base import ERRORS, ErrorOutput, IntentAPIView
 
 TAGS = ["disputes"]
 ERRORS_403 = {**ERRORS, 403: ErrorOutput, 409: ErrorOutput, 422: ErrorOutput}

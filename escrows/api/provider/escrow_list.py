@@ -21,13 +21,13 @@ from escrows.compiled import SENTINEL_PK, CompiledQuery
 from escrows.errors import InvalidRequest
 from escrows.models import Milestone
 
-from .provider import (
+from .base import (
     ERRORS,
     ESCROW_COLUMNS,
     MILESTONE_COLUMNS,
     EscrowOutput,
     ProviderAPIView,
-    _envelope,
+    envelope,
     escrow_output,
     ok,
 )
@@ -190,7 +190,7 @@ class EscrowList(ProviderAPIView):
             OpenApiParameter("cursor", str, description="nextCursor of the previous page"),
         ],
         responses={
-            200: _envelope(
+            200: envelope(
                 "ProviderEscrowPage",
                 inline_serializer(
                     "ProviderEscrowPageData",

@@ -1,0 +1,128 @@
+"""An intent's milestones (Finternet): added one by one, listed, completed by the seller or
+accepted (released) by the buyer."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from escrows import selectors, services
+from escrows.money import to_minor
+from escrows.services import MilestoneInput
+
+from ..common import DecimalString, Percentage, StrictInteger, StrictSerializer, Text, parse
+from .base import ERRORS, IntentAPIView, IntentMilestoneOutput, milestone_data
+
+
+class MilestoneCreateInput(StrictSerializer):
+    milestoneIndex = StrictInteger(min_value=0, max_value=10_000)  # noqa: N815
+    description = Text(max_length=5000, required=False, allow_null=True)
+    amount = DecimalString()
+    percentage = Percentage(required=False, allow_null=True)
+
+
+MilestoneOutput = IntentMilestoneOutput
+
+
+class IntentMilestones(IntentAPIView):
+    @extend_schema(
+        operation_id="intent_milestone_create",
+        request=MilestoneCreateInput,
+        responses={
+            201: inline_serializer(
+                "IntentMilestoneCreated",
+                {"id": serializers.CharField(), "object": serializers.CharField(), "data": MilestoneOutput},
+            ),
+            **ERRORS,
+        },
+        tags=["payment-intents"],
+        summary="Create a milestone",
+    )
+    def post(self, request: Request, intent_id: str) -> Response:
+        escrow = selectors.escrow_get_for_user(request.user, intent_id)
+        data = parse(MilestoneCreateInput, request)
+        milestone = services.milestone_add(
+            escrow=escrow,
+            by=request.user,
+            index=data["milestoneIndex"],
+            milestone=MilestoneInput(
+                amount=to_minor(data["amount"], escrow.currency),
+                description=data.get("description") or "",
+                percentage=data.get("percentage"),
+            ),
+        )
+        return Response(
+            {"id": milestone.public_id, "object": "milestone", "data": milestone_data(milestone, escrow)},
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        operation_id="intent_milestone_list",
+        responses={
+            200: inline_serializer(
+                "IntentMilestoneList",
+                {"object": serializers.CharField(), "data": IntentMilestoneOutput(many=True)},
+            ),
+            **ERRORS,
+        },
+        tags=["payment-intents"],
+        summary="List the milestones of a payment intent",
+    )
+    def get(self, request: Request, intent_id: str) -> Response:
+        escrow = selectors.escrow_get_for_user(request.user, intent_id)
+        items = [milestone_data(m, escrow) for m in selectors.milestones_of(escrow)]
+        return Response({"object": "list", "data": items, "hasMore": False})
+
+
+class MilestoneCompleteInput(StrictSerializer):
+    completedBy = Text(max_length=200, required=True)  # noqa: N815
+    completionProof = Text(max_length=10_000, required=False, allow_null=True)  # noqa: N815
+    completionProofURI = serializers.URLField(max_length=2000, required=False, allow_null=True)  # noqa: N815
+
+    def validate_completionProofURI(self, value: Any) -> Any:  # noqa: N802
+        if value is not None and not isinstance(self.initial_data.get("completionProofURI"), str):
+            raise serializers.ValidationError("Must be a string.")
+        return value
+
+
+class MilestoneComplete(IntentAPIView):
+    @extend_schema(
+        operation_id="intent_milestone_complete",
+        request=MilestoneCompleteInput,
+        responses={
+            200: inline_serializer(
+                "IntentMilestoneCompleted",
+                {
+                    "id": serializers.CharField(),
+                    "object": serializers.CharField(),
+                    "status": serializers.CharField(),
+                },
+            ),
+            **ERRORS,
+        },
+        tags=["payment-intents"],
+        summary="Complete a milestone",
+        description=(
+            "The seller marks the milestone completed (with auto-release and a funded escrow the "
+            "release follows at once). The buyer calling it accepts the milestone: it is released."
+        ),
+    )
+    def post(self, request: Request, intent_id: str, milestone_id: str) -> Response:
+        escrow = selectors.escrow_get_for_user(request.user, intent_id)
+        milestone = selectors.milestone_get(escrow, milestone_id)
+        data = parse(MilestoneCompleteInput, request)
+        if escrow.party_role(request.user) == "buyer":
+            services.milestone_release(milestone=milestone, by=request.user)
+            result = "released"
+        else:
+            services.milestone_complete(
+                milestone=milestone,
+                by=request.user,
+                completed_by=data["completedBy"],
+                proof=data.get("completionProof") or "",
+                proof_uri=data.get("completionProofURI") or "",
+            )
+            result = "completed"
+        return Response({"id": milestone.public_id, "object": "milestone", "status": result})

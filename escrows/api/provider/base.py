@@ -1,0 +1,242 @@
+"""What every escrow-provider route shares: the view base, Payluk's envelope and exception
+handler, its state names, the escrow and milestone objects (built from rows so the list can skip
+model instances), their schemas, and which escrow a caller may see and pay."""
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from accounts.models import User
+from escrows import selectors
+from escrows.compiled import CompiledQuery
+from escrows.errors import NotFound
+from escrows.models import Escrow, EscrowStatus, Milestone
+from escrows.money import currency_exponent, to_decimal
+
+from ..common import BaseAPIView, Failure, iso, make_exception_handler
+
+
+def error_envelope(failure: Failure) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": failure.status, "message": failure.message, "code": failure.code}
+    if failure.param:
+        body["field"] = failure.param
+    body["data"] = None
+    return body
+
+
+exception_handler = make_exception_handler(error_envelope)
+
+
+def ok(message: str, data: Any, code: int = status.HTTP_200_OK) -> Response:
+    return Response({"status": code, "message": message, "data": data}, status=code)
+
+
+# Our status → Payluk's (state, status).
+STATE_MAP = {
+    EscrowStatus.AWAITING_PAYMENT: ("AWAITING_PAYMENT", "PENDING"),
+    EscrowStatus.OPENED: ("OPENED", "ONGOING"),
+    EscrowStatus.DISPUTED: ("OPENED", "DISPUTED"),
+    EscrowStatus.COMPLETED: ("CLOSED", "COMPLETED"),
+    EscrowStatus.REFUNDED: ("CLOSED", "REFUNDED"),
+    EscrowStatus.CANCELLED: ("CLOSED", "CANCELLED"),
+}
+
+
+def major(minor: int, currency: str) -> int | Decimal:
+    """Whole major units as an integer, as Payluk shows amounts; a fee that is not whole
+    (1.5% of 101) keeps its cents rather than being rounded away."""
+    unit = 10 ** currency_exponent(currency)
+    return minor // unit if minor % unit == 0 else to_decimal(minor, currency)
+
+
+# The columns Payluk's escrow and milestone objects are made of. The single-object
+# routes read them off model instances; the list reads them with values() straight from the
+# database (no model instances: most of a list request's time went into building them).
+ESCROW_COLUMNS = (
+    "pk",
+    "public_id",
+    "amount",
+    "currency",
+    "title",
+    "description",
+    "who_pays",
+    "fee",
+    "fee_schedule_version",
+    "payment_token",
+    "status",
+    "settlement_type",
+    "max_delivery",
+    "delivery_timeline",
+    "total_quantity",
+    "category_id",
+    "terms_version",
+    "created_at",
+)
+MILESTONE_COLUMNS = (
+    "escrow_id",
+    "public_id",
+    "index",
+    "title",
+    "description",
+    "amount",
+    "due_date",
+    "status",
+    "released_at",
+)
+
+
+def milestone_row(milestone: Milestone) -> dict[str, Any]:
+    row = {name: getattr(milestone, name) for name in MILESTONE_COLUMNS}
+    row["payee_customer_id"] = milestone.payee.customer_id if milestone.payee_id else None
+    return row
+
+
+def escrow_row(escrow: Escrow) -> dict[str, Any]:
+    row = {name: getattr(escrow, name) for name in ESCROW_COLUMNS}
+    row["seller_customer_id"] = escrow.seller.customer_id
+    row["buyer_customer_id"] = escrow.buyer.customer_id if escrow.buyer_id else None
+    return row
+
+
+def milestone_output(m: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    return {
+        "id": m["public_id"],
+        "index": m["index"],
+        "title": m["title"],
+        "description": m["description"],
+        "amount": major(m["amount"], currency),
+        "dueDate": iso(m["due_date"]),
+        "customerId": m["payee_customer_id"],
+        "status": m["status"],
+        "releasedAt": iso(m["released_at"]),
+    }
+
+
+def escrow_output(e: Mapping[str, Any], milestones: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    state, provider_status = STATE_MAP[e["status"]]
+    currency = e["currency"]
+    return {
+        "id": e["public_id"],
+        "amount": major(e["amount"], currency),
+        "currency": currency,
+        "purpose": e["title"],
+        "description": e["description"],
+        "whoPays": e["who_pays"],
+        "fee": major(e["fee"], currency),
+        "feeScheduleVersion": e["fee_schedule_version"],
+        "paymentToken": e["payment_token"],
+        "termsVersion": e["terms_version"],
+        "status": provider_status,
+        "state": state,
+        "settlementType": e["settlement_type"],
+        "maxDelivery": e["max_delivery"],
+        "deliveryTimeline": e["delivery_timeline"] or None,
+        "totalQuantity": e["total_quantity"],
+        "categoryId": e["category_id"] or None,
+        "sellerId": e["seller_customer_id"],
+        "buyerId": e["buyer_customer_id"],
+        "milestones": [milestone_output(m, currency) for m in milestones],
+        "createdAt": iso(e["created_at"]),
+    }
+
+
+def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
+    return milestone_output(milestone_row(milestone), escrow.currency)
+
+
+def escrow_data(escrow: Escrow, milestones: Iterable[Milestone] | None = None) -> dict[str, Any]:
+    """`milestones`: already loaded; else read here."""
+    loaded = selectors.milestones_of(escrow) if milestones is None else milestones
+    return escrow_output(escrow_row(escrow), [milestone_row(m) for m in loaded])
+
+
+class ProviderAPIView(BaseAPIView):
+    exception_handler = exception_handler
+
+
+def envelope(name: str, data: Any) -> Any:
+    return inline_serializer(
+        name, {"status": serializers.IntegerField(), "message": serializers.CharField(), "data": data}
+    )
+
+
+ErrorOutput = inline_serializer(
+    "ProviderError",
+    {
+        "status": serializers.IntegerField(),
+        "message": serializers.CharField(),
+        "code": serializers.CharField(),
+        "field": serializers.CharField(required=False),
+        "data": serializers.JSONField(allow_null=True),
+    },
+)
+ERRORS = {400: ErrorOutput, 401: ErrorOutput, 403: ErrorOutput, 404: ErrorOutput, 429: ErrorOutput}
+
+
+class ProviderMilestoneOutput(serializers.Serializer):
+    id = serializers.CharField()
+    index = serializers.IntegerField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    amount = serializers.IntegerField()
+    dueDate = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    customerId = serializers.CharField(allow_null=True)  # noqa: N815
+    status = serializers.CharField()
+    releasedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+
+
+EscrowOutput = inline_serializer(
+    "ProviderEscrow",
+    {
+        "id": serializers.CharField(),
+        "amount": serializers.IntegerField(),
+        "currency": serializers.CharField(),
+        "purpose": serializers.CharField(),
+        "description": serializers.CharField(),
+        "whoPays": serializers.CharField(),
+        "fee": serializers.DecimalField(max_digits=20, decimal_places=2, coerce_to_string=False),
+        "feeScheduleVersion": serializers.CharField(),
+        "paymentToken": serializers.CharField(),
+        "termsVersion": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "state": serializers.CharField(),
+        "settlementType": serializers.CharField(),
+        "maxDelivery": serializers.IntegerField(allow_null=True),
+        "deliveryTimeline": serializers.CharField(allow_null=True),
+        "totalQuantity": serializers.IntegerField(allow_null=True),
+        "categoryId": serializers.CharField(allow_null=True),
+        "sellerId": serializers.CharField(),
+        "buyerId": serializers.CharField(allow_null=True),
+        "milestones": ProviderMilestoneOutput(many=True),
+        "createdAt": serializers.DateTimeField(),
+    },
+)
+
+
+# The pay and milestone-list lookups, compiled once per process (escrows.compiled).
+_ESCROW_BY_PUBLIC_ID = CompiledQuery(
+    lambda public_id: Escrow.objects.select_related("seller", "buyer").filter(public_id=public_id)[:1],
+    "__escrow_id__",
+)
+_ESCROW_BY_TOKEN = CompiledQuery(
+    lambda token: Escrow.objects.select_related("seller", "buyer").filter(payment_token=token)[:1],
+    "__payment_token__",
+)
+
+
+def escrow_for_payer(user: User, id_or_token: str) -> Escrow:
+    """An escrow the user may see and pay: a party to it, or whoever holds the link of an escrow
+    whose buyer is still open (the payment link is for that). Anyone else: not found."""
+    escrow = _ESCROW_BY_PUBLIC_ID.first(id_or_token) or _ESCROW_BY_TOKEN.first(id_or_token)
+    if escrow is None:
+        raise NotFound("Escrow not found")
+    if escrow.party_role(user) is not None:
+        return escrow
+    open_to_user = escrow.buyer_id is None and escrow.buyer_email in ("", user.email.lower())
+    if open_to_user and escrow.status == EscrowStatus.AWAITING_PAYMENT:
+        return escrow
+    raise NotFound("Escrow not found")
