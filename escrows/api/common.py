@@ -348,7 +348,7 @@ class Metadata(serializers.JSONField):
 
 
 def iso(value: Any) -> str | None:
-    """Timestamps as the seeds show them: ISO 8601 in UTC with a Z."""
+    """Timestamps as Finternet and Payluk show them: ISO 8601 in UTC with a Z."""
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
