@@ -214,6 +214,16 @@ class Mutant:
     function_hash: str
 
 
+def _read_meta(path: Path) -> dict:
+    """A results file, read while a run may be rewriting it."""
+    for _ in range(50):
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            time.sleep(0.1)
+    return json.loads(path.read_text())
+
+
 def _configured_modules() -> list[str]:
     import tomllib
 
@@ -227,7 +237,7 @@ def load_mutants() -> list[Mutant]:
         meta_path = MUTANTS / (module + ".meta")
         if not meta_path.exists():
             continue
-        meta = json.loads(meta_path.read_text())
+        meta = _read_meta(meta_path)
         hashes = meta.get("hash_by_function_name", {})
         for name, code in meta["exit_code_by_key"].items():
             function = name.rsplit(".", 1)[1].rsplit("__mutmut_", 1)[0]
