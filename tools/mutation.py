@@ -188,17 +188,19 @@ def run(args: list[str]) -> int:
     except SystemExit as stop:
         if stop.code:
             return int(stop.code) if isinstance(stop.code, int) else 1
-    if not args:
-        RUN_RECORD.write_text(
-            json.dumps(
-                {
-                    "finished": datetime.now().isoformat(timespec="minutes"),
-                    "seconds": round(time.time() - started),
-                    "jobs": int(jobs),
-                    "cpus": os.cpu_count(),
-                }
-            )
-        )
+    # Every run's time is kept (mutants/ holds the results, so `rm -rf mutants` starts over):
+    # the report adds them up, since results built over several runs took all of them.
+    runs = _runs()
+    runs.append(
+        {
+            "finished": datetime.now().isoformat(timespec="minutes"),
+            "seconds": round(time.time() - started),
+            "jobs": int(jobs),
+            "cpus": os.cpu_count(),
+            "only": args,
+        }
+    )
+    RUN_RECORD.write_text(json.dumps(runs, indent=1))
     return 0
 
 
@@ -212,6 +214,13 @@ class Mutant:
     function: str  # x_to_minor
     status: str
     function_hash: str
+
+
+def _runs() -> list[dict]:
+    if not RUN_RECORD.exists():
+        return []
+    runs = json.loads(RUN_RECORD.read_text())
+    return runs if isinstance(runs, list) else [runs]
 
 
 def _read_meta(path: Path) -> dict:
@@ -363,7 +372,7 @@ def report(markdown: bool) -> int:
         scored = counts["total"] - counts["equivalent"]
         score = f"{100 * counts['killed'] / scored:.1f}%" if scored else "-"
         lines.append([module, *(str(counts[c]) for c in columns), score])
-    record = json.loads(RUN_RECORD.read_text()) if RUN_RECORD.exists() else None
+    record = _runs()
 
     if markdown:
         print("| " + " | ".join(header) + " |")
@@ -384,9 +393,10 @@ def report(markdown: bool) -> int:
         "score = killed / (total - equivalent); equivalent mutants are listed in docs/mutation-equivalent.txt"
     )
     if record:
+        seconds, last = sum(r["seconds"] for r in record), record[-1]
         print(
-            f"last full run: {record['finished']}, {record['seconds'] / 60:.1f} min "
-            f"with {record['jobs']} workers on {record['cpus']} CPUs"
+            f"time: {seconds / 60:.0f} min over {len(record)} run(s) since mutants/ was made, the last "
+            f"finished {last['finished']} with {last['jobs']} workers on {last['cpus']} CPUs"
         )
     if totals["not run"]:
         print(f"{totals['not run']} mutants not run yet (an interrupted run): `make mutation` resumes.")
