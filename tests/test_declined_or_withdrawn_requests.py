@@ -81,6 +81,18 @@ def test_the_other_party_declines_a_cancellation_proposal(funded, seller, buyer)
     assert event.details == {"proposal": proposal.public_id, "reason": "Too little for me"}
 
 
+def test_a_proposal_may_be_declined_without_a_reason(funded, seller, buyer):
+    proposal = services.cancellation_propose(
+        escrow=funded, by=buyer, buyer_amount=60_000, seller_amount=40_000
+    )
+    services.cancellation_decline(proposal=proposal, by=seller)
+    assert refresh(proposal).decline_reason == ""
+    assert Event.objects.get(kind="cancellation.declined").details == {
+        "proposal": proposal.public_id,
+        "reason": "",
+    }
+
+
 def test_the_proposer_withdraws_a_cancellation_proposal(funded, seller, buyer):
     proposal = services.cancellation_propose(escrow=funded, by=seller, buyer_amount=100_000, seller_amount=0)
     with pytest.raises(Forbidden, match="^Only the party who proposed the cancellation can withdraw it$"):

@@ -115,7 +115,7 @@ def test_evidence_needs_something_and_an_open_dispute(funded, seller, buyer, adm
     assert refused.value.code == "dispute_closed"
 
 
-def test_agreeing_to_cancel_ends_a_standard_escrows_dispute_as_withdrawn(seller, buyer):
+def _standard(seller, buyer):
     escrow = services.escrow_create(
         seller=seller,
         buyer=buyer,
@@ -123,6 +123,15 @@ def test_agreeing_to_cancel_ends_a_standard_escrows_dispute_as_withdrawn(seller,
         milestones=[],
     )
     fund(escrow, buyer)
+    return escrow
+
+
+def test_agreeing_to_cancel_ends_a_standard_escrows_dispute_as_withdrawn(seller, buyer):
+    escrow = _standard(seller, buyer)
+    earlier = services.dispute_open(escrow=escrow, by=buyer, reason="First look")
+    services.dispute_withdraw(dispute=earlier, by=buyer)
+    elsewhere = _standard(seller, buyer)
+    untouched = services.dispute_open(escrow=elsewhere, by=buyer, reason="Other parcel")
     dispute = services.dispute_open(escrow=escrow, by=buyer, reason="Scratched")
     proposal = services.cancellation_propose(
         escrow=escrow, by=buyer, buyer_amount=50_000, seller_amount=30_000
@@ -132,7 +141,9 @@ def test_agreeing_to_cancel_ends_a_standard_escrows_dispute_as_withdrawn(seller,
     assert closed.status == DisputeStatus.WITHDRAWN
     assert abs(closed.withdrawn_at - timezone.now()) < timedelta(seconds=5)
     assert refresh(escrow).status != EscrowStatus.DISPUTED
-    event = Event.objects.get(kind="dispute.withdrawn")
+    assert refresh(untouched).status == DisputeStatus.OPEN
+    event = Event.objects.filter(kind="dispute.withdrawn").last()
+    assert Event.objects.filter(kind="dispute.withdrawn").count() == 2  # the earlier one, by the buyer
     assert (event.actor, event.escrow_id, event.milestone_id) == (seller, escrow.pk, None)
     assert (event.from_status, event.to_status) == (DisputeStatus.OPEN, DisputeStatus.WITHDRAWN)
     assert event.details == {

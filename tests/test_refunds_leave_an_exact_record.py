@@ -133,11 +133,11 @@ def test_the_seller_refunds_chosen_stages_with_a_reason(funded, seller, buyer):
             {"index": 2, "amount": 20_000, "reason": "Out of stock"},
         ),
     ]
-    services.milestone_refund(milestone=second, by=seller)
+    services.milestone_refund(milestone=second, by=seller, reason="Broken in transit")
     assert LedgerTransaction.objects.filter(kind=TransactionKind.REFUND).order_by("pk").last().memo == (
-        "seller refund"
+        "Broken in transit"
     )
-    assert Event.objects.filter(kind="milestone.refunded").last().details["reason"] == "seller refund"
+    assert Event.objects.filter(kind="milestone.refunded").last().details["reason"] == "Broken in transit"
     assert refresh(funded).status == EscrowStatus.REFUNDED
 
 

@@ -30,7 +30,7 @@ def at(moment):
 
 @pytest.fixture
 def delivered(settings, buyer):
-    settings.SITE_URL = "https://escrow.example.test/"
+    settings.SITE_URL = "https://escrow.example.test/FX/"
     settings.ESCROW_REVIEW_REMINDER_BEFORE = timedelta(days=2)
     settings.ESCROW_REVIEW_EXTENSION = timedelta(days=7)
     seller = UserFactory(email="ada@example.test", first_name="Ada", last_name="Lovelace")
@@ -57,7 +57,7 @@ def test_the_reminder_email_says_what_releases_when_and_where_to_review(delivere
     deadline = DELIVERED + timedelta(days=5)
     with at(deadline - timedelta(days=2)):
         sent = services.milestone_review_remind(milestone=delivered)
-    assert sent is not None
+    assert sent.reminder_sent_at == deadline - timedelta(days=2)
     [message] = mail.outbox
     assert message.to == [buyer.email]
     assert message.subject == "Review “Stage 1” by 09 Mar 2030, 09:30 UTC: it releases automatically"
@@ -66,7 +66,7 @@ def test_the_reminder_email_says_what_releases_when_and_where_to_review(delivere
         f"{seller_name} marked “Stage 1” of “Shop redesign” delivered.\n\n"
         "Unless you confirm or dispute it, 300.00 USD is released to them automatically on "
         "09 Mar 2030, 09:30 UTC.\n"
-        f"Review it here: https://escrow.example.test/escrows/{escrow.public_id}/\n"
+        f"Review it here: https://escrow.example.test/FX/escrows/{escrow.public_id}/\n"
     )
     event = Event.objects.get(kind="milestone.review_reminder_sent")
     assert (event.actor, event.customer, event.milestone_id) == (None, buyer, delivered.pk)
@@ -84,6 +84,40 @@ def test_no_reminder_outside_the_window_or_twice(delivered):
         assert services.milestone_review_remind(milestone=delivered) is not None
         assert services.milestone_review_remind(milestone=refresh(delivered)) is None
     assert len(mail.outbox) == 1
+
+
+def test_a_reminder_marks_only_its_own_stage(delivered, buyer):
+    other = services.escrow_create(
+        seller=delivered.escrow.seller,
+        buyer=buyer,
+        terms=EscrowTerms(title="Other", currency="USD", amount=2_000, inspection_period=timedelta(days=5)),
+        milestones=[MilestoneInput(amount=1_000), MilestoneInput(amount=1_000)],
+    )
+    with at(DELIVERED - timedelta(days=1)):
+        fund(other, buyer)
+    with at(DELIVERED):
+        services.milestone_complete(milestone=milestones(other)[0], by=other.seller, proof="done")
+    with at(DELIVERED + timedelta(days=3)):
+        assert services.milestone_review_remind(milestone=delivered) is not None
+    assert refresh(milestones(other)[0]).reminder_sent_at is None
+    assert len(mail.outbox) == 1
+
+
+def test_no_reminder_before_the_buyer_has_paid(settings, seller, buyer):
+    settings.ESCROW_REVIEW_REMINDER_BEFORE = timedelta(days=2)
+    escrow = services.escrow_create(
+        seller=seller,
+        buyer=buyer,
+        terms=EscrowTerms(title="Unpaid", currency="USD", amount=2_000, inspection_period=timedelta(days=5)),
+        milestones=[MilestoneInput(amount=1_000), MilestoneInput(amount=1_000)],
+    )
+    with at(DELIVERED):
+        services.milestone_complete(milestone=milestones(escrow)[0], by=seller, proof="done")
+    first = refresh(milestones(escrow)[0])
+    assert first.review_deadline is not None
+    with at(first.review_deadline - timedelta(days=1)):
+        assert services.milestone_review_remind(milestone=first) is None
+    assert mail.outbox == []
 
 
 def test_a_reminder_is_not_sent_when_the_row_was_already_marked(delivered):
