@@ -234,10 +234,19 @@ def _read_meta(path: Path) -> dict:
 
 
 def _configured_modules() -> list[str]:
+    """The source files `only_mutate` names (its entries may be globs), in its order."""
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
-    return list(config["only_mutate"])
+    found: list[str] = []
+    for pattern in config["only_mutate"]:
+        # The results of a file that moved away since the last run are still shown.
+        paths = {*ROOT.glob(pattern), *(ROOT / p.relative_to(MUTANTS) for p in MUTANTS.glob(pattern))}
+        for path in sorted(paths):
+            module = str(path.relative_to(ROOT))
+            if module.endswith(".py") and module not in found:
+                found.append(module)
+    return found
 
 
 def load_mutants() -> list[Mutant]:
@@ -261,9 +270,16 @@ class Equivalent:
     reason: str
 
 
+def _local(name: str) -> str:
+    """A mutant's name without its module (x_to_minor__mutmut_12), so that an entry still holds
+    when its function moves to another module unchanged."""
+    return name.rsplit(".", 1)[1]
+
+
 def load_equivalents() -> dict[str, Equivalent]:
     """docs/mutation-equivalent.txt: `<mutant> <hash of its function> <reason>` per line. The hash
-    makes an entry lapse when its function changes (mutmut renumbers the mutants then)."""
+    makes an entry lapse when its function changes (mutmut renumbers the mutants then); a
+    function moved to another module unchanged keeps its entries."""
     found: dict[str, Equivalent] = {}
     if not EQUIVALENT_FILE.exists():
         return found
@@ -271,7 +287,7 @@ def load_equivalents() -> dict[str, Equivalent]:
         if not line.strip() or line.startswith("#"):
             continue
         name, function_hash, reason = line.split(maxsplit=2)
-        found[name] = Equivalent(name, function_hash, reason)
+        found[f"{_local(name)} {function_hash}"] = Equivalent(name, function_hash, reason)
     return found
 
 
@@ -338,11 +354,8 @@ def report(markdown: bool) -> int:
         print("No mutation results yet: run `make mutation`.")
         return 1
     equivalents = load_equivalents()
-    stale = [
-        e.name
-        for e in equivalents.values()
-        if not any(m.name == e.name and m.function_hash == e.function_hash for m in mutants)
-    ]
+    present = {f"{_local(m.name)} {m.function_hash}" for m in mutants}
+    stale = [e.name for key, e in equivalents.items() if key not in present]
     rows = []
     totals: Counter[str] = Counter()
     survivors: list[Mutant] = []
@@ -350,19 +363,20 @@ def report(markdown: bool) -> int:
         of_module = [m for m in mutants if m.module == module]
         counts: Counter[str] = Counter()
         for mutant in of_module:
-            equivalent = equivalents.get(mutant.name)
-            if equivalent is not None and equivalent.function_hash == mutant.function_hash:
+            listed = f"{_local(mutant.name)} {mutant.function_hash}" in equivalents
+            if listed and mutant.status == "killed":
+                stale.append(mutant.name)  # listed, yet a test kills it: the entry is wrong
+            elif listed:
                 counts["equivalent"] += 1
-                if mutant.status == "killed":
-                    counts["killed"] += 1  # listed, yet a test kills it: the entry is wrong
-                    stale.append(mutant.name)
                 continue
             counts[mutant.status] += 1
             if mutant.status not in ("killed", "not run"):
                 survivors.append(mutant)
         counts["total"] = len(of_module)
+        if not of_module:
+            continue  # not mutated yet: `make mutation` generates its mutants
         totals.update(counts)
-        rows.append((module, counts))
+        rows.append((module if (ROOT / module).exists() else f"{module} (since moved)", counts))
     rows.append(("all", totals))
 
     columns = ["total", "killed", "survived", "timeout", "no tests", "not run", "equivalent"]
@@ -429,7 +443,8 @@ def equivalent(name: str, reason: str) -> int:
         print(f"No mutant {name}")
         return 1
     entries = load_equivalents()
-    entries[name] = Equivalent(name, mutant.function_hash, " ".join(reason.split()))
+    entry = Equivalent(name, mutant.function_hash, " ".join(reason.split()))
+    entries[f"{_local(name)} {mutant.function_hash}"] = entry
     head = [line for line in EQUIVALENT_FILE.read_text().splitlines() if line.startswith("#")]
     body = [f"{e.name} {e.function_hash} {e.reason}" for e in sorted(entries.values(), key=lambda e: e.name)]
     EQUIVALENT_FILE.write_text("\n".join(head + body) + "\n")
