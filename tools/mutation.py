@@ -341,6 +341,8 @@ def _line_of(mutant: Mutant) -> int | None:
         (i for i, (a, b) in enumerate(zip(original, sources[1].splitlines(), strict=False)) if a != b), 0
     )
     name = mutant.function.rsplit("ǁ", 1)[-1].removeprefix("x_")
+    if not (ROOT / mutant.module).exists():
+        return None
     source = (ROOT / mutant.module).read_text().splitlines()
     pattern = re.compile(rf"^\s*(async\s+)?def {re.escape(name)}\(")
     starts = [i for i, line in enumerate(source) if pattern.match(line)]
