@@ -166,9 +166,25 @@ def _sync_copy() -> None:
                 shutil.copy2(source, copy)
 
 
+def _forget_stats_of_other_modules() -> None:
+    """mutmut learns which tests call which function in one pass and then only adds new tests.
+    A module it has never seen (say the services split into several) would get no tests at all,
+    so then the pass runs again from the start."""
+    stats = MUTANTS / "mutmut-stats.json"
+    if not stats.exists():
+        return
+    seen = {key.split(".x")[0] for key in json.loads(stats.read_text())["tests_by_mangled_function_name"]}
+    wanted = {m.removesuffix(".py").replace("/", ".") for m in _configured_modules() if (ROOT / m).exists()}
+    unseen = {m for m in wanted - seen if not m.endswith("__init__")}
+    if unseen:
+        print(f"New modules to mutate ({', '.join(sorted(unseen))}): learning the tests again", flush=True)
+        stats.unlink()
+
+
 def run(args: list[str]) -> int:
     os.chdir(ROOT)
     _sync_copy()
+    _forget_stats_of_other_modules()
     # SQLite in memory unless asked otherwise: the mutants run in parallel, each in its own
     # database, and a PostgreSQL run is several times slower.
     if "MUTATION_DATABASE_URL" in os.environ:
