@@ -16,7 +16,7 @@ from unittest import mock
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, seed, settings
@@ -112,7 +112,11 @@ def roles_for(proper: str) -> st.SearchStrategy[str]:
 
 # -1 is the newest escrow: half the actions go there, so an escrow lives a long history.
 picks = st.one_of(st.just(-1), st.integers(min_value=0, max_value=10_000))
-amounts = st.integers(min_value=1, max_value=60_000)
+# Any amount of minor units, or (as people mostly type them) whole major units: at 1.5% every
+# odd whole amount has a fee ending in half a minor unit, where the rounding rule shows.
+amounts = st.one_of(
+    st.integers(min_value=1, max_value=60_000), st.integers(min_value=1, max_value=600).map(lambda n: n * 100)
+)
 
 
 def row_counts(*models) -> tuple[int, ...]:
@@ -215,6 +219,12 @@ class EscrowServices(RuleBasedStateMachine):
                 milestone__review_extended_at__isnull=False
             ).count(),
             "deliveries and releases checked against the order": self.trail.checked,
+            "reviews started by the payment (delivered before it)": Milestone.objects.filter(
+                completed_at__lt=F("escrow__funded_at")
+            ).count(),
+            "reviews restarted by a withdrawn dispute": Event.objects.filter(
+                kind="milestone.undisputed", to_status=MilestoneStatus.COMPLETED
+            ).count(),
         }
         for what, n in reached.items():
             figures.add(SECTION, f"reached: {what}", n)
@@ -502,7 +512,7 @@ class EscrowServices(RuleBasedStateMachine):
         no open escrow has one, an unpaid escrow of several stages is paid first): refused, and
         nothing changes."""
         early = self.early_stages()
-        if not early and which % 3 == 0:
+        if not early and (pick + which) % 3 == 0:
             unpaid = list(
                 Escrow.objects.filter(pk__in=self.escrows, status=EscrowStatus.AWAITING_PAYMENT)
                 .annotate(stages=Count("milestones"))
@@ -519,7 +529,27 @@ class EscrowServices(RuleBasedStateMachine):
             return
         escrow_id, milestone_id = early[which % len(early)]
         escrow = self.escrow(self.escrows.index(escrow_id))
-        self.buyer_releases(escrow, Milestone.objects.get(pk=milestone_id), "buyer", by_ids)
+        if pick % 2:
+            # The buyer first releases the stage that is in turn, then tries to skip the next.
+            stages = stages_of(escrow_id)
+            in_turn = [
+                s
+                for s in stages
+                if s.status in (MilestoneStatus.PENDING, MilestoneStatus.COMPLETED)
+                and may_release(stages, s.index)
+            ]
+            if in_turn:
+                self.buyer_releases(escrow, Milestone.objects.get(pk=in_turn[0].pk), "buyer", by_ids)
+                later = [e for e in self.early_stages() if e[0] == escrow_id]
+                if not later:
+                    return
+                escrow, milestone_id = self.escrow(self.escrows.index(escrow_id)), later[-1][1]
+        milestone = Milestone.objects.get(pk=milestone_id)
+        self.buyer_releases(escrow, milestone, "buyer", by_ids)
+        stages = stages_of(escrow_id)
+        if milestone.status == MilestoneStatus.PENDING and not may_deliver(stages, milestone.index):
+            # And the seller tries to deliver it before the stage ahead of it: refused too.
+            self.complete(self.escrows.index(escrow_id), [s.pk for s in stages].index(milestone.pk), "seller")
 
     def early_stages(self) -> list[tuple[int, int]]:
         """(escrow, milestone) of the open stages whose predecessor is still open."""
@@ -705,19 +735,48 @@ class EscrowServices(RuleBasedStateMachine):
     @rule(
         pick=picks,
         extend=st.booleans(),
+        next_too=st.sampled_from([True, True, False]),
+        disputed_first=st.booleans(),
         # Stop an hour short of the deadline, exactly on it, or a minute past it.
         margin=st.sampled_from([timedelta(hours=-1), timedelta(0), timedelta(minutes=1)]),
     )
-    def review_lapses(self, pick, extend, margin) -> None:
+    def review_lapses(self, pick, extend, next_too, disputed_first, margin) -> None:
         """The buyer neither confirms nor disputes a delivered stage that is next in turn (one is
         delivered first if none is waiting, an escrow paid first if need be), perhaps after
-        taking the extension: the clock moves to its deadline (give or take) and the timers run."""
+        taking the extension: the clock moves to its deadline (give or take) and the timers run.
+        With `next_too` the seller delivers the stage after it as well, and the clock moves to
+        that one's deadline: after an extension of the first, the second lapses first and must
+        wait for it. With `disputed_first` the buyer disputes the stage and withdraws the
+        dispute days later: the review starts again from the withdrawal."""
         chosen = self.stage_in_review(pick)
         if chosen is None:
             return
+        at = self.escrows.index(chosen.escrow_id)
+        if disputed_first:
+            escrow = self.escrow(at)
+            by = self.actor(escrow, "buyer")
+            dispute = self.attempt(
+                "dispute_open",
+                lambda: services.dispute_open(escrow=escrow, milestone=chosen, by=by, reason="Not as agreed"),
+            )
+            assert dispute is not None, "the buyer could not dispute a stage under review"
+            self.clock.advance(timedelta(days=5))
+            withdrawn = self.attempt(
+                "dispute_withdraw", lambda: services.dispute_withdraw(dispute=dispute, by=by)
+            )
+            assert withdrawn is not None, "the buyer could not withdraw their own dispute"
+            figures.add(SECTION, "disputes withdrawn")
+            chosen = Milestone.objects.select_related("escrow").get(pk=chosen.pk)
         if extend:
-            self.extend_review(self.escrows.index(chosen.escrow_id), pick, "buyer", chosen)
-        deadline = Milestone.objects.get(pk=chosen.pk).review_deadline
+            self.extend_review(at, pick, "buyer", chosen)
+        target = chosen
+        if next_too:
+            stages = stages_of(chosen.escrow_id)
+            after = [s for s in stages if s.index > chosen.index and s.status == MilestoneStatus.PENDING]
+            if after and after[0].index == min(s.index for s in stages if s.index > chosen.index):
+                self.complete(at, [s.pk for s in stages].index(after[0].pk), "seller")
+                target = Milestone.objects.get(pk=after[0].pk)
+        deadline = Milestone.objects.get(pk=target.pk).review_deadline or chosen.review_deadline
         if deadline + margin > self.clock.at:
             self.clock.advance(deadline + margin - self.clock.at)
         self.sweep()
@@ -758,11 +817,17 @@ class EscrowServices(RuleBasedStateMachine):
                 ]
                 if not nxt:
                     continue
+                position = [s.pk for s in stages].index(nxt[0].pk)
                 if status == EscrowStatus.AWAITING_PAYMENT:
+                    if pick % 2:
+                        # The seller delivers before the buyer pays: the review starts at payment.
+                        self.complete(at, position, "seller")
+                        self.clock.advance(timedelta(days=2))
                     self.topup_for_escrow(at, "buyer")
                     self.fund(at, "buyer", "WALLET", "", None)
                 milestone = Milestone.objects.select_related("escrow").get(pk=nxt[0].pk)
-                self.complete(at, [s.pk for s in stages].index(milestone.pk), "seller")
+                if milestone.status == MilestoneStatus.PENDING:
+                    self.complete(at, position, "seller")
                 delivered = Milestone.objects.get(pk=milestone.pk)
                 if (
                     delivered.status == MilestoneStatus.COMPLETED
@@ -808,6 +873,8 @@ class EscrowServices(RuleBasedStateMachine):
             + "; ".join(f"{m.escrow_id}/{m.index} until {m.review_deadline}" for m in in_review.values())
         )
         figures.add(SECTION, "timer sweeps")
+        held_back = [pk for pk, d in deadlines.items() if d <= now and pk not in due]
+        figures.add(SECTION, "stages past their deadline held back by an earlier stage", len(held_back))
         # Each deadline earns one reminder: one per delivery, one per extension.
         reminders = dict(
             Event.objects.filter(kind="milestone.review_reminder_sent", milestone__escrow_id__in=self.escrows)
@@ -860,7 +927,7 @@ class EscrowServices(RuleBasedStateMachine):
     @precondition(lambda self: self.escrows)
     @rule(pick=picks, role=roles_for("seller"))
     def refund(self, pick, role) -> None:
-        escrow = self.escrow(pick)
+        escrow = self.funded_escrow(pick)
         by = self.actor(escrow, role)
         refunded = self.attempt(
             "escrow_refund",
@@ -869,6 +936,7 @@ class EscrowServices(RuleBasedStateMachine):
         )
         if refunded is not None:
             assert role == "seller", f"{role} refunded an escrow"
+            figures.add(SECTION, "escrows refunded by the seller")
 
     @precondition(lambda self: self.escrows)
     @rule(
@@ -1608,6 +1676,10 @@ MUST_REACH = (
     "reached: refunds",
     "reached: auto-releases on the review clock",
     "reached: auto-releases after an extended review",
+    "stages past their deadline held back by an earlier stage",
+    "reached: reviews started by the payment (delivered before it)",
+    "reached: reviews restarted by a withdrawn dispute",
+    "escrows refunded by the seller",
     "reached: deliveries and releases checked against the order",
     "out-of-order releases refused",
     "out-of-order deliveries refused",
