@@ -1,8 +1,9 @@
 """Escrow domain. @transition methods only move the status of one row in memory; every write
-that matters (locks, ledger, events, side effects) lives in services.py."""
+that matters (locks, ledger, events, side effects) lives in escrows/services/."""
 
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -125,7 +126,7 @@ class Escrow(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Not a column: the milestones a service read under this escrow's lock, as the service left
-    # them (services._milestones sets it). Only for answering about that same change.
+    # them (services._internal._milestones sets it). Only for answering about that same change.
     loaded_milestones: list["Milestone"] | None = None
 
     class Meta:
@@ -232,6 +233,46 @@ class Escrow(models.Model):
 
     def is_editable(self, milestones: Iterable["Milestone"]) -> bool:
         return self.edit_refusal(milestones) is None
+
+    def release_order(self, milestones: Iterable["Milestone"]) -> list["Milestone"]:
+        """The milestones in the order they are released: by index, leaving out any under dispute
+        (a dispute freezes only its own milestone, never the later ones)."""
+        return sorted((m for m in milestones if m.status != MilestoneStatus.DISPUTED), key=lambda m: m.index)
+
+    def milestone_before(
+        self, milestones: Iterable["Milestone"], milestone: "Milestone"
+    ) -> "Milestone | None":
+        """The milestone that must be out of the way before this one: the nearest earlier one in
+        release order."""
+        earlier = [m for m in self.release_order(milestones) if m.index < milestone.index]
+        return earlier[-1] if earlier else None
+
+    def next_unsettled(self, milestones: Iterable["Milestone"]) -> "Milestone | None":
+        """The one milestone that can move now: the first in release order not yet settled."""
+        return next((m for m in self.release_order(milestones) if not m.is_settled), None)
+
+    def refundable_milestones(self, milestones: Iterable["Milestone"]) -> list["Milestone"]:
+        """The milestones that could be given back now (the escrow being open): not settled and not
+        under dispute."""
+        return [m for m in milestones if not m.is_settled and m.status != MilestoneStatus.DISPUTED]
+
+    def held_amount(self, milestones: Iterable["Milestone"]) -> int:
+        """What the hold account holds for this escrow: nothing before it is paid or once it is
+        closed; else its unsettled milestones (a standard escrow: its amount)."""
+        if self.status not in (EscrowStatus.OPENED, EscrowStatus.DISPUTED):
+            return 0
+        if self.is_milestone:
+            return sum(m.amount for m in milestones if not m.is_settled)
+        return self.amount
+
+    def reserved_for_other(self, user: Any) -> bool:
+        """Only the reserved buyer may pay: this escrow names another buyer than `user` (by
+        account, or by email while no account is set). A party is never refused by this."""
+        if self.party_role(user) is not None:
+            return False
+        if self.buyer_id is not None:
+            return True
+        return bool(self.buyer_email) and self.buyer_email != user.email.lower()
 
 
 class MilestoneStatus(models.TextChoices):
@@ -351,6 +392,31 @@ class Milestone(models.Model):
     @property
     def review_extended(self) -> bool:
         return self.review_extended_at is not None
+
+    @property
+    def review_ends_at(self) -> datetime | None:
+        """When a delivered milestone releases by itself. Rows delivered before the clock existed
+        (or written by hand) fall back to delivered at + the escrow's inspection period."""
+        if self.review_deadline is not None:
+            return self.review_deadline
+        if self.completed_at is None:
+            return None
+        return self.completed_at + self.escrow.inspection_period
+
+    def review_extension_refusal(self, now: datetime) -> tuple[str, str] | None:
+        """Why the buyer may not extend this milestone's review now, as (code, message), or None:
+        only a delivered milestone, only once, and only while its review clock still runs."""
+        if self.status != MilestoneStatus.COMPLETED:
+            return (
+                "not_in_review",
+                "Only a delivered milestone that is waiting for your review can be extended",
+            )
+        if self.review_extended_at is not None:
+            return "already_extended", "The review period of this milestone was already extended once"
+        deadline = self.review_ends_at
+        if deadline is None or deadline <= now:
+            return "review_ended", "The review period of this milestone has already ended"
+        return None
 
     @property
     def in_review(self) -> bool:

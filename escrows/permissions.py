@@ -50,22 +50,13 @@ def _available(obj: Escrow | Milestone) -> set[str]:
     return {t.name for t in obj.get_available_status_transitions()}  # type: ignore[union-attr]
 
 
-def _next_unsettled(milestones: Sequence[Milestone]) -> Milestone | None:
-    # Milestones go in order: only the first one not settled can move. A disputed one is frozen
-    # by itself and does not hold up the ones after it (as services._previous).
-    for m in sorted(milestones, key=lambda m: m.index):
-        if not m.is_settled and m.status != MilestoneStatus.DISPUTED:
-            return m
-    return None
-
-
 def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -> EscrowActions:
     role = escrow.party_role(user)
     if role is None:
         return EscrowActions(role=None)
     escrow_moves = _available(escrow)
     opened = escrow.status == EscrowStatus.OPENED
-    nxt = _next_unsettled(milestones) if escrow.is_milestone else None
+    nxt = escrow.next_unsettled(milestones) if escrow.is_milestone else None
     nxt_moves = _available(nxt) if nxt is not None else set()
     disputable = (
         tuple(m for m in sorted(milestones, key=lambda m: m.index) if "dispute" in _available(m))
@@ -99,19 +90,12 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
 
 def review_extendable(milestone: Milestone, now: datetime | None = None) -> bool:
     """Delivered, never extended, and its review deadline still ahead (services decide again)."""
-    if milestone.status != MilestoneStatus.COMPLETED or milestone.review_extended_at is not None:
-        return False
-    deadline = milestone.review_deadline
-    return deadline is not None and deadline > (now or timezone.now())
+    return milestone.review_extension_refusal(now or timezone.now()) is None
 
 
 def reserved_for_other(escrow: Escrow, user: Any) -> bool:
     """The payment link names another buyer (by account or by email)."""
-    if escrow.party_role(user) is not None:
-        return False
-    if escrow.buyer_id is not None:
-        return True
-    return bool(escrow.buyer_email) and escrow.buyer_email != user.email.lower()
+    return escrow.reserved_for_other(user)
 
 
 # -- refunds and mutual cancellation ----------------------------------------------------------
@@ -163,10 +147,9 @@ def refund_actions(
         return RefundActions(role=None)
     opened = escrow.status == EscrowStatus.OPENED
     funded = escrow.status in (EscrowStatus.OPENED, EscrowStatus.DISPUTED)
-    unsettled = [m for m in milestones if not m.is_settled]
     disputed = any(m.status == MilestoneStatus.DISPUTED for m in milestones)
-    held = (sum(m.amount for m in unsettled) if escrow.is_milestone else escrow.amount) if funded else 0
-    refundable = tuple(m for m in unsettled if m.status != MilestoneStatus.DISPUTED) if opened else ()
+    held = escrow.held_amount(milestones)
+    refundable = tuple(escrow.refundable_milestones(milestones)) if opened else ()
     if escrow.is_closed:
         refund_request = proposal = None  # overtaken: the escrow closed another way
     # A proposal whose split no longer matches what is held can only be withdrawn.

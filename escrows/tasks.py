@@ -38,7 +38,7 @@ DISPATCH_PENDING_KEY = "events:dispatch-pending"
 
 
 def enqueue_event_dispatch() -> None:
-    """On-commit hook of services._event: hand freshly committed events (the outbox) to the
+    """On-commit hook of services._internal._event: hand freshly committed events (the outbox) to the
     webhook dispatcher. If this process dies before it runs, the process_due sweep does it.
 
     Coalesced (EVENT_DISPATCH_COALESCE_SECONDS): a flag in the shared cache says a dispatch is

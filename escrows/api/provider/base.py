@@ -236,7 +236,6 @@ def escrow_for_payer(user: User, id_or_token: str) -> Escrow:
         raise NotFound("Escrow not found")
     if escrow.party_role(user) is not None:
         return escrow
-    open_to_user = escrow.buyer_id is None and escrow.buyer_email in ("", user.email.lower())
-    if open_to_user and escrow.status == EscrowStatus.AWAITING_PAYMENT:
+    if not escrow.reserved_for_other(user) and escrow.status == EscrowStatus.AWAITING_PAYMENT:
         return escrow
     raise NotFound("Escrow not found")

@@ -1,0 +1,309 @@
+"""What every service shares: the escrow row lock and the compiled statements every change
+runs, event rows (dispatched after the commit), the party check, settling a milestone, closing
+an escrow after its last milestone, scheduling a payout, and where a refund to the buyer goes."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import OuterRef, QuerySet
+from django.utils import timezone
+
+from .. import broker, ledger
+from ..compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
+from ..errors import (
+    InvalidState,
+    NotFound,
+)
+from ..models import (
+    AccountKind,
+    ActorKind,
+    DisputeOutcome,
+    Escrow,
+    EscrowStatus,
+    Event,
+    FundingSource,
+    Milestone,
+    MilestoneStatus,
+    Settlement,
+    TransactionKind,
+)
+
+User = Any  # accounts.User; kept loose so services stay importable from migrations and tasks
+
+
+def _locked_escrow_query(pk: int | str, *, with_seller_account: bool, by: str = "pk") -> QuerySet[Escrow]:
+    qs = Escrow.objects.select_for_update(of=("self",)).select_related("seller", "buyer", "hold_account")
+    if with_seller_account:
+        qs = qs.annotate(
+            seller_account_id=ledger.customer_account_id(OuterRef("seller_id"), OuterRef("currency"))
+        )
+    return qs.filter(**{by: pk})
+
+
+# Compiled once per process (escrows.compiled): these two reads run in every state change.
+_LOCK_ESCROW = CompiledQuery(lambda pk: _locked_escrow_query(pk, with_seller_account=False), SENTINEL_PK)
+_LOCK_ESCROW_FOR_RELEASE = CompiledQuery(
+    lambda pk: _locked_escrow_query(pk, with_seller_account=True), SENTINEL_PK
+)
+# The API's confirm addresses the escrow by its public id (milestone_confirm).
+_LOCK_ESCROW_FOR_CONFIRM = CompiledQuery(
+    lambda public_id: _locked_escrow_query(public_id, with_seller_account=True, by="public_id"),
+    "__escrow_public_id__",
+)
+_MILESTONES = CompiledQuery(lambda pk: Milestone.objects.filter(escrow_id=pk).order_by("index"), SENTINEL_PK)
+# The hot writes, SQL built once (escrows.compiled): every event row, a release, a close.
+_INSERT_EVENT = CompiledInsert(Event)
+_SAVE_RELEASED = CompiledUpdate(Milestone, "status", "released_at")
+_SAVE_SETTLED = CompiledUpdate(Milestone, "status", "released_at", "refunded_at")
+_SAVE_CLOSED = CompiledUpdate(Escrow, "status", "closed_at", "updated_at")
+
+
+def _lock_escrow(escrow: Escrow, *, with_seller_account: bool = False) -> Escrow:
+    """Re-read the escrow under a row lock; every change to an escrow or its milestones takes it.
+    The hold account comes in the same query (only the escrow row is locked), and with
+    `with_seller_account` the id of the seller's main account too (a release pays it)."""
+    query = _LOCK_ESCROW_FOR_RELEASE if with_seller_account else _LOCK_ESCROW
+    locked = query.first(escrow.pk)
+    if locked is None:
+        raise NotFound("Escrow not found")
+    return locked
+
+
+def _milestones(escrow: Escrow) -> list[Milestone]:
+    """The escrow's milestones in order, each with .escrow set to this (locked) escrow; kept on
+    the escrow as `loaded_milestones`, so that an answer built after the change reads no more."""
+    milestones = _MILESTONES.all(escrow.pk)
+    for m in milestones:
+        Milestone.escrow.field.set_cached_value(m, escrow)
+    escrow.loaded_milestones = milestones
+    return milestones
+
+
+def _actor_kind(by: Any) -> str:
+    if by is None:
+        return ActorKind.SYSTEM
+    return ActorKind.ADMIN if getattr(by, "is_staff", False) else ActorKind.USER
+
+
+def _event(
+    kind: str,
+    *,
+    by: Any,
+    escrow: Escrow | None = None,
+    milestone: Milestone | None = None,
+    settlement: Settlement | None = None,
+    customer: Any = None,
+    from_status: str = "",
+    to_status: str = "",
+    details: dict | None = None,
+    actor_kind: str | None = None,
+) -> Event:
+    event = Event(
+        kind=kind,
+        escrow=escrow,
+        milestone=milestone,
+        settlement=settlement,
+        customer=customer,
+        actor=by,
+        actor_kind=actor_kind or _actor_kind(by),
+        from_status=from_status,
+        to_status=to_status,
+        details=details or {},
+    )
+    _INSERT_EVENT.create(event)
+    # One hand-over per transaction (savepoint scope), however many events it wrote: the
+    # dispatcher takes every undispatched event at once, and publishing a task is a good part
+    # of a confirm's time. A hook of another scope (a savepoint that may still roll back) counts
+    # for nothing.
+    connection = transaction.get_connection()
+    scope = set(connection.savepoint_ids)
+    if not any(
+        func is _dispatch_events_after_commit and sids == scope for sids, func, _ in connection.run_on_commit
+    ):
+        transaction.on_commit(_dispatch_events_after_commit, robust=True)
+    return event
+
+
+def _dispatch_events_after_commit() -> None:
+    from ..tasks import enqueue_event_dispatch
+
+    enqueue_event_dispatch()
+
+
+def _require_party(escrow: Escrow, by: Any) -> str:
+    role = escrow.party_role(by)
+    if role is None:
+        raise NotFound("Escrow not found")
+    return role
+
+
+def _refuse_if_disputed(milestone: Milestone) -> None:
+    if milestone.status == MilestoneStatus.DISPUTED:
+        raise InvalidState(
+            f"Milestone {milestone.index} is disputed; it is frozen until the dispute is resolved",
+            code="milestone_disputed",
+        )
+
+
+def _check_actionable(escrow: Escrow, *, allow_unfunded: bool) -> None:
+    if escrow.status == EscrowStatus.OPENED:
+        return
+    if escrow.status == EscrowStatus.AWAITING_PAYMENT:
+        if allow_unfunded:
+            return
+        raise InvalidState("This escrow is not funded yet", code="not_funded")
+    if escrow.status == EscrowStatus.DISPUTED:
+        raise InvalidState(
+            "This escrow is disputed; milestones are frozen until it is resolved", code="disputed"
+        )
+    raise InvalidState(f"This escrow is {escrow.get_status_display().lower()}", code="escrow_closed")
+
+
+def _get_milestone(escrow: Escrow, milestone: Milestone, milestones: list[Milestone]) -> Milestone:
+    for m in milestones:
+        if m.pk == milestone.pk:
+            return m
+    raise NotFound("Milestone not found")
+
+
+def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> None:
+    before = escrow.status
+    released_any = any(m.status in (MilestoneStatus.RELEASED, MilestoneStatus.SPLIT) for m in milestones)
+    if escrow.status == EscrowStatus.DISPUTED:
+        if released_any:
+            escrow.resolve_complete()
+        else:
+            escrow.resolve_refund()
+    elif released_any:
+        escrow.complete()
+    else:
+        escrow.refund()
+    escrow.closed_at = timezone.now()
+    _SAVE_CLOSED.save(escrow)
+    _event(
+        f"escrow.{escrow.status.lower()}",
+        by=by,
+        escrow=escrow,
+        from_status=before,
+        to_status=escrow.status,
+    )
+
+
+def _settle_milestone(
+    escrow: Escrow,
+    milestone: Milestone,
+    outcome: str,
+    *,
+    by: Any,
+    at: datetime | None,
+    details: dict,
+    actor_kind: str | None = None,
+) -> None:
+    """Settle one milestone (its money already posted): the transition for `outcome` (a
+    DisputeOutcome: release, refund or split), the time on it (`at`; None records none), one
+    write, and the milestone.<status> event."""
+    before = milestone.status
+    if outcome == DisputeOutcome.RELEASE:
+        milestone.release()
+    elif outcome == DisputeOutcome.REFUND:
+        milestone.refund()
+    else:
+        milestone.split()
+    if at is not None:
+        if outcome != DisputeOutcome.REFUND:
+            milestone.released_at = at
+        if outcome != DisputeOutcome.RELEASE:
+            milestone.refunded_at = at
+    # A release writes what a release changes (the hot path's prepared statement).
+    (_SAVE_RELEASED if outcome == DisputeOutcome.RELEASE else _SAVE_SETTLED).save(milestone)
+    _event(
+        f"milestone.{milestone.status.lower()}",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        from_status=before,
+        to_status=milestone.status,
+        details=details,
+        actor_kind=actor_kind,
+    )
+
+
+def _schedule_payout(
+    escrow: Escrow, *, payee: Any, amount: int, milestone: Milestone | None, by: Any
+) -> None:
+    """What the seller receives from this escrow goes out by the escrow's settlement method, when
+    it has one; another payee's money (and nothing) stays where it was credited."""
+    if amount and escrow.settlement_method and payee.pk == escrow.seller_id:
+        _settlement_schedule(
+            customer=payee,
+            amount=amount,
+            currency=escrow.currency,
+            method=escrow.settlement_method,
+            destination=escrow.settlement_destination,
+            escrow=escrow,
+            milestone=milestone,
+            by=by,
+        )
+
+
+def _settlement_schedule(
+    *,
+    customer: Any,
+    amount: int,
+    currency: str,
+    method: str,
+    destination: str,
+    escrow: Escrow | None,
+    milestone: Milestone | None,
+    by: Any,
+) -> Settlement:
+    """Reserve the amount (main balance -> payouts in flight) and enqueue the payout on commit."""
+    main = ledger.customer_account(customer, currency)
+    ledger.require_funds(main, amount)
+    settlement = Settlement.objects.create(
+        customer=customer,
+        amount=amount,
+        currency=currency,
+        method=method,
+        destination=destination,
+        escrow=escrow,
+        milestone=milestone,
+        next_attempt_at=timezone.now(),
+    )
+    ledger.post(
+        TransactionKind.PAYOUT_RESERVE,
+        currency,
+        [(main, -amount), (ledger.clearing_account(customer, currency), amount)],
+        escrow=escrow,
+        settlement=settlement,
+    )
+    _event(
+        "settlement.scheduled",
+        by=by,
+        customer=customer,
+        escrow=escrow,
+        settlement=settlement,
+        to_status=settlement.status,
+        details={"amount": amount, "currency": currency, "destination": destination},
+    )
+    # robust: a broker outage after the commit must not turn a done release into an error page;
+    # the process_due sweep enqueues what was missed.
+    transaction.on_commit(lambda: _enqueue_settlement(settlement.pk), robust=True)
+    return settlement
+
+
+def _enqueue_settlement(settlement_pk: int) -> None:
+    from ..tasks import settlement_process_task
+
+    # Not sent: the settlement stays SCHEDULED and due, and the process_due sweep sends it.
+    broker.publish(settlement_process_task, (settlement_pk,))
+
+
+def _refund_target(escrow: Escrow) -> Any:
+    """Where money given back to the buyer goes: back to the wallet it was paid from, or out to
+    the card."""
+    payment = escrow.payment
+    if payment.source == FundingSource.WALLET:
+        return ledger.customer_account(payment.payer, escrow.currency)
+    return ledger.platform_account(AccountKind.EXTERNAL_REFUNDS, escrow.currency)

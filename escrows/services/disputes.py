@@ -1,0 +1,615 @@
+"""Disputes and evidence. A dispute is about one milestone of a milestone escrow (only that
+milestone is frozen; the escrow stays OPENED and the others can still be released) or about the
+whole of a STANDARD escrow (the escrow goes DISPUTED). The other party answers (accepting settles
+at once in the opener's favour); the opener may withdraw; staff resolve it as release, refund or
+split; past its deadline the default outcome chosen when it was opened applies."""
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+
+from .. import ledger
+from ..errors import (
+    Forbidden,
+    InvalidRequest,
+    InvalidState,
+    NotFound,
+)
+from ..models import (
+    ACTIVE_DISPUTE_STATUSES,
+    ActorKind,
+    Dispute,
+    DisputeAnswer,
+    DisputeEvidence,
+    DisputeOutcome,
+    DisputeStatus,
+    Escrow,
+    EscrowStatus,
+    Milestone,
+    MilestoneStatus,
+    TransactionKind,
+)
+from ._internal import (
+    _check_actionable,
+    _close_after_last,
+    _event,
+    _get_milestone,
+    _lock_escrow,
+    _milestones,
+    _refund_target,
+    _require_party,
+    _schedule_payout,
+    _settle_milestone,
+)
+from .review_clock import _review_clock_start
+
+EVIDENCE_CONTENT_TYPES = {
+    "application/pdf": ".pdf",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "text/plain": ".txt",
+    "text/csv": ".csv",
+    "application/zip": ".zip",
+}
+
+
+DISPUTE_TEXT_MAX = 5000
+
+
+@dataclass(frozen=True)
+class EvidenceInput:
+    text: str = ""
+    url: str = ""
+    file: Any = None  # an UploadedFile (name, size, content_type, chunks())
+
+    @property
+    def empty(self) -> bool:
+        return not (self.text.strip() or self.url.strip() or self.file is not None)
+
+
+def _split_amounts(outcome: str, amount: int, seller_amount: Any, buyer_amount: Any) -> tuple[int, int]:
+    """(seller part, buyer part) of a disputed amount for an outcome; a split's parts must be
+    whole minor units, neither negative, summing to the disputed amount."""
+    if outcome == DisputeOutcome.RELEASE:
+        return amount, 0
+    if outcome == DisputeOutcome.REFUND:
+        return 0, amount
+    if outcome != DisputeOutcome.SPLIT:
+        raise InvalidRequest(f"outcome must be one of: {', '.join(DisputeOutcome.values)}", field="outcome")
+    if seller_amount is None and buyer_amount is None:
+        seller = amount // 2
+        return seller, amount - seller
+    for name, value in (("sellerAmount", seller_amount), ("buyerAmount", buyer_amount)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(f"A split needs {name} in minor units", field=name)
+        if value < 0:
+            raise InvalidRequest(f"{name} cannot be negative", field=name)
+    if seller_amount + buyer_amount != amount:
+        raise InvalidRequest(
+            f"The split must add up to the disputed amount ({amount} minor units); "
+            f"it adds up to {seller_amount + buyer_amount}",
+            field="sellerAmount",
+            code="split_mismatch",
+        )
+    return seller_amount, buyer_amount
+
+
+def _clean_evidence(evidence: EvidenceInput) -> EvidenceInput:
+    text = (evidence.text or "").strip()
+    url = (evidence.url or "").strip()
+    if len(text) > DISPUTE_TEXT_MAX:
+        raise InvalidRequest(f"Evidence text must be at most {DISPUTE_TEXT_MAX} characters", field="text")
+    if "\x00" in text:
+        raise InvalidRequest("Evidence text contains characters that cannot be stored", field="text")
+    if url:
+        try:
+            if len(url) > 2000:
+                raise ValidationError("too long")
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise InvalidRequest(
+                "url must be an http(s) address of at most 2000 characters", field="url"
+            ) from None
+    upload = evidence.file
+    if upload is not None:
+        size = getattr(upload, "size", None)
+        if not size:
+            raise InvalidRequest("The evidence file is empty", field="file")
+        if size > settings.ESCROW_EVIDENCE_MAX_BYTES:
+            raise InvalidRequest(
+                f"The evidence file is larger than {settings.ESCROW_EVIDENCE_MAX_BYTES // (1024 * 1024)} MB",
+                field="file",
+                code="file_too_large",
+            )
+        content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
+        if content_type not in EVIDENCE_CONTENT_TYPES:
+            raise InvalidRequest(
+                "The evidence file must be a PDF, an image (PNG, JPEG, GIF, WebP), text, CSV or ZIP",
+                field="file",
+                code="unsupported_file_type",
+            )
+    return EvidenceInput(text=text, url=url, file=upload)
+
+
+def _store_evidence(dispute: Dispute, *, by: Any, role: str, evidence: EvidenceInput) -> DisputeEvidence:
+    row = DisputeEvidence(
+        dispute=dispute, submitted_by=by, submitter_role=role, text=evidence.text, url=evidence.url
+    )
+    upload = evidence.file
+    if upload is not None:
+        digest = hashlib.sha256()
+        size = 0
+        if hasattr(upload, "seek"):
+            upload.seek(0)
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            size += len(chunk)
+        if size > settings.ESCROW_EVIDENCE_MAX_BYTES:  # the declared size may lie
+            raise InvalidRequest("The evidence file is too large", field="file", code="file_too_large")
+        content_type = upload.content_type.split(";")[0].strip().lower()
+        row.file_sha256 = digest.hexdigest()
+        row.file_size = size
+        row.content_type = content_type
+        row.file_name = os.path.basename(upload.name or "evidence")[:200] or "evidence"
+        if hasattr(upload, "seek"):
+            upload.seek(0)
+        # Stored under a name of our choosing: the submitted name is kept only as a label.
+        row.file.save(f"{row.public_id}{EVIDENCE_CONTENT_TYPES[content_type]}", upload, save=False)
+    row.save()
+    return row
+
+
+def _lock_dispute(dispute: Dispute, by: Any, *, staff_ok: bool = False) -> tuple[Escrow, Dispute, str | None]:
+    """Lock the dispute's escrow (the one lock every change to it takes), then re-read the
+    dispute. A stranger gets NotFound; staff pass with role None when `staff_ok`."""
+    escrow = _lock_escrow(dispute.escrow)
+    role = escrow.party_role(by)
+    if role is None and not (staff_ok and getattr(by, "is_staff", False)):
+        raise NotFound("Escrow not found")
+    dispute = Dispute.objects.select_related("milestone", "opened_by").get(pk=dispute.pk)
+    return escrow, dispute, role
+
+
+@transaction.atomic(durable=True)
+def dispute_open(
+    *,
+    escrow: Escrow,
+    by: Any,
+    reason: str,
+    milestone: Milestone | None = None,
+    evidence: EvidenceInput | None = None,
+    default_outcome: str | None = None,
+    default_seller_amount: int | None = None,
+    default_buyer_amount: int | None = None,
+) -> Dispute:
+    """The buyer or the seller disputes one milestone (milestone escrow) or the whole escrow
+    (standard escrow). Only the disputed amount is frozen."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest("A dispute needs a reason", field="reason")
+    if len(reason) > DISPUTE_TEXT_MAX or "\x00" in reason:
+        raise InvalidRequest(f"reason must be at most {DISPUTE_TEXT_MAX} characters", field="reason")
+    evidence = _clean_evidence(evidence) if evidence is not None and not evidence.empty else None
+    milestones = _milestones(escrow)
+    if escrow.is_milestone:
+        if milestone is None:
+            raise InvalidRequest(
+                "A milestone escrow is disputed one milestone at a time: name the milestone",
+                field="milestoneId",
+            )
+        milestone = _get_milestone(escrow, milestone, milestones)
+        if escrow.status != EscrowStatus.OPENED:
+            _check_actionable(escrow, allow_unfunded=False)
+        if milestone.status == MilestoneStatus.DISPUTED:
+            raise InvalidState("This milestone is already disputed", code="already_disputed")
+        if milestone.is_settled:
+            raise InvalidState(
+                f"This milestone is already {milestone.get_status_display().lower()}",
+                code="milestone_settled",
+            )
+        amount = milestone.amount
+    else:
+        if milestone is not None:
+            raise InvalidRequest("A standard escrow has no milestones to dispute", field="milestoneId")
+        if escrow.status == EscrowStatus.DISPUTED:
+            raise InvalidState("This escrow is already disputed", code="already_disputed")
+        if escrow.status != EscrowStatus.OPENED:
+            _check_actionable(escrow, allow_unfunded=False)
+        amount = escrow.amount
+    outcome = default_outcome or settings.ESCROW_DISPUTE_DEFAULT_OUTCOME
+    seller_part, buyer_part = _split_amounts(outcome, amount, default_seller_amount, default_buyer_amount)
+    now = timezone.now()
+    dispute = Dispute.objects.create(
+        escrow=escrow,
+        milestone=milestone,
+        opened_by=by,
+        opener_role=role,
+        reason=reason,
+        amount=amount,
+        deadline=now + settings.ESCROW_DISPUTE_RESOLUTION_PERIOD,
+        default_outcome=outcome,
+        default_seller_amount=seller_part,
+        default_buyer_amount=buyer_part,
+    )
+    if milestone is not None:
+        before = milestone.status
+        milestone.dispute()
+        milestone.save(update_fields=["status"])
+        _event(
+            "milestone.disputed",
+            by=by,
+            escrow=escrow,
+            milestone=milestone,
+            from_status=before,
+            to_status=milestone.status,
+            details={
+                "dispute": dispute.public_id,
+                "index": milestone.index,
+                "amount": amount,
+                "reason": reason[:2000],
+            },
+        )
+    else:
+        before = escrow.status
+        escrow.open_dispute()
+        escrow.save()
+        _event(
+            "escrow.disputed",
+            by=by,
+            escrow=escrow,
+            from_status=before,
+            to_status=escrow.status,
+            details={"dispute": dispute.public_id, "reason": reason[:2000]},
+        )
+    _event(
+        "dispute.opened",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        to_status=dispute.status,
+        details={
+            "dispute": dispute.public_id,
+            "milestone": milestone.public_id if milestone else None,
+            "openedBy": role,
+            "amount": amount,
+            "deadline": dispute.deadline.isoformat(),
+            "defaultOutcome": outcome,
+            "defaultSellerAmount": seller_part,
+            "defaultBuyerAmount": buyer_part,
+        },
+    )
+    if evidence is not None:
+        _evidence_added(escrow, dispute, by=by, role=role, evidence=evidence)
+    return dispute
+
+
+def _evidence_added(
+    escrow: Escrow, dispute: Dispute, *, by: Any, role: str, evidence: EvidenceInput
+) -> DisputeEvidence:
+    if dispute.evidence.count() >= settings.ESCROW_EVIDENCE_MAX_ITEMS:
+        raise InvalidRequest(
+            f"A dispute takes at most {settings.ESCROW_EVIDENCE_MAX_ITEMS} pieces of evidence"
+        )
+    row = _store_evidence(dispute, by=by, role=role, evidence=evidence)
+    _event(
+        "dispute.evidence_added",
+        by=by,
+        escrow=escrow,
+        milestone=dispute.milestone,
+        details={
+            "dispute": dispute.public_id,
+            "evidence": row.public_id,
+            "submittedBy": role,
+            "hasText": bool(row.text),
+            "url": row.url,
+            "fileSha256": row.file_sha256 or None,
+            "fileSize": row.file_size,
+        },
+    )
+    return row
+
+
+@transaction.atomic(durable=True)
+def dispute_add_evidence(*, dispute: Dispute, by: Any, evidence: EvidenceInput) -> DisputeEvidence:
+    """Either party adds text, a link and/or a file while the dispute is unresolved."""
+    escrow, dispute, role = _lock_dispute(dispute, by)
+    if evidence.empty:
+        raise InvalidRequest("Evidence needs text, a url or a file", field="text")
+    evidence = _clean_evidence(evidence)
+    if not dispute.is_active:
+        raise InvalidState(f"This dispute is {dispute.get_status_display().lower()}", code="dispute_closed")
+    return _evidence_added(escrow, dispute, by=by, role=role, evidence=evidence)
+
+
+@transaction.atomic(durable=True)
+def dispute_answer(*, dispute: Dispute, by: Any, answer: str, text: str = "") -> Dispute:
+    """The other party answers. Accepting the claim settles the dispute at once in the
+    opener's favour (a buyer's dispute is refunded, a seller's is released); contesting leaves
+    it to an arbiter or the deadline."""
+    escrow, dispute, role = _lock_dispute(dispute, by)
+    if answer not in DisputeAnswer.values:
+        raise InvalidRequest(f"answer must be one of: {', '.join(DisputeAnswer.values)}", field="answer")
+    text = (text or "").strip()
+    if len(text) > DISPUTE_TEXT_MAX or "\x00" in text:
+        raise InvalidRequest(f"text must be at most {DISPUTE_TEXT_MAX} characters", field="text")
+    if role == dispute.opener_role:
+        raise Forbidden(f"Only the {dispute.other_role} can answer this dispute")
+    if dispute.status != DisputeStatus.OPEN:
+        raise InvalidState(
+            f"This dispute is already {dispute.get_status_display().lower()}", code="dispute_not_open"
+        )
+    dispute.answer_choice = answer
+    dispute.answer_text = text
+    dispute.answered_by = by
+    dispute.answered_at = timezone.now()
+    before = dispute.status
+    if answer == DisputeAnswer.CONTEST:
+        dispute.answer()
+    dispute.save()
+    _event(
+        "dispute.answered",
+        by=by,
+        escrow=escrow,
+        milestone=dispute.milestone,
+        from_status=before,
+        to_status=dispute.status,
+        details={"dispute": dispute.public_id, "answer": answer, "answeredBy": role, "reason": text[:2000]},
+    )
+    if answer == DisputeAnswer.ACCEPT:
+        outcome = DisputeOutcome.REFUND if dispute.opener_role == "buyer" else DisputeOutcome.RELEASE
+        seller_part, buyer_part = _split_amounts(outcome, dispute.amount, None, None)
+        _dispute_settle(
+            escrow,
+            dispute,
+            outcome=outcome,
+            seller_amount=seller_part,
+            buyer_amount=buyer_part,
+            by=by,
+            note=f"The {role} accepted the claim",
+        )
+    return dispute
+
+
+@transaction.atomic(durable=True)
+def dispute_withdraw(*, dispute: Dispute, by: Any) -> Dispute:
+    """The opener drops the dispute: the milestone goes back to where it was (delivered or not),
+    a standard escrow resumes."""
+    escrow, dispute, role = _lock_dispute(dispute, by)
+    if role != dispute.opener_role:
+        raise Forbidden("Only the party who opened this dispute can withdraw it")
+    if not dispute.is_active:
+        raise InvalidState(
+            f"This dispute is already {dispute.get_status_display().lower()}", code="dispute_closed"
+        )
+    before = dispute.status
+    dispute.withdraw()
+    dispute.withdrawn_at = timezone.now()
+    dispute.save()
+    milestone = dispute.milestone
+    if milestone is not None:
+        milestone = _get_milestone(escrow, milestone, _milestones(escrow))
+        m_before = milestone.status
+        if milestone.completed_at is not None:
+            milestone.undispute_delivered()
+            # Its old review deadline may have lapsed while it was frozen: the buyer gets a
+            # fresh review period from now, or the next timer run would release it at once.
+            _review_clock_start(escrow, milestone, timezone.now())
+            milestone.save(
+                update_fields=["status", "review_deadline", "review_extended_at", "reminder_sent_at"]
+            )
+        else:
+            milestone.undispute_pending()
+            milestone.save(update_fields=["status"])
+        _event(
+            "milestone.undisputed",
+            by=by,
+            escrow=escrow,
+            milestone=milestone,
+            from_status=m_before,
+            to_status=milestone.status,
+            details={"dispute": dispute.public_id, "index": milestone.index},
+        )
+    else:
+        e_before = escrow.status
+        escrow.resume()
+        escrow.save()
+        _event("escrow.resumed", by=by, escrow=escrow, from_status=e_before, to_status=escrow.status)
+    _event(
+        "dispute.withdrawn",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        from_status=before,
+        to_status=dispute.status,
+        details={"dispute": dispute.public_id, "withdrawnBy": role},
+    )
+    return dispute
+
+
+@transaction.atomic(durable=True)
+def dispute_resolve(
+    *,
+    dispute: Dispute,
+    by: Any,
+    outcome: str,
+    seller_amount: int | None = None,
+    buyer_amount: int | None = None,
+    note: str = "",
+) -> Dispute:
+    """Staff decide: release to the seller, refund to the buyer, or split (the two parts sum to
+    the disputed amount). One ledger posting moves the frozen amount out of the hold."""
+    # Whoever may not see the escrow learns nothing (NotFound); a party learns only that
+    # resolving is for administrators.
+    escrow, dispute, _ = _lock_dispute(dispute, by, staff_ok=True)
+    if not getattr(by, "is_staff", False):
+        raise Forbidden("Only an administrator can resolve a dispute")
+    note = (note or "").strip()[:DISPUTE_TEXT_MAX]
+    if not dispute.is_active:
+        raise InvalidState(
+            f"This dispute is already {dispute.get_status_display().lower()}", code="dispute_closed"
+        )
+    if outcome == DisputeOutcome.SPLIT and (seller_amount is None or buyer_amount is None):
+        raise InvalidRequest("A split needs both sellerAmount and buyerAmount", field="sellerAmount")
+    seller_part, buyer_part = _split_amounts(outcome, dispute.amount, seller_amount, buyer_amount)
+    _dispute_settle(
+        escrow, dispute, outcome=outcome, seller_amount=seller_part, buyer_amount=buyer_part, by=by, note=note
+    )
+    return dispute
+
+
+def dispute_resolution_amounts(
+    dispute: Dispute, *, outcome: str, seller_amount: int | None, buyer_amount: int | None
+) -> tuple[int, int]:
+    """(seller part, buyer part) a resolution would move; raises what dispute_resolve would.
+    Writes nothing: the staff page shows it before asking to confirm."""
+    if outcome not in DisputeOutcome.values:
+        raise InvalidRequest(f"outcome must be one of: {', '.join(DisputeOutcome.values)}", field="outcome")
+    if outcome == DisputeOutcome.SPLIT and (seller_amount is None or buyer_amount is None):
+        raise InvalidRequest("A split needs both sellerAmount and buyerAmount", field="sellerAmount")
+    return _split_amounts(outcome, dispute.amount, seller_amount, buyer_amount)
+
+
+@transaction.atomic(durable=True)
+def dispute_apply_default(*, dispute: Dispute) -> Dispute | None:
+    """Timer: a dispute still unresolved past its deadline gets the default outcome chosen when
+    it was opened. Returns None when it no longer qualifies."""
+    escrow = _lock_escrow(dispute.escrow)
+    dispute = Dispute.objects.select_related("milestone").get(pk=dispute.pk)
+    if not dispute.is_active or dispute.deadline > timezone.now():
+        return None
+    _dispute_settle(
+        escrow,
+        dispute,
+        outcome=dispute.default_outcome,
+        seller_amount=dispute.default_seller_amount,
+        buyer_amount=dispute.default_buyer_amount,
+        by=None,
+        note="Resolution deadline passed: the default outcome applied",
+    )
+    return dispute
+
+
+def _dispute_settle(
+    escrow: Escrow,
+    dispute: Dispute,
+    *,
+    outcome: str,
+    seller_amount: int,
+    buyer_amount: int,
+    by: Any,
+    note: str,
+) -> None:
+    """Move the disputed amount out of the hold in one posting (payee and/or buyer), settle the
+    milestone (or close the standard escrow), record the resolution, schedule the payout."""
+    assert seller_amount + buyer_amount == dispute.amount and seller_amount >= 0 and buyer_amount >= 0
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, dispute.milestone, milestones) if dispute.milestone_id else None
+    if milestone is not None and milestone.status != MilestoneStatus.DISPUTED:
+        raise InvalidState("The disputed milestone is no longer frozen", code="dispute_closed")
+    if milestone is None and escrow.status != EscrowStatus.DISPUTED:
+        raise InvalidState("This escrow is no longer disputed", code="dispute_closed")
+    payee = (milestone.payee if milestone is not None else None) or escrow.seller
+    hold = ledger.hold_account(escrow)
+    entries: list[tuple[Any, int]] = []
+    if seller_amount:
+        entries += [(hold, -seller_amount), (ledger.customer_account(payee, escrow.currency), seller_amount)]
+    if buyer_amount:
+        entries += [(hold, -buyer_amount), (_refund_target(escrow), buyer_amount)]
+    # How the money moved is how the milestone settles.
+    settled_as, kind = (
+        (DisputeOutcome.RELEASE, TransactionKind.RELEASE)
+        if not buyer_amount
+        else (DisputeOutcome.REFUND, TransactionKind.REFUND)
+        if not seller_amount
+        else (DisputeOutcome.SPLIT, TransactionKind.SPLIT)
+    )
+    ledger.post(
+        kind,
+        escrow.currency,
+        entries,
+        escrow=escrow,
+        milestone=milestone,
+        memo=f"dispute {dispute.public_id}",
+    )
+    now = timezone.now()
+    actor_kind = ActorKind.SYSTEM if by is None else None
+    if milestone is not None:
+        _settle_milestone(
+            escrow,
+            milestone,
+            settled_as,
+            by=by,
+            at=now,
+            details={
+                "index": milestone.index,
+                "amount": milestone.amount,
+                "sellerAmount": seller_amount,
+                "buyerAmount": buyer_amount,
+                "payee": payee.customer_id,
+                "reason": f"dispute resolved: {outcome}",
+            },
+            actor_kind=actor_kind,
+        )
+    before_dispute = dispute.status
+    dispute.resolve()
+    dispute.outcome = outcome
+    dispute.seller_amount = seller_amount
+    dispute.buyer_amount = buyer_amount
+    dispute.resolved_by = by
+    dispute.resolution_note = note
+    dispute.resolved_at = now
+    dispute.save()
+    _event(
+        "dispute.resolved",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        from_status=before_dispute,
+        to_status=dispute.status,
+        details={
+            "dispute": dispute.public_id,
+            "outcome": outcome,
+            "sellerAmount": seller_amount,
+            "buyerAmount": buyer_amount,
+            "note": note[:2000],
+        },
+        actor_kind=actor_kind,
+    )
+    _schedule_payout(escrow, payee=payee, amount=seller_amount, milestone=milestone, by=by)
+    if milestone is not None:
+        if all(m.is_settled for m in milestones):
+            _close_after_last(escrow, milestones, by=by)
+        return
+    before = escrow.status
+    if seller_amount:
+        escrow.resolve_complete()
+    else:
+        escrow.resolve_refund()
+    escrow.closed_at = now
+    escrow.save()
+    _event(
+        f"escrow.{escrow.status.lower()}",
+        by=by,
+        escrow=escrow,
+        from_status=before,
+        to_status=escrow.status,
+        details={"sellerAmount": seller_amount, "buyerAmount": buyer_amount},
+        actor_kind=actor_kind,
+    )
+
+
+def disputes_due(now: datetime | None = None) -> Any:
+    """Disputes past their deadline and still unresolved (for the timer)."""
+    return Dispute.objects.filter(status__in=ACTIVE_DISPUTE_STATUSES, deadline__lte=now or timezone.now())

@@ -1,0 +1,298 @@
+"""Creating and editing an escrow: its terms, its milestones, one milestone added at a time."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..errors import (
+    Forbidden,
+    InvalidRequest,
+    InvalidState,
+)
+from ..models import (
+    Escrow,
+    EscrowStatus,
+    Event,
+    Milestone,
+    ReleaseType,
+    SettlementMethod,
+    SettlementType,
+    WhoPays,
+)
+from ..money import check_minor, fee_for, format_money, normalize_currency
+from ._internal import _event, _lock_escrow, _milestones, _require_party
+
+
+@dataclass(frozen=True)
+class MilestoneInput:
+    amount: int  # minor units
+    title: str = ""
+    description: str = ""
+    percentage: Decimal | None = None
+    payee: Any = None
+    due_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EscrowTerms:
+    title: str
+    currency: str
+    amount: int  # minor units
+    description: str = ""
+    who_pays: str = WhoPays.BUYER
+    settlement_type: str = SettlementType.MILESTONE
+    release_type: str = ReleaseType.MILESTONE_LOCKED
+    auto_release_on_proof: bool = False
+    intent_type: str = ""
+    settlement_method: str = ""
+    settlement_destination: str = ""
+    buyer_email: str = ""
+    max_delivery: int | None = None
+    delivery_timeline: str = ""
+    total_quantity: int | None = None
+    category_id: str = ""
+    metadata: dict | None = None
+    inspection_period: timedelta | None = None
+
+
+def _validate_terms(
+    terms: EscrowTerms, milestones: Sequence[MilestoneInput] | None, *, seller: Any
+) -> EscrowTerms:
+    title = (terms.title or "").strip()
+    if not title:
+        raise InvalidRequest("title is required", field="title")
+    if len(title) > 200:
+        raise InvalidRequest("title must be at most 200 characters", field="title")
+    currency = normalize_currency(terms.currency)
+    if not isinstance(terms.amount, int) or isinstance(terms.amount, bool):
+        raise InvalidRequest("amount must be an exact number of minor units", field="amount")
+    check_minor(terms.amount, currency)
+    if terms.settlement_type not in SettlementType.values:
+        raise InvalidRequest("settlementType must be MILESTONE or STANDARD", field="settlementType")
+    if terms.release_type not in ReleaseType.values:
+        raise InvalidRequest("releaseType must be MILESTONE_LOCKED or DELIVERY_PROOF", field="releaseType")
+    if terms.who_pays != WhoPays.BUYER:
+        raise InvalidRequest("whoPays must be buyer for milestone escrows", field="whoPays")
+    if terms.settlement_method and terms.settlement_method not in SettlementMethod.values:
+        raise InvalidRequest(
+            f"settlementMethod must be one of: {', '.join(SettlementMethod.values)}",
+            field="settlementMethod",
+        )
+    if terms.settlement_method and not terms.settlement_destination.strip():
+        raise InvalidRequest(
+            "settlementDestination is required with a settlementMethod", field="settlementDestination"
+        )
+    if terms.buyer_email and seller.email.lower() == terms.buyer_email.strip().lower():
+        raise InvalidRequest("The buyer cannot be the seller", field="buyerEmail")
+    if terms.inspection_period is not None and terms.inspection_period <= timedelta(0):
+        raise InvalidRequest("inspection period must be positive", field="inspectionPeriod")
+    if milestones is not None:
+        _validate_milestone_set(
+            milestones, amount=terms.amount, currency=currency, settlement_type=terms.settlement_type
+        )
+    return EscrowTerms(**{**terms.__dict__, "title": title, "currency": currency})
+
+
+def _validate_milestone_set(
+    milestones: Sequence[MilestoneInput], *, amount: int, currency: str, settlement_type: str
+) -> None:
+    if settlement_type == SettlementType.STANDARD:
+        if milestones:
+            raise InvalidRequest("A standard escrow has no milestones", field="milestones")
+        return
+    if len(milestones) < 2:
+        raise InvalidRequest("A milestone escrow needs at least 2 milestones", field="milestones")
+    now = timezone.now()
+    for i, m in enumerate(milestones):
+        if not isinstance(m.amount, int) or isinstance(m.amount, bool) or m.amount <= 0:
+            raise InvalidRequest(f"milestones[{i}].amount must be greater than zero", field="milestones")
+        if m.due_date is not None and m.due_date <= now:
+            raise InvalidRequest(f"milestones[{i}].dueDate must be in the future", field="milestones")
+        if m.percentage is not None and not (0 <= m.percentage <= 100):
+            raise InvalidRequest(f"milestones[{i}].percentage must be between 0 and 100", field="milestones")
+    total = sum(m.amount for m in milestones)
+    if total != amount:
+        raise InvalidRequest(
+            f"Milestone amounts must sum to the escrow amount: they sum to "
+            f"{format_money(total, currency)}, the escrow is {format_money(amount, currency)}",
+            field="milestones",
+        )
+
+
+def _create_milestones(escrow: Escrow, milestones: Sequence[MilestoneInput]) -> None:
+    Milestone.objects.bulk_create(
+        [
+            Milestone(
+                escrow=escrow,
+                index=i,
+                title=m.title.strip()[:200],
+                description=m.description,
+                amount=m.amount,
+                percentage=m.percentage,
+                payee=m.payee,
+                due_date=m.due_date,
+            )
+            for i, m in enumerate(milestones)
+        ]
+    )
+
+
+@transaction.atomic(durable=True)
+def escrow_create(
+    *,
+    seller: Any,
+    terms: EscrowTerms,
+    milestones: Sequence[MilestoneInput] | None,
+    buyer: Any = None,
+) -> Escrow:
+    """Create an escrow. `milestones=None` leaves a milestone escrow to have its milestones
+    added one by one (payment-intents surface); funding then checks the set is complete."""
+    terms = _validate_terms(terms, milestones, seller=seller)
+    if buyer is not None and buyer.pk == seller.pk:
+        raise InvalidRequest("The buyer cannot be the seller", field="buyer")
+    fee, version = fee_for(terms.amount, terms.currency)
+    now = timezone.now()
+    escrow = Escrow.objects.create(
+        seller=seller,
+        buyer=buyer,
+        buyer_email=(terms.buyer_email or "").strip().lower(),
+        title=terms.title,
+        description=terms.description,
+        currency=terms.currency,
+        amount=terms.amount,
+        fee=fee,
+        fee_schedule_version=version,
+        who_pays=terms.who_pays,
+        settlement_type=terms.settlement_type,
+        release_type=terms.release_type,
+        auto_release_on_proof=terms.auto_release_on_proof,
+        intent_type=terms.intent_type,
+        settlement_method=terms.settlement_method,
+        settlement_destination=terms.settlement_destination.strip(),
+        max_delivery=terms.max_delivery,
+        delivery_timeline=terms.delivery_timeline,
+        total_quantity=terms.total_quantity,
+        category_id=terms.category_id,
+        metadata=terms.metadata or {},
+        inspection_period=terms.inspection_period or settings.ESCROW_INSPECTION_PERIOD,
+        expires_at=now + settings.ESCROW_PAYMENT_EXPIRY,
+    )
+    if milestones:
+        _create_milestones(escrow, milestones)
+    _event(
+        "escrow.created",
+        by=seller,
+        escrow=escrow,
+        to_status=escrow.status,
+        details={"amount": terms.amount, "fee": fee, "currency": terms.currency, "feeSchedule": version},
+    )
+    return escrow
+
+
+@transaction.atomic(durable=True)
+def escrow_edit(
+    *, escrow: Escrow, by: Any, terms: EscrowTerms, milestones: Sequence[MilestoneInput]
+) -> Escrow:
+    """Replace the terms and the whole milestone set (new milestone ids); the fee is recomputed."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "seller":
+        raise Forbidden("Only the seller who created this escrow can edit it")
+    old = _milestones(escrow)
+    refusal = escrow.edit_refusal(old)
+    if refusal is not None:
+        raise InvalidState(refusal)
+    terms = _validate_terms(terms, milestones, seller=escrow.seller)
+    if escrow.buyer_id is not None and terms.buyer_email and terms.buyer_email != escrow.buyer.email:
+        raise InvalidRequest("The buyer of this escrow is already set", field="buyerEmail")
+    before = {"amount": escrow.amount, "fee": escrow.fee, "milestones": [m.public_id for m in old]}
+    fee, version = fee_for(terms.amount, terms.currency)
+    for field in (
+        "title",
+        "description",
+        "currency",
+        "amount",
+        "who_pays",
+        "settlement_type",
+        "release_type",
+        "auto_release_on_proof",
+        "settlement_method",
+        "settlement_destination",
+        "max_delivery",
+        "delivery_timeline",
+        "total_quantity",
+        "category_id",
+    ):
+        setattr(escrow, field, getattr(terms, field))
+    escrow.buyer_email = (terms.buyer_email or "").strip().lower()
+    if terms.metadata is not None:
+        escrow.metadata = terms.metadata
+    if terms.inspection_period is not None:
+        escrow.inspection_period = terms.inspection_period
+    escrow.fee, escrow.fee_schedule_version = fee, version
+    escrow.terms_version += 1
+    escrow.save()
+    # The replaced milestones go, but their audit rows stay: detach them (each keeps the old
+    # milestone's id in its details, and the edit event lists the ids it replaced).
+    Event.objects.filter(milestone__in=old).update(milestone=None)
+    Milestone.objects.filter(escrow=escrow).delete()
+    _create_milestones(escrow, milestones)
+    _event(
+        "escrow.edited",
+        by=by,
+        escrow=escrow,
+        from_status=escrow.status,
+        to_status=escrow.status,
+        details={"before": before, "amount": escrow.amount, "fee": fee},
+    )
+    return escrow
+
+
+@transaction.atomic(durable=True)
+def milestone_add(*, escrow: Escrow, by: Any, index: int, milestone: MilestoneInput) -> Milestone:
+    """Add one milestone (payment-intents surface); the running total may never exceed amount."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "seller":
+        raise Forbidden("Only the seller can add milestones")
+    if escrow.release_type != ReleaseType.MILESTONE_LOCKED or not escrow.is_milestone:
+        raise InvalidRequest(f"Cannot create milestone for order with release type: {escrow.release_type}")
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
+        raise InvalidState("Milestones can only be added while the escrow is awaiting payment")
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0 or index > 10_000:
+        raise InvalidRequest("milestoneIndex must be an integer from 0", field="milestoneIndex")
+    existing = _milestones(escrow)
+    if any(m.index == index for m in existing):
+        raise InvalidRequest(f"Milestone with index {index} already exists")
+    check_minor(milestone.amount, escrow.currency)
+    if milestone.percentage is not None and not (0 <= milestone.percentage <= 100):
+        raise InvalidRequest("percentage must be between 0 and 100", field="percentage")
+    if sum(m.amount for m in existing) + milestone.amount > escrow.amount:
+        raise InvalidRequest("Total milestone amounts exceed escrow order amount")
+    escrow.terms_version += 1
+    escrow.save(update_fields=["terms_version", "updated_at"])
+    created = Milestone.objects.create(
+        escrow=escrow,
+        index=index,
+        title=milestone.title[:200],
+        description=milestone.description,
+        amount=milestone.amount,
+        percentage=milestone.percentage,
+        payee=milestone.payee,
+        due_date=milestone.due_date,
+    )
+    _event(
+        "milestone.created",
+        by=by,
+        escrow=escrow,
+        milestone=created,
+        to_status=created.status,
+        details={"milestone": created.public_id, "index": index, "amount": milestone.amount},
+    )
+    return created

@@ -1,0 +1,224 @@
+"""Money in: the buyer pays an escrow (once, against the terms shown), test-mode top-ups."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import ledger
+from ..compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
+from ..errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    InvalidState,
+    TermsChanged,
+    TestModeOnly,
+)
+from ..models import (
+    AccountKind,
+    Escrow,
+    EscrowStatus,
+    FundingSource,
+    Payment,
+    TransactionKind,
+    new_payment_id,
+)
+from ..money import check_minor, format_money, normalize_currency
+from ..providers import card_gateway
+from ._internal import _event, _lock_escrow, _milestones
+from .escrows import MilestoneInput, _validate_milestone_set
+from .milestones import _release_ready
+from .review_clock import _review_clock_on_funding
+
+_SAVE_FUNDED = CompiledUpdate(Escrow, "status", "funded_at", "buyer", "updated_at")
+
+
+_INSERT_PAYMENT = CompiledInsert(Payment)
+
+
+_PAYMENT_BY_REFERENCE = CompiledQuery(
+    lambda payer_id, reference: Payment.objects.filter(payer_id=payer_id, reference=reference)[:1],
+    SENTINEL_PK,
+    "__payment_reference__",
+)
+
+
+def escrow_fund(
+    *,
+    escrow: Escrow,
+    by: Any,
+    source: str = FundingSource.WALLET,
+    reference: str | None = None,
+    card_token: str = "",
+    terms_version: int | None = None,
+    expected_total: int | None = None,
+) -> Payment:
+    """The buyer pays amount + fee, once. Replaying the same reference returns the same payment.
+
+    `terms_version` / `expected_total`: what the payer was shown (the escrow's terms version, the
+    total to be charged); when given, a payment against terms that changed since is refused."""
+    try:
+        return _escrow_fund(
+            escrow=escrow,
+            by=by,
+            source=source,
+            reference=reference,
+            card_token=card_token,
+            terms_version=terms_version,
+            expected_total=expected_total,
+        )
+    except IntegrityError:
+        # Two payments of this payer with one reference at once, for two escrows: the loser.
+        prior = Payment.objects.filter(payer_id=by.pk, reference=(reference or "").strip()).first()
+        if prior is None:
+            raise
+        if prior.escrow_id == escrow.pk:
+            return prior
+        raise Conflict(
+            "This payment reference was already used for another payment", code="duplicate_reference"
+        ) from None
+
+
+@transaction.atomic(durable=True)
+def _escrow_fund(
+    *,
+    escrow: Escrow,
+    by: Any,
+    source: str = FundingSource.WALLET,
+    reference: str | None = None,
+    card_token: str = "",
+    terms_version: int | None = None,
+    expected_total: int | None = None,
+) -> Payment:
+    if reference is not None:
+        reference = reference.strip()
+        if not reference or len(reference) > 200:
+            raise InvalidRequest("reference must be 1 to 200 characters", field="reference")
+    escrow = _lock_escrow(escrow)
+    if reference:
+        prior = _PAYMENT_BY_REFERENCE.first(by.pk, reference)
+        if prior is not None:
+            if prior.escrow_id == escrow.pk:
+                return prior
+            raise Conflict(
+                "This payment reference was already used for another payment", code="duplicate_reference"
+            )
+    if by.pk == escrow.seller_id:
+        raise Forbidden("The seller cannot pay their own escrow")
+    if escrow.reserved_for_other(by):
+        raise Forbidden("This escrow is reserved for another buyer")
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
+        if escrow.status in (EscrowStatus.CANCELLED,):
+            raise InvalidState("This escrow was cancelled and can no longer be paid")
+        raise InvalidState("This escrow is already funded", code="already_funded")
+    if source not in FundingSource.values:
+        raise InvalidRequest(f"gateway must be one of: {', '.join(FundingSource.values)}", field="gateway")
+    _refuse_changed_terms(escrow, terms_version=terms_version, expected_total=expected_total)
+    milestones = _milestones(escrow)
+    if escrow.is_milestone:
+        _validate_milestone_set(
+            [MilestoneInput(amount=m.amount) for m in milestones],
+            amount=escrow.amount,
+            currency=escrow.currency,
+            settlement_type=escrow.settlement_type,
+        )
+    total = escrow.total_charge
+    hold = ledger.hold_account(escrow)
+    fees = ledger.platform_account(AccountKind.PLATFORM_FEES, escrow.currency)
+    # Without a client reference the payment's own id is its reference: a fixed pattern such as
+    # "fund_<escrow id>" could already have been taken by someone's explicit reference.
+    payment_id = new_payment_id()
+    reference = reference or payment_id
+    if source == FundingSource.WALLET:
+        payer_account = ledger.customer_account(by, escrow.currency)
+        ledger.require_funds(payer_account, total)
+    else:
+        if not settings.ESCROW_TEST_MODE:
+            raise TestModeOnly("Card payments are not configured")
+        payer_account = ledger.platform_account(AccountKind.EXTERNAL_FUNDING, escrow.currency)
+    # The payment row first: a reference this payer is using for another escrow at this very
+    # moment fails here (the unique constraint), before any card is charged.
+    payment = _INSERT_PAYMENT.create(
+        Payment(
+            public_id=payment_id,
+            escrow=escrow,
+            payer=by,
+            source=source,
+            reference=reference,
+            amount=escrow.amount,
+            fee=escrow.fee,
+            currency=escrow.currency,
+            terms_version=escrow.terms_version,
+        )
+    )
+    if source != FundingSource.WALLET:
+        payment.gateway_reference = card_gateway().charge(
+            reference=f"{by.customer_id}:{reference}",
+            amount=total,
+            currency=escrow.currency,
+            card_token=card_token,
+        )
+        payment.save(update_fields=["gateway_reference"])
+    entries = [(payer_account, -total), (hold, escrow.amount)]
+    if escrow.fee:
+        entries.append((fees, escrow.fee))
+    ledger.post(TransactionKind.FUNDING, escrow.currency, entries, escrow=escrow, memo=payment.public_id)
+    if escrow.buyer_id is None:
+        escrow.buyer = by
+    before = escrow.status
+    escrow.fund()
+    escrow.funded_at = timezone.now()
+    _SAVE_FUNDED.save(escrow)
+    _review_clock_on_funding(escrow, milestones)
+    _event(
+        "escrow.funded",
+        by=by,
+        escrow=escrow,
+        from_status=before,
+        to_status=escrow.status,
+        details={
+            "payment": payment.public_id,
+            "source": source,
+            "charged": total,
+            "terms_version": escrow.terms_version,
+        },
+    )
+    if escrow.auto_release_on_proof:
+        _release_ready(escrow, milestones, by=None)
+    return payment
+
+
+def _refuse_changed_terms(escrow: Escrow, *, terms_version: int | None, expected_total: int | None) -> None:
+    """A payment is made against what its payer was shown: if the seller changed the terms since,
+    nothing is charged and the payer is told what the escrow costs now."""
+    changed = (terms_version is not None and terms_version != escrow.terms_version) or (
+        expected_total is not None and expected_total != escrow.total_charge
+    )
+    if changed:
+        raise TermsChanged(
+            "The seller changed the terms of this escrow since you saw them; nothing was charged. "
+            f"It now costs {format_money(escrow.total_charge, escrow.currency)}: "
+            "review the new terms and pay again."
+        )
+
+
+@transaction.atomic(durable=True)
+def wallet_topup(*, customer: Any, amount: int, currency: str) -> int:
+    """Test mode: credit the customer's main balance from a mock deposit. Returns the balance."""
+    if not settings.ESCROW_TEST_MODE:
+        raise TestModeOnly("Top-ups from a mock deposit are only available in test mode")
+    currency = normalize_currency(currency)
+    check_minor(amount, currency)
+    account = ledger.customer_account(customer, currency)
+    ledger.post(
+        TransactionKind.TOPUP,
+        currency,
+        [(ledger.platform_account(AccountKind.EXTERNAL_FUNDING, currency), -amount), (account, amount)],
+        memo="test-mode deposit",
+    )
+    _event(
+        "wallet.topped_up", by=customer, customer=customer, details={"amount": amount, "currency": currency}
+    )
+    return ledger.cached_balance(account)

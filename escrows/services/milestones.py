@@ -1,0 +1,238 @@
+"""Delivery and release: the seller marks a milestone delivered, the buyer (or the review
+clock, or auto-release on proof) releases it, in order; a standard escrow is confirmed whole."""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import ledger
+from ..errors import (
+    Forbidden,
+    InvalidRequest,
+    InvalidState,
+    NotFound,
+)
+from ..models import (
+    DisputeOutcome,
+    Escrow,
+    EscrowStatus,
+    Milestone,
+    MilestoneStatus,
+    TransactionKind,
+)
+from ._internal import (
+    _LOCK_ESCROW_FOR_CONFIRM,
+    _check_actionable,
+    _close_after_last,
+    _event,
+    _get_milestone,
+    _lock_escrow,
+    _milestones,
+    _refuse_if_disputed,
+    _require_party,
+    _schedule_payout,
+    _settle_milestone,
+)
+from .review_clock import _review_clock_start, review_deadline_of
+
+
+@transaction.atomic(durable=True)
+def milestone_complete(
+    *,
+    milestone: Milestone,
+    by: Any,
+    completed_by: str = "",
+    proof: str = "",
+    proof_uri: str = "",
+) -> Milestone:
+    """The seller marks a milestone delivered, with proof. With auto-release on and all
+    prerequisites met, the release follows in the same transaction."""
+    escrow = _lock_escrow(milestone.escrow)
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    if role != "seller":
+        raise Forbidden("Only the seller can mark a milestone delivered")
+    # The milestone's own state first: the seeds' "Milestone already released" holds after the
+    # last release closed the escrow too.
+    if milestone.status == MilestoneStatus.COMPLETED:
+        raise InvalidRequest("Milestone already completed")
+    if milestone.status == MilestoneStatus.RELEASED:
+        raise InvalidRequest("Milestone already released")
+    if milestone.status in (MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT):
+        raise InvalidState("Milestone was refunded")
+    _check_actionable(escrow, allow_unfunded=True)
+    _refuse_if_disputed(milestone)
+    previous = escrow.milestone_before(milestones, milestone)
+    if previous is not None and previous.status == MilestoneStatus.PENDING:
+        raise InvalidRequest(f"Previous milestone (index {previous.index}) must be completed first")
+    milestone.complete()
+    milestone.completed_by = completed_by[:200]
+    milestone.completion_proof = proof
+    milestone.completion_proof_uri = proof_uri
+    milestone.completed_at = timezone.now()
+    _review_clock_start(escrow, milestone, milestone.completed_at)
+    milestone.save()
+    _event(
+        "milestone.completed",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        from_status=MilestoneStatus.PENDING,
+        to_status=milestone.status,
+        details={
+            "index": milestone.index,
+            "completedBy": milestone.completed_by,
+            "proof": proof[:500],
+            "proofUri": proof_uri,
+            "reviewDeadline": milestone.review_deadline.isoformat() if milestone.review_deadline else None,
+        },
+    )
+    if escrow.auto_release_on_proof and escrow.status == EscrowStatus.OPENED:
+        _release_ready(escrow, milestones, by=None)
+    return milestone
+
+
+@transaction.atomic(durable=True)
+def milestone_release(*, milestone: Milestone, by: Any) -> Milestone:
+    """The buyer confirms one stage: its amount moves from the hold to the payee's balance.
+    Releasing the last milestone completes the escrow in the same transaction. Returns the
+    released milestone; its .escrow is the escrow as this transaction left it."""
+    escrow = _lock_escrow(milestone.escrow, with_seller_account=True)
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    return _buyer_releases(escrow, milestones, _get_milestone(escrow, milestone, milestones), role, by)
+
+
+@transaction.atomic(durable=True)
+def milestone_confirm(*, escrow_id: str, milestone_id: str, by: Any) -> Milestone:
+    """milestone_release addressed by public ids, as the API's confirm call addresses it: the
+    escrow is found and locked in one read, with nothing read before the transaction. The same
+    answers: "Escrow not found" for an escrow that is missing or not the caller's, "Milestone not
+    found" for a stage that is not the escrow's."""
+    escrow = _LOCK_ESCROW_FOR_CONFIRM.first(escrow_id)
+    if escrow is None:
+        raise NotFound("Escrow not found")
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    milestone = next((m for m in milestones if m.public_id == milestone_id), None)
+    if milestone is None:
+        raise NotFound("Milestone not found")
+    return _buyer_releases(escrow, milestones, milestone, role, by)
+
+
+def _buyer_releases(
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, role: str, by: Any
+) -> Milestone:
+    if role != "buyer":
+        raise Forbidden("Only the buyer can release a milestone")
+    _release_one(escrow, milestones, milestone, by=by)
+    if escrow.auto_release_on_proof:
+        _release_ready(escrow, milestones, by=None)
+    return milestone
+
+
+@transaction.atomic(durable=True)
+def milestone_auto_release(*, milestone: Milestone) -> Milestone | None:
+    """Timer: a delivered milestone the buyer neither confirmed nor disputed within the
+    inspection period is released. Returns None when it no longer qualifies."""
+    escrow = _lock_escrow(milestone.escrow)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    if escrow.status != EscrowStatus.OPENED or milestone.status != MilestoneStatus.COMPLETED:
+        return None
+    deadline = review_deadline_of(milestone)
+    if deadline is None or deadline > timezone.now():
+        return None
+    previous = escrow.milestone_before(milestones, milestone)
+    if previous is not None and not previous.is_settled:
+        return None
+    _release_one(escrow, milestones, milestone, by=None, reason="inspection period lapsed")
+    return milestone
+
+
+def _release_one(
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Any, reason: str = ""
+) -> None:
+    if milestone.status == MilestoneStatus.RELEASED:
+        raise InvalidRequest("Milestone already released")
+    if milestone.status in (MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT):
+        raise InvalidState("Milestone was refunded")
+    _check_actionable(escrow, allow_unfunded=False)
+    _refuse_if_disputed(milestone)
+    previous = escrow.milestone_before(milestones, milestone)
+    if previous is not None and not previous.is_settled:
+        raise InvalidRequest(f"Previous milestone (index {previous.index}) must be released first")
+    _release(escrow, milestones, milestone, by=by, reason=reason)
+
+
+def _release(
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Any, reason: str = ""
+) -> None:
+    payee = milestone.payee or escrow.seller
+    known = getattr(escrow, "seller_account_id", None) if payee.pk == escrow.seller_id else None
+    payee_account = ledger.customer_account(payee, escrow.currency, known_id=known)
+    ledger.post(
+        TransactionKind.RELEASE,
+        escrow.currency,
+        [(ledger.hold_account(escrow), -milestone.amount), (payee_account, milestone.amount)],
+        escrow=escrow,
+        milestone=milestone,
+    )
+    _settle_milestone(
+        escrow,
+        milestone,
+        DisputeOutcome.RELEASE,
+        by=by,
+        at=timezone.now(),
+        details={
+            "index": milestone.index,
+            "amount": milestone.amount,
+            "payee": payee.customer_id,
+            "reason": reason,
+        },
+    )
+    _schedule_payout(escrow, payee=payee, amount=milestone.amount, milestone=milestone, by=by)
+    if all(m.is_settled for m in milestones):
+        _close_after_last(escrow, milestones, by=by)
+
+
+def _release_ready(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> None:
+    """Auto-release on proof: release delivered milestones, in order, while prerequisites hold."""
+    for m in escrow.release_order(milestones):
+        if escrow.status != EscrowStatus.OPENED:
+            return
+        if m.is_settled:
+            continue
+        if m.status != MilestoneStatus.COMPLETED:
+            return
+        _release(escrow, milestones, m, by=by, reason="auto-release on proof")
+
+
+@transaction.atomic(durable=True)
+def escrow_confirm_delivery(*, escrow: Escrow, by: Any) -> Escrow:
+    """Standard escrow: the buyer confirms delivery and the whole amount goes to the seller."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "buyer":
+        raise Forbidden("Only the buyer can confirm delivery")
+    if escrow.is_milestone:
+        raise InvalidRequest("A milestone escrow is released milestone by milestone")
+    _check_actionable(escrow, allow_unfunded=False)
+    ledger.post(
+        TransactionKind.RELEASE,
+        escrow.currency,
+        [
+            (ledger.hold_account(escrow), -escrow.amount),
+            (ledger.customer_account(escrow.seller, escrow.currency), escrow.amount),
+        ],
+        escrow=escrow,
+    )
+    before = escrow.status
+    escrow.complete()
+    escrow.closed_at = timezone.now()
+    escrow.save()
+    _event("escrow.completed", by=by, escrow=escrow, from_status=before, to_status=escrow.status)
+    _schedule_payout(escrow, payee=escrow.seller, amount=escrow.amount, milestone=None, by=by)
+    return escrow

@@ -1,0 +1,159 @@
+"""The buyer's review clock: its deadline, one extension, the reminder before it releases."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..errors import (
+    Forbidden,
+    InvalidState,
+)
+from ..models import (
+    Escrow,
+    EscrowStatus,
+    Milestone,
+    MilestoneStatus,
+)
+from ..money import format_money
+from ._internal import (
+    _check_actionable,
+    _event,
+    _get_milestone,
+    _lock_escrow,
+    _milestones,
+    _refuse_if_disputed,
+    _require_party,
+)
+
+
+def review_deadline_of(milestone: Milestone) -> datetime | None:
+    """When a delivered milestone releases by itself (Milestone.review_ends_at)."""
+    return milestone.review_ends_at
+
+
+def _review_clock_start(escrow: Escrow, milestone: Milestone, at: datetime) -> None:
+    milestone.review_deadline = at + escrow.inspection_period
+    milestone.review_extended_at = None
+    milestone.reminder_sent_at = None
+
+
+def _review_clock_on_funding(escrow: Escrow, milestones: list[Milestone]) -> None:
+    """A stage delivered before the buyer paid: the buyer's review starts when the money is in,
+    so a deadline that ran while nothing was held cannot release at once."""
+    for m in milestones:
+        if m.status != MilestoneStatus.COMPLETED or escrow.funded_at is None:
+            continue
+        start = escrow.funded_at + escrow.inspection_period
+        if m.review_deadline is None or m.review_deadline < start:
+            m.review_deadline = start
+            m.reminder_sent_at = None
+            m.save(update_fields=["review_deadline", "reminder_sent_at"])
+
+
+@transaction.atomic(durable=True)
+def milestone_review_extend(*, milestone: Milestone, by: Any) -> Milestone:
+    """The buyer takes more time to review a delivered milestone: the deadline moves by
+    ESCROW_REVIEW_EXTENSION, once, and only while the clock is still running."""
+    escrow = _lock_escrow(milestone.escrow)
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    if role != "buyer":
+        raise Forbidden("Only the buyer can extend the review period")
+    _refuse_if_disputed(milestone)
+    _check_actionable(escrow, allow_unfunded=False)
+    now = timezone.now()
+    refusal = milestone.review_extension_refusal(now)
+    if refusal is not None:
+        code, message = refusal
+        raise InvalidState(message, code=code)
+    deadline = milestone.review_ends_at
+    assert deadline is not None
+    extension: timedelta = settings.ESCROW_REVIEW_EXTENSION
+    milestone.review_deadline = deadline + extension
+    milestone.review_extended_at = now
+    # A new deadline earns a new reminder.
+    milestone.reminder_sent_at = None
+    milestone.save(update_fields=["review_deadline", "review_extended_at", "reminder_sent_at"])
+    _event(
+        "milestone.review_extended",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        details={
+            "index": milestone.index,
+            "previousDeadline": deadline.isoformat(),
+            "reviewDeadline": milestone.review_deadline.isoformat(),
+            "extensionSeconds": int(extension.total_seconds()),
+        },
+    )
+    return milestone
+
+
+def review_reminder_due(milestone: Milestone, now: datetime) -> bool:
+    deadline = review_deadline_of(milestone)
+    return (
+        milestone.status == MilestoneStatus.COMPLETED
+        and milestone.reminder_sent_at is None
+        and deadline is not None
+        and deadline - settings.ESCROW_REVIEW_REMINDER_BEFORE <= now < deadline
+    )
+
+
+@transaction.atomic(durable=True)
+def milestone_review_remind(*, milestone: Milestone) -> Milestone | None:
+    """Timer: email the buyer once, ESCROW_REVIEW_REMINDER_BEFORE before a delivered
+    milestone releases by itself. Two runs at once send one email: the escrow row lock
+    serialises them and the conditional update lets only the first mark the milestone.
+    The email goes out inside the transaction, so a failed send leaves the milestone unmarked
+    for the next run. Returns None when nothing was due."""
+    escrow = _lock_escrow(milestone.escrow)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    now = timezone.now()
+    if (
+        escrow.status != EscrowStatus.OPENED
+        or escrow.buyer is None
+        or not review_reminder_due(milestone, now)
+    ):
+        return None
+    claimed = Milestone.objects.filter(
+        pk=milestone.pk, status=MilestoneStatus.COMPLETED, reminder_sent_at__isnull=True
+    ).update(reminder_sent_at=now)
+    if claimed != 1:
+        return None
+    milestone.reminder_sent_at = now
+    deadline = review_deadline_of(milestone)
+    assert deadline is not None
+    _event(
+        "milestone.review_reminder_sent",
+        by=None,
+        escrow=escrow,
+        milestone=milestone,
+        customer=escrow.buyer,
+        details={"index": milestone.index, "reviewDeadline": deadline.isoformat()},
+    )
+    _send_review_reminder(escrow, milestone, deadline)
+    return milestone
+
+
+def _send_review_reminder(escrow: Escrow, milestone: Milestone, deadline: datetime) -> None:
+    from django.core.mail import send_mail
+
+    title = milestone.title or f"Stage {milestone.index + 1}"
+    when = timezone.localtime(deadline).strftime("%d %b %Y, %H:%M %Z")
+    amount = format_money(milestone.amount, escrow.currency)
+    link = f"{settings.SITE_URL.rstrip('/')}/escrows/{escrow.public_id}/"
+    send_mail(
+        subject=f"Review “{title}” by {when}: it releases automatically",
+        message=(
+            f"{escrow.seller.display_name} marked “{title}” of “{escrow.title}” delivered.\n\n"
+            f"Unless you confirm or dispute it, {amount} is released to them automatically on {when}.\n"
+            f"Review it here: {link}\n"
+        ),
+        from_email=None,
+        recipient_list=[escrow.buyer.email],
+    )
