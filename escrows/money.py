@@ -120,11 +120,6 @@ def format_money(minor: int, currency: str) -> str:
     return f"{to_decimal(minor, currency):,f} {currency}"
 
 
-def minor_to_major_int(minor: int, currency: str) -> int:
-    """For the provider surface; amounts there are whole major units by construction."""
-    return minor // 10 ** currency_exponent(currency)
-
-
 def fee_for(amount_minor: int, currency: str) -> tuple[int, str]:
     """The fee for an escrow amount under the current schedule, and the schedule version."""
     schedule = settings.ESCROW_FEE_SCHEDULE

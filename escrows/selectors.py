@@ -144,10 +144,6 @@ def escrow_ledger_summary(escrow: Escrow) -> LedgerSummary:
     )
 
 
-def released_amount(escrow: Escrow) -> int:
-    return escrow.milestones.filter(status=MilestoneStatus.RELEASED).aggregate(t=Sum("amount"))["t"] or 0
-
-
 def balances_for_user(user: Any) -> dict[str, dict[str, int]]:
     """{currency: {"available": main balance, "in_flight": payouts being paid}}"""
     out: dict[str, dict[str, int]] = {}
@@ -209,10 +205,6 @@ def dispute_get(escrow: Escrow, dispute_id: str) -> Dispute:
         return disputes_of(escrow).get(public_id=dispute_id)
     except Dispute.DoesNotExist:
         raise NotFound("Dispute not found") from None
-
-
-def dispute_get_for_user(user: Any, escrow_public_id: str, dispute_id: str) -> Dispute:
-    return dispute_get(escrow_get_for_viewer(user, escrow_public_id), dispute_id)
 
 
 def escrow_get_for_viewer(user: Any, public_id: str) -> Escrow:
@@ -447,15 +439,6 @@ def cancellation_proposal_get(escrow: Escrow, public_id: str) -> CancellationPro
 
 def open_cancellation_proposal(escrow: Escrow) -> CancellationProposal | None:
     return escrow.cancellation_proposals.filter(status=CancellationStatus.PROPOSED).first()
-
-
-def held_amount(escrow: Escrow, milestones: list[Milestone]) -> int:
-    """What an open escrow holds (its unsettled milestones; a standard escrow: the amount)."""
-    if escrow.is_closed or escrow.status == "AWAITING_PAYMENT":
-        return 0
-    if escrow.is_milestone:
-        return sum(m.amount for m in milestones if not m.is_settled)
-    return escrow.amount
 
 
 def with_review_clock(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:

@@ -264,13 +264,6 @@ class StrictInteger(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-class StrictBoolean(serializers.BooleanField):
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            raise serializers.ValidationError("Must be true or false.")
-        return data
-
-
 DECIMAL_STRING = re.compile(r"-?\d+(\.\d+)?")
 
 
