@@ -126,10 +126,20 @@ def _forget_compiled_queries() -> None:
                 value._by_alias.clear()
 
 
+def _only() -> list[str]:
+    """MUTATION_ONLY=escrows/money.py,escrows/ledger.py: mutate just these this time."""
+    return [p.strip() for p in os.environ.get("MUTATION_ONLY", "").split(",") if p.strip()]
+
+
 def _retry_open_verdicts() -> int:
     """Forget every verdict but `killed`, so this run tests those mutants again."""
+    import fnmatch
+
     reset = 0
     for meta_path in MUTANTS.rglob("*.py.meta"):
+        module = str(meta_path.relative_to(MUTANTS)).removesuffix(".meta")
+        if _only() and not any(fnmatch.fnmatch(module, p) for p in _only()):
+            continue
         meta = json.loads(meta_path.read_text())
         codes = meta["exit_code_by_key"]
         for key, code in codes.items():
@@ -174,7 +184,12 @@ def _forget_stats_of_other_modules() -> None:
     if not stats.exists():
         return
     seen = {key.split(".x")[0] for key in json.loads(stats.read_text())["tests_by_mangled_function_name"]}
-    wanted = {m.removesuffix(".py").replace("/", ".") for m in _configured_modules() if (ROOT / m).exists()}
+    import fnmatch
+
+    modules = [m for m in _configured_modules() if (ROOT / m).exists()]
+    if _only():
+        modules = [m for m in modules if any(fnmatch.fnmatch(m, p) for p in _only())]
+    wanted = {m.removesuffix(".py").replace("/", ".") for m in modules}
     unseen = {m for m in wanted - seen if not m.endswith("__init__")}
     if unseen:
         print(f"New modules to mutate ({', '.join(sorted(unseen))}): learning the tests again", flush=True)
@@ -196,6 +211,11 @@ def run(args: list[str]) -> int:
         print(f"Retrying {_retry_open_verdicts()} mutants that were not killed last time", flush=True)
     _patch_mutmut()
     from mutmut.__main__ import cli
+
+    if _only():
+        from mutmut.configuration import config
+
+        config().only_mutate = _only()
 
     jobs = os.environ.get("MUTATION_JOBS") or str(os.cpu_count() or 2)
     started = time.time()
