@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from .money import format_minor, format_money
@@ -264,6 +265,10 @@ class Escrow(models.Model):
         if self.is_milestone:
             return sum(m.amount for m in milestones if not m.is_settled)
         return self.amount
+
+    def payment_expired(self, now: datetime | None = None) -> bool:
+        """Unpaid past its expiry: no longer payable, and the timer cancels it."""
+        return self.status == EscrowStatus.AWAITING_PAYMENT and self.expires_at <= (now or timezone.now())
 
     def reserved_for_other(self, user: Any) -> bool:
         """Only the reserved buyer may pay: this escrow names another buyer than `user` (by

@@ -62,7 +62,7 @@ def escrow_cancel(*, escrow: Escrow, by: Any) -> Escrow:
 def escrow_expire(*, escrow: Escrow) -> Escrow | None:
     """Timer: an escrow still awaiting payment after its expiry is cancelled."""
     escrow = _lock_escrow(escrow)
-    if escrow.status != EscrowStatus.AWAITING_PAYMENT or escrow.expires_at > timezone.now():
+    if not escrow.payment_expired():
         return None
     escrow.expire()
     escrow.closed_at = timezone.now()

@@ -113,6 +113,10 @@ def _escrow_fund(
         if escrow.status in (EscrowStatus.CANCELLED,):
             raise InvalidState("This escrow was cancelled and can no longer be paid")
         raise InvalidState("This escrow is already funded", code="already_funded")
+    if escrow.payment_expired():
+        raise InvalidState(
+            "This escrow's time to pay ran out and it can no longer be paid", code="payment_expired"
+        )
     if source not in FundingSource.values:
         raise InvalidRequest(f"gateway must be one of: {', '.join(FundingSource.values)}", field="gateway")
     _refuse_changed_terms(escrow, terms_version=terms_version, expected_total=expected_total)

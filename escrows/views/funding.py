@@ -28,8 +28,8 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
     except NotFound:
         return _payment_link_closed(request)
     role = escrow.party_role(request.user)
-    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
-        # Once paid (or cancelled) the link shows the deal to its parties only.
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT or escrow.payment_expired():
+        # Once paid, cancelled or past its time to pay, the link shows the deal to its parties only.
         if role is None:
             return _payment_link_closed(request)
         return redirect("escrow_detail", public_id=escrow.public_id)

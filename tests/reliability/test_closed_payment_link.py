@@ -1,12 +1,17 @@
 """Once an escrow is paid (or cancelled) its payment link shows the deal to its parties only;
 anyone else who has the link gets the same neutral page as for a link that never existed."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from escrows import services
-from tests.helpers import fund, make_escrow
+from escrows.errors import InvalidState
+from escrows.models import Escrow
+from tests.helpers import fund, ledger_fingerprint, make_escrow
 from tests.reliability import figures
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +72,24 @@ def test_an_open_payment_link_still_shows_what_is_bought(seller):
     escrow = make_escrow(seller, parts=(10_000, 20_000), title="Kitchen remodel")
     html = Client().get(reverse("pay", args=[escrow.payment_token])).content.decode()
     assert "Kitchen remodel" in html and "304.50 USD" in html
+
+
+def test_an_escrow_past_its_time_to_pay_cannot_be_paid_before_the_timer_cancels_it(seller, buyer):
+    """Between its expiry and the timer's next run an unpaid escrow is still AWAITING_PAYMENT;
+    the service and the payment link treat it as closed all the same."""
+    escrow = make_escrow(seller, parts=(10_000, 20_000))
+    services.wallet_topup(customer=buyer, amount=100_000, currency="USD")
+    Escrow.objects.filter(pk=escrow.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    before = ledger_fingerprint()
+    with pytest.raises(InvalidState) as refused:
+        services.escrow_fund(escrow=escrow, by=buyer)
+    assert refused.value.code == "payment_expired"
+    browser = Client()
+    browser.force_login(buyer)
+    response = browser.post(reverse("pay", args=[escrow.payment_token]), {"source": "WALLET"})
+    assert response.status_code == 404 and "no longer open" in response.content.decode()
+    paid = ledger_fingerprint() != before
+    figures.add(SECTION, "payment after the time to pay ran out: attempts", 2)
+    figures.add(SECTION, "violations: paid after the time to pay ran out", int(paid))
+    assert not paid
+    assert services.escrow_expire(escrow=escrow) is not None  # the timer still cancels it
