@@ -237,7 +237,7 @@ class MockOffRampPayoutAdmin(ReadOnlyAdmin):
     search_fields = ("idempotency_key", "destination", "reference")
 
 
-# -- disputes and evidence (issue 7) ---------------------------------------------------------
+# -- disputes and evidence ------------------------------------------------------------------
 
 
 class DisputeEvidenceInline(admin.TabularInline):

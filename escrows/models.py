@@ -321,7 +321,7 @@ class Milestone(models.Model):
     released_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # -- review clock (issue 7): set when delivered; the buyer confirms or disputes by then,
+    # -- review clock: set when delivered; the buyer confirms or disputes by then,
     # or the timer releases. One extension; one reminder per deadline (reset by the extension).
     review_deadline = models.DateTimeField(null=True, blank=True)
     review_extended_at = models.DateTimeField(null=True, blank=True)
@@ -699,7 +699,7 @@ class MockOffRampPayout(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
 
-# Disputes and evidence (issue 7) -------------------------------------------------------------
+# Disputes and evidence ----------------------------------------------------------------------
 
 
 def new_dispute_id() -> str:

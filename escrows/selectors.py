@@ -191,7 +191,7 @@ def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
     return qs.annotate(released_total=Coalesce(Subquery(released), Value(0), output_field=BigIntegerField()))
 
 
-# -- disputes and evidence (issue 7) ---------------------------------------------------------
+# -- disputes and evidence ------------------------------------------------------------------
 
 
 def disputes_of(escrow: Escrow) -> QuerySet[Dispute]:

@@ -1,5 +1,5 @@
 """Shared test helpers: building escrows through the services, and the ledger invariants of
-SPEC §2 that must hold after every operation."""
+the product's ledger rules that must hold after every operation."""
 
 from django.db.models import Count, Sum
 

@@ -86,7 +86,7 @@ def test_seed_demo_prints_working_keys_for_seller_buyer_and_platform():
     assert set(lines) == {"seller", "buyer", "platform"}
     r = APIClient(HTTP_X_API_KEY=lines["seller"]).get("/v1/escrow/milestone/unknown-token")
     assert r.status_code == 404 and r.json()["message"] == "Escrow not found"
-    # Escrows in every state (SPEC §5), a ledger that balances, and a second run adds none.
+    # Escrows in every state (seed_demo), a ledger that balances, and a second run adds none.
     assert set(Escrow.objects.values_list("status", flat=True)) == set(EscrowStatus.values)
     assert_ledger_invariants()
     count = Escrow.objects.count()

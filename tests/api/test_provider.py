@@ -1,4 +1,4 @@
-"""Escrow-provider surface (seed 004, SPEC §3): envelope, integer amounts, state mapping,
+"""Payluk's escrow API: envelope, integer amounts, state mapping,
 customer-id, pay (wallet, card, reference replay), top-up, confirm with payee routing."""
 
 import pytest

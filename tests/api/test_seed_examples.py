@@ -1,6 +1,6 @@
-"""The seeds' own code examples, run against a live server with only the base URL, the key
-(and the example's placeholder ids) changed: seed 001's full Python milestone flow, the Python
-snippets of seeds 000, 002 and 003, and their curl calls."""
+"""The providers' own documented code examples, run against a live server with only the base
+URL, the key (and the example's placeholder ids) changed: Finternet's full Python milestone
+flow, its other Python snippets, and their curl calls."""
 
 import json
 import os

@@ -211,7 +211,7 @@ ENDPOINTS = [
              403, 200, delivered=True),
     Endpoint("DELETE webhook endpoint", "api", lambda w, c: c.delete(f"/v1/webhooks/{_webhook(w)}"),
              200, 404),
-    # -- disputes and the evidence export (issue 7): the buyer opened the dispute
+    # -- disputes and the evidence export: the buyer opened the dispute
     Endpoint("GET disputes", "api",
              lambda w, c: c.get(f"/v1/escrows/{w.escrow.public_id}/disputes"), 200, 200),
     Endpoint("POST dispute open", "api",

@@ -1,5 +1,5 @@
 """A hypothesis state machine drives the services with random actions by random actors. After
-every step the ledger invariants of SPEC §2 hold; every refused action (EscrowError) changed
+every step the ledger invariants hold; every refused action (EscrowError) changed
 nothing; strangers are never let in. Against a second reading of the rules (escrow_model.py):
 milestones are delivered and released in order, and a release the order allows is never
 refused; every fee is the schedule's, charged on top of the amount and never refunded; every
@@ -1419,7 +1419,7 @@ class EscrowServices(RuleBasedStateMachine):
         self._started = True
 
     def money_is_consistent(self) -> None:
-        """SPEC §2 beyond the shared helper, in a few grouped queries (this runs every step)."""
+        """The ledger rules the shared helper leaves out, in a few grouped queries (run every step)."""
         moved: dict[tuple[int, str], int] = {
             (row["transaction__escrow"], row["transaction__kind"]): row["total"]
             for row in LedgerEntry.objects.filter(account__kind=AccountKind.ESCROW_HOLD)

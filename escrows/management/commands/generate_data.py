@@ -1,6 +1,6 @@
 """Bulk test data in the real schema: N customers and escrows in every state, with the ledger
 postings the services would have made (top-up, funding, releases, refunds), so the ledger
-invariants of SPEC §2 hold on the result. Rows go in with bulk_create, a batch per transaction,
+ledger invariants hold on the result. Rows go in with bulk_create, a batch per transaction,
 so 100,000 escrows take about a minute on PostgreSQL instead of the hours the services would."""
 
 import random
