@@ -128,3 +128,20 @@ def test_a_proposal_that_no_longer_matches_what_is_held_can_only_be_withdrawn(se
     assert for_seller.held == 70_000
     assert (for_seller.can_answer_proposal, for_seller.can_propose_cancellation) == (False, True)
     assert refund_actions(escrow, stages, buyer, proposal=proposal).can_withdraw_proposal is True
+
+
+def test_no_cancellation_is_offered_while_a_stage_is_disputed(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    services.dispute_open(escrow=escrow, milestone=milestones(escrow)[1], by=buyer, reason="Late")
+    escrow = refresh(escrow)
+    assert refund_actions(escrow, milestones(escrow), buyer).can_propose_cancellation is False
+
+
+def test_a_cancellation_is_offered_while_a_single_minor_unit_is_held(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer, parts=(1, 1))
+    fund(escrow, buyer)
+    services.milestone_release(milestone=milestones(escrow)[0], by=buyer)
+    escrow = refresh(escrow)
+    actions = refund_actions(escrow, milestones(escrow), buyer)
+    assert (actions.held, actions.can_propose_cancellation) == (1, True)

@@ -210,3 +210,37 @@ def test_the_export_reads_a_fixed_number_of_queries(disputed, django_assert_num_
     escrow = type(escrow).objects.select_related("seller", "buyer").get(pk=escrow.pk)
     with django_assert_num_queries(9):
         selectors.evidence_export(escrow)
+
+
+def test_who_resolved_a_dispute_a_party_or_the_system(seller, buyer, settings, tmp_path):
+    from contextlib import contextmanager
+    from unittest import mock
+
+    @contextmanager
+    def at(moment):
+        with mock.patch("django.utils.timezone.now", return_value=moment):
+            yield
+
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    first, second, third = milestones(escrow)
+    accepted = services.dispute_open(escrow=escrow, milestone=first, by=buyer, reason="Late")
+    services.dispute_answer(dispute=accepted, by=seller, answer="accept")
+    lapsed = services.dispute_open(escrow=escrow, milestone=second, by=buyer, reason="Late")
+    withdrawn = services.dispute_open(escrow=escrow, milestone=third, by=buyer, reason="Late")
+    services.dispute_withdraw(dispute=withdrawn, by=buyer)
+    with at(refresh(lapsed).deadline):
+        services.dispute_apply_default(dispute=lapsed)
+    services.escrow_refund(escrow=escrow, by=seller)  # the withdrawn stage's money, which closes it
+    record = selectors.evidence_export(refresh(escrow))
+    by_id = {d["id"]: d for d in record["disputes"]}
+    assert by_id[accepted.public_id]["resolution"]["resolvedBy"] == seller.customer_id
+    assert by_id[lapsed.public_id]["resolution"]["resolvedBy"] == "system"
+    assert by_id[withdrawn.public_id]["withdrawnAt"] == iso(refresh(withdrawn).withdrawn_at)
+    assert by_id[withdrawn.public_id]["resolution"] is None and by_id[withdrawn.public_id]["answer"] is None
+    system_events = [e for e in record["events"] if e["actor"]["kind"] == "system"]
+    assert system_events and all(
+        e["actor"]["id"] is None and e["actor"]["name"] is None for e in system_events
+    )
+    assert record["escrow"]["closedAt"] == iso(refresh(escrow).closed_at)
+    assert record["escrow"]["closedAt"] is not None

@@ -107,6 +107,7 @@ def test_zero_only_where_allowed():
 
 
 def test_the_provider_surface_speaks_whole_major_units():
+    assert major_int_to_minor(1, "USD") == 100
     assert major_int_to_minor(3, "USD") == 300
     assert major_int_to_minor(10**12, "JPY") == 10**12
     for value in (0, -1, True, "3", 1.0):

@@ -110,6 +110,21 @@ def _patch_mutmut() -> None:
 
     harness.PytestRunner.run_tests = run_tests_with_fresh_queries
 
+    class FreshQueriesPerTest:
+        # Also per test: the coverage pass then sees every test that reaches a query builder,
+        # not only the first one to build it in the process.
+        @staticmethod
+        def pytest_runtest_setup(item: object) -> None:
+            _forget_compiled_queries()
+
+    execute_pytest = harness.PytestRunner.execute_pytest
+
+    def execute_pytest_with_fresh_queries(self, params, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs["plugins"] = [*kwargs.get("plugins", []), FreshQueriesPerTest()]
+        return execute_pytest(self, params, **kwargs)
+
+    harness.PytestRunner.execute_pytest = execute_pytest_with_fresh_queries
+
 
 def _forget_compiled_queries() -> None:
     """escrows.compiled builds each hot query's SQL once per process, and each mutant's process
