@@ -1,0 +1,60 @@
+"""Escrow domain models, one module per domain. @transition methods only move the status of one
+row in memory; every write that matters (locks, ledger, events, side effects) lives in
+escrows/services/."""
+
+from .disputes import (  # noqa: F401
+    ACTIVE_DISPUTE_STATUSES,
+    Dispute,
+    DisputeAnswer,
+    DisputeEvidence,
+    DisputeOutcome,
+    DisputeStatus,
+    new_dispute_id,
+    new_evidence_id,
+)
+from .escrows import (  # noqa: F401
+    CLOSED_STATUSES,
+    SETTLED_MILESTONE_STATUSES,
+    Escrow,
+    EscrowStatus,
+    Milestone,
+    MilestoneStatus,
+    ReleaseType,
+    SettlementMethod,
+    SettlementType,
+    WhoPays,
+    new_escrow_id,
+    new_event_id,
+    new_milestone_id,
+    new_payment_id,
+    new_payment_token,
+    new_settlement_id,
+    random_id,
+)
+from .events import (  # noqa: F401
+    ActorKind,
+    Event,
+)
+from .ledger import (  # noqa: F401
+    EXTERNAL_KINDS,
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    MockOffRampPayout,
+    TransactionKind,
+)
+from .payments import (  # noqa: F401
+    FundingSource,
+    Payment,
+    Settlement,
+    SettlementStatus,
+)
+from .refunds import (  # noqa: F401
+    CancellationProposal,
+    CancellationStatus,
+    RefundRequest,
+    RefundRequestStatus,
+    new_cancellation_id,
+    new_refund_request_id,
+)

@@ -1,0 +1,429 @@
+"""Escrows and their milestones: terms, status machines, and the rule predicates the services
+and the pages both call."""
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import FSMField, transition
+
+from ..money import format_minor, format_money
+
+
+def random_id(prefix: str, nbytes: int = 12) -> str:
+    return prefix + secrets.token_hex(nbytes)
+
+
+def new_escrow_id() -> str:
+    return random_id("intent_")
+
+
+def new_payment_token() -> str:
+    # Separate from the id and unguessable: whoever holds it can see and pay the escrow.
+    return "pt_" + secrets.token_urlsafe(24)
+
+
+def new_milestone_id() -> str:
+    return random_id("milestone_")
+
+
+def new_settlement_id() -> str:
+    return random_id("stl_")
+
+
+def new_payment_id() -> str:
+    return random_id("pay_")
+
+
+def new_event_id() -> str:
+    return random_id("evt_")
+
+
+class EscrowStatus(models.TextChoices):
+    AWAITING_PAYMENT = "AWAITING_PAYMENT", "Awaiting payment"
+    OPENED = "OPENED", "Opened"
+    DISPUTED = "DISPUTED", "Disputed"
+    COMPLETED = "COMPLETED", "Completed"
+    REFUNDED = "REFUNDED", "Refunded"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+CLOSED_STATUSES = {EscrowStatus.COMPLETED, EscrowStatus.REFUNDED, EscrowStatus.CANCELLED}
+
+
+class SettlementType(models.TextChoices):
+    MILESTONE = "MILESTONE", "Milestone"
+    STANDARD = "STANDARD", "Standard"
+
+
+class ReleaseType(models.TextChoices):
+    MILESTONE_LOCKED = "MILESTONE_LOCKED", "Milestone locked"
+    DELIVERY_PROOF = "DELIVERY_PROOF", "Delivery proof"
+
+
+class WhoPays(models.TextChoices):
+    BUYER = "buyer", "Buyer"
+    SELLER = "seller", "Seller"
+    SPLIT = "split", "Split"
+
+
+class SettlementMethod(models.TextChoices):
+    OFF_RAMP_MOCK = "OFF_RAMP_MOCK", "Off-ramp (mock)"
+
+
+class Escrow(models.Model):
+    public_id = models.CharField(max_length=40, unique=True, default=new_escrow_id, editable=False)
+    payment_token = models.CharField(max_length=64, unique=True, default=new_payment_token, editable=False)
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escrows_selling"
+    )
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="escrows_buying",
+        null=True,
+        blank=True,
+    )
+    # When the seller names a buyer by email before the buyer has an account.
+    buyer_email = models.EmailField(blank=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    currency = models.CharField(max_length=8)
+    amount = models.BigIntegerField(help_text="Minor units")
+    fee = models.BigIntegerField(help_text="Minor units, paid by the buyer on top of amount")
+    fee_schedule_version = models.CharField(max_length=40)
+    who_pays = models.CharField(max_length=10, choices=WhoPays.choices, default=WhoPays.BUYER)
+    settlement_type = models.CharField(
+        max_length=10, choices=SettlementType.choices, default=SettlementType.MILESTONE
+    )
+    release_type = models.CharField(
+        max_length=20, choices=ReleaseType.choices, default=ReleaseType.MILESTONE_LOCKED
+    )
+    auto_release_on_proof = models.BooleanField(default=False)
+    intent_type = models.CharField(max_length=40, blank=True)
+    settlement_method = models.CharField(max_length=20, choices=SettlementMethod.choices, blank=True)
+    settlement_destination = models.CharField(max_length=200, blank=True)
+    max_delivery = models.PositiveIntegerField(null=True, blank=True)
+    delivery_timeline = models.CharField(max_length=10, blank=True)
+    total_quantity = models.PositiveIntegerField(null=True, blank=True)
+    category_id = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    inspection_period = models.DurationField()
+    expires_at = models.DateTimeField()
+    # Goes up with every change to what the buyer would pay for (an edit, an added milestone).
+    # A payment names the version its payer was shown and is refused if this moved on since.
+    terms_version = models.PositiveIntegerField(default=1)
+
+    status = FSMField(default=EscrowStatus.AWAITING_PAYMENT, choices=EscrowStatus.choices, protected=True)
+
+    funded_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Not a column: the milestones a service read under this escrow's lock, as the service left
+    # them (services._internal._milestones sets it). Only for answering about that same change.
+    loaded_milestones: list["Milestone"] | None = None
+
+    class Meta:
+        indexes = [
+            # Lists are ordered newest first with the id as tie-breaker (keyset pagination):
+            # the index gives that order outright, so a page reads only its rows, no sort.
+            models.Index(fields=["seller", "-created_at", "-id"], name="escrow_seller_keyset"),
+            models.Index(fields=["buyer", "-created_at", "-id"], name="escrow_buyer_keyset"),
+            models.Index(fields=["status", "expires_at"], name="escrow_status_expiry"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="escrow_amount_positive"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="escrow_fee_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.title}"
+
+    # -- transitions: status only; services do everything else ---------------------------
+    @transition(field=status, source=EscrowStatus.AWAITING_PAYMENT, target=EscrowStatus.OPENED)
+    def fund(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.OPENED, target=EscrowStatus.COMPLETED)
+    def complete(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.AWAITING_PAYMENT, target=EscrowStatus.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.AWAITING_PAYMENT, target=EscrowStatus.CANCELLED)
+    def expire(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.OPENED, target=EscrowStatus.DISPUTED)
+    def open_dispute(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=EscrowStatus.DISPUTED,
+        target=EscrowStatus.OPENED,
+    )
+    def resume(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.DISPUTED, target=EscrowStatus.COMPLETED)
+    def resolve_complete(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.DISPUTED, target=EscrowStatus.REFUNDED)
+    def resolve_refund(self) -> None:
+        pass
+
+    @transition(field=status, source=EscrowStatus.OPENED, target=EscrowStatus.REFUNDED)
+    def refund(self) -> None:
+        pass
+
+    @transition(
+        field=status, source=[EscrowStatus.OPENED, EscrowStatus.DISPUTED], target=EscrowStatus.CANCELLED
+    )
+    def cancel_by_agreement(self) -> None:
+        """Mutual cancellation of a funded escrow: both parties agreed how to split what is held."""
+
+    # -- read helpers ---------------------------------------------------------------------
+    @property
+    def is_milestone(self) -> bool:
+        return self.settlement_type == SettlementType.MILESTONE
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    @property
+    def total_charge(self) -> int:
+        return self.amount + self.fee
+
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency)
+
+    def amount_str(self) -> str:
+        return format_minor(self.amount, self.currency)
+
+    def party_role(self, user: Any) -> str | None:
+        if user is None or not getattr(user, "pk", None):
+            return None
+        if user.pk == self.seller_id:
+            return "seller"
+        if self.buyer_id is not None and user.pk == self.buyer_id:
+            return "buyer"
+        return None
+
+    # -- rule predicates: the services enforce them, the pages offer what they allow ------
+    def edit_refusal(self, milestones: Iterable["Milestone"]) -> str | None:
+        """Why the seller may not edit these terms now, or None when they may. An edit replaces
+        the whole milestone set, so a stage already marked delivered (the payment-intents API
+        records a delivery before funding) would lose its proof."""
+        if self.status != EscrowStatus.AWAITING_PAYMENT:
+            return "An escrow can only be edited while it is awaiting payment"
+        if any(m.status != MilestoneStatus.PENDING for m in milestones):
+            return "A milestone has already been marked delivered; the escrow can no longer be edited"
+        return None
+
+    def is_editable(self, milestones: Iterable["Milestone"]) -> bool:
+        return self.edit_refusal(milestones) is None
+
+    def release_order(self, milestones: Iterable["Milestone"]) -> list["Milestone"]:
+        """The milestones in the order they are released: by index, leaving out any under dispute
+        (a dispute freezes only its own milestone, never the later ones)."""
+        return sorted((m for m in milestones if m.status != MilestoneStatus.DISPUTED), key=lambda m: m.index)
+
+    def milestone_before(
+        self, milestones: Iterable["Milestone"], milestone: "Milestone"
+    ) -> "Milestone | None":
+        """The milestone that must be out of the way before this one: the nearest earlier one in
+        release order."""
+        earlier = [m for m in self.release_order(milestones) if m.index < milestone.index]
+        return earlier[-1] if earlier else None
+
+    def next_unsettled(self, milestones: Iterable["Milestone"]) -> "Milestone | None":
+        """The one milestone that can move now: the first in release order not yet settled."""
+        return next((m for m in self.release_order(milestones) if not m.is_settled), None)
+
+    def refundable_milestones(self, milestones: Iterable["Milestone"]) -> list["Milestone"]:
+        """The milestones that could be given back now (the escrow being open): not settled and not
+        under dispute."""
+        return [m for m in milestones if not m.is_settled and m.status != MilestoneStatus.DISPUTED]
+
+    def held_amount(self, milestones: Iterable["Milestone"]) -> int:
+        """What the hold account holds for this escrow: nothing before it is paid or once it is
+        closed; else its unsettled milestones (a standard escrow: its amount)."""
+        if self.status not in (EscrowStatus.OPENED, EscrowStatus.DISPUTED):
+            return 0
+        if self.is_milestone:
+            return sum(m.amount for m in milestones if not m.is_settled)
+        return self.amount
+
+    def payment_expired(self, now: datetime | None = None) -> bool:
+        """Unpaid past its expiry: no longer payable, and the timer cancels it."""
+        return self.status == EscrowStatus.AWAITING_PAYMENT and self.expires_at <= (now or timezone.now())
+
+    def reserved_for_other(self, user: Any) -> bool:
+        """Only the reserved buyer may pay: this escrow names another buyer than `user` (by
+        account, or by email while no account is set). A party is never refused by this."""
+        if self.party_role(user) is not None:
+            return False
+        if self.buyer_id is not None:
+            return True
+        return bool(self.buyer_email) and self.buyer_email != user.email.lower()
+
+
+class MilestoneStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    COMPLETED = "COMPLETED", "Delivered"
+    # Frozen by a dispute on this milestone alone; the escrow's other milestones stay live.
+    DISPUTED = "DISPUTED", "Disputed"
+    RELEASED = "RELEASED", "Released"
+    REFUNDED = "REFUNDED", "Refunded"
+    # Settled partly to the payee and partly back to the buyer (a dispute's split outcome or
+    # a mutual cancellation); the ledger postings say how much went each way.
+    SPLIT = "SPLIT", "Split"
+
+
+SETTLED_MILESTONE_STATUSES = {MilestoneStatus.RELEASED, MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT}
+
+
+class Milestone(models.Model):
+    public_id = models.CharField(max_length=48, unique=True, default=new_milestone_id, editable=False)
+    escrow = models.ForeignKey(Escrow, on_delete=models.PROTECT, related_name="milestones")
+    index = models.PositiveIntegerField()
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    amount = models.BigIntegerField(help_text="Minor units")
+    percentage = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    payee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="milestones_payee",
+    )
+    due_date = models.DateTimeField(null=True, blank=True)
+
+    status = FSMField(default=MilestoneStatus.PENDING, choices=MilestoneStatus.choices, protected=True)
+
+    completed_by = models.CharField(max_length=200, blank=True)
+    completion_proof = models.TextField(blank=True)
+    completion_proof_uri = models.URLField(max_length=2000, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # -- review clock: set when delivered; the buyer confirms or disputes by then,
+    # or the timer releases. One extension; one reminder per deadline (reset by the extension).
+    review_deadline = models.DateTimeField(null=True, blank=True)
+    review_extended_at = models.DateTimeField(null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["escrow_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["escrow", "index"], name="milestone_unique_index"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="milestone_amount_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "completed_at"], name="milestone_status_done"),
+            models.Index(fields=["status", "review_deadline"], name="milestone_review_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} #{self.index}"
+
+    @transition(field=status, source=MilestoneStatus.PENDING, target=MilestoneStatus.COMPLETED)
+    def complete(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED, MilestoneStatus.DISPUTED],
+        target=MilestoneStatus.RELEASED,
+    )
+    def release(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED, MilestoneStatus.DISPUTED],
+        target=MilestoneStatus.REFUNDED,
+    )
+    def refund(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED, MilestoneStatus.DISPUTED],
+        target=MilestoneStatus.SPLIT,
+    )
+    def split(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[MilestoneStatus.PENDING, MilestoneStatus.COMPLETED],
+        target=MilestoneStatus.DISPUTED,
+    )
+    def dispute(self) -> None:
+        pass
+
+    # A dispute withdrawn (or resolved as "carry on") puts the milestone back where it was:
+    # undelivered, or delivered and awaiting the buyer. Services pick by completed_at.
+    @transition(field=status, source=MilestoneStatus.DISPUTED, target=MilestoneStatus.PENDING)
+    def undispute_pending(self) -> None:
+        pass
+
+    @transition(field=status, source=MilestoneStatus.DISPUTED, target=MilestoneStatus.COMPLETED)
+    def undispute_delivered(self) -> None:
+        pass
+
+    @property
+    def is_settled(self) -> bool:
+        return self.status in SETTLED_MILESTONE_STATUSES
+
+    def amount_str(self) -> str:
+        return format_minor(self.amount, self.escrow.currency)
+
+    @property
+    def review_extended(self) -> bool:
+        return self.review_extended_at is not None
+
+    @property
+    def review_ends_at(self) -> datetime | None:
+        """When a delivered milestone releases by itself. Rows delivered before the clock existed
+        (or written by hand) fall back to delivered at + the escrow's inspection period."""
+        if self.review_deadline is not None:
+            return self.review_deadline
+        if self.completed_at is None:
+            return None
+        return self.completed_at + self.escrow.inspection_period
+
+    def review_extension_refusal(self, now: datetime) -> tuple[str, str] | None:
+        """Why the buyer may not extend this milestone's review now, as (code, message), or None:
+        only a delivered milestone, only once, and only while its review clock still runs."""
+        if self.status != MilestoneStatus.COMPLETED:
+            return (
+                "not_in_review",
+                "Only a delivered milestone that is waiting for your review can be extended",
+            )
+        if self.review_extended_at is not None:
+            return "already_extended", "The review period of this milestone was already extended once"
+        deadline = self.review_ends_at
+        if deadline is None or deadline <= now:
+            return "review_ended", "The review period of this milestone has already ended"
+        return None
+
+    @property
+    def in_review(self) -> bool:
+        """Delivered and waiting for the buyer: the review clock is running."""
+        return self.status == MilestoneStatus.COMPLETED and self.review_deadline is not None
