@@ -27,8 +27,12 @@ def test_an_escrow_not_expired_yet_is_left_alone(seller):
 
 
 def test_an_escrow_paid_after_the_pick_is_left_alone(seller, buyer):
-    picked = expiring_in(make_escrow(seller), -timedelta(minutes=1))
-    fund(picked, buyer)
+    """Paid in its last moments: the timer's object still says awaiting payment, and the expiry
+    has passed by the time the service runs."""
+    picked = make_escrow(seller)
+    fund(refresh(picked), buyer)
+    Escrow.objects.filter(pk=picked.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert picked.status == EscrowStatus.AWAITING_PAYMENT  # what the timer holds
     before = ledger_fingerprint()
     assert services.escrow_expire(escrow=picked) is None
     assert refresh(picked).status == EscrowStatus.OPENED

@@ -87,13 +87,15 @@ def test_no_reminder_outside_the_window_or_twice(delivered):
 
 
 def test_a_reminder_marks_only_its_own_stage(delivered, buyer):
-    other = services.escrow_create(
-        seller=delivered.escrow.seller,
-        buyer=buyer,
-        terms=EscrowTerms(title="Other", currency="USD", amount=2_000, inspection_period=timedelta(days=5)),
-        milestones=[MilestoneInput(amount=1_000), MilestoneInput(amount=1_000)],
-    )
     with at(DELIVERED - timedelta(days=1)):
+        other = services.escrow_create(
+            seller=delivered.escrow.seller,
+            buyer=buyer,
+            terms=EscrowTerms(
+                title="Other", currency="USD", amount=2_000, inspection_period=timedelta(days=5)
+            ),
+            milestones=[MilestoneInput(amount=1_000), MilestoneInput(amount=1_000)],
+        )
         fund(other, buyer)
     with at(DELIVERED):
         services.milestone_complete(milestone=milestones(other)[0], by=other.seller, proof="done")
