@@ -96,6 +96,13 @@ def test_text_of_at_most_forty_characters_is_read():
         to_minor("0" * 37 + "1.00", "USD")
 
 
+def test_a_decimal_is_read_exactly_to_a_hundred_digits():
+    assert to_minor(Decimal("1." + "0" * 50), "USD") == 100  # not held to the 40 characters of text
+    for value in (Decimal("1." + "0" * 150), Decimal("1." + "0" * 150 + "1")):  # would need rounding
+        with refused("amount has more than 2 decimal places for USD"):
+            to_minor(value, "USD")
+
+
 def test_zero_only_where_allowed():
     assert to_minor("0", "USD", allow_zero=True) == 0
     assert check_minor(0, "USD", allow_zero=True) == 0
