@@ -28,7 +28,7 @@ reliability:
 	.venv/bin/python -m tests.reliability.figures; exit $$status
 
 # Mutation testing of the money and access rules (docs/mutation.md): mutmut on SQLite, then the
-# score per module and the mutants no test kills. Takes up to an hour; not part of CI.
+# score per module and the mutants no test kills. One to two hours from scratch; not part of CI.
 # MUTATION_JOBS=N sets the workers (default: one per CPU); `rm -rf mutants` starts afresh.
 mutation:
 	python3 dev.py setup
