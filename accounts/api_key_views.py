@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from escrows.errors import EscrowError
+from core.errors import EscrowError
 
 from . import services
 from .models import APIKey

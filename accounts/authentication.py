@@ -11,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from escrows.compiled import hot_cursor
+from core.compiled import hot_cursor
 
 from .models import APIKey, User
 

@@ -9,7 +9,7 @@ from django.utils.crypto import get_random_string
 from rest_framework_api_key.crypto import KeyGenerator
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
-from escrows.compiled import CompiledQuery
+from core.compiled import CompiledQuery
 
 
 def new_customer_id() -> str:

@@ -1,7 +1,7 @@
 """Plans of every statement the measured paths send, on the run database (100,000 escrows): one
 request of each path goes through the production WSGI application in this process, an
 execute wrapper records each statement with its parameters (the hot, prepared statements too:
-escrows.compiled falls back to Django's cursor while a wrapper observes), and each is EXPLAINed
+core.compiled falls back to Django's cursor while a wrapper observes), and each is EXPLAINed
 (without ANALYZE, so nothing runs twice). A sequential scan of a table of more than
 `LARGE_ROWS` rows is what an index was missing for; the bench counts those as violations.
 

@@ -86,7 +86,7 @@ DATABASES = {
         conn_max_age=0,
     )
 }
-# The hot statements (escrows.compiled: the escrow lock, milestones, API-key lookup, list pages,
+# The hot statements (core.compiled: the escrow lock, milestones, API-key lookup, list pages,
 # ledger posting, event insert, release/close updates) run prepared on PostgreSQL: parsed and
 # planned once per pooled connection. Off (0) behind a pooler that cannot keep prepared
 # statements (pgbouncer before 1.21 in transaction mode).

@@ -10,8 +10,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.errors import EscrowError
+
 from . import services
-from .errors import EscrowError
 from .models import (
     CancellationProposal,
     Dispute,

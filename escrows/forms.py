@@ -8,8 +8,8 @@ from django.conf import settings
 from django.forms import BaseFormSet, formset_factory
 
 from accounts.forms import NoColonLabels
+from core.errors import EscrowError, InvalidRequest
 
-from .errors import EscrowError, InvalidRequest
 from .models import DisputeAnswer, DisputeOutcome, Escrow, FundingSource, Milestone
 from .money import format_minor, to_minor
 from .services import EscrowTerms, EvidenceInput, MilestoneInput

@@ -8,8 +8,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Subquery, Sum
 from django.utils import timezone
 
-from .compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, hot_cursor
-from .errors import InsufficientFunds
+from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, hot_cursor
+from core.errors import InsufficientFunds
+
 from .models import (
     EXTERNAL_KINDS,
     AccountKind,
@@ -32,7 +33,7 @@ class UnbalancedTransaction(Exception):
     """A programming error: a posting whose entries do not sum to zero."""
 
 
-# The account lookups every funding and top-up makes, compiled once (escrows.compiled); the
+# The account lookups every funding and top-up makes, compiled once (core.compiled); the
 # first use of an account creates it through get_or_create.
 _PLATFORM_ACCOUNT = CompiledQuery(
     lambda kind, currency: LedgerAccount.objects.filter(

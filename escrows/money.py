@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .errors import InvalidRequest
+from core.errors import InvalidRequest
 
 # settings.ESCROW_CURRENCIES, read once: a settings attribute costs a lazy-object lookup, and a
 # list of 50 escrows asks for an exponent 300 times. Reset when a test overrides the setting.

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from .errors import PaymentFailed
+from core.errors import PaymentFailed
 
 
 class CardGateway:

@@ -9,8 +9,9 @@ from django.db.models import BigIntegerField, OuterRef, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .compiled import CompiledQuery
-from .errors import NotFound
+from core.compiled import CompiledQuery
+from core.errors import NotFound
+
 from .models import (
     AccountKind,
     CancellationProposal,
@@ -75,7 +76,7 @@ def milestone_get(escrow: Escrow, milestone_id: str) -> Milestone:
         raise NotFound("Milestone not found") from None
 
 
-# Compiled once per process (escrows.compiled): the confirm call's first read.
+# Compiled once per process (core.compiled): the confirm call's first read.
 _MILESTONE_WITH_ESCROW = CompiledQuery(
     lambda milestone_id, escrow_id: Milestone.objects.select_related("escrow").filter(
         public_id=milestone_id, escrow__public_id=escrow_id

@@ -14,7 +14,9 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import broker, fastcache, services
+from core import fastcache
+
+from . import broker, services
 from .models import Dispute, Escrow, EscrowStatus, Milestone, MilestoneStatus, Settlement, SettlementStatus
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 import pytest
 
+from core.errors import Forbidden, InvalidRequest, InvalidState
 from escrows import services
-from escrows.errors import Forbidden, InvalidRequest, InvalidState
 from escrows.models import EscrowStatus, FundingSource, MilestoneStatus
 from escrows.selectors import escrow_ledger_summary, wallet_balance
 from escrows.services import EscrowTerms

@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.utils import timezone
 
+from core.errors import EscrowError, Forbidden, InvalidState, NotFound
 from escrows import services, tasks
-from escrows.errors import EscrowError, Forbidden, InvalidState, NotFound
 from escrows.models import Event, Milestone, MilestoneStatus
 from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, milestones, refresh
 

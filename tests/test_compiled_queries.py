@@ -1,4 +1,4 @@
-"""escrows.compiled: a query compiled once answers every later call exactly as the ORM would
+"""core.compiled: a query compiled once answers every later call exactly as the ORM would
 (same rows, related objects, annotations, converted values), and refuses a query whose
 sentinels do not come out as parameters."""
 
@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from accounts.models import APIKey
 from accounts.services import api_key_create
+from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate, hot_cursor
 from escrows import ledger, services
-from escrows.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate, hot_cursor
 from escrows.models import Escrow, Event, Milestone
 from tests.helpers import fund, make_escrow
 

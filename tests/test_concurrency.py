@@ -6,8 +6,8 @@ from collections import Counter
 import pytest
 from django.db import connection, connections
 
+from core.errors import EscrowError
 from escrows import services
-from escrows.errors import EscrowError
 from escrows.models import LedgerTransaction, MilestoneStatus, Payment
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, fund, make_escrow, milestones, refresh

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import Forbidden, InvalidState, NotFound
 from escrows import services
-from escrows.errors import Forbidden, InvalidState, NotFound
 from escrows.models import DisputeStatus, EscrowStatus, Event, MilestoneStatus
 from escrows.services import EscrowTerms
 from tests.helpers import fund, ledger_fingerprint, make_escrow, milestones, refresh

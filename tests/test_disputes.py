@@ -9,8 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from core.errors import Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows import services, tasks
-from escrows.errors import Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows.models import (
     Dispute,
     DisputeStatus,

@@ -7,8 +7,8 @@ all from the one rule, Escrow.edit_refusal."""
 import pytest
 from django.urls import reverse
 
+from core.errors import InvalidState
 from escrows import services
-from escrows.errors import InvalidState
 from escrows.models import EscrowStatus, MilestoneStatus
 from escrows.permissions import escrow_actions
 from escrows.services import EscrowTerms, MilestoneInput

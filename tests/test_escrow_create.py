@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import InvalidRequest
 from escrows import services
-from escrows.errors import InvalidRequest
 from escrows.models import Escrow, EscrowStatus, Event, SettlementType
 from escrows.services import EscrowTerms, MilestoneInput
 from tests.helpers import assert_ledger_invariants, make_escrow, milestones

@@ -1,7 +1,7 @@
 import pytest
 
+from core.errors import Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows import services
-from escrows.errors import Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows.models import Event
 from escrows.services import EscrowTerms, MilestoneInput
 from tests.helpers import fund, ledger_fingerprint, make_escrow, milestones, refresh

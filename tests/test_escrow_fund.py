@@ -1,7 +1,7 @@
 import pytest
 
+from core.errors import Conflict, Forbidden, InsufficientFunds, InvalidRequest, InvalidState, PaymentFailed
 from escrows import services
-from escrows.errors import Conflict, Forbidden, InsufficientFunds, InvalidRequest, InvalidState, PaymentFailed
 from escrows.models import EscrowStatus, FundingSource, LedgerTransaction, Payment
 from escrows.selectors import wallet_balance
 from escrows.services import EscrowTerms, MilestoneInput
@@ -108,7 +108,7 @@ def test_incomplete_milestone_set_cannot_be_funded(seller, buyer):
 
 def test_topup_refused_outside_test_mode(settings, buyer):
     settings.ESCROW_TEST_MODE = False
-    from escrows.errors import TestModeOnly
+    from core.errors import TestModeOnly
 
     with pytest.raises(TestModeOnly):
         services.wallet_topup(customer=buyer, amount=100, currency="USD")

@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.errors import InvalidRequest
 from escrows import services
-from escrows.errors import InvalidRequest
 from escrows.models import Event, WhoPays
 from escrows.services import EscrowTerms, MilestoneInput, fee_quote, fee_shares
 from tests.factories import UserFactory

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import NotFound
 from escrows import selectors, services
-from escrows.errors import NotFound
 from escrows.models import Settlement
 from tests.helpers import fund, make_escrow, milestones
 

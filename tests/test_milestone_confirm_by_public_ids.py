@@ -4,8 +4,8 @@ another escrow "Milestone not found", and a release is recorded as the buyer's."
 
 import pytest
 
+from core.errors import Forbidden, NotFound
 from escrows import services
-from escrows.errors import Forbidden, NotFound
 from escrows.models import Event, MilestoneStatus
 from tests.helpers import fund, ledger_fingerprint, make_escrow, milestones, refresh
 

@@ -3,8 +3,8 @@ another escrow, or an unknown id is told which of the two was not found."""
 
 import pytest
 
+from core.errors import NotFound
 from escrows import selectors
-from escrows.errors import NotFound
 from tests.helpers import make_escrow, milestones
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 import pytest
 
+from core.errors import Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows import services
-from escrows.errors import Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows.models import EscrowStatus, LedgerTransaction, MilestoneStatus
 from escrows.selectors import wallet_balance
 from escrows.services import EscrowTerms, MilestoneInput

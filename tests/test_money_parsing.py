@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from escrows.errors import InvalidRequest
+from core.errors import InvalidRequest
 from escrows.money import (
     MAX_AMOUNT_CHARS,
     check_minor,

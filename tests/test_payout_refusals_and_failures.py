@@ -4,8 +4,8 @@ and the event naming the payout, its escrow and the off-ramp's reason."""
 
 import pytest
 
+from core.errors import InvalidRequest
 from escrows import services
-from escrows.errors import InvalidRequest
 from escrows.models import Event, LedgerTransaction, Settlement, SettlementStatus, TransactionKind
 from escrows.selectors import balances_for_user
 from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, milestones, refresh

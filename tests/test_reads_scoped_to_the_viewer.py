@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import NotFound
 from escrows import selectors, services
-from escrows.errors import NotFound
 from escrows.models import Escrow, Milestone, MilestoneStatus
 from tests.factories import UserFactory
 from tests.helpers import fund, make_escrow, milestones

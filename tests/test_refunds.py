@@ -4,8 +4,8 @@ every path and every refusal, with the ledger invariants after each."""
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.errors import Conflict, Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows import services
-from escrows.errors import Conflict, Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows.models import (
     CancellationProposal,
     CancellationStatus,

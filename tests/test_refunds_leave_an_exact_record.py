@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import Forbidden, InvalidRequest, InvalidState
 from escrows import services
-from escrows.errors import Forbidden, InvalidRequest, InvalidState
 from escrows.models import (
     EscrowStatus,
     Event,

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from core.errors import InvalidRequest
 from escrows import services
-from escrows.errors import InvalidRequest
 from escrows.models import Milestone, MilestoneStatus
 from escrows.selectors import wallet_balance
 from tests.api.conftest import client_for as api_client_for

@@ -10,8 +10,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from core.errors import Forbidden, InvalidState, NotFound
 from escrows import services
-from escrows.errors import Forbidden, InvalidState, NotFound
 from escrows.models import Event, Milestone
 from escrows.services import EscrowTerms, MilestoneInput
 from tests.factories import UserFactory

@@ -92,7 +92,7 @@ def test_withdrawal(seller, django_capture_on_commit_callbacks):
         services.wallet_withdraw(customer=seller, amount=2_000, currency="USD", destination="iban-1")
     assert Settlement.objects.get().status == SettlementStatus.PAID
     assert wallet_balance(seller, "USD") == 3_000
-    from escrows.errors import InsufficientFunds
+    from core.errors import InsufficientFunds
 
     with pytest.raises(InsufficientFunds):
         services.wallet_withdraw(customer=seller, amount=3_001, currency="USD", destination="iban-1")

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import InvalidState, NotFound
 from escrows import services
-from escrows.errors import InvalidState, NotFound
 from escrows.models import Event, Settlement, SettlementStatus
 from escrows.selectors import balances_for_user
 from tests.helpers import ledger_fingerprint, refresh

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.errors import InvalidRequest, InvalidState
 from escrows import services
-from escrows.errors import InvalidRequest, InvalidState
 from escrows.models import CancellationProposal, Dispute, DisputeStatus, MilestoneStatus
 from escrows.selectors import wallet_balance
 from tests.api.conftest import client_for as api_client_for

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows import services
-from escrows.errors import Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows.ledger import cached_balance, hold_account
 from escrows.models import EscrowStatus, Event, Settlement, SettlementStatus
 from escrows.selectors import balances_for_user

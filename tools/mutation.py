@@ -13,7 +13,7 @@ What this adds to plain `mutmut run`:
   opens a transaction, so here the bodies are mutated like any other function: the decorator stays
   on the trampoline mutmut puts in the function's place and is taken off the mutated copies the
   trampoline calls, so each call still runs in exactly one durable transaction.
-- The SQL that escrows.compiled builds once per process is built afresh for each mutant, so a
+- The SQL that core.compiled builds once per process is built afresh for each mutant, so a
   mutant in a function that builds a query is tested against the query it builds.
 - Killed mutants stay killed until their function changes, but every other verdict (survived,
   no tests, timeout) is tried again on each run, so a new test gets its chance at them.
@@ -127,10 +127,10 @@ def _patch_mutmut() -> None:
 
 
 def _forget_compiled_queries() -> None:
-    """escrows.compiled builds each hot query's SQL once per process, and each mutant's process
+    """core.compiled builds each hot query's SQL once per process, and each mutant's process
     is forked from one that already built them: without this, a mutant in a function that builds
     such a query (the escrow lock, say) would never reach the SQL its tests run."""
-    compiled = sys.modules.get("escrows.compiled")
+    compiled = sys.modules.get("core.compiled")
     if compiled is None:
         return
     for name, module in list(sys.modules.items()):

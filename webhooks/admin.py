@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from escrows.errors import EscrowError
+from core.errors import EscrowError
 
 from . import services
 from .models import WebhookDelivery, WebhookEndpoint

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from escrows.errors import NotFound
+from core.errors import NotFound
 
 from .models import WebhookDelivery, WebhookEndpoint
 

@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import InvalidRequest, InvalidState, NotFound
 from escrows import broker
-from escrows.errors import InvalidRequest, InvalidState, NotFound
 from escrows.models import Event
 from escrows.money import format_minor
 

@@ -13,7 +13,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 
-from escrows.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 NOT_PUBLIC = "url must point to a public internet address"
 

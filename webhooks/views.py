@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from escrows.errors import EscrowError, NotFound
+from core.errors import EscrowError, NotFound
 
 from . import selectors, services
 from .forms import EndpointForm

@@ -24,8 +24,8 @@ from rest_framework.views import APIView
 
 from accounts.authentication import APIKeyAuthentication, CustomerSessionAuthentication
 from accounts.models import APIKey
-from escrows import fastcache
-from escrows.errors import EscrowError
+from core import fastcache
+from core.errors import EscrowError
 
 from . import idempotency
 from .parsers import StrictJSONParser

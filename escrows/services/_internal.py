@@ -9,12 +9,13 @@ from django.db import transaction
 from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
 
-from .. import broker, ledger
-from ..compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
-from ..errors import (
+from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
+from core.errors import (
     InvalidState,
     NotFound,
 )
+
+from .. import broker, ledger
 from ..models import (
     AccountKind,
     ActorKind,
@@ -41,7 +42,7 @@ def _locked_escrow_query(pk: int | str, *, with_seller_account: bool, by: str = 
     return qs.filter(**{by: pk})
 
 
-# Compiled once per process (escrows.compiled): these two reads run in every state change.
+# Compiled once per process (core.compiled): these two reads run in every state change.
 _LOCK_ESCROW = CompiledQuery(lambda pk: _locked_escrow_query(pk, with_seller_account=False), SENTINEL_PK)
 _LOCK_ESCROW_FOR_RELEASE = CompiledQuery(
     lambda pk: _locked_escrow_query(pk, with_seller_account=True), SENTINEL_PK
@@ -52,7 +53,7 @@ _LOCK_ESCROW_FOR_CONFIRM = CompiledQuery(
     "__escrow_public_id__",
 )
 _MILESTONES = CompiledQuery(lambda pk: Milestone.objects.filter(escrow_id=pk).order_by("index"), SENTINEL_PK)
-# The hot writes, SQL built once (escrows.compiled): every event row, a release, a close.
+# The hot writes, SQL built once (core.compiled): every event row, a release, a close.
 _INSERT_EVENT = CompiledInsert(Event)
 _SAVE_RELEASED = CompiledUpdate(Milestone, "status", "released_at")
 _SAVE_SETTLED = CompiledUpdate(Milestone, "status", "released_at", "refunded_at")

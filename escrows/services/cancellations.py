@@ -8,14 +8,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import ledger
-from ..errors import (
+from core.errors import (
     Conflict,
     Forbidden,
     InvalidRequest,
     InvalidState,
     NotFound,
 )
+
+from .. import ledger
 from ..models import (
     ACTIVE_DISPUTE_STATUSES,
     CancellationProposal,

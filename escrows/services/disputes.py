@@ -16,13 +16,14 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from .. import ledger
-from ..errors import (
+from core.errors import (
     Forbidden,
     InvalidRequest,
     InvalidState,
     NotFound,
 )
+
+from .. import ledger
 from ..models import (
     ACTIVE_DISPUTE_STATUSES,
     ActorKind,

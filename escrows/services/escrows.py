@@ -10,11 +10,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import (
+from core.errors import (
     Forbidden,
     InvalidRequest,
     InvalidState,
 )
+
 from ..models import (
     Escrow,
     EscrowStatus,

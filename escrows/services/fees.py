@@ -4,9 +4,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import (
+from core.errors import (
     InvalidRequest,
 )
+
 from ..models import (
     SettlementType,
     WhoPays,

@@ -6,9 +6,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import ledger
-from ..compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
-from ..errors import (
+from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
+from core.errors import (
     Conflict,
     Forbidden,
     InvalidRequest,
@@ -16,6 +15,8 @@ from ..errors import (
     TermsChanged,
     TestModeOnly,
 )
+
+from .. import ledger
 from ..models import (
     AccountKind,
     Escrow,

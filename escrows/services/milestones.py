@@ -6,13 +6,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import ledger
-from ..errors import (
+from core.errors import (
     Forbidden,
     InvalidRequest,
     InvalidState,
     NotFound,
 )
+
+from .. import ledger
 from ..models import (
     DisputeOutcome,
     Escrow,

@@ -7,10 +7,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import (
+from core.errors import (
     Forbidden,
     InvalidState,
 )
+
 from ..models import (
     Escrow,
     EscrowStatus,

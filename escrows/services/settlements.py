@@ -9,12 +9,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import ledger
-from ..errors import (
+from core.errors import (
     InvalidRequest,
     InvalidState,
     NotFound,
 )
+
+from .. import ledger
 from ..models import (
     AccountKind,
     Settlement,

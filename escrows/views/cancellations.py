@@ -7,8 +7,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from core.errors import EscrowError, NotFound
+
 from .. import selectors, services
-from ..errors import EscrowError, NotFound
 from ..forms import CancellationForm
 from ..models import CancellationProposal, Escrow
 from ..money import format_money

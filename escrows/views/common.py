@@ -11,8 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from core.errors import EscrowError, NotFound
+
 from .. import selectors
-from ..errors import EscrowError, NotFound
 from ..models import Escrow
 
 

@@ -11,8 +11,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import EscrowError, NotFound
+
 from .. import selectors, services
-from ..errors import EscrowError, NotFound
 from ..forms import AnswerForm, DisputeOpenForm, EvidenceFields, ResolveForm
 from ..models import Dispute, DisputeAnswer, DisputeOutcome, DisputeStatus, Escrow
 from ..money import format_minor, format_money, to_minor

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from core.errors import EscrowError
+
 from .. import selectors, services
-from ..errors import EscrowError
 from ..forms import DeliverForm, EscrowForm, MilestoneForm, MilestoneFormSet, attach_error, terms_from_forms
 from ..models import Escrow, MilestoneStatus
 from ..money import fee_for, format_money, normalize_currency, to_minor

@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from core.errors import EscrowError, NotFound
+
 from .. import selectors, services
-from ..errors import EscrowError, NotFound
 from ..forms import FundForm, TopupForm, WithdrawForm
 from ..models import EscrowStatus, FundingSource
 from ..money import format_minor, format_money, to_minor

@@ -7,8 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from core.errors import NotFound
+
 from .. import selectors, services
-from ..errors import NotFound
 from ..forms import DeliverForm
 from ..models import Escrow, Milestone
 from ..money import format_money

@@ -70,7 +70,7 @@ def test_a_revoked_key_stops_working(seller):
 
 def test_revoking_someone_elses_key_is_not_found(seller, stranger):
     api_key, _ = api_key_create(user=seller)
-    from escrows.errors import NotFound
+    from core.errors import NotFound
 
     with pytest.raises(NotFound):
         api_key_revoke(user=stranger, prefix=api_key.prefix)

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from escrows.errors import InvalidRequest, NotFound
+from core.errors import InvalidRequest, NotFound
 from webhooks import services
 from webhooks.models import WebhookEndpoint
 

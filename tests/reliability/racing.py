@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, connections
 
-from escrows.errors import EscrowError
+from core.errors import EscrowError
 
 
 @dataclass

@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from core.errors import InvalidState
 from escrows import services
-from escrows.errors import InvalidState
 from escrows.models import Escrow
 from tests.helpers import fund, ledger_fingerprint, make_escrow
 from tests.reliability import figures

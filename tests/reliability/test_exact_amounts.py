@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from escrows.errors import InvalidRequest
+from core.errors import InvalidRequest
 from escrows.models import Dispute, Escrow
 from escrows.money import to_minor
 from tests.api.conftest import client_for

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.errors import TermsChanged
 from escrows import services
-from escrows.errors import TermsChanged
 from escrows.models import EscrowStatus, Payment
 from escrows.services import EscrowTerms, MilestoneInput
 from tests.api.conftest import client_for

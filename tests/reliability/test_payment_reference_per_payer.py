@@ -7,8 +7,8 @@ from functools import partial
 import pytest
 from django.db import connection
 
+from core.errors import Conflict
 from escrows import services
-from escrows.errors import Conflict
 from escrows.models import Payment
 from tests.api.conftest import client_for
 from tests.factories import UserFactory

@@ -30,8 +30,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core.errors import EscrowError, NotFound
 from escrows import services, tasks
-from escrows.errors import EscrowError, NotFound
 from escrows.models import (
     CLOSED_STATUSES,
     SETTLED_MILESTONE_STATUSES,

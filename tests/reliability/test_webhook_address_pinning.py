@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from escrows.errors import InvalidRequest
+from core.errors import InvalidRequest
 from tests.helpers import make_escrow
 from tests.reliability import figures
 from tests.webhook_receiver import Receiver

@@ -5,7 +5,7 @@ other than ASCII. A clear message, never a server error."""
 import pytest
 from django.urls import reverse
 
-from escrows.errors import InvalidRequest
+from core.errors import InvalidRequest
 from escrows.models import Escrow
 from escrows.money import to_minor
 from tests.helpers import ledger_fingerprint

@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
+from core.errors import InvalidRequest
 from escrows import services
-from escrows.errors import InvalidRequest
 from escrows.money import currency_exponent, format_minor, normalize_currency, to_minor
 from escrows.services import FeeQuote, MilestoneInput
 

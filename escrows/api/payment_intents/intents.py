@@ -8,8 +8,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import InvalidRequest
 from escrows import selectors, services
-from escrows.errors import InvalidRequest
 from escrows.models import Escrow, ReleaseType, SettlementType
 from escrows.money import format_minor, normalize_currency, to_minor
 from escrows.services import EscrowTerms

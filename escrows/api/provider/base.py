@@ -11,9 +11,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.models import User
+from core.compiled import CompiledQuery
+from core.errors import NotFound
 from escrows import selectors
-from escrows.compiled import CompiledQuery
-from escrows.errors import NotFound
 from escrows.models import Escrow, EscrowStatus, Milestone
 from escrows.money import currency_exponent, to_decimal
 
@@ -217,7 +217,7 @@ EscrowOutput = inline_serializer(
 )
 
 
-# The pay and milestone-list lookups, compiled once per process (escrows.compiled).
+# The pay and milestone-list lookups, compiled once per process (core.compiled).
 _ESCROW_BY_PUBLIC_ID = CompiledQuery(
     lambda public_id: Escrow.objects.select_related("seller", "buyer").filter(public_id=public_id)[:1],
     "__escrow_id__",

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from accounts import services as account_services
 from accounts.authentication import key_owner
-from escrows.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 from ..common import StrictSerializer, Text, parse
 from .base import ERRORS, ErrorOutput, ProviderAPIView, envelope, ok

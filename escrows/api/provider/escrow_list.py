@@ -16,9 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
+from core.compiled import SENTINEL_PK, CompiledQuery
+from core.errors import InvalidRequest
 from escrows import selectors
-from escrows.compiled import SENTINEL_PK, CompiledQuery
-from escrows.errors import InvalidRequest
 from escrows.models import Milestone
 
 from .base import (
@@ -65,7 +65,7 @@ def _after(created_at: datetime, pk: int) -> Q:
     return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
 
 
-# The page and milestone reads, compiled once per process for each shape (escrows.compiled):
+# The page and milestone reads, compiled once per process for each shape (core.compiled):
 # role x first page or after a cursor x fetch size; the milestones of a page (below).
 _SENTINEL_TIME = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
 _PAGES: dict[tuple[str, int, bool], CompiledQuery] = {}

@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
+from core.errors import InvalidRequest, NotFound
 from escrows import selectors, services
-from escrows.errors import InvalidRequest, NotFound
 from escrows.models import ReleaseType, SettlementType
 from escrows.money import major_int_to_minor, normalize_currency
 from escrows.services import EscrowTerms, MilestoneInput
