@@ -72,14 +72,20 @@ def escrow_fund(
         )
     except IntegrityError:
         # Two payments of this payer with one reference at once, for two escrows: the loser.
-        prior = Payment.objects.filter(payer_id=by.pk, reference=(reference or "").strip()).first()
+        prior = _PAYMENT_BY_REFERENCE.first(by.pk, (reference or "").strip())
         if prior is None:
             raise
-        if prior.escrow_id == escrow.pk:
-            return prior
+        return _replay(prior, escrow)
+
+
+def _replay(prior: Payment, escrow: Escrow) -> Payment:
+    """A reference this payer used before: the same payment again for the same escrow, a
+    conflict for another one."""
+    if prior.escrow_id != escrow.pk:
         raise Conflict(
             "This payment reference was already used for another payment", code="duplicate_reference"
-        ) from None
+        )
+    return prior
 
 
 @transaction.atomic(durable=True)
@@ -101,11 +107,7 @@ def _escrow_fund(
     if reference:
         prior = _PAYMENT_BY_REFERENCE.first(by.pk, reference)
         if prior is not None:
-            if prior.escrow_id == escrow.pk:
-                return prior
-            raise Conflict(
-                "This payment reference was already used for another payment", code="duplicate_reference"
-            )
+            return _replay(prior, escrow)
     if by.pk == escrow.seller_id:
         raise Forbidden("The seller cannot pay their own escrow")
     if escrow.reserved_for_other(by):
