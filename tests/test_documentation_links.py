@@ -19,7 +19,7 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-def anchors(page: Path) -> set[str]:
+def heading_ids(page: Path) -> set[str]:
     text = FENCE.sub("", page.read_text())
     return {slug(m) for m in re.findall(r"^#{1,6} (.+)$", text, re.M)}
 
@@ -38,6 +38,6 @@ def test_every_relative_link_resolves(page):
         dest = (page.parent / path).resolve() if path else page
         if not dest.exists():
             broken.append(f"{target}: no such file")
-        elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+        elif anchor and dest.suffix == ".md" and anchor not in heading_ids(dest):
             broken.append(f"{target}: no heading #{anchor}")
     assert not broken, f"{page.name}: {broken}"

@@ -7,12 +7,14 @@ import importlib
 from django.conf import settings
 from django.db import migrations, models
 
-guards = importlib.import_module("escrows.migrations.0006_beyond_status_guards")
-ESCROW_GUARD = {"escrows_escrow": guards.TRANSITIONS["escrows_escrow"]}
+# 0010 re-created the guards of the other tables with 0006's helper; the escrow table's pairs
+# are still 0006's.
+previous = importlib.import_module("escrows.migrations.0010_request_status_guards")
+ESCROW_GUARD = {"escrows_escrow": previous.guards.TRANSITIONS["escrows_escrow"]}
 
 
 def restore_escrow_guard(apps, schema_editor):
-    guards._recreate(schema_editor, ESCROW_GUARD)
+    previous.guards._recreate(schema_editor, ESCROW_GUARD)
 
 
 class Migration(migrations.Migration):
