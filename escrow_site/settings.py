@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "accounts",
     "escrows",
     "webhooks",
+    "notifications",
 ]
 
 MIDDLEWARE = [
