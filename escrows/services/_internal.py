@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
 
+from accounts.types import Actor, User
 from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
 from core.errors import (
     InvalidState,
@@ -29,8 +30,6 @@ from ..models import (
     Settlement,
     TransactionKind,
 )
-
-User = Any  # accounts.User; kept loose so services stay importable from migrations and tasks
 
 
 def _locked_escrow_query(pk: int | str, *, with_seller_account: bool, by: str = "pk") -> QuerySet[Escrow]:
@@ -81,7 +80,7 @@ def _milestones(escrow: Escrow) -> list[Milestone]:
     return milestones
 
 
-def _actor_kind(by: Any) -> str:
+def _actor_kind(by: Actor) -> str:
     if by is None:
         return ActorKind.SYSTEM
     return ActorKind.ADMIN if getattr(by, "is_staff", False) else ActorKind.USER
@@ -90,11 +89,11 @@ def _actor_kind(by: Any) -> str:
 def _event(
     kind: str,
     *,
-    by: Any,
+    by: Actor,
     escrow: Escrow | None = None,
     milestone: Milestone | None = None,
     settlement: Settlement | None = None,
-    customer: Any = None,
+    customer: User | None = None,
     from_status: str = "",
     to_status: str = "",
     details: dict | None = None,
@@ -132,7 +131,7 @@ def _dispatch_events_after_commit() -> None:
     enqueue_event_dispatch()
 
 
-def _require_party(escrow: Escrow, by: Any) -> str:
+def _require_party(escrow: Escrow, by: Actor) -> str:
     role = escrow.party_role(by)
     if role is None:
         raise NotFound("Escrow not found")
@@ -168,7 +167,7 @@ def _get_milestone(escrow: Escrow, milestone: Milestone, milestones: list[Milest
     raise NotFound("Milestone not found")
 
 
-def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> None:
+def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Actor) -> None:
     before = escrow.status
     released_any = any(m.status in (MilestoneStatus.RELEASED, MilestoneStatus.SPLIT) for m in milestones)
     if escrow.status == EscrowStatus.DISPUTED:
@@ -196,7 +195,7 @@ def _settle_milestone(
     milestone: Milestone,
     outcome: str,
     *,
-    by: Any,
+    by: Actor,
     at: datetime | None,
     details: dict,
     actor_kind: str | None = None,
@@ -231,7 +230,7 @@ def _settle_milestone(
 
 
 def _schedule_payout(
-    escrow: Escrow, *, payee: Any, amount: int, milestone: Milestone | None, by: Any
+    escrow: Escrow, *, payee: User, amount: int, milestone: Milestone | None, by: Actor
 ) -> None:
     """What the seller receives from this escrow goes out by the escrow's settlement method, when
     it has one; another payee's money (and nothing) stays where it was credited."""
@@ -250,14 +249,14 @@ def _schedule_payout(
 
 def _settlement_schedule(
     *,
-    customer: Any,
+    customer: User,
     amount: int,
     currency: str,
     method: str,
     destination: str,
     escrow: Escrow | None,
     milestone: Milestone | None,
-    by: Any,
+    by: Actor,
 ) -> Settlement:
     """Reserve the amount (main balance -> payouts in flight) and enqueue the payout on commit."""
     main = ledger.customer_account(customer, currency)

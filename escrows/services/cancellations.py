@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import Actor, User
 from core.errors import (
     Conflict,
     Forbidden,
@@ -44,7 +45,7 @@ from .refunds import REASON_MAX, _close_without_money, _supersede_stale
 
 
 @transaction.atomic(durable=True)
-def escrow_cancel(*, escrow: Escrow, by: Any) -> Escrow:
+def escrow_cancel(*, escrow: Escrow, by: Actor) -> Escrow:
     """Either party, or staff from the admin, cancels an escrow nobody has paid yet."""
     escrow = _lock_escrow(escrow)
     if not getattr(by, "is_staff", False):
@@ -89,7 +90,7 @@ def _check_cancellable(escrow: Escrow, milestones: list[Milestone]) -> None:
 
 
 def _close_dispute_by_agreement(
-    escrow: Escrow, proposal: CancellationProposal, *, by: Any, now: datetime
+    escrow: Escrow, proposal: CancellationProposal, *, by: Actor, now: datetime
 ) -> None:
     """A standard escrow's whole-escrow dispute ends when both parties agree to cancel: the
     dispute is closed as withdrawn (the agreed split, not a ruling, moved the money)."""
@@ -137,7 +138,7 @@ def _check_split_amount(value: Any, *, field: str) -> int:
 
 @transaction.atomic(durable=True)
 def cancellation_propose(
-    *, escrow: Escrow, by: Any, buyer_amount: int, seller_amount: int, note: str = ""
+    *, escrow: Escrow, by: User, buyer_amount: int, seller_amount: int, note: str = ""
 ) -> CancellationProposal:
     """Either party proposes to cancel the funded escrow, splitting exactly what is held."""
     escrow = _lock_escrow(escrow)
@@ -201,7 +202,7 @@ def _seller_shares(
 
 
 @transaction.atomic(durable=True)
-def cancellation_accept(*, proposal: CancellationProposal, by: Any) -> CancellationProposal:
+def cancellation_accept(*, proposal: CancellationProposal, by: Actor) -> CancellationProposal:
     """The other party accepts: one posting splits the hold between the buyer (refund target)
     and the payees' main balances, unsettled milestones settle, the escrow is CANCELLED."""
     escrow = _lock_escrow(proposal.escrow, with_seller_account=True)
@@ -309,7 +310,7 @@ def cancellation_accept(*, proposal: CancellationProposal, by: Any) -> Cancellat
 
 @transaction.atomic(durable=True)
 def cancellation_decline(
-    *, proposal: CancellationProposal, by: Any, reason: str = ""
+    *, proposal: CancellationProposal, by: Actor, reason: str = ""
 ) -> CancellationProposal:
     escrow = _lock_escrow(proposal.escrow)
     role = _require_party(escrow, by)
@@ -324,7 +325,7 @@ def cancellation_decline(
 
 
 @transaction.atomic(durable=True)
-def cancellation_withdraw(*, proposal: CancellationProposal, by: Any) -> CancellationProposal:
+def cancellation_withdraw(*, proposal: CancellationProposal, by: Actor) -> CancellationProposal:
     escrow = _lock_escrow(proposal.escrow)
     role = _require_party(escrow, by)
     proposal = _lock_proposal(escrow, proposal)

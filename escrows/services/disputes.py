@@ -16,6 +16,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import Actor, User
 from core.errors import (
     Forbidden,
     InvalidRequest,
@@ -142,7 +143,7 @@ def _clean_evidence(evidence: EvidenceInput) -> EvidenceInput:
     return EvidenceInput(text=text, url=url, file=upload)
 
 
-def _store_evidence(dispute: Dispute, *, by: Any, role: str, evidence: EvidenceInput) -> DisputeEvidence:
+def _store_evidence(dispute: Dispute, *, by: Actor, role: str, evidence: EvidenceInput) -> DisputeEvidence:
     row = DisputeEvidence(
         dispute=dispute, submitted_by=by, submitter_role=role, text=evidence.text, url=evidence.url
     )
@@ -170,7 +171,9 @@ def _store_evidence(dispute: Dispute, *, by: Any, role: str, evidence: EvidenceI
     return row
 
 
-def _lock_dispute(dispute: Dispute, by: Any, *, staff_ok: bool = False) -> tuple[Escrow, Dispute, str | None]:
+def _lock_dispute(
+    dispute: Dispute, by: Actor, *, staff_ok: bool = False
+) -> tuple[Escrow, Dispute, str | None]:
     """Lock the dispute's escrow (the one lock every change to it takes), then re-read the
     dispute. A stranger gets NotFound; staff pass with role None when `staff_ok`."""
     escrow = _lock_escrow(dispute.escrow)
@@ -185,7 +188,7 @@ def _lock_dispute(dispute: Dispute, by: Any, *, staff_ok: bool = False) -> tuple
 def dispute_open(
     *,
     escrow: Escrow,
-    by: Any,
+    by: User,
     reason: str,
     milestone: Milestone | None = None,
     evidence: EvidenceInput | None = None,
@@ -297,7 +300,7 @@ def dispute_open(
 
 
 def _evidence_added(
-    escrow: Escrow, dispute: Dispute, *, by: Any, role: str, evidence: EvidenceInput
+    escrow: Escrow, dispute: Dispute, *, by: Actor, role: str, evidence: EvidenceInput
 ) -> DisputeEvidence:
     if dispute.evidence.count() >= settings.ESCROW_EVIDENCE_MAX_ITEMS:
         raise InvalidRequest(
@@ -323,9 +326,10 @@ def _evidence_added(
 
 
 @transaction.atomic(durable=True)
-def dispute_add_evidence(*, dispute: Dispute, by: Any, evidence: EvidenceInput) -> DisputeEvidence:
+def dispute_add_evidence(*, dispute: Dispute, by: Actor, evidence: EvidenceInput) -> DisputeEvidence:
     """Either party adds text, a link and/or a file while the dispute is unresolved."""
     escrow, dispute, role = _lock_dispute(dispute, by)
+    assert role is not None  # without staff_ok only a party gets past the lock
     if evidence.empty:
         raise InvalidRequest("Evidence needs text, a url or a file", field="text")
     evidence = _clean_evidence(evidence)
@@ -335,7 +339,7 @@ def dispute_add_evidence(*, dispute: Dispute, by: Any, evidence: EvidenceInput) 
 
 
 @transaction.atomic(durable=True)
-def dispute_answer(*, dispute: Dispute, by: Any, answer: str, text: str = "") -> Dispute:
+def dispute_answer(*, dispute: Dispute, by: Actor, answer: str, text: str = "") -> Dispute:
     """The other party answers. Accepting the claim settles the dispute at once in the
     opener's favour (a buyer's dispute is refunded, a seller's is released); contesting leaves
     it to an arbiter or the deadline."""
@@ -384,7 +388,7 @@ def dispute_answer(*, dispute: Dispute, by: Any, answer: str, text: str = "") ->
 
 
 @transaction.atomic(durable=True)
-def dispute_withdraw(*, dispute: Dispute, by: Any) -> Dispute:
+def dispute_withdraw(*, dispute: Dispute, by: Actor) -> Dispute:
     """The opener drops the dispute: the milestone goes back to where it was (delivered or not),
     a standard escrow resumes."""
     escrow, dispute, role = _lock_dispute(dispute, by)
@@ -443,7 +447,7 @@ def dispute_withdraw(*, dispute: Dispute, by: Any) -> Dispute:
 def dispute_resolve(
     *,
     dispute: Dispute,
-    by: Any,
+    by: Actor,
     outcome: str,
     seller_amount: int | None = None,
     buyer_amount: int | None = None,
@@ -509,14 +513,14 @@ def _dispute_settle(
     outcome: str,
     seller_amount: int,
     buyer_amount: int,
-    by: Any,
+    by: Actor,
     note: str,
 ) -> None:
     """Move the disputed amount out of the hold in one posting (payee and/or buyer), settle the
     milestone (or close the standard escrow), record the resolution, schedule the payout."""
     assert seller_amount + buyer_amount == dispute.amount and seller_amount >= 0 and buyer_amount >= 0
     milestones = _milestones(escrow)
-    milestone = _get_milestone(escrow, dispute.milestone, milestones) if dispute.milestone_id else None
+    milestone = _get_milestone(escrow, dispute.milestone, milestones) if dispute.milestone else None
     if milestone is not None and milestone.status != MilestoneStatus.DISPUTED:
         raise InvalidState("The disputed milestone is no longer frozen", code="dispute_closed")
     if milestone is None and escrow.status != EscrowStatus.DISPUTED:

@@ -2,8 +2,8 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from accounts.types import User
 from core.errors import (
     InvalidRequest,
 )
@@ -20,7 +20,7 @@ from .escrows import MilestoneInput, _validate_milestone_set
 class QuoteMilestone:
     index: int
     amount: int
-    payee: Any  # the payee's User, or None for the seller
+    payee: User | None  # the payee's User, or None for the seller
     payee_fee: int  # the part of the fee this payee bears
     payee_net: int
 

@@ -1,11 +1,10 @@
 """Money in: the buyer pays an escrow (once, against the terms shown), test-mode top-ups."""
 
-from typing import Any
-
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.types import User
 from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
 from core.errors import (
     Conflict,
@@ -49,7 +48,7 @@ _PAYMENT_BY_REFERENCE = CompiledQuery(
 def escrow_fund(
     *,
     escrow: Escrow,
-    by: Any,
+    by: User,
     source: str = FundingSource.WALLET,
     reference: str | None = None,
     card_token: str = "",
@@ -92,7 +91,7 @@ def _replay(prior: Payment, escrow: Escrow) -> Payment:
 def _escrow_fund(
     *,
     escrow: Escrow,
-    by: Any,
+    by: User,
     source: str = FundingSource.WALLET,
     reference: str | None = None,
     card_token: str = "",
@@ -212,7 +211,7 @@ def _refuse_changed_terms(escrow: Escrow, *, terms_version: int | None, expected
 
 
 @transaction.atomic(durable=True)
-def wallet_topup(*, customer: Any, amount: int, currency: str) -> int:
+def wallet_topup(*, customer: User, amount: int, currency: str) -> int:
     """Test mode: credit the customer's main balance from a mock deposit. Returns the balance."""
     if not settings.ESCROW_TEST_MODE:
         raise TestModeOnly("Top-ups from a mock deposit are only available in test mode")

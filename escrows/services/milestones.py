@@ -1,11 +1,10 @@
 """Delivery and release: the seller marks a milestone delivered, the buyer (or the review
 clock, or auto-release on proof) releases it, in order; a standard escrow is confirmed whole."""
 
-from typing import Any
-
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import Actor
 from core.errors import (
     Forbidden,
     InvalidRequest,
@@ -42,7 +41,7 @@ from .review_clock import _review_clock_start, review_deadline_of
 def milestone_complete(
     *,
     milestone: Milestone,
-    by: Any,
+    by: Actor,
     completed_by: str = "",
     proof: str = "",
     proof_uri: str = "",
@@ -96,7 +95,7 @@ def milestone_complete(
 
 
 @transaction.atomic(durable=True)
-def milestone_release(*, milestone: Milestone, by: Any) -> Milestone:
+def milestone_release(*, milestone: Milestone, by: Actor) -> Milestone:
     """The buyer confirms one stage: its amount moves from the hold to the payee's balance.
     Releasing the last milestone completes the escrow in the same transaction. Returns the
     released milestone; its .escrow is the escrow as this transaction left it."""
@@ -107,7 +106,7 @@ def milestone_release(*, milestone: Milestone, by: Any) -> Milestone:
 
 
 @transaction.atomic(durable=True)
-def milestone_confirm(*, escrow_id: str, milestone_id: str, by: Any) -> Milestone:
+def milestone_confirm(*, escrow_id: str, milestone_id: str, by: Actor) -> Milestone:
     """milestone_release addressed by public ids, as the API's confirm call addresses it: the
     escrow is found and locked in one read, with nothing read before the transaction. The same
     answers: "Escrow not found" for an escrow that is missing or not the caller's, "Milestone not
@@ -124,7 +123,7 @@ def milestone_confirm(*, escrow_id: str, milestone_id: str, by: Any) -> Mileston
 
 
 def _buyer_releases(
-    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, role: str, by: Any
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, role: str, by: Actor
 ) -> Milestone:
     if role != "buyer":
         raise Forbidden("Only the buyer can release a milestone")
@@ -154,7 +153,7 @@ def milestone_auto_release(*, milestone: Milestone) -> Milestone | None:
 
 
 def _release_one(
-    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Any, reason: str = ""
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Actor, reason: str = ""
 ) -> None:
     if milestone.status == MilestoneStatus.RELEASED:
         raise InvalidRequest("Milestone already released")
@@ -169,7 +168,7 @@ def _release_one(
 
 
 def _release(
-    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Any, reason: str = ""
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Actor, reason: str = ""
 ) -> None:
     payee = milestone.payee or escrow.seller
     known = getattr(escrow, "seller_account_id", None) if payee.pk == escrow.seller_id else None
@@ -199,7 +198,7 @@ def _release(
         _close_after_last(escrow, milestones, by=by)
 
 
-def _release_ready(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> None:
+def _release_ready(escrow: Escrow, milestones: list[Milestone], *, by: Actor) -> None:
     """Auto-release on proof: release delivered milestones, in order, while prerequisites hold."""
     for m in escrow.release_order(milestones):
         if escrow.status != EscrowStatus.OPENED:
@@ -212,7 +211,7 @@ def _release_ready(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> N
 
 
 @transaction.atomic(durable=True)
-def escrow_confirm_delivery(*, escrow: Escrow, by: Any) -> Escrow:
+def escrow_confirm_delivery(*, escrow: Escrow, by: Actor) -> Escrow:
     """Standard escrow: the buyer confirms delivery and the whole amount goes to the seller."""
     escrow = _lock_escrow(escrow)
     role = _require_party(escrow, by)

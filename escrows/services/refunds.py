@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import Actor, User
 from core.errors import (
     Conflict,
     Forbidden,
@@ -42,7 +43,7 @@ from ._internal import (
 
 
 @transaction.atomic(durable=True)
-def escrow_refund(*, escrow: Escrow, by: Any) -> Escrow:
+def escrow_refund(*, escrow: Escrow, by: Actor) -> Escrow:
     """The seller gives back everything not yet released; the escrow closes as REFUNDED."""
     escrow = _lock_escrow(escrow)
     role = _require_party(escrow, by)
@@ -68,7 +69,7 @@ def escrow_refund(*, escrow: Escrow, by: Any) -> Escrow:
     return escrow
 
 
-def _refund_rest(escrow: Escrow, milestones: list[Milestone], *, by: Any, reason: str) -> int:
+def _refund_rest(escrow: Escrow, milestones: list[Milestone], *, by: Actor, reason: str) -> int:
     """Move everything still held back to where the buyer paid from. Returns the amount.
     A milestone under dispute is settled only by its dispute's resolution, so it blocks this."""
     for m in milestones:
@@ -121,7 +122,7 @@ def _refuse_settled(milestone: Milestone) -> None:
 
 
 def _refund_milestones(
-    escrow: Escrow, milestones: list[Milestone], chosen: list[Milestone], *, by: Any, reason: str
+    escrow: Escrow, milestones: list[Milestone], chosen: list[Milestone], *, by: Actor, reason: str
 ) -> int:
     """One posting hold -> buyer for the chosen (unsettled, undisputed) milestones; each goes
     REFUNDED; the escrow closes when nothing is left. Returns the amount."""
@@ -160,7 +161,7 @@ def _refund_request_stale(escrow: Escrow, milestones: list[Milestone], request: 
     return ""
 
 
-def _supersede_stale(escrow: Escrow, milestones: list[Milestone], *, by: Any) -> None:
+def _supersede_stale(escrow: Escrow, milestones: list[Milestone], *, by: Actor) -> None:
     """After money moved, an open request or proposal that no longer matches is superseded."""
     for request in RefundRequest.objects.select_for_update().filter(
         escrow=escrow, status=RefundRequestStatus.REQUESTED
@@ -193,7 +194,9 @@ def _supersede_stale(escrow: Escrow, milestones: list[Milestone], *, by: Any) ->
 
 
 @transaction.atomic(durable=True)
-def escrow_refund_milestones(*, escrow: Escrow, by: Any, milestones: Sequence[Any], reason: str = "") -> int:
+def escrow_refund_milestones(
+    *, escrow: Escrow, by: Actor, milestones: Sequence[Any], reason: str = ""
+) -> int:
     """The seller gives back any set of unsettled milestones (in any order), in one posting.
     The escrow stays open while something is left; the last one closes it. Returns the amount."""
     escrow = _lock_escrow(escrow)
@@ -216,7 +219,7 @@ def escrow_refund_milestones(*, escrow: Escrow, by: Any, milestones: Sequence[An
     return amount
 
 
-def milestone_refund(*, milestone: Milestone, by: Any, reason: str = "") -> int:
+def milestone_refund(*, milestone: Milestone, by: Actor, reason: str = "") -> int:
     """The seller refunds one milestone."""
     return escrow_refund_milestones(escrow=milestone.escrow, by=by, milestones=[milestone], reason=reason)
 
@@ -238,7 +241,7 @@ def _refuse_closed_request(request: RefundRequest) -> None:
 
 @transaction.atomic(durable=True)
 def refund_request_create(
-    *, escrow: Escrow, by: Any, reason: str, milestones: Sequence[Any] | None = None
+    *, escrow: Escrow, by: User, reason: str, milestones: Sequence[Any] | None = None
 ) -> RefundRequest:
     """The buyer asks for a refund of some unsettled milestones (default: all that can be
     refunded; a standard escrow: all of it). One open request per escrow."""
@@ -297,7 +300,7 @@ def refund_request_create(
 
 
 @transaction.atomic(durable=True)
-def refund_request_accept(*, refund_request: RefundRequest, by: Any) -> RefundRequest:
+def refund_request_accept(*, refund_request: RefundRequest, by: Actor) -> RefundRequest:
     """The seller accepts: the refund happens in this same transaction."""
     escrow = _lock_escrow(refund_request.escrow)
     role = _require_party(escrow, by)
@@ -356,7 +359,7 @@ def _close_without_money(
     item: RefundRequest | CancellationProposal,
     transition: Any,
     *,
-    by: Any,
+    by: Actor,
     escrow: Escrow,
     event: str,
     reason: str | None = None,
@@ -378,7 +381,7 @@ def _close_without_money(
 
 
 @transaction.atomic(durable=True)
-def refund_request_decline(*, refund_request: RefundRequest, by: Any, reason: str) -> RefundRequest:
+def refund_request_decline(*, refund_request: RefundRequest, by: Actor, reason: str) -> RefundRequest:
     escrow = _lock_escrow(refund_request.escrow)
     role = _require_party(escrow, by)
     request = _lock_refund_request(escrow, refund_request)
@@ -395,7 +398,7 @@ def refund_request_decline(*, refund_request: RefundRequest, by: Any, reason: st
 
 
 @transaction.atomic(durable=True)
-def refund_request_withdraw(*, refund_request: RefundRequest, by: Any) -> RefundRequest:
+def refund_request_withdraw(*, refund_request: RefundRequest, by: Actor) -> RefundRequest:
     escrow = _lock_escrow(refund_request.escrow)
     role = _require_party(escrow, by)
     request = _lock_refund_request(escrow, refund_request)

@@ -1,12 +1,12 @@
 """The buyer's review clock: its deadline, one extension, the reminder before it releases."""
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import Actor
 from core.errors import (
     Forbidden,
     InvalidState,
@@ -55,7 +55,7 @@ def _review_clock_on_funding(escrow: Escrow, milestones: list[Milestone]) -> Non
 
 
 @transaction.atomic(durable=True)
-def milestone_review_extend(*, milestone: Milestone, by: Any) -> Milestone:
+def milestone_review_extend(*, milestone: Milestone, by: Actor) -> Milestone:
     """The buyer takes more time to review a delivered milestone: the deadline moves by
     ESCROW_REVIEW_EXTENSION, once, and only while the clock is still running."""
     escrow = _lock_escrow(milestone.escrow)
@@ -144,6 +144,8 @@ def milestone_review_remind(*, milestone: Milestone) -> Milestone | None:
 def _send_review_reminder(escrow: Escrow, milestone: Milestone, deadline: datetime) -> None:
     from django.core.mail import send_mail
 
+    buyer = escrow.buyer
+    assert buyer is not None  # a milestone under review belongs to a paid escrow
     title = milestone.title or f"Stage {milestone.index + 1}"
     when = timezone.localtime(deadline).strftime("%d %b %Y, %H:%M %Z")
     amount = format_money(milestone.amount, escrow.currency)
@@ -156,5 +158,5 @@ def _send_review_reminder(escrow: Escrow, milestone: Milestone, deadline: dateti
             f"Review it here: {link}\n"
         ),
         from_email=None,
-        recipient_list=[escrow.buyer.email],
+        recipient_list=[buyer.email],
     )

@@ -3,12 +3,12 @@ lease, retrying a failed one, giving up on a stuck one."""
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import User
 from core.errors import (
     InvalidRequest,
     InvalidState,
@@ -29,7 +29,7 @@ from ._internal import _enqueue_settlement, _event, _settlement_schedule
 
 
 @transaction.atomic(durable=True)
-def wallet_withdraw(*, customer: Any, amount: int, currency: str, destination: str) -> Settlement:
+def wallet_withdraw(*, customer: User, amount: int, currency: str, destination: str) -> Settlement:
     """The customer asks for part of their balance to be paid out to a destination."""
     currency = normalize_currency(currency)
     check_minor(amount, currency)
@@ -171,10 +171,10 @@ def _settlement_fail(settlement: Settlement) -> None:
 
 
 @transaction.atomic(durable=True)
-def settlement_retry(*, settlement: Settlement, by: Any) -> Settlement:
+def settlement_retry(*, settlement: Settlement, by: User) -> Settlement:
     """Staff (or the owner) retries a FAILED settlement: reserve again and enqueue."""
     settlement = Settlement.objects.select_for_update().get(pk=settlement.pk)
-    if not getattr(by, "is_staff", False) and by.pk != settlement.customer_id:
+    if not by.is_staff and by.pk != settlement.customer_id:
         raise NotFound("Settlement not found")
     if settlement.status != SettlementStatus.FAILED:
         raise InvalidState("Only a failed settlement can be retried")
