@@ -12,6 +12,7 @@ urlpatterns = [
     path("settings/api-keys/", api_key_views.api_keys, name="api_keys"),
     path("settings/api-keys/<slug:prefix>/revoke", api_key_views.api_key_revoke, name="api_key_revoke"),
     path("accounts/", include("accounts.urls")),
+    path("", include("notifications.urls")),
     path("", include("webhooks.urls")),
     path("", include("escrows.urls")),
 ]

@@ -2,7 +2,11 @@
 
 from typing import Any
 
-from .models import Notification, NotificationQuerySet
+from django.db.models import Q
+
+from core.errors import NotFound
+
+from .models import ALWAYS_ON, Category, Notification, NotificationPreference, NotificationQuerySet
 
 
 def for_user(user: Any) -> NotificationQuerySet:
@@ -18,9 +22,25 @@ def unread_count(user: Any) -> int:
 
 def notification_get_for_user(user: Any, pk: int) -> Notification:
     """The user's own notification; another person's is "not found"."""
-    from core.errors import NotFound
-
     try:
         return Notification.objects.get(pk=pk, recipient=user)
     except (Notification.DoesNotExist, ValueError, TypeError):
         raise NotFound("Notification not found") from None
+
+
+def email_preferences(user: Any) -> dict[str, bool]:
+    """Email on or off per category for the user (no row: on; money and disputes: always on)."""
+    chosen = dict(NotificationPreference.objects.filter(user=user).values_list("category", "email_enabled"))
+    return {c: (c in ALWAYS_ON) or chosen.get(c, True) for c in Category.values}
+
+
+def email_wanted(*, recipient: Any, email: str, category: str) -> bool:
+    """Whether this person wants emails of this category: always for money and disputes; else
+    unless they switched it off (on their account, or on their address before they had one)."""
+    if category in ALWAYS_ON:
+        return True
+    rows = NotificationPreference.objects.filter(category=category, email_enabled=False)
+    by_address = Q(user__isnull=True, email=email.strip().lower()) if email else Q(pk__in=[])
+    if recipient is not None:
+        return not rows.filter(Q(user=recipient) | by_address).exists()
+    return not rows.filter(by_address).exists()
