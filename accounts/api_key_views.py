@@ -3,24 +3,27 @@ last use, revoke."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from . import services
 from .models import APIKey
 
 
-def _page(request: HttpRequest, *, new_key: str | None = None, status: int = 200) -> HttpResponse:
+def _page(
+    request: AuthenticatedHttpRequest, *, new_key: str | None = None, status: int = 200
+) -> HttpResponse:
     keys = APIKey.objects.filter(user=request.user).order_by("revoked", "-created")
     return render(request, "accounts/api_keys.html", {"keys": keys, "new_key": new_key}, status=status)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _page(request)
     try:
@@ -36,7 +39,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def api_key_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
+def api_key_revoke(request: AuthenticatedHttpRequest, prefix: str) -> HttpResponse:
     try:
         api_key = services.api_key_revoke(user=request.user, prefix=prefix)
     except EscrowError as exc:

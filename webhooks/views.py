@@ -3,10 +3,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError, NotFound
 
 from . import selectors, services
@@ -14,7 +15,7 @@ from .forms import EndpointForm
 
 
 @login_required
-def webhooks_page(request: HttpRequest) -> HttpResponse:
+def webhooks_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -41,7 +42,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def webhook_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def webhook_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     try:
         endpoint = selectors.endpoint_get_for_user(request.user, public_id)
     except NotFound:
@@ -54,7 +55,7 @@ def webhook_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def webhook_toggle(request: HttpRequest, public_id: str) -> HttpResponse:
+def webhook_toggle(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     try:
         endpoint = selectors.endpoint_get_for_user(request.user, public_id)
         endpoint = services.webhook_endpoint_set_enabled(
@@ -68,7 +69,7 @@ def webhook_toggle(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def webhook_delete(request: HttpRequest, public_id: str) -> HttpResponse:
+def webhook_delete(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     try:
         endpoint = selectors.endpoint_get_for_user(request.user, public_id)
         services.webhook_endpoint_delete(endpoint=endpoint, by=request.user)
@@ -80,7 +81,7 @@ def webhook_delete(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def webhook_delivery_resend(request: HttpRequest, public_id: str) -> HttpResponse:
+def webhook_delivery_resend(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     try:
         delivery = selectors.delivery_get_for_user(request.user, public_id)
     except NotFound:

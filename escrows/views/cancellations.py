@@ -3,10 +3,11 @@ money moves, after a confirmation step) or declines; the proposer may withdraw."
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError, NotFound
 
 from .. import selectors, services
@@ -25,7 +26,7 @@ def _proposal_or_404(escrow: Escrow, proposal_id: str) -> CancellationProposal:
 
 
 @login_required
-def cancellation_new(request: HttpRequest, public_id: str) -> HttpResponse:
+def cancellation_new(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     milestones = selectors.milestones_of(escrow)
     actions = refund_actions_for(request, escrow, milestones)
@@ -62,7 +63,7 @@ def cancellation_new(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @login_required
-def cancellation_accept(request: HttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
+def cancellation_accept(request: AuthenticatedHttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
     """GET: the confirmation step showing the split. POST: accept; the money moves."""
     escrow = escrow_or_404(request, public_id)
     proposal = _proposal_or_404(escrow, proposal_id)
@@ -93,7 +94,7 @@ def cancellation_accept(request: HttpRequest, public_id: str, proposal_id: str) 
 
 @login_required
 @require_POST
-def cancellation_decline(request: HttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
+def cancellation_decline(request: AuthenticatedHttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     proposal = _proposal_or_404(escrow, proposal_id)
     run_service(
@@ -108,7 +109,9 @@ def cancellation_decline(request: HttpRequest, public_id: str, proposal_id: str)
 
 @login_required
 @require_POST
-def cancellation_withdraw(request: HttpRequest, public_id: str, proposal_id: str) -> HttpResponse:
+def cancellation_withdraw(
+    request: AuthenticatedHttpRequest, public_id: str, proposal_id: str
+) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     proposal = _proposal_or_404(escrow, proposal_id)
     run_service(

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError, NotFound
 
 from .. import selectors
@@ -41,7 +42,7 @@ def escrow_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     @login_required
     @require_POST
     @wraps(view)
-    def wrapper(request: HttpRequest, public_id: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: AuthenticatedHttpRequest, public_id: str, *args: Any, **kwargs: Any) -> HttpResponse:
         return view(request, escrow_or_404(request, public_id), *args, **kwargs)
 
     return wrapper

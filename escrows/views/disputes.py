@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError, NotFound
 
 from .. import selectors, services
@@ -47,7 +48,8 @@ def _minor(value: str, escrow: Escrow, field: str) -> int | None:
 def _flash_form_errors(request: HttpRequest, form: forms.Form) -> None:
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
-        messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+        text = " ".join(map(str, errors))
+        messages.error(request, f"{label}: {text}" if label else text)
 
 
 def _too_big(request: HttpRequest) -> bool:
@@ -66,7 +68,7 @@ def _too_big(request: HttpRequest) -> bool:
 
 
 @login_required
-def escrow_dispute(request: HttpRequest, public_id: str) -> HttpResponse:
+def escrow_dispute(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """GET: the form (one milestone of a milestone escrow, or the whole standard escrow).
     POST: open the dispute, then show it."""
     escrow = escrow_or_404(request, public_id)
@@ -132,7 +134,7 @@ def _open_context(escrow: Escrow, actions: Any, milestone: Any, form: forms.Form
 
 @login_required
 @require_GET
-def dispute_detail(request: HttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
+def dispute_detail(request: AuthenticatedHttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
     escrow = _escrow_for_viewer(request, public_id)
     dispute = _dispute(escrow, dispute_id)
     role = escrow.party_role(request.user)
@@ -160,7 +162,7 @@ def dispute_detail(request: HttpRequest, public_id: str, dispute_id: str) -> Htt
 
 @login_required
 @require_POST
-def dispute_add_evidence(request: HttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
+def dispute_add_evidence(request: AuthenticatedHttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     dispute = _dispute(escrow, dispute_id)
     if _too_big(request):
@@ -180,7 +182,7 @@ def dispute_add_evidence(request: HttpRequest, public_id: str, dispute_id: str) 
 
 @login_required
 @require_POST
-def dispute_answer(request: HttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
+def dispute_answer(request: AuthenticatedHttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
     """Accepting moves money, so it asks once more (a confirmation page) before it does."""
     escrow = escrow_or_404(request, public_id)
     dispute = _dispute(escrow, dispute_id)
@@ -221,7 +223,7 @@ def dispute_answer(request: HttpRequest, public_id: str, dispute_id: str) -> Htt
 
 @login_required
 @require_POST
-def dispute_withdraw(request: HttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
+def dispute_withdraw(request: AuthenticatedHttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     dispute = _dispute(escrow, dispute_id)
     try:
@@ -236,8 +238,8 @@ def dispute_withdraw(request: HttpRequest, public_id: str, dispute_id: str) -> H
 @login_required
 @require_GET
 def dispute_evidence_file(
-    request: HttpRequest, public_id: str, dispute_id: str, evidence_id: str
-) -> HttpResponse:
+    request: AuthenticatedHttpRequest, public_id: str, dispute_id: str, evidence_id: str
+) -> FileResponse:
     """The submitted file, to the parties and staff only; always a download, never rendered."""
     escrow = _escrow_for_viewer(request, public_id)
     dispute = _dispute(escrow, dispute_id)
@@ -248,7 +250,9 @@ def dispute_evidence_file(
         handle = evidence.file.open("rb")
     except FileNotFoundError:
         raise Http404("Evidence file is missing") from None
-    response = FileResponse(handle, as_attachment=True, filename=evidence.file_name or evidence.file.name)
+    response = FileResponse(
+        handle, as_attachment=True, filename=evidence.file_name or evidence.file.name or ""
+    )
     response["Content-Type"] = evidence.content_type or "application/octet-stream"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -265,7 +269,7 @@ def _staff_only(request: HttpRequest) -> None:
 
 
 @login_required
-def dispute_resolve(request: HttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
+def dispute_resolve(request: AuthenticatedHttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
     """Staff: release, refund or split. The first POST shows what will move; the second does it."""
     _staff_only(request)
     escrow = _escrow_for_viewer(request, public_id)
@@ -332,7 +336,7 @@ def dispute_resolve(request: HttpRequest, public_id: str, dispute_id: str) -> Ht
 
 @login_required
 @require_GET
-def staff_disputes(request: HttpRequest) -> HttpResponse:
+def staff_disputes(request: AuthenticatedHttpRequest) -> HttpResponse:
     _staff_only(request)
     return render(request, "escrows/staff_disputes.html", {"disputes": list(selectors.open_disputes()[:200])})
 
@@ -342,7 +346,7 @@ def staff_disputes(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def evidence_export_html(request: HttpRequest, public_id: str) -> HttpResponse:
+def evidence_export_html(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     escrow = _escrow_for_viewer(request, public_id)
     return render(
         request,
@@ -353,7 +357,7 @@ def evidence_export_html(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def evidence_export_json(request: HttpRequest, public_id: str) -> HttpResponse:
+def evidence_export_json(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     escrow = _escrow_for_viewer(request, public_id)
     response = JsonResponse(selectors.evidence_export(escrow), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="{escrow.public_id}-evidence.json"'

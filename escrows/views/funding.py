@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError, NotFound
 
 from .. import selectors, services
@@ -36,7 +37,8 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
         return redirect("escrow_detail", public_id=escrow.public_id)
     form = FundForm(request.POST or None)
     if request.method == "POST":
-        if not request.user.is_authenticated:
+        payer = request.user
+        if not payer.is_authenticated:
             return redirect(f"{reverse('login')}?next={request.path}")
         if not form.is_valid():
             messages.error(request, "Choose how to pay: wallet balance or test card.")
@@ -47,7 +49,7 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
             request,
             lambda: services.escrow_fund(
                 escrow=escrow,
-                by=request.user,
+                by=payer,
                 source=form.cleaned_data["source"],
                 card_token=form.cleaned_data["card_token"],
                 reference=reference,
@@ -87,7 +89,7 @@ def _payment_link_closed(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def balance(request: HttpRequest) -> HttpResponse:
+def balance(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "escrows/balance.html",
@@ -123,7 +125,8 @@ def _money_post(
             label = (
                 form.fields[name].label or name.replace("_", " ").capitalize() if name in form.fields else ""
             )
-            messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+            text = " ".join(map(str, errors))
+            messages.error(request, f"{label}: {text}" if label else text)
         return
     data = form.cleaned_data
     try:
@@ -136,7 +139,7 @@ def _money_post(
 
 @login_required
 @require_POST
-def balance_topup(request: HttpRequest) -> HttpResponse:
+def balance_topup(request: AuthenticatedHttpRequest) -> HttpResponse:
     _money_post(
         request,
         TopupForm,
@@ -150,7 +153,7 @@ def balance_topup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def balance_withdraw(request: HttpRequest) -> HttpResponse:
+def balance_withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
     _money_post(
         request,
         WithdrawForm,

@@ -4,9 +4,10 @@ Releasing and extending ask once more (a confirmation page) before they act."""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import NotFound
 
 from .. import selectors, services
@@ -30,7 +31,7 @@ def _payee_name(escrow: Escrow, milestone: Milestone) -> str:
 
 
 @login_required
-def milestone_release(request: HttpRequest, public_id: str, milestone_id: str) -> HttpResponse:
+def milestone_release(request: AuthenticatedHttpRequest, public_id: str, milestone_id: str) -> HttpResponse:
     """GET: the confirmation step ("Release 300.00 USD to …?"). POST: release."""
     escrow = escrow_or_404(request, public_id)
     milestone = _milestone_or_404(escrow, milestone_id)
@@ -54,7 +55,7 @@ def milestone_release(request: HttpRequest, public_id: str, milestone_id: str) -
 
 
 @login_required
-def milestone_deliver(request: HttpRequest, public_id: str, milestone_id: str) -> HttpResponse:
+def milestone_deliver(request: AuthenticatedHttpRequest, public_id: str, milestone_id: str) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     milestone = _milestone_or_404(escrow, milestone_id)
     form = DeliverForm(request.POST or None)
@@ -80,7 +81,9 @@ def milestone_deliver(request: HttpRequest, public_id: str, milestone_id: str) -
 
 
 @login_required
-def milestone_extend_review(request: HttpRequest, public_id: str, milestone_id: str) -> HttpResponse:
+def milestone_extend_review(
+    request: AuthenticatedHttpRequest, public_id: str, milestone_id: str
+) -> HttpResponse:
     """GET: the confirmation step ("Extend the review to …?"). POST: extend, once."""
     escrow = escrow_or_404(request, public_id)
     milestone = _milestone_or_404(escrow, milestone_id)
@@ -96,6 +99,8 @@ def milestone_extend_review(request: HttpRequest, public_id: str, milestone_id: 
     if milestone.pk not in actions.extendable:
         messages.error(request, "The review of this stage cannot be extended by you now.")
         return redirect("escrow_detail", public_id=escrow.public_id)
+    deadline = milestone.review_ends_at  # the service extends from here too
+    assert deadline is not None  # an extendable review has a running clock
     return render(
         request,
         "escrows/extend_review_confirm.html",
@@ -103,6 +108,6 @@ def milestone_extend_review(request: HttpRequest, public_id: str, milestone_id: 
             "escrow": escrow,
             "milestone": milestone,
             "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
-            "new_deadline": milestone.review_deadline + settings.ESCROW_REVIEW_EXTENSION,
+            "new_deadline": deadline + settings.ESCROW_REVIEW_EXTENSION,
         },
     )

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError, NotFound
 
 from .. import selectors, services
@@ -76,7 +77,7 @@ def _refund_request_or_404(escrow: Escrow, request_id: str) -> RefundRequest:
 
 
 @login_required
-def milestones_refund(request: HttpRequest, public_id: str) -> HttpResponse:
+def milestones_refund(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """Pick milestones (GET), confirm the amount and where it goes (POST), refund (POST confirm)."""
     escrow = escrow_or_404(request, public_id)
     milestones = selectors.milestones_of(escrow)
@@ -117,7 +118,7 @@ def milestones_refund(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @escrow_action
-def escrow_refund(request: HttpRequest, escrow: Escrow) -> HttpResponse:
+def escrow_refund(request: AuthenticatedHttpRequest, escrow: Escrow) -> HttpResponse:
     run_service(
         request,
         lambda: services.escrow_refund(escrow=escrow, by=request.user),
@@ -130,7 +131,7 @@ def escrow_refund(request: HttpRequest, escrow: Escrow) -> HttpResponse:
 
 
 @login_required
-def refund_request_new(request: HttpRequest, public_id: str) -> HttpResponse:
+def refund_request_new(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     milestones = selectors.milestones_of(escrow)
     actions = refund_actions_for(request, escrow, milestones)
@@ -159,7 +160,7 @@ def refund_request_new(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @login_required
-def refund_request_accept(request: HttpRequest, public_id: str, request_id: str) -> HttpResponse:
+def refund_request_accept(request: AuthenticatedHttpRequest, public_id: str, request_id: str) -> HttpResponse:
     """GET: the confirmation step. POST: accept, which refunds at once."""
     escrow = escrow_or_404(request, public_id)
     refund_request = _refund_request_or_404(escrow, request_id)
@@ -189,7 +190,9 @@ def refund_request_accept(request: HttpRequest, public_id: str, request_id: str)
 
 
 @login_required
-def refund_request_decline(request: HttpRequest, public_id: str, request_id: str) -> HttpResponse:
+def refund_request_decline(
+    request: AuthenticatedHttpRequest, public_id: str, request_id: str
+) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     refund_request = _refund_request_or_404(escrow, request_id)
     form = DeclineForm(request.POST or None)
@@ -211,7 +214,9 @@ def refund_request_decline(request: HttpRequest, public_id: str, request_id: str
 
 @login_required
 @require_POST
-def refund_request_withdraw(request: HttpRequest, public_id: str, request_id: str) -> HttpResponse:
+def refund_request_withdraw(
+    request: AuthenticatedHttpRequest, public_id: str, request_id: str
+) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     refund_request = _refund_request_or_404(escrow, request_id)
     run_service(
