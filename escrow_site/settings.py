@@ -242,7 +242,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
-# --- Email (review reminders) ----------------------------------------------------------
+# --- Email (notifications) ---------------------------------------------------------------
 # Printed to the console (the log) by default, so the embedded default needs no mail server;
 # EMAIL_HOST switches to SMTP, EMAIL_BACKEND to any backend. Tests use Django's locmem outbox.
 _EMAIL_SMTP = "django.core.mail.backends.smtp.EmailBackend"
@@ -258,6 +258,8 @@ MAILERS = {
             "username": os.environ.get("EMAIL_HOST_USER", ""),
             "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
             "use_tls": envbool("EMAIL_USE_TLS", False),
+            # A mail server that stops answering holds one worker this long, then the email is retried.
+            "timeout": envint("EMAIL_TIMEOUT", 20),
         }
         if _EMAIL_BACKEND == _EMAIL_SMTP
         else {},
@@ -268,6 +270,16 @@ if not os.environ.get("EMAIL_BACKEND") and not os.environ.get("EMAIL_HOST"):
     # mail.E001 (development-only backend) would flag it.
     SILENCED_SYSTEM_CHECKS = ["mail.E001"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Milestone Escrow <no-reply@escrow.example>")
+# Notification emails: attempts before one is recorded as failed, exponential backoff between
+# them (base * 2**(n-1) seconds, capped), and the lease after which a send whose worker died is
+# tried again (same Message-ID). Reminders go out this long before an unpaid escrow expires and
+# before a dispute's default outcome applies.
+NOTIFICATION_EMAIL_MAX_ATTEMPTS = envint("NOTIFICATION_EMAIL_MAX_ATTEMPTS", 8)
+NOTIFICATION_EMAIL_BACKOFF_SECONDS = float(os.environ.get("NOTIFICATION_EMAIL_BACKOFF_SECONDS", 60))
+NOTIFICATION_EMAIL_BACKOFF_MAX_SECONDS = envint("NOTIFICATION_EMAIL_BACKOFF_MAX_SECONDS", 6 * 3600)
+NOTIFICATION_EMAIL_LEASE_SECONDS = envint("NOTIFICATION_EMAIL_LEASE_SECONDS", 120)
+ESCROW_EXPIRY_REMINDER_BEFORE = timedelta(hours=envint("ESCROW_EXPIRY_REMINDER_HOURS", 72))
+ESCROW_DISPUTE_REMINDER_BEFORE = timedelta(hours=envint("ESCROW_DISPUTE_REMINDER_HOURS", 48))
 
 # --- The product -------------------------------------------------------------------------
 # Test mode enables wallet top-ups from a mock deposit and the mock card gateway.

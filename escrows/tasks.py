@@ -144,7 +144,8 @@ def _redrive_settlement(pk: int) -> bool:
 
 def run_timers() -> dict[str, int]:
     """Run the timers once: auto-release, review reminders, expiry, dispute deadlines,
-    settlement retries, then the webhook outbox and delivery retries."""
+    settlement retries, then the webhook outbox and delivery retries and the notification
+    emails due."""
     now = timezone.now()
     counts = {
         "auto_released": 0,
@@ -183,9 +184,10 @@ def run_timers() -> dict[str, int]:
     )
     _each("settlements_retried", _ids(stuck), _redrive_settlement, counts)
 
+    from notifications.tasks import run_notification_timers
     from webhooks.tasks import run_webhook_timers
 
-    for name, count in run_webhook_timers().items():
+    for name, count in (run_webhook_timers() | run_notification_timers()).items():
         counts[name] = counts.get(name, 0) + count
     return counts
 

@@ -44,3 +44,21 @@ def email_wanted(*, recipient: Any, email: str, category: str) -> bool:
     if recipient is not None:
         return not rows.filter(Q(user=recipient) | by_address).exists()
     return not rows.filter(by_address).exists()
+
+
+def reader_may_see(notification: Notification) -> bool:
+    """Whether the reader may still open the escrow the notification is about: a party to it, or
+    the address it still names as the buyer (an invitation). Notices about the reader's own
+    pages (their balance, their webhook endpoint) carry no escrow."""
+    escrow = notification.escrow
+    if escrow is None:
+        return True
+    user = notification.recipient
+    if user is not None and escrow.party_role(user) is not None:
+        return True
+    address = (user.email if user is not None else notification.email).strip().lower()
+    if not address:
+        return False
+    if escrow.buyer_id is None:
+        return escrow.buyer_email == address
+    return user is None and escrow.buyer is not None and escrow.buyer.email.lower() == address

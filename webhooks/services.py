@@ -18,6 +18,7 @@ from core.errors import InvalidRequest, InvalidState, NotFound
 from escrows import broker
 from escrows.models import Event
 from escrows.money import format_minor
+from notifications.services import notifications_create
 
 from . import signing, transport
 from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -210,11 +211,15 @@ def _dispatch_batch() -> tuple[int, bool]:
     events = list(
         Event.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(dispatched_at__isnull=True)
-        .select_related("escrow__seller", "escrow__buyer", "milestone", "settlement")
+        .select_related(
+            "escrow__seller", "escrow__buyer", "milestone__payee", "settlement", "customer", "actor"
+        )
         .order_by("id")[:DISPATCH_BATCH]
     )
     if not events:
         return 0, False
+    # The same events become notifications (app and email), in this same transaction.
+    notifications_create(events=events)
     wanted = [e for e in events if e.kind in WEBHOOK_EVENT_TYPES]
     recipients = {e.pk: _recipients(e) for e in wanted}
     customers = set().union(*recipients.values()) if recipients else set()
