@@ -5,9 +5,9 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.types import AuthenticatedRequest
 from escrows.api.common import StrictSerializer, Text, iso, parse
 from escrows.api.payment_intents.base import ERRORS, IntentAPIView
 
@@ -59,7 +59,7 @@ class WebhookEndpoints(IntentAPIView):
         tags=["webhooks"],
         summary="List your webhook endpoints",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         endpoints = selectors.endpoints_for_user(request.user)
         return Response({"object": "list", "data": [endpoint_data(e) for e in endpoints]})
 
@@ -70,7 +70,7 @@ class WebhookEndpoints(IntentAPIView):
         tags=["webhooks"],
         summary="Register a webhook endpoint (the answer carries its signing secret)",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(EndpointCreateInput, request)
         endpoint = services.webhook_endpoint_create(
             customer=request.user, url=data["url"], description=data.get("description") or ""
@@ -95,7 +95,7 @@ class WebhookEndpointDetail(IntentAPIView):
         tags=["webhooks"],
         summary="Delete a webhook endpoint",
     )
-    def delete(self, request: Request, endpoint_id: str) -> Response:
+    def delete(self, request: AuthenticatedRequest, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get_for_user(request.user, endpoint_id)
         services.webhook_endpoint_delete(endpoint=endpoint, by=request.user)
         return Response({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})

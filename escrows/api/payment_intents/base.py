@@ -66,7 +66,7 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
 
 
 class IntentAPIView(BaseAPIView):
-    exception_handler = exception_handler
+    exception_handler = staticmethod(exception_handler)
 
 
 ErrorOutput = inline_serializer(

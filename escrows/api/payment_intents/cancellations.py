@@ -6,9 +6,9 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.types import AuthenticatedRequest
 from escrows import selectors, services
 from escrows.models import CancellationProposal, Escrow
 from escrows.money import format_minor, to_minor
@@ -78,7 +78,7 @@ class CancellationProposals(IntentAPIView):
             "unsettled milestones; a standard escrow: its amount). Only the other party can accept."
         ),
     )
-    def post(self, request: Request, escrow_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, escrow_id)
         data = parse(ProposalInput, request)
         proposal = services.cancellation_propose(
@@ -104,7 +104,7 @@ class CancellationProposals(IntentAPIView):
         tags=REFUND_TAGS,
         summary="List an escrow's cancellation proposals, newest first",
     )
-    def get(self, request: Request, escrow_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, escrow_id)
         items = [proposal_data(p, escrow) for p in selectors.cancellation_proposals_of(escrow)]
         return Response({"object": "list", "data": items, "hasMore": False})
@@ -116,7 +116,7 @@ class _ProposalAction(IntentAPIView):
     def act(self, proposal: CancellationProposal, by: Any, data: dict[str, Any]) -> CancellationProposal:
         raise NotImplementedError
 
-    def post(self, request: Request, escrow_id: str, proposal_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, proposal_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, escrow_id)
         proposal = selectors.cancellation_proposal_get(escrow, proposal_id)
         data = parse(self.input_class, request)
@@ -131,7 +131,7 @@ class CancellationAccept(_ProposalAction):
         None,
         ProposalOutput,
     )
-    def post(self, request: Request, escrow_id: str, proposal_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, proposal_id: str) -> Response:
         return super().post(request, escrow_id, proposal_id)
 
     def act(self, proposal: CancellationProposal, by: Any, data: dict[str, Any]) -> CancellationProposal:
@@ -144,7 +144,7 @@ class CancellationDecline(_ProposalAction):
     @action_schema(
         "cancellation_decline", "Decline a cancellation proposal (other party)", DeclineInput, ProposalOutput
     )
-    def post(self, request: Request, escrow_id: str, proposal_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, proposal_id: str) -> Response:
         return super().post(request, escrow_id, proposal_id)
 
     def act(self, proposal: CancellationProposal, by: Any, data: dict[str, Any]) -> CancellationProposal:
@@ -155,7 +155,7 @@ class CancellationWithdraw(_ProposalAction):
     @action_schema(
         "cancellation_withdraw", "Withdraw your cancellation proposal (proposer)", None, ProposalOutput
     )
-    def post(self, request: Request, escrow_id: str, proposal_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, proposal_id: str) -> Response:
         return super().post(request, escrow_id, proposal_id)
 
     def act(self, proposal: CancellationProposal, by: Any, data: dict[str, Any]) -> CancellationProposal:

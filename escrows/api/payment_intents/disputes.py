@@ -13,6 +13,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.types import AuthenticatedRequest
 from escrows import selectors, services
 from escrows.models import DisputeAnswer, DisputeOutcome, Escrow
 from escrows.money import to_minor
@@ -26,7 +27,7 @@ TAGS = ["disputes"]
 ERRORS_403 = {**ERRORS, 403: ErrorOutput, 409: ErrorOutput, 422: ErrorOutput}
 
 
-def _escrow(request: Request, escrow_id: str) -> Escrow:
+def _escrow(request: AuthenticatedRequest, escrow_id: str) -> Escrow:
     return selectors.escrow_get_for_viewer(request.user, escrow_id)
 
 
@@ -109,7 +110,9 @@ DisputeOutput = DisputeOut
 
 class DisputeListOut(serializers.Serializer):
     object = serializers.CharField()
-    data = DisputeOut(many=True)
+    # A field named data: DRF's metaclass takes declared fields off the class, so Serializer.data
+    # stays the property; the stubs cannot say so.
+    data = DisputeOut(many=True)  # type: ignore[assignment]
     hasMore = serializers.BooleanField()
 
 
@@ -181,7 +184,7 @@ class EscrowDisputes(IntentAPIView):
             "the dispute is still unresolved at its deadline; without it the platform default applies."
         ),
     )
-    def post(self, request: Request, escrow_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         escrow = _escrow(request, escrow_id)
         data = parse(DisputeOpenInput, request)
         milestone = None
@@ -205,7 +208,7 @@ class EscrowDisputes(IntentAPIView):
         tags=TAGS,
         summary="List the disputes of an escrow",
     )
-    def get(self, request: Request, escrow_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         escrow = _escrow(request, escrow_id)
         items = [
             _data(d, escrow) for d in selectors.disputes_of(escrow).prefetch_related("evidence__submitted_by")
@@ -220,7 +223,7 @@ class DisputeDetail(IntentAPIView):
         tags=TAGS,
         summary="Retrieve a dispute",
     )
-    def get(self, request: Request, escrow_id: str, dispute_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, escrow_id: str, dispute_id: str) -> Response:
         escrow = _escrow(request, escrow_id)
         return Response(_data(selectors.dispute_get(escrow, dispute_id), escrow))
 
@@ -262,7 +265,7 @@ class DisputeEvidenceCreate(IntentAPIView):
             "5 MB). The file's SHA-256 is stored and returned."
         ),
     )
-    def post(self, request: Request, escrow_id: str, dispute_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, dispute_id: str) -> Response:
         escrow = _escrow(request, escrow_id)
         dispute = selectors.dispute_get(escrow, dispute_id)
         is_multipart = (request.content_type or "").startswith("multipart/")
@@ -291,7 +294,7 @@ class DisputeAnswerView(IntentAPIView):
             "refunded, a seller's released); contest leaves it to an arbiter or its deadline."
         ),
     )
-    def post(self, request: Request, escrow_id: str, dispute_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, dispute_id: str) -> Response:
         escrow = _escrow(request, escrow_id)
         dispute = selectors.dispute_get(escrow, dispute_id)
         data = parse(AnswerInput, request)
@@ -309,7 +312,7 @@ class DisputeWithdrawView(IntentAPIView):
         tags=TAGS,
         summary="Withdraw a dispute (the party who opened it)",
     )
-    def post(self, request: Request, escrow_id: str, dispute_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, dispute_id: str) -> Response:
         escrow = _escrow(request, escrow_id)
         dispute = selectors.dispute_get(escrow, dispute_id)
         parse(EmptyInput, request)
@@ -329,7 +332,7 @@ class DisputeResolveView(IntentAPIView):
             "refund to the buyer, or split with sellerAmount + buyerAmount equal to the disputed amount."
         ),
     )
-    def post(self, request: Request, escrow_id: str, dispute_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, dispute_id: str) -> Response:
         escrow = _escrow(request, escrow_id)
         dispute = selectors.dispute_get(escrow, dispute_id)
         data = parse(ResolveInput, request)
@@ -358,5 +361,5 @@ class EvidenceExport(IntentAPIView):
             "every ledger posting with its entries, and the disputes with their evidence hashes."
         ),
     )
-    def get(self, request: Request, escrow_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         return Response(selectors.evidence_export(_escrow(request, escrow_id)))

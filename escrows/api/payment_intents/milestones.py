@@ -5,9 +5,9 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.types import AuthenticatedRequest
 from escrows import selectors, services
 from escrows.money import to_minor
 from escrows.services import MilestoneInput
@@ -33,14 +33,14 @@ class IntentMilestones(IntentAPIView):
         responses={
             201: inline_serializer(
                 "IntentMilestoneCreated",
-                {"id": serializers.CharField(), "object": serializers.CharField(), "data": MilestoneOutput},
+                {"id": serializers.CharField(), "object": serializers.CharField(), "data": MilestoneOutput()},
             ),
             **ERRORS,
         },
         tags=["payment-intents"],
         summary="Create a milestone",
     )
-    def post(self, request: Request, intent_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, intent_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, intent_id)
         data = parse(MilestoneCreateInput, request)
         milestone = services.milestone_add(
@@ -70,7 +70,7 @@ class IntentMilestones(IntentAPIView):
         tags=["payment-intents"],
         summary="List the milestones of a payment intent",
     )
-    def get(self, request: Request, intent_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, intent_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, intent_id)
         items = [milestone_data(m, escrow) for m in selectors.milestones_of(escrow)]
         return Response({"object": "list", "data": items, "hasMore": False})
@@ -109,7 +109,7 @@ class MilestoneComplete(IntentAPIView):
             "release follows at once). The buyer calling it accepts the milestone: it is released."
         ),
     )
-    def post(self, request: Request, intent_id: str, milestone_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, intent_id: str, milestone_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, intent_id)
         milestone = selectors.milestone_get(escrow, milestone_id)
         data = parse(MilestoneCompleteInput, request)

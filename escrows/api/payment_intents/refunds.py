@@ -6,9 +6,9 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.types import AuthenticatedRequest
 from escrows import selectors, services
 from escrows.models import Escrow, RefundRequest
 from escrows.money import format_minor
@@ -87,7 +87,7 @@ class EscrowRefunds(IntentAPIView):
             "stays open while something is left; refunding the last one closes it."
         ),
     )
-    def post(self, request: Request, escrow_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, escrow_id)
         data = parse(RefundInput, request)
         amount = services.escrow_refund_milestones(
@@ -125,7 +125,7 @@ class RefundRequests(IntentAPIView):
         summary="Ask the seller for a refund (buyer)",
         description="Without milestoneIds: every unsettled milestone that is not under dispute.",
     )
-    def post(self, request: Request, escrow_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, escrow_id)
         data = parse(RefundRequestInput, request)
         created = services.refund_request_create(
@@ -145,7 +145,7 @@ class RefundRequests(IntentAPIView):
         tags=REFUND_TAGS,
         summary="List an escrow's refund requests, newest first",
     )
-    def get(self, request: Request, escrow_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, escrow_id)
         items = [refund_request_data(r, escrow) for r in selectors.refund_requests_of(escrow)]
         return Response({"object": "list", "data": items, "hasMore": False})
@@ -157,7 +157,7 @@ class _RefundRequestAction(IntentAPIView):
     def act(self, refund_request: RefundRequest, by: Any, data: dict[str, Any]) -> RefundRequest:
         raise NotImplementedError
 
-    def post(self, request: Request, escrow_id: str, request_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, request_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, escrow_id)
         refund_request = selectors.refund_request_get(escrow, request_id)
         data = parse(self.input_class, request)
@@ -172,7 +172,7 @@ class RefundRequestAccept(_RefundRequestAction):
         None,
         RefundRequestOutput,
     )
-    def post(self, request: Request, escrow_id: str, request_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, request_id: str) -> Response:
         return super().post(request, escrow_id, request_id)
 
     def act(self, refund_request: RefundRequest, by: Any, data: dict[str, Any]) -> RefundRequest:
@@ -192,7 +192,7 @@ class RefundRequestDecline(_RefundRequestAction):
         RefundRequestDeclineInput,
         RefundRequestOutput,
     )
-    def post(self, request: Request, escrow_id: str, request_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, request_id: str) -> Response:
         return super().post(request, escrow_id, request_id)
 
     def act(self, refund_request: RefundRequest, by: Any, data: dict[str, Any]) -> RefundRequest:
@@ -201,7 +201,7 @@ class RefundRequestDecline(_RefundRequestAction):
 
 class RefundRequestWithdraw(_RefundRequestAction):
     @action_schema("refund_request_withdraw", "Withdraw a refund request (buyer)", None, RefundRequestOutput)
-    def post(self, request: Request, escrow_id: str, request_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, request_id: str) -> Response:
         return super().post(request, escrow_id, request_id)
 
     def act(self, refund_request: RefundRequest, by: Any, data: dict[str, Any]) -> RefundRequest:

@@ -2,9 +2,9 @@
 call one service or selector, and shape the answer; the rules live in escrows.services."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.types import AuthenticatedRequest
 from escrows import selectors, services
 
 from ..common import StrictSerializer, parse
@@ -29,7 +29,7 @@ class MilestoneExtendReview(IntentAPIView):
             "deadline has not passed. Another customer's escrow or milestone is a 404."
         ),
     )
-    def post(self, request: Request, escrow_id: str, milestone_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, escrow_id: str, milestone_id: str) -> Response:
         milestone = selectors.milestone_get_for_user(request.user, escrow_id, milestone_id)
         parse(NoInput, request)
         milestone = services.milestone_review_extend(milestone=milestone, by=request.user)
