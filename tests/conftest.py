@@ -1,6 +1,10 @@
 import pytest
 
+from escrows import services
 from tests.factories import UserFactory
+from tests.helpers import fund, make_escrow, milestones, refresh
+from tests.reliability import figures
+from tests.webhook_receiver import Receiver
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +39,66 @@ def stranger(db):
 @pytest.fixture
 def admin_user(db):
     return UserFactory(email="admin@example.test", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def funded(seller, buyer):
+    """Three stages (300.00, 500.00, 200.00 USD), open to any buyer, paid by `buyer`. Modules
+    whose escrow is reserved for the buyer from the start define their own."""
+    escrow = make_escrow(seller)
+    fund(escrow, buyer)
+    return escrow
+
+
+@pytest.fixture
+def delivered(seller, buyer):
+    """Stage 0 of a funded escrow, delivered: its review is running."""
+    escrow = make_escrow(seller)
+    fund(escrow, buyer)
+    first = milestones(escrow)[0]
+    services.milestone_complete(milestone=first, by=seller, proof="done")
+    return refresh(first)
+
+
+@pytest.fixture
+def _media(settings, tmp_path):
+    """Uploads (dispute evidence) go to a fresh folder; modules that upload use this fixture."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as r:
+        yield r
+
+
+# -- the reliability figures ----------------------------------------------------------------------
+# The reliability suite (tests/reliability, the races in tests/races and the no-500 fuzzing in
+# tests/api/test_no_500.py) adds what it measured to `figures`; these hooks report it at the end
+# of the run: a table in the terminal summary (so CI output shows it) and
+# test-artifacts/reliability.json. A run that measured nothing reports nothing.
+
+RELIABILITY_PATHS = ("tests/reliability/", "tests/races/")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if figures.FIGURES:
+        figures.write()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    if not figures.FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    terminalreporter.write_line(f"RELIABILITY_SCALE={figures.scale()}  written to {figures.ARTIFACT}")
+    for line in figures.table(figures.as_dict()):
+        terminalreporter.write_line(line)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Skipped reliability tests (the races without PostgreSQL, say) show in the table, so a
+    table without their rows does not pass for a clean run of them."""
+    if not report.skipped or not report.nodeid.startswith(RELIABILITY_PATHS):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    figures.add("skipped here (not run)", reason.removeprefix("Skipped: ")[:80])

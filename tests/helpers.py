@@ -1,6 +1,9 @@
 """Shared test helpers: building escrows through the services, and the ledger invariants of
 the product's ledger rules that must hold after every operation."""
 
+from contextlib import contextmanager
+from unittest import mock
+
 from django.db.models import Count, Sum
 
 from escrows import services
@@ -15,6 +18,7 @@ from escrows.models import (
     LedgerEntry,
     LedgerTransaction,
     Milestone,
+    MilestoneStatus,
 )
 from escrows.services import EscrowTerms, MilestoneInput
 
@@ -37,6 +41,30 @@ def fund(escrow, buyer, extra=0):
 
 def milestones(escrow):
     return list(Milestone.objects.filter(escrow=escrow).order_by("index"))
+
+
+def statuses(escrow):
+    return [m.status for m in milestones(escrow)]
+
+
+def make_standard(seller, amount=50_000):
+    return services.escrow_create(
+        seller=seller,
+        terms=EscrowTerms(title="Laptop", currency="USD", amount=amount, settlement_type="STANDARD"),
+        milestones=[],
+    )
+
+
+def _dispute(milestone):
+    """Freeze one milestone as a dispute would, without going through the dispute service."""
+    Milestone.objects.filter(pk=milestone.pk).update(status=MilestoneStatus.DISPUTED)
+
+
+@contextmanager
+def at(moment):
+    """The clock reads `moment` for everything inside (services, auto_now fields)."""
+    with mock.patch("django.utils.timezone.now", return_value=moment):
+        yield
 
 
 def refresh(obj):

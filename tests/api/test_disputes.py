@@ -11,12 +11,7 @@ from escrows.models import Dispute, DisputeStatus, MilestoneStatus
 from escrows.services import EscrowTerms
 from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, milestones, refresh
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_media")]
 
 
 @pytest.fixture

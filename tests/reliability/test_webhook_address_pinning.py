@@ -18,7 +18,6 @@ from django.utils import timezone
 from core.errors import InvalidRequest
 from tests.helpers import make_escrow
 from tests.reliability import figures
-from tests.webhook_receiver import Receiver
 from tests.webhook_resolver import ScriptedResolver
 from webhooks import services
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -51,12 +50,6 @@ def _case(name: str, ok: bool) -> bool:
     figures.add(SECTION, f"{name}: cases")
     figures.add(SECTION, f"violations: {name}", 0 if ok else 1)
     return ok
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
 
 
 @pytest.fixture

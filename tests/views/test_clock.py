@@ -8,19 +8,10 @@ from django.urls import reverse
 
 from escrows import services
 from escrows.models import Escrow, Event
-from tests.helpers import fund, ledger_fingerprint, make_escrow, milestones, refresh
+from tests.helpers import ledger_fingerprint, make_escrow, refresh
 from tests.views.test_escrow_pages import form_data
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def delivered(seller, buyer):
-    escrow = make_escrow(seller)
-    fund(escrow, buyer)
-    first = milestones(escrow)[0]
-    services.milestone_complete(milestone=first, by=seller, proof="done")
-    return refresh(first)
 
 
 def detail(escrow):

@@ -14,16 +14,9 @@ from escrows.models import (
     RefundRequestStatus,
 )
 from escrows.selectors import wallet_balance
-from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, milestones, refresh
+from tests.helpers import assert_ledger_invariants, ledger_fingerprint, make_escrow, milestones, refresh
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def funded(seller, buyer):
-    escrow = make_escrow(seller)  # 300.00, 500.00, 200.00
-    fund(escrow, buyer)
-    return escrow
 
 
 def page(client, escrow):

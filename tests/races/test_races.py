@@ -23,8 +23,8 @@ from escrows.selectors import escrow_ledger_summary, wallet_balance
 from escrows.services import EscrowTerms, MilestoneInput
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, fund, milestones, refresh
+from tests.races.racing import connection_pool, race
 from tests.reliability import figures
-from tests.reliability.racing import connection_pool, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -2,6 +2,7 @@
 replay of that one response or a 409 while it is in flight. On PostgreSQL, real connections."""
 
 import json
+import threading
 from functools import partial
 
 import pytest
@@ -13,10 +14,12 @@ from accounts.services import api_key_create
 from escrows import services
 from escrows.models import Escrow, LedgerTransaction, Payment
 from escrows.selectors import wallet_balance
+from tests.api.conftest import client_for
+from tests.api.test_idempotency import post
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, make_escrow
+from tests.races.racing import connection_pool, race
 from tests.reliability import figures
-from tests.reliability.racing import connection_pool, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -102,3 +105,43 @@ def test_parallel_creates_with_one_idempotency_key_create_once():
         once = consistent and Escrow.objects.filter(seller=seller).count() == 1
         _record(executions, replays, in_flight, once)
         assert once, (result.outcomes, result.unexpected, [(a[0], a[2]) for a in result.values])
+
+
+# One Idempotency-Key, two requests: the second, sent while the first is running, is a 409.
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicates_run_once_on_postgres(seller, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL) for real concurrent requests")
+    client_a, client_b = client_for(seller), client_for(seller)
+    started, release = threading.Event(), threading.Event()
+    real_create = services.escrow_create
+
+    def slow_create(**kwargs):
+        started.set()
+        release.wait(10)
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(services, "escrow_create", slow_create)
+    results = {}
+
+    def first():
+        try:
+            results["first"] = post(client_a, key="race")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert started.wait(10)
+    try:
+        results["second"] = post(client_b, key="race")
+    finally:
+        release.set()
+        thread.join(20)
+    assert results["second"].status_code == 409
+    assert results["first"].status_code == 201
+    assert Escrow.objects.count() == 1
+    assert post(client_b, key="race")["Idempotent-Replayed"] == "true"

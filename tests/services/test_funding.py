@@ -1,3 +1,6 @@
+"""Funding an escrow from the wallet or by card: the buyer is charged amount + fee once, a
+refusal changes nothing; wallet top-ups."""
+
 import pytest
 
 from core.errors import Conflict, Forbidden, InsufficientFunds, InvalidRequest, InvalidState, PaymentFailed

@@ -1,22 +1,15 @@
 """Concurrent dispatchers and duplicate payout tasks on PostgreSQL, with real row locks."""
 
 import pytest
-from django.db import connection
 
 from escrows import services
 from escrows.models import Event, MockOffRampPayout, Settlement, SettlementStatus
 from tests.helpers import assert_ledger_invariants, make_escrow, refresh
-from tests.test_concurrency import race
+from tests.races.test_concurrency import race
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _require_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks: set DATABASE_URL to a PostgreSQL database")
 
 
 @pytest.fixture(autouse=True)

@@ -2,23 +2,25 @@
 
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.db import connection, connections
 
 from core.errors import EscrowError
 from escrows import services
-from escrows.models import LedgerTransaction, MilestoneStatus, Payment
+from escrows.models import Event, LedgerTransaction, MilestoneStatus, Payment
 from tests.factories import UserFactory
-from tests.helpers import assert_ledger_invariants, fund, make_escrow, milestones, refresh
+from tests.helpers import (
+    assert_ledger_invariants,
+    fund,
+    make_escrow,
+    milestones,
+    refresh,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _require_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks: set DATABASE_URL to a PostgreSQL database")
 
 
 def race(n, action):
@@ -88,3 +90,37 @@ def test_concurrent_fundings_cannot_overdraw_a_wallet():
     assert outcomes["ok"] == 1, outcomes
     assert outcomes["InsufficientFunds"] == 4, outcomes
     assert_ledger_invariants()
+
+
+# Racing runs of the review reminder send one email.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_reminder_runs_send_one_email(seller, buyer, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    settings.ESCROW_REVIEW_REMINDER_BEFORE = timedelta(days=30)
+    escrow = make_escrow(seller)
+    fund(escrow, buyer)
+    first = milestones(escrow)[0]
+    services.milestone_complete(milestone=first, by=seller)
+    barrier = threading.Barrier(4)
+    results: list[object] = []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(services.milestone_review_remind(milestone=first))
+        except EscrowError as exc:  # pragma: no cover - reported by the assertion below
+            results.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sum(r is not None for r in results) == 1, results
+    assert len(mail.outbox) == 1
+    assert Event.objects.filter(kind="milestone.review_reminder_sent").count() == 1

@@ -1,41 +1,29 @@
 """Review clock: a delivered milestone carries its review deadline; the buyer may extend it
 once; a reminder email goes out once before it lapses; on lapse the timer releases it."""
 
-import threading
-from contextlib import contextmanager
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection, connections
 from django.utils import timezone
 
-from core.errors import EscrowError, Forbidden, InvalidState, NotFound
+from core.errors import Forbidden, InvalidState, NotFound
 from escrows import services, tasks
 from escrows.models import Event, Milestone, MilestoneStatus
-from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, milestones, refresh
+from tests.helpers import (
+    assert_ledger_invariants,
+    at,
+    fund,
+    ledger_fingerprint,
+    make_escrow,
+    milestones,
+    refresh,
+)
 
 pytestmark = pytest.mark.django_db
 
 DAY = timedelta(days=1)
-
-
-@contextmanager
-def at(moment):
-    """The clock reads `moment` for everything inside (services, auto_now fields)."""
-    with mock.patch("django.utils.timezone.now", return_value=moment):
-        yield
-
-
-@pytest.fixture
-def delivered(seller, buyer):
-    escrow = make_escrow(seller)
-    fund(escrow, buyer)
-    first = milestones(escrow)[0]
-    services.milestone_complete(milestone=first, by=seller, proof="done")
-    return refresh(first)
 
 
 def test_delivery_sets_the_deadline_to_the_inspection_period(delivered):
@@ -217,37 +205,6 @@ def test_delivery_before_funding_starts_the_clock_at_funding(seller, buyer):
     with at(later):
         fund(escrow, buyer)
     assert refresh(first).review_deadline == later + escrow.inspection_period
-
-
-@pytest.mark.django_db(transaction=True)
-def test_racing_reminder_runs_send_one_email(seller, buyer, settings):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locks")
-    settings.ESCROW_REVIEW_REMINDER_BEFORE = timedelta(days=30)
-    escrow = make_escrow(seller)
-    fund(escrow, buyer)
-    first = milestones(escrow)[0]
-    services.milestone_complete(milestone=first, by=seller)
-    barrier = threading.Barrier(4)
-    results: list[object] = []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(services.milestone_review_remind(milestone=first))
-        except EscrowError as exc:  # pragma: no cover - reported by the assertion below
-            results.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert sum(r is not None for r in results) == 1, results
-    assert len(mail.outbox) == 1
-    assert Event.objects.filter(kind="milestone.review_reminder_sent").count() == 1
 
 
 def test_extension_and_reminder_are_webhooks_to_both_parties(delivered, seller, buyer, settings):

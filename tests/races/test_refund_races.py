@@ -14,8 +14,8 @@ from escrows.models import EscrowStatus, LedgerTransaction, MilestoneStatus
 from escrows.selectors import escrow_ledger_summary
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, fund, make_escrow, milestones, refresh
+from tests.races.racing import connection_pool, race
 from tests.reliability import figures
-from tests.reliability.racing import connection_pool, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

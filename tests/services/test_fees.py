@@ -104,3 +104,19 @@ def test_fee_schedule_version_is_recorded_at_create_and_edit(seller, settings):
     )
     assert (edited.fee_schedule_version, edited.fee) == ("2027-01-v2", 2_000)
     assert Event.objects.get(kind="escrow.created", escrow=escrow).details["feeSchedule"] != "2027-01-v2"
+
+
+# The payee's share of the fee at its edges.
+
+
+@pytest.mark.parametrize(
+    ("fee", "who", "amounts", "expected"),
+    [
+        (100, "seller", [0, 0], (0, [0, 0])),  # nothing to spread it over
+        (10, "seller", [1], (0, [10])),
+        (1, "seller", [3, 5], (0, [0, 1])),  # the one unit goes to the larger remainder
+        (7, "buyer", [3, 5], (7, [0, 0])),
+    ],
+)
+def test_the_payees_fee_share_at_its_edges(fee, who, amounts, expected):
+    assert fee_shares(fee, who, amounts) == expected

@@ -17,6 +17,7 @@ from escrows.models import (
     EscrowStatus,
     Event,
     LedgerTransaction,
+    Milestone,
     MilestoneStatus,
     Settlement,
     TransactionKind,
@@ -25,6 +26,7 @@ from escrows.selectors import escrow_ledger_summary, wallet_balance
 from escrows.services import EscrowTerms, EvidenceInput
 from tests.helpers import (
     assert_ledger_invariants,
+    at,
     fund,
     ledger_fingerprint,
     make_escrow,
@@ -33,12 +35,7 @@ from tests.helpers import (
     refresh,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_media")]
 
 
 def standard(seller, amount=80_000):
@@ -47,13 +44,6 @@ def standard(seller, amount=80_000):
         terms=EscrowTerms(title="Laptop", currency="USD", amount=amount, settlement_type="STANDARD"),
         milestones=[],
     )
-
-
-@pytest.fixture
-def funded(seller, buyer):
-    escrow = make_escrow(seller)  # 300.00 / 500.00 / 200.00
-    fund(escrow, buyer)
-    return escrow
 
 
 def open_on(escrow, index, by, **kw):
@@ -400,6 +390,74 @@ def test_card_funded_refund_part_goes_back_outside(seller, buyer, admin_user):
     assert_ledger_invariants()
 
 
+def test_milestone_dispute_freezes_only_that_milestone(seller, buyer, admin_user):
+    escrow = make_escrow(seller)
+    fund(escrow, buyer)
+    first, second, third = milestones(escrow)
+    services.milestone_release(milestone=first, by=buyer)
+    with pytest.raises(InvalidRequest, match="reason"):
+        services.dispute_open(escrow=escrow, milestone=second, by=buyer, reason=" ")
+    with pytest.raises(InvalidRequest, match="one milestone at a time"):
+        services.dispute_open(escrow=escrow, by=buyer, reason="Late")
+    dispute = services.dispute_open(escrow=escrow, milestone=second, by=buyer, reason="Late")
+    assert refresh(escrow).status == EscrowStatus.OPENED
+    assert refresh(second).status == MilestoneStatus.DISPUTED
+    with pytest.raises(InvalidState, match="disputed"):
+        services.milestone_release(milestone=second, by=buyer)
+    # The next milestone is not held up by the frozen one.
+    services.milestone_release(milestone=third, by=buyer)
+    with pytest.raises(Forbidden):
+        services.dispute_resolve(dispute=dispute, by=seller, outcome="release")
+    services.dispute_withdraw(dispute=dispute, by=buyer)
+    assert refresh(second).status == MilestoneStatus.PENDING
+    services.milestone_release(milestone=second, by=buyer)
+    assert refresh(escrow).status == EscrowStatus.COMPLETED
+    assert_ledger_invariants()
+
+
+def _standard(seller, amount=100_000):
+    return services.escrow_create(
+        seller=seller,
+        terms=EscrowTerms(
+            title="Laptop",
+            currency="USD",
+            amount=amount,
+            settlement_type="STANDARD",
+            release_type="DELIVERY_PROOF",
+        ),
+        milestones=[],
+    )
+
+
+@pytest.mark.parametrize(
+    "outcome, status, seller_gets, buyer_gets",
+    [("release", EscrowStatus.COMPLETED, 100_000, 0), ("refund", EscrowStatus.REFUNDED, 0, 100_000)],
+)
+def test_whole_escrow_dispute_resolutions(
+    seller, buyer, admin_user, outcome, status, seller_gets, buyer_gets
+):
+    escrow = _standard(seller)
+    fund(escrow, buyer)
+    dispute = services.dispute_open(escrow=escrow, by=seller, reason="Buyer unresponsive")
+    assert refresh(escrow).status == EscrowStatus.DISPUTED
+    services.dispute_resolve(dispute=dispute, by=admin_user, outcome=outcome)
+    assert refresh(escrow).status == status
+    assert wallet_balance(seller, "USD") == seller_gets
+    assert wallet_balance(buyer, "USD") == buyer_gets
+    assert_ledger_invariants()
+
+
+def test_milestone_statuses_after_dispute_refund(seller, buyer, admin_user):
+    escrow = make_escrow(seller)
+    fund(escrow, buyer)
+    for m in milestones(escrow):
+        dispute = services.dispute_open(escrow=escrow, milestone=m, by=buyer, reason="Never started")
+        services.dispute_resolve(dispute=dispute, by=admin_user, outcome="refund")
+    assert all(m.status == MilestoneStatus.REFUNDED for m in milestones(escrow))
+    assert refresh(escrow).status == EscrowStatus.REFUNDED
+    assert_ledger_invariants()
+
+
 # -- the deadline ----------------------------------------------------------------------------
 
 
@@ -425,6 +483,25 @@ def test_withdrawn_or_resolved_disputes_are_not_defaulted(funded, buyer):
     Dispute.objects.filter(pk=dispute.pk).update(deadline=timezone.now() - timedelta(days=1))
     assert services.dispute_apply_default(dispute=dispute) is None
     assert tasks.run_timers()["disputes_defaulted"] == 0
+
+
+# A dispute gets its default outcome at its deadline itself, not a moment after, as the sweep
+# that picks it (deadline <= now) expects; the outcome leaves its reason in the record.
+
+
+def test_a_dispute_gets_its_default_outcome_at_its_deadline(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    dispute = services.dispute_open(escrow=escrow, milestone=milestones(escrow)[1], by=buyer, reason="Late")
+    deadline = refresh(dispute).deadline
+    with at(deadline - timedelta(seconds=1)):
+        assert services.dispute_apply_default(dispute=dispute) is None
+    with at(deadline):
+        assert services.dispute_apply_default(dispute=dispute) is not None
+    settled = refresh(dispute)
+    assert settled.status == DisputeStatus.RESOLVED
+    assert settled.resolution_note == "Resolution deadline passed: the default outcome applied"
+    assert Milestone.objects.get(pk=milestones(escrow)[1].pk).status != MilestoneStatus.DISPUTED
 
 
 def test_dispute_steps_become_webhooks_for_both_parties(funded, seller, buyer, admin_user, settings):

@@ -2,9 +2,7 @@
 delivered stage releases by itself, the event it leaves, the extension's event, and each refusal
 of an extension."""
 
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from unittest import mock
 
 import pytest
 from django.core import mail
@@ -15,17 +13,11 @@ from escrows import services
 from escrows.models import Event, Milestone
 from escrows.services import EscrowTerms, MilestoneInput
 from tests.factories import UserFactory
-from tests.helpers import fund, milestones, refresh
+from tests.helpers import at, fund, milestones, refresh
 
 pytestmark = pytest.mark.django_db
 
 DELIVERED = datetime(2030, 3, 4, 9, 30, tzinfo=timezone.UTC)
-
-
-@contextmanager
-def at(moment):
-    with mock.patch("django.utils.timezone.now", return_value=moment):
-        yield
 
 
 @pytest.fixture
