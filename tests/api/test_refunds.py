@@ -11,16 +11,9 @@ from escrows.models import (
     RefundRequest,
 )
 from escrows.selectors import wallet_balance
-from tests.helpers import assert_ledger_invariants, fund, make_escrow, milestones, refresh
+from tests.helpers import assert_ledger_invariants, make_escrow, milestones, refresh
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def funded(seller, buyer):
-    escrow = make_escrow(seller)  # 300.00, 500.00, 200.00
-    fund(escrow, buyer)
-    return escrow
 
 
 def url(escrow, *rest):
@@ -256,43 +249,3 @@ def test_strangers_get_404_everywhere(funded, seller, buyer_api, seller_api, str
     assert r.status_code == 404
     assert RefundRequest.objects.get(public_id=rid).status == "REQUESTED"
     assert CancellationProposal.objects.get(public_id=pid).status == "PROPOSED"
-
-
-VALUES = [None, 0, -1, 1.5, 10**40, True, [], [1], {}, {"a": 1}, "", "x" * 20_000, "a\u0000b", "😀", "null"]
-
-
-def test_no_500_for_anything_a_client_sends(funded, seller_api, buyer_api):
-    """Every field of every write endpoint here, given every JSON type and some nasty strings."""
-    first = milestones(funded)[0].public_id
-    rid = post(buyer_api, url(funded, "refund-requests"), {"reason": "x"}).json()["id"]
-    pid = post(
-        buyer_api, url(funded, "cancellation-proposals"), {"buyerAmount": "1", "sellerAmount": "999"}
-    ).json()["id"]
-    cases = [
-        (seller_api, url(funded, "refunds"), {"milestoneIds": [first], "reason": "x"}),
-        (buyer_api, url(funded, "refund-requests"), {"reason": "x", "milestoneIds": [first]}),
-        (seller_api, url(funded, "refund-requests", rid, "decline"), {"reason": "x"}),
-        (
-            buyer_api,
-            url(funded, "cancellation-proposals"),
-            {"buyerAmount": "1", "sellerAmount": "999", "note": "n"},
-        ),
-        (seller_api, url(funded, "cancellation-proposals", pid, "decline"), {"reason": "x"}),
-    ]
-    for client, path, base in cases:
-        for field in base:
-            for value in VALUES:
-                for body in ({**base, field: value}, {**base, field: [value]}):
-                    r = post(client, path, body)
-                    assert r.status_code < 500, (path, body)
-                    if r.status_code >= 400:
-                        assert r.json()["error"]["message"]
-    for path in (
-        url(funded, "refund-requests", rid, "withdraw"),
-        url(funded, "cancellation-proposals", pid, "accept"),
-    ):
-        for body in ([], "x", 5, {"x": 1}):
-            r = post(buyer_api, path, body)
-            assert 400 <= r.status_code < 500 and r.json()["error"]["message"], (path, body)
-        assert post(buyer_api, path, {"x": 1}).json()["error"]["param"] == "x"
-    assert_ledger_invariants()
