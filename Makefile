@@ -21,10 +21,11 @@ bench:
 	python3 dev.py setup
 	.venv/bin/python -m bench.run
 
-# The reliability suite (tests/reliability) and the table of what it measured. Set DATABASE_URL to
-# a PostgreSQL database for the races; RELIABILITY_SCALE=10 for a nightly-size run.
+# The reliability suite (tests/reliability, the races in tests/races, the no-500 fuzzing) and the
+# table of what it measured. Set DATABASE_URL to a PostgreSQL database for the races;
+# RELIABILITY_SCALE=10 for a nightly-size run.
 reliability:
-	python3 dev.py test tests/reliability -p no:cacheprovider; status=$$?; \
+	python3 dev.py test tests/reliability tests/races tests/api/test_no_500.py -p no:cacheprovider; status=$$?; \
 	.venv/bin/python -m tests.reliability.figures; exit $$status
 
 # Mutation testing of the money and access rules (docs/mutation.md): mutmut on SQLite, then the
