@@ -28,9 +28,10 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(APIKey)
 class APIKeyAdmin(APIKeyModelAdmin):
-    list_display = (*APIKeyModelAdmin.list_display, "user", "last_used_at")
+    # The library's admin is typed by inference, as tuples of exactly its own columns.
+    list_display = (*APIKeyModelAdmin.list_display, "user", "last_used_at")  # type: ignore[assignment]
     list_select_related = ("user",)
-    search_fields = (*APIKeyModelAdmin.search_fields, "user__email")
+    search_fields = (*APIKeyModelAdmin.search_fields, "user__email")  # type: ignore[assignment]
     raw_id_fields = ("user",)
 
 

@@ -1,6 +1,6 @@
 """Writes of the accounts app: API keys and the customers a platform creates."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,7 +19,8 @@ def api_key_create(*, user: User, name: str = "") -> tuple[APIKey, str]:
     name = (name or "").strip() or "API key"
     if len(name) > API_KEY_NAME_MAX:
         raise InvalidRequest(f"name must be at most {API_KEY_NAME_MAX} characters", field="name")
-    return APIKey.objects.create_key(user=user, name=name)
+    # The library types the new row as its abstract base; it is an instance of this model.
+    return cast(tuple[APIKey, str], APIKey.objects.create_key(user=user, name=name))
 
 
 @transaction.atomic

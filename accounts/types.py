@@ -16,9 +16,11 @@ from .models import User
 type Actor = User | None
 
 if TYPE_CHECKING:
+    from django_htmx.middleware import HtmxDetails
 
     class AuthenticatedHttpRequest(HttpRequest):
         user: User
+        htmx: HtmxDetails  # django-htmx's middleware sets it on every request
 
     class AuthenticatedRequest(Request):
         @property

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.contrib.auth.views import (
     LoginView,
     PasswordResetConfirmView,
@@ -13,6 +14,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from .forms import EmailLoginForm, NewPasswordForm, PasswordResetRequestForm, SignUpForm
+from .models import User
 from .throttle import forget_account_failures
 
 
@@ -40,7 +42,7 @@ class EmailLoginView(LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
-    def form_invalid(self, form: EmailLoginForm) -> HttpResponse:
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
         if form.has_error("__all__", code="login_locked"):
             response.status_code = 429
@@ -76,7 +78,7 @@ class PasswordResetSetView(PasswordResetConfirmView):
     post_reset_login = True
     success_url = reverse_lazy("dashboard")
 
-    def form_valid(self, form: NewPasswordForm) -> HttpResponse:
+    def form_valid(self, form: "SetPasswordForm[User]") -> HttpResponse:
         response = super().form_valid(form)
         forget_account_failures(self.request, form.user.email)
         messages.success(self.request, "Your password is changed and you are logged in.")

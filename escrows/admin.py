@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from . import services
@@ -132,7 +133,7 @@ class EscrowAdmin(ReadOnlyAdmin):
         )
 
     @admin.action(description="Cancel (unpaid escrows only)")
-    def cancel(self, request: HttpRequest, queryset: QuerySet[Escrow]) -> None:
+    def cancel(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Escrow]) -> None:
         run_service_action(
             self, request, queryset, lambda e: services.escrow_cancel(escrow=e, by=request.user), "Cancelled"
         )
@@ -184,7 +185,7 @@ class SettlementAdmin(ReadOnlyAdmin):
     actions = ["retry"]
 
     @admin.action(description="Retry failed settlements")
-    def retry(self, request: HttpRequest, queryset: QuerySet[Settlement]) -> None:
+    def retry(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Settlement]) -> None:
         run_service_action(
             self,
             request,
@@ -389,7 +390,9 @@ class DisputeAdmin(ReadOnlyAdmin):
         url = reverse("dispute_resolve", args=[obj.escrow.public_id, obj.public_id])
         return format_html('<a href="{}">Open the staff resolution page</a>', url)
 
-    def _resolve(self, request: HttpRequest, queryset: QuerySet[Dispute], outcome: str, done: str) -> None:
+    def _resolve(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Dispute], outcome: str, done: str
+    ) -> None:
         run_service_action(
             self,
             request,
@@ -401,11 +404,11 @@ class DisputeAdmin(ReadOnlyAdmin):
         )
 
     @admin.action(description="Resolve: release the disputed amount to the seller")
-    def resolve_release(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
+    def resolve_release(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Dispute]) -> None:
         self._resolve(request, queryset, DisputeOutcome.RELEASE, "Resolved, released")
 
     @admin.action(description="Resolve: refund the disputed amount to the buyer")
-    def resolve_refund(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
+    def resolve_refund(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Dispute]) -> None:
         self._resolve(request, queryset, DisputeOutcome.REFUND, "Resolved, refunded")
 
 

@@ -1,7 +1,7 @@
 """HTML forms. They only shape input: every business rule (sums, minimums, who may act) is
 checked by the service the view calls, and its EscrowError is shown on the matching field."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -53,7 +53,7 @@ class EscrowForm(NoColonLabels, forms.Form):
         return {
             "title": escrow.title,
             "description": escrow.description,
-            "buyer_email": escrow.buyer.email if escrow.buyer_id else escrow.buyer_email,
+            "buyer_email": escrow.buyer.email if escrow.buyer else escrow.buyer_email,
             "currency": escrow.currency,
             "amount": format_minor(escrow.amount, escrow.currency),
         }
@@ -114,7 +114,8 @@ def terms_from_forms(
 def attach_error(form: EscrowForm, formset: BaseMilestoneFormSet, exc: EscrowError) -> None:
     field = FIELD_FOR_ERROR.get(exc.field or "", exc.field)
     if field == "milestones":
-        formset._non_form_errors = formset.error_class([exc.message], error_class="nonform")
+        # Django has no public way to add an error above the forms after validation.
+        formset._non_form_errors = formset.error_class([exc.message], error_class="nonform")  # type: ignore[attr-defined]
     elif field in form.fields:
         form.add_error(field, exc.message)
     else:
@@ -190,7 +191,9 @@ class MilestoneRefundForm(NoColonLabels, forms.Form):
 
     def __init__(self, *args: Any, milestones: Any, currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["milestones"].choices = _milestone_choices(milestones, currency)
+        cast(forms.MultipleChoiceField, self.fields["milestones"]).choices = _milestone_choices(
+            milestones, currency
+        )
 
 
 class RefundRequestForm(NoColonLabels, forms.Form):
@@ -208,7 +211,9 @@ class RefundRequestForm(NoColonLabels, forms.Form):
     def __init__(self, *args: Any, milestones: Any, currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if milestones:
-            self.fields["milestones"].choices = _milestone_choices(milestones, currency)
+            cast(forms.MultipleChoiceField, self.fields["milestones"]).choices = _milestone_choices(
+                milestones, currency
+            )
         else:
             del self.fields["milestones"]
 

@@ -3,7 +3,7 @@
 import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ def dispatch_events() -> int:
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, name="webhooks.tasks.deliver_webhook")
-def deliver_webhook(self, delivery_pk: int, attempt: int) -> str:  # type: ignore[no-untyped-def]
+def deliver_webhook(self: Task, delivery_pk: int, attempt: int) -> str:
     outcome = services.webhook_deliver(delivery_id=delivery_pk, attempt=attempt)
     if outcome.retry_in is not None and not self.request.is_eager:
         # The next attempt is its own task; in eager mode process_due sends it when due.

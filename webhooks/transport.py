@@ -30,7 +30,7 @@ class PinnedAddressAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        request.headers["Host"] = parse_url(request.url).netloc or ""
+        request.headers["Host"] = parse_url(request.url or "").netloc or ""
         kwargs["proxies"] = {}  # a proxy would look the name up again
         return super().send(request, **kwargs)
 

@@ -55,14 +55,14 @@ class IdempotentReplay(Exception):
         self.response = response
 
 
-def _fingerprint(request: Request, owner_acting: str) -> str:
+def _fingerprint(request: Request, method: str, owner_acting: str) -> str:
     body = request._request.body
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, RecursionError):
         canonical = body
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), owner_acting.encode(), canonical):
+    for part in (method.encode(), request.path.encode(), owner_acting.encode(), canonical):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -70,7 +70,8 @@ def _fingerprint(request: Request, owner_acting: str) -> str:
 
 def begin(request: Request) -> IdempotencyRecord | None:
     """Claim the key for this request, or raise: replay, 422 or 409."""
-    if request.method not in METHODS:
+    method = request.method
+    if method not in METHODS:
         return None
     key = request.META.get(HEADER)
     if key is None:
@@ -79,7 +80,9 @@ def begin(request: Request) -> IdempotencyRecord | None:
     if not key or len(key) > 255 or not key.isascii() or not key.isprintable():
         raise InvalidIdempotencyKey()
     owner = key_owner(request)
-    digest = _fingerprint(request, request.user.customer_id)
+    acting = request.user
+    assert acting.is_authenticated  # the view's IsAuthenticated check runs first
+    digest = _fingerprint(request, method, acting.customer_id)
     cutoff = timezone.now() - TTL
     for _ in range(3):
         try:
@@ -87,7 +90,7 @@ def begin(request: Request) -> IdempotencyRecord | None:
                 # Old records of this owner go lazily; a purge job is not needed for correctness.
                 IdempotencyRecord.objects.filter(owner=owner, created_at__lt=cutoff).delete()
                 return IdempotencyRecord.objects.create(
-                    owner=owner, key=key, request_hash=digest, method=request.method, path=request.path[:500]
+                    owner=owner, key=key, request_hash=digest, method=method, path=request.path[:500]
                 )
         except IntegrityError:
             pass

@@ -7,6 +7,7 @@ encoder's default(), and anything orjson refuses (an integer beyond 64 bits, say
 by DRF's renderer itself. Indented output (an Accept header asking for it) is DRF's too. As DRF
 does, U+2028 and U+2029 are escaped so the output is also valid JavaScript."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -17,11 +18,14 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 class FastJSONRenderer(JSONRenderer):
     def render(
-        self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         if data is None:
             return b""
-        if self.get_indent(accepted_media_type, renderer_context or {}):
+        if self.get_indent(accepted_media_type or "", renderer_context or {}):
             return super().render(data, accepted_media_type, renderer_context)
         try:
             out = orjson.dumps(data, default=self.encoder_class().default, option=_OPTIONS)

@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
 from accounts.models import User
@@ -9,7 +9,7 @@ from accounts.services import api_key_create
 class Command(BaseCommand):
     help = "Create an API key (the account too, if missing) and print it: the only time it is shown."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--email", required=True)
         parser.add_argument("--platform", action="store_true", help="mark the account as a platform")
         parser.add_argument("--name", default="CLI key")

@@ -104,6 +104,11 @@ class Books:
         return len(entries)
 
 
+def _buyer_id(escrow: Escrow) -> int:
+    assert escrow.buyer_id is not None  # every generated escrow names its buyer
+    return escrow.buyer_id
+
+
 class Command(BaseCommand):
     help = "Generate N customers and escrows (3 milestones each, every state) with consistent ledger rows."
 
@@ -200,7 +205,7 @@ class Command(BaseCommand):
             [LedgerAccount(kind=AccountKind.CUSTOMER_MAIN, currency=CURRENCY, owner=c) for c in customers],
             batch_size=self.batch_size,
         )
-        return {a.owner_id: a for a in accounts}
+        return {c.pk: a for c, a in zip(customers, accounts, strict=True)}
 
     # -- one batch of escrows ----------------------------------------------------------------
 
@@ -311,7 +316,7 @@ class Command(BaseCommand):
             [
                 Payment(
                     escrow=e,
-                    payer_id=e.buyer_id,
+                    payer_id=_buyer_id(e),
                     source=FundingSource.WALLET,
                     reference=f"fund_{e.public_id}",
                     amount=e.amount,
@@ -338,7 +343,7 @@ class Command(BaseCommand):
             ],
             batch_size=self.batch_size,
         )
-        hold_of = {a.escrow_id: a for a in holds}
+        hold_of = {e.pk: a for e, a in zip(funded, holds, strict=True)}
 
         books = Books()
         events: list[Event] = []
@@ -542,7 +547,7 @@ class Command(BaseCommand):
                 Dispute(
                     escrow=escrow,
                     milestone=m,
-                    opened_by_id=escrow.buyer_id,
+                    opened_by_id=_buyer_id(escrow),
                     opener_role="buyer",
                     reason="Generated dispute",
                     amount=m.amount,
@@ -635,7 +640,7 @@ class Command(BaseCommand):
             )
         entries = books.save(self.batch_size)
         accounts = list(self.main.values())
-        for account in accounts:
-            account.balance = self.net[account.owner_id]
+        for owner_id, account in self.main.items():
+            account.balance = self.net[owner_id]
         LedgerAccount.objects.bulk_update(accounts, ["balance"], batch_size=self.batch_size)
         return len(books.txns) + entries
