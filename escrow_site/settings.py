@@ -338,6 +338,9 @@ WEBHOOK_LEASE_SECONDS = envint("WEBHOOK_LEASE_SECONDS", 120)
 WEBHOOK_OUTBOX_GRACE_SECONDS = envint("WEBHOOK_OUTBOX_GRACE_SECONDS", 60)
 # Endpoints on loopback / private networks are refused unless allowed (development and tests).
 WEBHOOK_ALLOW_PRIVATE_URLS = envbool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+# An endpoint whose last this many deliveries all failed (each after every retry) is switched
+# off and its owner told; 0 never switches one off.
+WEBHOOK_DISABLE_AFTER_FAILURES = envint("WEBHOOK_DISABLE_AFTER_FAILURES", 10)
 
 # --- API --------------------------------------------------------------------------------
 # Cache: the throttle counters live here. The default LocMemCache is per process (fine for the

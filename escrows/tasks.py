@@ -124,6 +124,14 @@ def _expire(pk: int) -> bool:
     return services.escrow_expire(escrow=Escrow.objects.get(pk=pk)) is not None
 
 
+def _expiry_remind(pk: int) -> bool:
+    return services.escrow_expiry_remind(escrow=Escrow.objects.get(pk=pk)) is not None
+
+
+def _dispute_remind(pk: int) -> bool:
+    return services.dispute_deadline_remind(dispute=Dispute.objects.get(pk=pk)) is not None
+
+
 def _dispute_default(pk: int) -> bool:
     return services.dispute_apply_default(dispute=Dispute.objects.get(pk=pk)) is not None
 
@@ -143,15 +151,17 @@ def _redrive_settlement(pk: int) -> bool:
 
 
 def run_timers() -> dict[str, int]:
-    """Run the timers once: auto-release, review reminders, expiry, dispute deadlines,
-    settlement retries, then the webhook outbox and delivery retries and the notification
-    emails due."""
+    """Run the timers once: auto-release, review reminders, expiry and its reminder, dispute
+    deadlines and their reminder, settlement retries, then the webhook outbox and delivery
+    retries and the notification emails due."""
     now = timezone.now()
     counts = {
         "auto_released": 0,
         "review_reminders": 0,
         "expired": 0,
+        "expiry_reminders": 0,
         "disputes_defaulted": 0,
+        "dispute_reminders": 0,
         "settlements_retried": 0,
         "settlements_failed": 0,
         "errors": 0,
@@ -169,7 +179,10 @@ def run_timers() -> dict[str, int]:
     _each("review_reminders", _ids(reminders), _remind, counts)
     unpaid = Escrow.objects.filter(status=EscrowStatus.AWAITING_PAYMENT, expires_at__lte=now)
     _each("expired", _ids(unpaid), _expire, counts)
+    # Reminders after the deadlines themselves: what just lapsed is acted on, not reminded.
+    _each("expiry_reminders", _ids(services.escrows_expiry_reminder_due(now)), _expiry_remind, counts)
     _each("disputes_defaulted", _ids(services.disputes_due(now)), _dispute_default, counts)
+    _each("dispute_reminders", _ids(services.disputes_reminder_due(now)), _dispute_remind, counts)
     # A SCHEDULED retry is normally re-driven by its own Celery countdown; with a worker the
     # sweep only takes those a minute overdue (a lost countdown). PROCESSING ones are taken
     # once their lease has run out: the worker that held them died.

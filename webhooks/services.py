@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from core.errors import InvalidRequest, InvalidState, NotFound
 from escrows import broker
-from escrows.models import Event
+from escrows.models import ActorKind, Event
 from escrows.money import format_minor
+from escrows.tasks import enqueue_event_dispatch
 from notifications.services import notifications_create
 
 from . import signing, transport
@@ -368,8 +369,55 @@ def webhook_deliver(*, delivery_id: int, attempt: int) -> DeliveryOutcome:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
             delivery.save()
-            return DeliveryOutcome(delivery.status)
-        delay = webhook_backoff(attempt)
-        delivery.next_attempt_at = done + delay
-        delivery.save()
-        return DeliveryOutcome(delivery.status, retry_in=delay)
+            gave_up = True
+        else:
+            gave_up = False
+            delay = webhook_backoff(attempt)
+            delivery.next_attempt_at = done + delay
+            delivery.save()
+    if gave_up:
+        # Its own transaction, after the delivery's: the endpoint row is locked only here.
+        webhook_endpoint_disable_failing(endpoint_id=endpoint.pk)
+        return DeliveryOutcome(DeliveryStatus.FAILED)
+    return DeliveryOutcome(DeliveryStatus.PENDING, retry_in=delay)
+
+
+@transaction.atomic(durable=True)
+def webhook_endpoint_disable_failing(*, endpoint_id: int) -> WebhookEndpoint | None:
+    """Switch an endpoint off once its last WEBHOOK_DISABLE_AFTER_FAILURES deliveries have all
+    failed (each after every retry), and tell its owner (the `webhook_endpoint.disabled` event).
+    Returns the endpoint when it was switched off now."""
+    needed = settings.WEBHOOK_DISABLE_AFTER_FAILURES
+    if needed <= 0:
+        return None
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id, enabled=True).first()
+    if endpoint is None:
+        return None
+    recent = list(
+        WebhookDelivery.objects.filter(
+            endpoint=endpoint, status__in=(DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED)
+        )
+        .order_by("-last_attempt_at", "-id")
+        .values_list("status", "last_error", "last_status_code")[:needed]
+    )
+    if len(recent) < needed or any(status != DeliveryStatus.FAILED for status, _, _ in recent):
+        return None
+    endpoint.enabled = False
+    endpoint.save(update_fields=["enabled", "updated_at"])
+    _, last_error, last_code = recent[0]
+    Event.objects.create(
+        kind="webhook_endpoint.disabled",
+        customer_id=endpoint.customer_id,
+        actor_kind=ActorKind.SYSTEM,
+        from_status="enabled",
+        to_status="disabled",
+        details={
+            "endpoint": endpoint.public_id,
+            "url": endpoint.url,
+            "failures": needed,
+            "lastError": last_error or (f"HTTP {last_code}" if last_code else ""),
+        },
+    )
+    # The owner hears of it through the event outbox, like every other event.
+    transaction.on_commit(enqueue_event_dispatch, robust=True)
+    return endpoint

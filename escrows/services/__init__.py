@@ -12,6 +12,8 @@ from .cancellations import (
     cancellation_withdraw,
     escrow_cancel,
     escrow_expire,
+    escrow_expiry_remind,
+    escrows_expiry_reminder_due,
 )
 from .disputes import (
     DISPUTE_TEXT_MAX,
@@ -20,11 +22,13 @@ from .disputes import (
     dispute_add_evidence,
     dispute_answer,
     dispute_apply_default,
+    dispute_deadline_remind,
     dispute_open,
     dispute_resolution_amounts,
     dispute_resolve,
     dispute_withdraw,
     disputes_due,
+    disputes_reminder_due,
 )
 from .escrows import EscrowTerms, MilestoneInput, escrow_create, escrow_edit, milestone_add
 from .fees import FeeQuote, QuoteMilestone, fee_quote, fee_shares
@@ -81,16 +85,20 @@ __all__ = [
     "dispute_add_evidence",
     "dispute_answer",
     "dispute_apply_default",
+    "dispute_deadline_remind",
     "dispute_open",
     "dispute_resolution_amounts",
     "dispute_resolve",
     "dispute_withdraw",
     "disputes_due",
+    "disputes_reminder_due",
     "escrow_cancel",
     "escrow_confirm_delivery",
     "escrow_create",
     "escrow_edit",
     "escrow_expire",
+    "escrow_expiry_remind",
+    "escrows_expiry_reminder_due",
     "escrow_fund",
     "escrow_refund",
     "escrow_refund_milestones",

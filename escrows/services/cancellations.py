@@ -5,7 +5,9 @@ can accept."""
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.types import Actor, User
@@ -26,6 +28,7 @@ from ..models import (
     DisputeOutcome,
     Escrow,
     EscrowStatus,
+    Event,
     Milestone,
     TransactionKind,
 )
@@ -78,6 +81,38 @@ def escrow_expire(*, escrow: Escrow) -> Escrow | None:
         details={"reason": "expired"},
     )
     return escrow
+
+
+EXPIRY_REMINDER = "escrow.expiry_reminder_sent"
+
+
+def escrows_expiry_reminder_due(now: datetime | None = None) -> Any:
+    """Unpaid escrows that expire within ESCROW_EXPIRY_REMINDER_BEFORE and whose parties were not
+    reminded yet (for the timer)."""
+    now = now or timezone.now()
+    return Escrow.objects.filter(
+        status=EscrowStatus.AWAITING_PAYMENT,
+        expires_at__gt=now,
+        expires_at__lte=now + settings.ESCROW_EXPIRY_REMINDER_BEFORE,
+    ).exclude(Exists(Event.objects.filter(escrow=OuterRef("pk"), kind=EXPIRY_REMINDER)))
+
+
+@transaction.atomic(durable=True)
+def escrow_expiry_remind(*, escrow: Escrow) -> Event | None:
+    """Timer: tell the seller and the buyer (or the address invited to pay) once,
+    ESCROW_EXPIRY_REMINDER_BEFORE before an unpaid escrow expires. The escrow row lock serialises
+    racing runs; the event itself records that they were told. None when nothing was due."""
+    escrow = _lock_escrow(escrow)
+    now = timezone.now()
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT or not (
+        now < escrow.expires_at <= now + settings.ESCROW_EXPIRY_REMINDER_BEFORE
+    ):
+        return None
+    if Event.objects.filter(escrow=escrow, kind=EXPIRY_REMINDER).exists():
+        return None
+    return _event(
+        EXPIRY_REMINDER, by=None, escrow=escrow, details={"expiresAt": escrow.expires_at.isoformat()}
+    )
 
 
 def _check_cancellable(escrow: Escrow, milestones: list[Milestone]) -> None:

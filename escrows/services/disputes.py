@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from accounts.types import Actor, User
@@ -35,6 +37,7 @@ from ..models import (
     DisputeStatus,
     Escrow,
     EscrowStatus,
+    Event,
     Milestone,
     MilestoneStatus,
     TransactionKind,
@@ -612,6 +615,52 @@ def _dispute_settle(
         to_status=escrow.status,
         details={"sellerAmount": seller_amount, "buyerAmount": buyer_amount},
         actor_kind=actor_kind,
+    )
+
+
+DEADLINE_REMINDER = "dispute.deadline_reminder_sent"
+
+
+def disputes_reminder_due(now: datetime | None = None) -> Any:
+    """Unresolved disputes whose default outcome applies within ESCROW_DISPUTE_REMINDER_BEFORE
+    and whose parties were not reminded yet (for the timer)."""
+    now = now or timezone.now()
+    reminded = Event.objects.annotate(dispute_id=KT("details__dispute")).filter(
+        escrow=OuterRef("escrow"), kind=DEADLINE_REMINDER, dispute_id=OuterRef("public_id")
+    )
+    return Dispute.objects.filter(
+        status__in=ACTIVE_DISPUTE_STATUSES,
+        deadline__gt=now,
+        deadline__lte=now + settings.ESCROW_DISPUTE_REMINDER_BEFORE,
+    ).exclude(Exists(reminded))
+
+
+@transaction.atomic(durable=True)
+def dispute_deadline_remind(*, dispute: Dispute) -> Event | None:
+    """Timer: tell both parties once, ESCROW_DISPUTE_REMINDER_BEFORE before an unresolved
+    dispute's default outcome applies, what it is and when. The escrow row lock serialises
+    racing runs; the event itself records that they were told. None when nothing was due."""
+    escrow = _lock_escrow(dispute.escrow)
+    dispute = Dispute.objects.select_related("milestone").get(pk=dispute.pk)
+    now = timezone.now()
+    if not dispute.is_active or not now < dispute.deadline <= now + settings.ESCROW_DISPUTE_REMINDER_BEFORE:
+        return None
+    if Event.objects.filter(
+        escrow=escrow, kind=DEADLINE_REMINDER, details__dispute=dispute.public_id
+    ).exists():
+        return None
+    return _event(
+        DEADLINE_REMINDER,
+        by=None,
+        escrow=escrow,
+        milestone=dispute.milestone,
+        details={
+            "dispute": dispute.public_id,
+            "deadline": dispute.deadline.isoformat(),
+            "defaultOutcome": dispute.default_outcome,
+            "defaultSellerAmount": dispute.default_seller_amount,
+            "defaultBuyerAmount": dispute.default_buyer_amount,
+        },
     )
 
 

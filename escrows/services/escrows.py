@@ -213,6 +213,7 @@ def escrow_edit(
     if escrow.buyer_id is not None and terms.buyer_email and terms.buyer_email != escrow.buyer.email:
         raise InvalidRequest("The buyer of this escrow is already set", field="buyerEmail")
     before = {"amount": escrow.amount, "fee": escrow.fee, "milestones": [m.public_id for m in old]}
+    buyer_email_before = escrow.buyer_email
     fee, version = fee_for(terms.amount, terms.currency)
     for field in (
         "title",
@@ -250,7 +251,17 @@ def escrow_edit(
         escrow=escrow,
         from_status=escrow.status,
         to_status=escrow.status,
-        details={"before": before, "amount": escrow.amount, "fee": fee},
+        details={
+            "before": before,
+            "amount": escrow.amount,
+            "fee": fee,
+            # A new buyer address is invited to pay (notifications).
+            **(
+                {"buyerEmailBefore": buyer_email_before, "buyerEmail": escrow.buyer_email}
+                if escrow.buyer_email != buyer_email_before
+                else {}
+            ),
+        },
     )
     return escrow
 

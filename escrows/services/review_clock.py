@@ -18,7 +18,6 @@ from ..models import (
     Milestone,
     MilestoneStatus,
 )
-from ..money import format_money
 from ._internal import (
     _check_actionable,
     _event,
@@ -106,11 +105,11 @@ def review_reminder_due(milestone: Milestone, now: datetime) -> bool:
 
 @transaction.atomic(durable=True)
 def milestone_review_remind(*, milestone: Milestone) -> Milestone | None:
-    """Timer: email the buyer once, ESCROW_REVIEW_REMINDER_BEFORE before a delivered
-    milestone releases by itself. Two runs at once send one email: the escrow row lock
-    serialises them and the conditional update lets only the first mark the milestone.
-    The email goes out inside the transaction, so a failed send leaves the milestone unmarked
-    for the next run. Returns None when nothing was due."""
+    """Timer: remind the buyer once, ESCROW_REVIEW_REMINDER_BEFORE before a delivered
+    milestone releases by itself. Two runs at once write one reminder: the escrow row lock
+    serialises them and the conditional update lets only the first mark the milestone. The
+    reminder is the event; the notifications send its email after the commit (retried there,
+    never undoing the mark). Returns None when nothing was due."""
     escrow = _lock_escrow(milestone.escrow)
     milestones = _milestones(escrow)
     milestone = _get_milestone(escrow, milestone, milestones)
@@ -137,26 +136,4 @@ def milestone_review_remind(*, milestone: Milestone) -> Milestone | None:
         customer=escrow.buyer,
         details={"index": milestone.index, "reviewDeadline": deadline.isoformat()},
     )
-    _send_review_reminder(escrow, milestone, deadline)
     return milestone
-
-
-def _send_review_reminder(escrow: Escrow, milestone: Milestone, deadline: datetime) -> None:
-    from django.core.mail import send_mail
-
-    buyer = escrow.buyer
-    assert buyer is not None  # a milestone under review belongs to a paid escrow
-    title = milestone.title or f"Stage {milestone.index + 1}"
-    when = timezone.localtime(deadline).strftime("%d %b %Y, %H:%M %Z")
-    amount = format_money(milestone.amount, escrow.currency)
-    link = f"{settings.SITE_URL.rstrip('/')}/escrows/{escrow.public_id}/"
-    send_mail(
-        subject=f"Review “{title}” by {when}: it releases automatically",
-        message=(
-            f"{escrow.seller.display_name} marked “{title}” of “{escrow.title}” delivered.\n\n"
-            f"Unless you confirm or dispute it, {amount} is released to them automatically on {when}.\n"
-            f"Review it here: {link}\n"
-        ),
-        from_email=None,
-        recipient_list=[buyer.email],
-    )

@@ -5,7 +5,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.core import mail
 from django.db import connection, connections
 
 from core.errors import EscrowError
@@ -19,6 +18,7 @@ from tests.helpers import (
     milestones,
     refresh,
 )
+from tests.notifications.helpers import emails_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -122,5 +122,5 @@ def test_racing_reminder_runs_send_one_email(seller, buyer, settings):
     for t in threads:
         t.join(timeout=60)
     assert sum(r is not None for r in results) == 1, results
-    assert len(mail.outbox) == 1
+    assert len(emails_of("milestone.review_reminder_sent")) == 1
     assert Event.objects.filter(kind="milestone.review_reminder_sent").count() == 1

@@ -1,11 +1,10 @@
-"""What the review clock tells people, word for word: the reminder email the buyer gets before a
+"""What the review clock tells people, word for word: the reminder the buyer gets before a
 delivered stage releases by itself, the event it leaves, the extension's event, and each refusal
 of an extension."""
 
 from datetime import datetime, timedelta
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from core.errors import Forbidden, InvalidState, NotFound
@@ -14,6 +13,7 @@ from escrows.models import Event, Milestone
 from escrows.services import EscrowTerms, MilestoneInput
 from tests.factories import UserFactory
 from tests.helpers import at, fund, milestones, refresh
+from tests.notifications.helpers import emails_of
 
 pytestmark = pytest.mark.django_db
 
@@ -50,16 +50,15 @@ def test_the_reminder_email_says_what_releases_when_and_where_to_review(delivere
     with at(deadline - timedelta(days=2)):
         sent = services.milestone_review_remind(milestone=delivered)
     assert sent.reminder_sent_at == deadline - timedelta(days=2)
-    [message] = mail.outbox
+    [message] = emails_of("milestone.review_reminder_sent")
     assert message.to == [buyer.email]
     assert message.subject == "Review “Stage 1” by 09 Mar 2030, 09:30 UTC: it releases automatically"
-    seller_name = escrow.seller.display_name
-    assert message.body == (
-        f"{seller_name} marked “Stage 1” of “Shop redesign” delivered.\n\n"
-        "Unless you confirm or dispute it, 300.00 USD is released to them automatically on "
-        "09 Mar 2030, 09:30 UTC.\n"
-        f"Review it here: https://escrow.example.test/FX/escrows/{escrow.public_id}/\n"
-    )
+    assert (
+        "Ada Lovelace marked “Stage 1” of “Shop redesign” delivered.\n\n"
+        "Unless you confirm or dispute it, 300.00 USD is released to Ada Lovelace automatically on "
+        "09 Mar 2030, 09:30 UTC.\n\n"
+        f"Review the stage: https://escrow.example.test/FX/escrows/{escrow.public_id}/#stage-1\n"
+    ) in message.body
     event = Event.objects.get(kind="milestone.review_reminder_sent")
     assert (event.actor, event.customer, event.milestone_id) == (None, buyer, delivered.pk)
     assert event.details == {"index": 0, "reviewDeadline": deadline.isoformat()}
@@ -75,7 +74,7 @@ def test_no_reminder_outside_the_window_or_twice(delivered):
     with at(deadline - timedelta(days=2)):
         assert services.milestone_review_remind(milestone=delivered) is not None
         assert services.milestone_review_remind(milestone=refresh(delivered)) is None
-    assert len(mail.outbox) == 1
+    assert len(emails_of("milestone.review_reminder_sent")) == 1
 
 
 def test_a_reminder_marks_only_its_own_stage(delivered, buyer):
@@ -94,7 +93,7 @@ def test_a_reminder_marks_only_its_own_stage(delivered, buyer):
     with at(DELIVERED + timedelta(days=3)):
         assert services.milestone_review_remind(milestone=delivered) is not None
     assert refresh(milestones(other)[0]).reminder_sent_at is None
-    assert len(mail.outbox) == 1
+    assert len(emails_of("milestone.review_reminder_sent")) == 1
 
 
 def test_no_reminder_before_the_buyer_has_paid(settings, seller, buyer):
@@ -111,7 +110,7 @@ def test_no_reminder_before_the_buyer_has_paid(settings, seller, buyer):
     assert first.review_deadline is not None
     with at(first.review_deadline - timedelta(days=1)):
         assert services.milestone_review_remind(milestone=first) is None
-    assert mail.outbox == []
+    assert emails_of("milestone.review_reminder_sent") == []
 
 
 def test_a_reminder_is_not_sent_when_the_row_was_already_marked(delivered):
@@ -120,7 +119,7 @@ def test_a_reminder_is_not_sent_when_the_row_was_already_marked(delivered):
         stale = refresh(delivered)
         Milestone.objects.filter(pk=delivered.pk).update(reminder_sent_at=timezone.now())
         assert services.milestone_review_remind(milestone=stale) is None
-    assert mail.outbox == []
+    assert emails_of("milestone.review_reminder_sent") == []
 
 
 def test_the_extension_event_records_both_deadlines(delivered, buyer):

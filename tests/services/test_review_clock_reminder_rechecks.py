@@ -6,12 +6,12 @@ in review get no reminder; one inside the window gets exactly one."""
 from datetime import timedelta
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from escrows import services
 from escrows.models import Event, Milestone
 from tests.helpers import fund, make_escrow, milestones, refresh
+from tests.notifications.helpers import emails_of
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def ending_in(milestone, delta):
 
 def assert_no_reminder(milestone):
     assert services.milestone_review_remind(milestone=milestone) is None
-    assert mail.outbox == []
+    assert emails_of("milestone.review_reminder_sent") == []
     assert not Event.objects.filter(kind="milestone.review_reminder_sent").exists()
     assert refresh(milestone).reminder_sent_at is None
 
@@ -61,11 +61,11 @@ def test_a_stage_confirmed_after_the_pick_gets_no_reminder(delivered, buyer):
     picked = ending_in(delivered, timedelta(days=1))
     services.milestone_release(milestone=delivered, by=buyer)
     assert services.milestone_review_remind(milestone=picked) is None
-    assert mail.outbox == []
+    assert emails_of("milestone.review_reminder_sent") == []
 
 
 def test_a_review_ending_inside_the_window_gets_one_reminder(delivered, buyer):
     picked = ending_in(delivered, timedelta(days=2) - timedelta(minutes=1))
     assert services.milestone_review_remind(milestone=picked) is not None
     assert services.milestone_review_remind(milestone=picked) is None
-    assert [m.to for m in mail.outbox] == [[buyer.email]]
+    assert [m.to for m in emails_of("milestone.review_reminder_sent")] == [[buyer.email]]
