@@ -93,8 +93,9 @@ class _Story:
         when that person has signed up)."""
         escrow = self.escrow
         assert escrow is not None
-        if escrow.buyer_id is not None:
-            return Reader(escrow.buyer, escrow.buyer.email)
+        buyer = escrow.buyer  # no query while no buyer is set
+        if buyer is not None:
+            return Reader(buyer, buyer.email)
         address = (email if email is not None else escrow.buyer_email or "").strip().lower()
         if not address:
             return None
@@ -105,9 +106,10 @@ class _Story:
     def payee(self) -> Reader | None:
         """The stage's payee when it is someone other than the seller."""
         m, escrow = self.milestone, self.escrow
-        if m is None or escrow is None or m.payee_id is None or m.payee_id == escrow.seller_id:
+        if m is None or escrow is None or m.payee_id == escrow.seller_id:
             return None
-        return Reader(m.payee, m.payee.email)
+        payee = m.payee  # no query while no payee is set
+        return Reader(payee, payee.email) if payee is not None else None
 
     @property
     def customer(self) -> Reader | None:

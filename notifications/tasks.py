@@ -4,7 +4,7 @@ guarantees (acks_late, reject_on_worker_lost, the process_due sweep)."""
 import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
 from escrows.tasks import SWEEP_TASK_EXPIRES
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, name="notifications.tasks.send_email")
-def send_notification_email(self, notification_pk: int) -> str:  # type: ignore[no-untyped-def]
+def send_notification_email(self: Task, notification_pk: int) -> str:
     outcome = services.notification_email_send(notification_id=notification_pk)
     if outcome.retry_in is not None and not self.request.is_eager:
         # The next attempt is its own task; in eager mode process_due sends it when due.

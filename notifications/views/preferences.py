@@ -30,7 +30,7 @@ def _rows(enabled: dict[str, bool]) -> list[dict[str, object]]:
         {
             "category": c,
             "label": Category(c).label,
-            "description": DESCRIPTIONS[c],
+            "description": DESCRIPTIONS[Category(c)],
             "enabled": enabled[c],
             "always_on": c in ALWAYS_ON,
         }
