@@ -1,4 +1,4 @@
-.PHONY: serve test ci lint fmt bench reliability mutation
+.PHONY: serve test ci lint typecheck fmt bench reliability mutation
 
 serve:
 	python3 dev.py serve
@@ -11,6 +11,10 @@ ci:
 
 lint:
 	.venv/bin/ruff check .
+
+# mypy with the Django and DRF stubs over the app packages ([tool.mypy] in pyproject.toml); CI runs it.
+typecheck:
+	python3 dev.py typecheck
 
 fmt:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .

@@ -3,8 +3,9 @@
 
     python3 dev.py serve [--port 8000]   # the site on SQLite, demo data, tasks in-process
     python3 dev.py test [pytest args]    # the whole test suite
+    python3 dev.py typecheck             # mypy (django-stubs) over the app packages
 
-Both create .venv and install the pinned dependencies from pyproject.toml on first use (and
+Each creates .venv and installs the pinned dependencies from pyproject.toml on first use (and
 again whenever pyproject.toml changes)."""
 
 import argparse
@@ -68,6 +69,12 @@ def test(pytest_args: list[str]) -> int:
     return subprocess.call([str(PY), "-m", "pytest", *pytest_args], cwd=ROOT)
 
 
+def typecheck() -> int:
+    """mypy over the packages pyproject.toml's [tool.mypy] lists; .ci/run runs it first."""
+    ensure_env()
+    return subprocess.call([str(PY), "-m", "mypy"], cwd=ROOT)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -76,12 +83,15 @@ def main() -> int:
     serve_p = sub.add_parser("serve", help="run the site on SQLite with demo data")
     serve_p.add_argument("--port", type=int, default=8000)
     sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
+    sub.add_parser("typecheck", help="type-check the app packages with mypy")
     sub.add_parser("setup", help="only create .venv and install dependencies")
     args, rest = parser.parse_known_args()
     if args.command == "serve":
         return serve(args.port)
     if args.command == "test":
         return test(rest)
+    if args.command == "typecheck":
+        return typecheck()
     ensure_env()
     return 0
 
