@@ -165,7 +165,7 @@ def event_payload(event: Event) -> dict[str, Any]:
             "fee": format_minor(e.fee, e.currency),
             "currency": e.currency,
             "seller": e.seller.customer_id,
-            "buyer": e.buyer.customer_id if e.buyer_id else None,
+            "buyer": e.buyer.customer_id if e.buyer else None,
             "metadata": e.metadata,
         }
     if event.milestone is not None:

@@ -6,9 +6,9 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.types import AuthenticatedRequest
 from escrows import services
 from escrows.models import FundingSource
 from escrows.money import major_int_to_minor, normalize_currency, to_minor
@@ -68,7 +68,7 @@ class PayEscrow(ProviderAPIView):
         tags=["escrow-provider"],
         summary="Pay (fund) an escrow: amount + fee, once (customer-id = buyer)",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(PayInput, request)
         escrow = escrow_for_payer(request.user, data["escrowDetails"]["escrowId"])
         expected = data.get("expectedAmount")
@@ -130,7 +130,7 @@ class WalletTopup(ProviderAPIView):
         tags=["escrow-provider"],
         summary="Test mode: credit the acting customer's wallet from a mock deposit",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(TopupInput, request)
         currency = normalize_currency(data.get("currency") or settings.ESCROW_DEFAULT_CURRENCY)
         amount = major_int_to_minor(data["amount"], currency)
