@@ -2,7 +2,7 @@
 buttons to draw) and its tests. It reads the FSM's available transitions and adds the party
 rules the services enforce; the services still check everything again on POST."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,6 +96,14 @@ def review_extendable(milestone: Milestone, now: datetime | None = None) -> bool
 def reserved_for_other(escrow: Escrow, user: Any) -> bool:
     """The payment link names another buyer (by account or by email)."""
     return escrow.reserved_for_other(user)
+
+
+def invitation_resend_refusal(escrow: Escrow, user: Any, sent: Iterable[datetime]) -> str | None:
+    """Why this viewer gets no "Email the invitation again" button now (None: they get it); the
+    service decides again. `sent`: when the invitation went out so far."""
+    if escrow.party_role(user) != "seller":
+        return "Only the seller can send the invitation again"
+    return escrow.invitation_resend_refusal(sent)
 
 
 # -- refunds and mutual cancellation ----------------------------------------------------------

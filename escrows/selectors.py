@@ -33,14 +33,20 @@ from .models import (
 from .money import format_minor
 
 
-def escrows_for_user(user: Any, *, role: str | None = None) -> QuerySet[Escrow]:
+def escrows_for_user(
+    user: Any, *, role: str | None = None, with_invitations: bool = False
+) -> QuerySet[Escrow]:
+    """The user's escrows, newest first. `with_invitations` (the dashboard) adds to what they buy
+    the escrows waiting for their payment by their email (`Escrow.invited_to`), which they may
+    pay but are not a party to yet."""
     qs = Escrow.objects.select_related("seller", "buyer")
+    buying = (Q(buyer=user) | Escrow.invited_to(user)) if with_invitations else Q(buyer=user)
     if role == "selling":
         qs = qs.filter(seller=user)
     elif role == "buying":
-        qs = qs.filter(buyer=user)
+        qs = qs.filter(buying)
     else:
-        qs = qs.filter(Q(seller=user) | Q(buyer=user))
+        qs = qs.filter(Q(seller=user) | buying)
     return qs.order_by("-created_at", "-id")
 
 

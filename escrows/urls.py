@@ -12,6 +12,11 @@ urlpatterns = [
     path("escrows/<str:public_id>/", escrows.escrow_detail, name="escrow_detail"),
     path("escrows/<str:public_id>/edit/", escrows.escrow_edit, name="escrow_edit"),
     path("escrows/<str:public_id>/cancel/", escrows.escrow_cancel, name="escrow_cancel"),
+    path(
+        "escrows/<str:public_id>/invitation/resend/",
+        escrows.escrow_invitation_resend,
+        name="escrow_invitation_resend",
+    ),
     path("escrows/<str:public_id>/refund/", refunds.escrow_refund, name="escrow_refund"),
     path("escrows/<str:public_id>/dispute/", disputes.escrow_dispute, name="escrow_dispute"),
     path(

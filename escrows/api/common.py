@@ -257,6 +257,16 @@ class Text(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "string", "format": "email", "maxLength": 254, "example": "buyer@example.com"})
+class Email(Text):
+    """An email address, as a string; whether it is one the service decides (one message for
+    every surface and the pages)."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+
 class StrictInteger(serializers.IntegerField):
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):

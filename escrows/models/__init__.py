@@ -14,6 +14,9 @@ from .disputes import (  # noqa: F401
 )
 from .escrows import (  # noqa: F401
     CLOSED_STATUSES,
+    INVITATION_EVENT_KINDS,
+    INVITATION_RESEND_INTERVAL,
+    INVITATION_RESENDS_MAX,
     SETTLED_MILESTONE_STATUSES,
     Escrow,
     EscrowStatus,

@@ -3,7 +3,7 @@ and the pages both call."""
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -54,6 +54,12 @@ class EscrowStatus(models.TextChoices):
 
 
 CLOSED_STATUSES = {EscrowStatus.COMPLETED, EscrowStatus.REFUNDED, EscrowStatus.CANCELLED}
+
+# How often, and how many times, a seller may email the buyer the payment link again.
+INVITATION_RESEND_INTERVAL = timedelta(minutes=10)
+INVITATION_RESENDS_MAX = 5
+# The events that email the buyer named by email the payment link: the first and each resend.
+INVITATION_EVENT_KINDS = ("escrow.created", "escrow.invitation_resent")
 
 
 class SettlementType(models.TextChoices):
@@ -137,6 +143,12 @@ class Escrow(models.Model):
             models.Index(fields=["seller", "-created_at", "-id"], name="escrow_seller_keyset"),
             models.Index(fields=["buyer", "-created_at", "-id"], name="escrow_buyer_keyset"),
             models.Index(fields=["status", "expires_at"], name="escrow_status_expiry"),
+            # The Buying list finds the invitations to a signed-up user's email (invited_to).
+            models.Index(
+                fields=["buyer_email"],
+                condition=Q(buyer__isnull=True, status="AWAITING_PAYMENT") & ~Q(buyer_email=""),
+                name="escrow_invited_buyer_email",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="escrow_amount_positive"),
@@ -278,6 +290,36 @@ class Escrow(models.Model):
         if self.buyer_id is not None:
             return True
         return bool(self.buyer_email) and self.buyer_email != user.email.lower()
+
+    @staticmethod
+    def invited_to(user: Any, now: datetime | None = None) -> Q:
+        """The escrows waiting for `user`'s payment: unpaid and still payable, naming their email
+        as the buyer's while no buyer account is set. Who may pay stays `reserved_for_other`'s to
+        decide: it never refuses `user` any of these."""
+        return Q(
+            buyer__isnull=True,
+            buyer_email=user.email.lower(),
+            status=EscrowStatus.AWAITING_PAYMENT,
+            expires_at__gt=now or timezone.now(),
+        ) & ~Q(buyer_email="")
+
+    def invitation_resend_refusal(self, sent: Iterable[datetime], now: datetime | None = None) -> str | None:
+        """Why the seller may not email the buyer the payment link again now, or None when they
+        may. `sent`: when it went out so far (creation and each resend). Only while unpaid and still
+        payable, to a buyer named by email who has no account on it yet; at most once every
+        INVITATION_RESEND_INTERVAL and INVITATION_RESENDS_MAX times."""
+        now = now or timezone.now()
+        if self.status != EscrowStatus.AWAITING_PAYMENT or self.payment_expired(now):
+            return "The invitation can only be sent again while the escrow is awaiting payment"
+        if not self.buyer_email or self.buyer_id is not None:
+            return "This escrow names no buyer email to invite"
+        times = sorted(sent)
+        if len(times) > INVITATION_RESENDS_MAX:
+            return f"The invitation was already sent again {INVITATION_RESENDS_MAX} times"
+        if times and now < times[-1] + INVITATION_RESEND_INTERVAL:
+            minutes = int(INVITATION_RESEND_INTERVAL.total_seconds() // 60)
+            return f"The invitation was sent less than {minutes} minutes ago; try again later"
+        return None
 
 
 class MilestoneStatus(models.TextChoices):

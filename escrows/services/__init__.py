@@ -30,7 +30,14 @@ from .disputes import (
     disputes_due,
     disputes_reminder_due,
 )
-from .escrows import EscrowTerms, MilestoneInput, escrow_create, escrow_edit, milestone_add
+from .escrows import (
+    EscrowTerms,
+    MilestoneInput,
+    escrow_create,
+    escrow_edit,
+    escrow_invitation_resend,
+    milestone_add,
+)
 from .fees import FeeQuote, QuoteMilestone, fee_quote, fee_shares
 from .funding import escrow_fund, wallet_topup
 from .milestones import (
@@ -96,6 +103,7 @@ __all__ = [
     "escrow_confirm_delivery",
     "escrow_create",
     "escrow_edit",
+    "escrow_invitation_resend",
     "escrow_expire",
     "escrow_expiry_remind",
     "escrows_expiry_reminder_due",

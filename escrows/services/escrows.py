@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from core.errors import (
 )
 
 from ..models import (
+    INVITATION_EVENT_KINDS,
     Escrow,
     EscrowStatus,
     Event,
@@ -89,7 +92,15 @@ def _validate_terms(
         raise InvalidRequest(
             "settlementDestination is required with a settlementMethod", field="settlementDestination"
         )
-    if terms.buyer_email and seller.email.lower() == terms.buyer_email.strip().lower():
+    buyer_email = (terms.buyer_email or "").strip().lower()
+    if buyer_email:
+        try:
+            if len(buyer_email) > 254:
+                raise ValidationError("too long")
+            validate_email(buyer_email)
+        except ValidationError:
+            raise InvalidRequest("buyerEmail must be an email address", field="buyerEmail") from None
+    if buyer_email and seller.email.lower() == buyer_email:
         raise InvalidRequest("The buyer cannot be the seller", field="buyerEmail")
     if terms.inspection_period is not None and terms.inspection_period <= timedelta(0):
         raise InvalidRequest("inspection period must be positive", field="inspectionPeriod")
@@ -97,7 +108,7 @@ def _validate_terms(
         _validate_milestone_set(
             milestones, amount=terms.amount, currency=currency, settlement_type=terms.settlement_type
         )
-    return EscrowTerms(**{**terms.__dict__, "title": title, "currency": currency})
+    return EscrowTerms(**{**terms.__dict__, "title": title, "currency": currency, "buyer_email": buyer_email})
 
 
 def _validate_milestone_set(
@@ -162,7 +173,7 @@ def escrow_create(
     escrow = Escrow.objects.create(
         seller=seller,
         buyer=buyer,
-        buyer_email=(terms.buyer_email or "").strip().lower(),
+        buyer_email=terms.buyer_email,
         title=terms.title,
         description=terms.description,
         currency=terms.currency,
@@ -232,7 +243,7 @@ def escrow_edit(
         "category_id",
     ):
         setattr(escrow, field, getattr(terms, field))
-    escrow.buyer_email = (terms.buyer_email or "").strip().lower()
+    escrow.buyer_email = terms.buyer_email
     if terms.metadata is not None:
         escrow.metadata = terms.metadata
     if terms.inspection_period is not None:
@@ -308,3 +319,27 @@ def milestone_add(*, escrow: Escrow, by: Any, index: int, milestone: MilestoneIn
         details={"milestone": created.public_id, "index": index, "amount": milestone.amount},
     )
     return created
+
+
+@transaction.atomic(durable=True)
+def escrow_invitation_resend(*, escrow: Escrow, by: Any) -> Event:
+    """The seller emails the buyer named by email the payment link again (the notifications send
+    it from this event, as they send the first one from `escrow.created`)."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "seller":
+        raise Forbidden("Only the seller can send the invitation again")
+    sent = Event.objects.filter(escrow=escrow, kind__in=INVITATION_EVENT_KINDS).values_list(
+        "created_at", flat=True
+    )
+    refusal = escrow.invitation_resend_refusal(list(sent))
+    if refusal is not None:
+        raise InvalidState(refusal, code="invitation_refused")
+    return _event(
+        "escrow.invitation_resent",
+        by=by,
+        escrow=escrow,
+        from_status=escrow.status,
+        to_status=escrow.status,
+        details={"buyerEmail": escrow.buyer_email},
+    )

@@ -64,6 +64,7 @@ def badge(status: str, label: str = "") -> dict[str, Any]:
 EVENT_WORDS = {
     "escrow.created": "Escrow created",
     "escrow.edited": "Terms edited",
+    "escrow.invitation_resent": "Invitation emailed again",
     "escrow.funded": "Funded",
     "escrow.completed": "Escrow completed",
     "escrow.cancelled": "Escrow cancelled",
@@ -113,3 +114,10 @@ def currency_exponent(currency: str) -> int:
     from escrows.money import currency_exponent as exponent
 
     return exponent(currency)
+
+
+@register.filter
+def invited_row(tab: str, escrow: Any) -> bool:
+    """A Buying row waiting for the viewer's payment by their email (no buyer account on it yet):
+    it links to the payment page, the escrow page being for its parties."""
+    return tab == "buying" and escrow.buyer_id is None

@@ -16,9 +16,9 @@ from core.errors import EscrowError
 
 from .. import selectors, services
 from ..forms import DeliverForm, EscrowForm, MilestoneForm, MilestoneFormSet, attach_error, terms_from_forms
-from ..models import Escrow, MilestoneStatus
+from ..models import INVITATION_EVENT_KINDS, Escrow, MilestoneStatus
 from ..money import fee_for, format_money, normalize_currency, to_minor
-from ..permissions import escrow_actions
+from ..permissions import escrow_actions, invitation_resend_refusal
 from .common import escrow_action, escrow_or_404, run_service
 from .refunds import refunds_context
 
@@ -187,6 +187,9 @@ def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "disputes": list(selectors.disputes_of(escrow)) if "dispute.opened" in kinds else [],
             **refunds_context(request, escrow, milestones, kinds=kinds),
             "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
+            "invitation_refusal": invitation_resend_refusal(
+                escrow, request.user, [e.created_at for e in events if e.kind in INVITATION_EVENT_KINDS]
+            ),
         },
     )
 
@@ -194,4 +197,14 @@ def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 @escrow_action
 def escrow_cancel(request: HttpRequest, escrow: Escrow) -> HttpResponse:
     run_service(request, lambda: services.escrow_cancel(escrow=escrow, by=request.user), "Escrow cancelled.")
+    return redirect("escrow_detail", public_id=escrow.public_id)
+
+
+@escrow_action
+def escrow_invitation_resend(request: HttpRequest, escrow: Escrow) -> HttpResponse:
+    run_service(
+        request,
+        lambda: services.escrow_invitation_resend(escrow=escrow, by=request.user),
+        f"The payment link is on its way to {escrow.buyer_email} again.",
+    )
     return redirect("escrow_detail", public_id=escrow.public_id)

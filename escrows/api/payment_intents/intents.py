@@ -14,7 +14,7 @@ from escrows.models import Escrow, ReleaseType, SettlementType
 from escrows.money import format_minor, normalize_currency, to_minor
 from escrows.services import EscrowTerms
 
-from ..common import DecimalString, Metadata, StrictSerializer, Text, iso, parse
+from ..common import DecimalString, Email, Metadata, StrictSerializer, Text, iso, parse
 from .base import ERRORS, IntentAPIView
 
 
@@ -61,6 +61,8 @@ class IntentCreateInput(StrictSerializer):
     settlementDestination = Text(max_length=200, required=False, allow_null=True)  # noqa: N815
     description = Text(max_length=5000, required=False, allow_null=True)
     metadata = Metadata(required=False, allow_null=True)
+    # Reserves the payment link for this buyer and emails them the invitation.
+    buyerEmail = Email(required=False, allow_null=True)  # noqa: N815
 
 
 IntentOutput = inline_serializer(
@@ -138,6 +140,7 @@ class PaymentIntentCreate(IntentAPIView):
                 settlement_method=data.get("settlementMethod") or "",
                 settlement_destination=data.get("settlementDestination") or "",
                 metadata=metadata,
+                buyer_email=data.get("buyerEmail") or "",
             ),
             milestones=None,
         )

@@ -14,7 +14,7 @@ from escrows.models import ReleaseType, SettlementType
 from escrows.money import major_int_to_minor, normalize_currency
 from escrows.services import EscrowTerms, MilestoneInput
 
-from ..common import StrictInteger, StrictSerializer, Text, parse
+from ..common import Email, StrictInteger, StrictSerializer, Text, parse
 from .base import (
     ERRORS,
     EscrowOutput,
@@ -48,6 +48,8 @@ class EscrowInput(StrictSerializer):
     )
     totalQuantity = StrictInteger(min_value=1, max_value=1_000_000, required=False, allow_null=True)  # noqa: N815
     categoryId = Text(max_length=64, required=False, allow_null=True)  # noqa: N815
+    # Reserves the payment link for this buyer and emails them the invitation.
+    buyerEmail = Email(required=False, allow_null=True)  # noqa: N815
     milestones = MilestoneInputSerializer(many=True, max_length=100)
 
     def validate(self, attrs: dict) -> dict:
@@ -90,6 +92,7 @@ def _terms(data: dict) -> tuple[EscrowTerms, list[MilestoneInput]]:
         delivery_timeline=data.get("deliveryTimeline") or "",
         total_quantity=data.get("totalQuantity"),
         category_id=data.get("categoryId") or "",
+        buyer_email=data.get("buyerEmail") or "",
     )
     return terms, milestones
 
