@@ -4,7 +4,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,6 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import Actor, User
 from core.errors import (
     Forbidden,
     InvalidRequest,
@@ -39,7 +39,7 @@ class MilestoneInput:
     title: str = ""
     description: str = ""
     percentage: Decimal | None = None
-    payee: Any = None
+    payee: User | None = None
     due_date: datetime | None = None
 
 
@@ -66,7 +66,7 @@ class EscrowTerms:
 
 
 def _validate_terms(
-    terms: EscrowTerms, milestones: Sequence[MilestoneInput] | None, *, seller: Any
+    terms: EscrowTerms, milestones: Sequence[MilestoneInput] | None, *, seller: User
 ) -> EscrowTerms:
     title = (terms.title or "").strip()
     if not title:
@@ -158,10 +158,10 @@ def _create_milestones(escrow: Escrow, milestones: Sequence[MilestoneInput]) -> 
 @transaction.atomic(durable=True)
 def escrow_create(
     *,
-    seller: Any,
+    seller: User,
     terms: EscrowTerms,
     milestones: Sequence[MilestoneInput] | None,
-    buyer: Any = None,
+    buyer: User | None = None,
 ) -> Escrow:
     """Create an escrow. `milestones=None` leaves a milestone escrow to have its milestones
     added one by one (payment-intents surface); funding then checks the set is complete."""
@@ -209,7 +209,7 @@ def escrow_create(
 
 @transaction.atomic(durable=True)
 def escrow_edit(
-    *, escrow: Escrow, by: Any, terms: EscrowTerms, milestones: Sequence[MilestoneInput]
+    *, escrow: Escrow, by: Actor, terms: EscrowTerms, milestones: Sequence[MilestoneInput]
 ) -> Escrow:
     """Replace the terms and the whole milestone set (new milestone ids); the fee is recomputed."""
     escrow = _lock_escrow(escrow)
@@ -221,7 +221,7 @@ def escrow_edit(
     if refusal is not None:
         raise InvalidState(refusal)
     terms = _validate_terms(terms, milestones, seller=escrow.seller)
-    if escrow.buyer_id is not None and terms.buyer_email and terms.buyer_email != escrow.buyer.email:
+    if escrow.buyer is not None and terms.buyer_email and terms.buyer_email != escrow.buyer.email:
         raise InvalidRequest("The buyer of this escrow is already set", field="buyerEmail")
     before = {"amount": escrow.amount, "fee": escrow.fee, "milestones": [m.public_id for m in old]}
     buyer_email_before = escrow.buyer_email
@@ -278,7 +278,7 @@ def escrow_edit(
 
 
 @transaction.atomic(durable=True)
-def milestone_add(*, escrow: Escrow, by: Any, index: int, milestone: MilestoneInput) -> Milestone:
+def milestone_add(*, escrow: Escrow, by: Actor, index: int, milestone: MilestoneInput) -> Milestone:
     """Add one milestone (payment-intents surface); the running total may never exceed amount."""
     escrow = _lock_escrow(escrow)
     role = _require_party(escrow, by)
@@ -322,7 +322,7 @@ def milestone_add(*, escrow: Escrow, by: Any, index: int, milestone: MilestoneIn
 
 
 @transaction.atomic(durable=True)
-def escrow_invitation_resend(*, escrow: Escrow, by: Any) -> Event:
+def escrow_invitation_resend(*, escrow: Escrow, by: Actor) -> Event:
     """The seller emails the buyer named by email the payment link again (the notifications send
     it from this event, as they send the first one from `escrow.created`)."""
     escrow = _lock_escrow(escrow)
