@@ -78,8 +78,12 @@ class BaseMilestoneFormSet(BaseFormSet):
         ]
 
 
-MilestoneFormSet = formset_factory(
-    MilestoneForm, formset=BaseMilestoneFormSet, extra=0, min_num=2, validate_min=False, can_delete=True
+# formset_factory makes a subclass of `formset`; its stub returns the plain BaseFormSet.
+MilestoneFormSet = cast(
+    type[BaseMilestoneFormSet],
+    formset_factory(
+        MilestoneForm, formset=BaseMilestoneFormSet, extra=0, min_num=2, validate_min=False, can_delete=True
+    ),
 )
 
 # Where each service error field belongs on the page.

@@ -369,6 +369,12 @@ class Milestone(models.Model):
     review_extended_at = models.DateTimeField(null=True, blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
+    # Not columns: the review clock as the escrow page shows it (views.escrows.escrow_detail sets
+    # them for its template).
+    review_ends: datetime | None
+    review_over: bool
+    review_extend_to: datetime | None
+
     class Meta:
         ordering = ["escrow_id", "index"]
         constraints = [

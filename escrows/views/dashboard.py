@@ -5,6 +5,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.types import AuthenticatedHttpRequest
+
 from .. import selectors
 from ..filters import EscrowFilter
 
@@ -18,7 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     tab = "buying" if request.GET.get("tab") == "buying" else "selling"
     base = selectors.with_review_clock(
         selectors.escrows_for_user(request.user, role=tab, with_invitations=True)

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from .. import selectors, services
@@ -23,7 +24,7 @@ from .common import escrow_action, escrow_or_404, run_service
 from .refunds import refunds_context
 
 
-def _escrow_form_page(request: HttpRequest, escrow: Escrow | None) -> HttpResponse:
+def _escrow_form_page(request: AuthenticatedHttpRequest, escrow: Escrow | None) -> HttpResponse:
     if request.method == "POST":
         form = EscrowForm(request.POST)
         data = request.POST.copy()
@@ -88,12 +89,12 @@ def _render_escrow_form(
 
 
 @login_required
-def escrow_new(request: HttpRequest) -> HttpResponse:
+def escrow_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _escrow_form_page(request, None)
 
 
 @login_required
-def escrow_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+def escrow_edit(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     milestones = selectors.milestones_of(escrow)
     actions = escrow_actions(escrow, milestones, request.user)
@@ -124,7 +125,7 @@ def _quote(form: EscrowForm, formset: Any, seller: Any) -> dict[str, Any] | None
         "rows": [],
         "error": "",
     }
-    rows = []
+    rows: list[tuple[str, str]] = []
     for f in formset.forms:
         raw = f["amount"].value()
         if f["DELETE"].value() or not (raw or "").strip():
@@ -156,7 +157,7 @@ def fee_quote(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     escrow = escrow_or_404(request, public_id)
     milestones = selectors.milestones_of(escrow)
     now = timezone.now()
@@ -195,13 +196,13 @@ def escrow_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @escrow_action
-def escrow_cancel(request: HttpRequest, escrow: Escrow) -> HttpResponse:
+def escrow_cancel(request: AuthenticatedHttpRequest, escrow: Escrow) -> HttpResponse:
     run_service(request, lambda: services.escrow_cancel(escrow=escrow, by=request.user), "Escrow cancelled.")
     return redirect("escrow_detail", public_id=escrow.public_id)
 
 
 @escrow_action
-def escrow_invitation_resend(request: HttpRequest, escrow: Escrow) -> HttpResponse:
+def escrow_invitation_resend(request: AuthenticatedHttpRequest, escrow: Escrow) -> HttpResponse:
     run_service(
         request,
         lambda: services.escrow_invitation_resend(escrow=escrow, by=request.user),
