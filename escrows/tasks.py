@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -25,7 +25,7 @@ BATCH = 500
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def settlement_process_task(self, settlement_pk: int) -> str:  # type: ignore[no-untyped-def]
+def settlement_process_task(self: Task, settlement_pk: int) -> str:
     try:
         outcome = services.settlement_process(settlement_id=settlement_pk)
     except Settlement.DoesNotExist:

@@ -5,9 +5,9 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.types import AuthenticatedRequest
 from core.errors import InvalidRequest
 from escrows import selectors, services
 from escrows.models import Escrow, ReleaseType, SettlementType
@@ -44,7 +44,7 @@ def intent_data(escrow: Escrow) -> dict[str, Any]:
         "termsVersion": escrow.terms_version,
         "paymentUrl": payment_url(escrow),
         "sellerId": escrow.seller.customer_id,
-        "buyerId": escrow.buyer.customer_id if escrow.buyer_id else None,
+        "buyerId": escrow.buyer.customer_id if escrow.buyer else None,
         "createdAt": iso(escrow.created_at),
         "updatedAt": iso(escrow.updated_at),
     }
@@ -119,7 +119,7 @@ class PaymentIntentCreate(IntentAPIView):
         tags=["payment-intents"],
         summary="Create a payment intent (an escrow)",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(IntentCreateInput, request)
         currency = normalize_currency(data["currency"])
         metadata = data.get("metadata") or {}
@@ -154,6 +154,6 @@ class PaymentIntentDetail(IntentAPIView):
         tags=["payment-intents"],
         summary="Retrieve a payment intent",
     )
-    def get(self, request: Request, intent_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, intent_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, intent_id)
         return Response(intent_data(escrow))
