@@ -67,6 +67,13 @@ def _media(settings, tmp_path):
 
 
 @pytest.fixture
+def local_webhooks(settings):
+    # The receiver runs on 127.0.0.1, which production refuses.
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    settings.WEBHOOK_TIMEOUT_SECONDS = 2
+
+
+@pytest.fixture
 def receiver():
     with Receiver() as r:
         yield r

@@ -2,7 +2,5 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _webhook_settings(settings):
-    # The receiver runs on 127.0.0.1, which production refuses.
-    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
-    settings.WEBHOOK_TIMEOUT_SECONDS = 2
+def _webhook_settings(local_webhooks):
+    """Every test here may call the receiver on 127.0.0.1."""

@@ -9,7 +9,11 @@ from tests.races.test_concurrency import race
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("local_webhooks"),
+]
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """The measured figures of the reliability suite. Tests add what they actually ran and saw;
-conftest.py writes them to test-artifacts/reliability.json and prints them as a table, so the
+tests/conftest.py writes them to test-artifacts/reliability.json and prints them as a table, so the
 summary is never typed by hand."""
 
 import json
