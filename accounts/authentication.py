@@ -2,16 +2,13 @@
 session (CSRF enforced). The `customer-id` header chooses whom the call acts for."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.request import Request
-
-from core.compiled import hot_cursor
 
 from .models import APIKey, User
 
@@ -51,27 +48,6 @@ def acting_customer(owner: User, request: Request) -> User:
     raise exceptions.NotFound("Customer not found")
 
 
-def _touch(api_key: APIKey, now: Any) -> None:
-    """Record the key's last use without waiting for the WAL flush: a lost timestamp after a
-    crash is harmless, while a synchronous commit here made every call of a rarely used key
-    wait for a second fsync (the benchmark saw this update in WALSync on each confirm)."""
-    # Only as a transaction of its own: SET LOCAL inside an enclosing transaction would make
-    # that transaction's commit asynchronous too.
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        return
-    # One statement, so one round trip: in autocommit it is its own transaction, and the
-    # transaction-local setting (set_config(..., true), as SET LOCAL) holds at its commit.
-    with hot_cursor() as cursor:
-        cursor.execute(_TOUCH_SQL, [now, api_key.pk])
-
-
-_TOUCH_SQL = (
-    "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
-    "UPDATE accounts_apikey SET last_used_at = %s FROM async WHERE id = %s"
-)
-
-
 class APIKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[User, APIKey] | None:
         key = _header_key(request)
@@ -81,8 +57,7 @@ class APIKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key")
         now = timezone.now()
         try:
-            # Records the use in the lookup's own round trip where it can (see get_from_key).
-            api_key = APIKey.objects.get_from_key(key, touch_before=now - LAST_USED_RESOLUTION, now=now)
+            api_key, recorded = self.find_key(key, now)
         except APIKey.DoesNotExist:
             raise exceptions.AuthenticationFailed("Invalid API key") from None
         if api_key.has_expired:
@@ -91,9 +66,19 @@ class APIKeyAuthentication(BaseAuthentication):
         if not owner.is_active:
             raise exceptions.AuthenticationFailed("This account is disabled")
         due = api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION
-        if due and not api_key.touched:
-            _touch(api_key, now)
+        if due and not recorded:
+            self.record_use(api_key, now)
         return acting_customer(owner, request), api_key
+
+    def find_key(self, key: str, now: datetime) -> tuple[APIKey, bool]:
+        """The usable key `key` names (APIKey.DoesNotExist otherwise), and whether the lookup
+        also recorded its use at `now`. The API's subclass does both in one round trip."""
+        api_key = APIKey.objects.get_from_key(key)
+        assert isinstance(api_key, APIKey)  # the library's manager types it as its abstract model
+        return api_key, False
+
+    def record_use(self, api_key: APIKey, now: datetime) -> None:
+        APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) when credentials are missing or wrong.

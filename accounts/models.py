@@ -1,15 +1,12 @@
 import secrets
-from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import connections, models
+from django.db import models
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from rest_framework_api_key.crypto import KeyGenerator
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
-
-from core.compiled import CompiledQuery
 
 
 def new_customer_id() -> str:
@@ -86,32 +83,6 @@ class APIKeyManager(BaseAPIKeyManager):
     def get_usable_keys(self) -> models.QuerySet:
         return super().get_usable_keys().select_related("user")
 
-    def get_from_key(
-        self, key: str, *, touch_before: datetime | None = None, now: datetime | None = None
-    ) -> "APIKey":
-        """The library's lookup (usable key by prefix, then the hash check), with its SQL
-        compiled once per process: every API call makes it.
-
-        With `touch_before` and `now`, on PostgreSQL outside any transaction: the same statement
-        also sets last_used_at = now when the key is due (last used before `touch_before` or
-        never), its secret matches, and it is usable (not revoked or expired, owner active),
-        committing asynchronously (a lost timestamp after a crash is harmless). The key comes
-        back with `touched` True then; otherwise the caller records the use itself."""
-        prefix, _, _ = key.partition(".")
-        touched = False
-        if touch_before is not None and now is not None and _can_touch_in_lookup():
-            hashed = self.key_generator.preferred_hasher.encode(key, "")
-            api_key = _USABLE_KEY_BY_PREFIX_TOUCHING.first(
-                prefix, prelude_params=(now, prefix, hashed, now, touch_before)
-            )
-            touched = api_key is not None and api_key.hashed_key == hashed
-        else:
-            api_key = _USABLE_KEY_BY_PREFIX.first(prefix)
-        if api_key is None or not api_key.is_valid(key):
-            raise self.model.DoesNotExist("Key is not valid.")
-        api_key.touched = touched
-        return api_key
-
 
 class APIKey(AbstractAPIKey):
     # Wider than the library's defaults because our prefix carries `sk_test_`.
@@ -127,34 +98,6 @@ class APIKey(AbstractAPIKey):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
         indexes = [models.Index(fields=["user", "-created"], name="apikey_user_recent")]
-
-
-_USABLE_KEY_BY_PREFIX = CompiledQuery(
-    lambda prefix: APIKey.objects.get_usable_keys().filter(prefix=prefix)[:1], "__api_key_prefix__"
-)
-# The same lookup with the last-use write in its round trip (a data-modifying WITH runs whether or
-# not the SELECT reads it; the SELECT sees the row as it was). set_config(..., true) is SET LOCAL:
-# it makes this statement's own transaction commit asynchronously, hence autocommit only.
-_USABLE_KEY_BY_PREFIX_TOUCHING = CompiledQuery(
-    lambda prefix: APIKey.objects.get_usable_keys().filter(prefix=prefix)[:1],
-    "__api_key_prefix__",
-    prelude="""touched AS (
-    UPDATE accounts_apikey SET last_used_at = %s
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async
-    WHERE prefix = %s AND hashed_key = %s AND NOT revoked
-      AND (expiry_date IS NULL OR expiry_date > %s)
-      AND (last_used_at IS NULL OR last_used_at < %s)
-      AND EXISTS (
-          SELECT 1 FROM accounts_user
-          WHERE accounts_user.id = accounts_apikey.user_id AND accounts_user.is_active
-      )
-)""",
-)
-
-
-def _can_touch_in_lookup() -> bool:
-    connection = connections["default"]
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
 # -- Idempotency-Key records -------------------------------------------------------------------

@@ -560,6 +560,7 @@ def report(
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"PostgreSQL {psql('SHOW server_version')} via {PGHOST}, server {SERVER} x{WORKERS} workers, "
         f"DB_SERVER_SIDE_BINDING={os.environ.get('DB_SERVER_SIDE_BINDING', '0')}, "
+        f"HOT_STATEMENTS={os.environ.get('HOT_STATEMENTS', '1')}, "
         f"DB_PREPARE_HOT={os.environ.get('DB_PREPARE_HOT', '1')}, "
         f"DB_GENERIC_PLANS={os.environ.get('DB_GENERIC_PLANS', '1')}, "
         f"{SECONDS}s per cell, load tool wrk (same machine), took {took:.0f}s",

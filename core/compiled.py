@@ -1,4 +1,9 @@
-"""Hot reads whose SQL is compiled once per process.
+"""Hot statements: SQL compiled once per process, for escrows/hot.py, which lists every one.
+
+Each runs compiled only where it pays: with HOT_STATEMENTS on (the default) and on PostgreSQL,
+where `make bench` measured it. Otherwise (`hot()` is False) each runs as the plain ORM it
+stands for: a CompiledQuery evaluates its queryset, a CompiledInsert saves with
+force_insert, a CompiledUpdate saves with update_fields; the results are the same either way.
 
 Profiling the confirm call showed Django compiling SQL as its largest single cost: about 2 ms of
 Python for one four-table select on this project's 2-core machines, against 0.3 ms for running
@@ -17,8 +22,7 @@ compiled. Datetimes are adapted for the database as Django adapts them.
 milestone's or escrow's status change): `create()` / `save(update_fields=...)` with the SQL built
 once, values prepared by each field as Django's own save prepares them (pre_save, then
 get_db_prep_save). Only for models that neither override save() nor have pre/post-save
-receivers (checked on every call: with a receiver the ORM save runs instead), and only on
-PostgreSQL (elsewhere the ORM save runs).
+receivers (checked on every call: with a receiver the ORM save runs instead).
 
 On PostgreSQL these statements run as prepared statements (`DB_PREPARE_HOT`, on by default):
 Django sends every statement unprepared (simple protocol, client-side binding), so PostgreSQL
@@ -45,6 +49,12 @@ from django.db.models.signals import post_save, pre_save
 
 # A primary key no row has, for compiling queries by id.
 SENTINEL_PK = -7_000_000_001
+
+
+def hot(using: str = "default") -> bool:
+    """Whether the hot statements run compiled on this connection: HOT_STATEMENTS on and
+    PostgreSQL. Read on every call, so a test can turn it off."""
+    return getattr(settings, "HOT_STATEMENTS", True) and connections[using].vendor == "postgresql"
 
 
 @dataclass
@@ -128,11 +138,22 @@ def hot_cursor(using: str = "default") -> Iterator[Any]:
 
 
 class CompiledQuery[M: models.Model]:
-    def __init__(self, build: Callable[..., "models.QuerySet[M]"], *sentinels: Any, prelude: str = ""):
-        """`prelude`: common table expressions put before the compiled SELECT (`WITH prelude
+    def __init__(
+        self,
+        build: Callable[..., "models.QuerySet[M]"],
+        *sentinels: Any,
+        prelude: str = "",
+        plain: Callable[..., "models.QuerySet[M]"] | None = None,
+    ):
+        """`build(*params)`: the queryset, compiled once with the sentinels as its parameters.
+        `plain(*params)`: the queryset evaluated when the statement does not run compiled, where
+        it differs from `build` (which may use SQL only PostgreSQL has); the same rows.
+        `prelude`: common table expressions put before the compiled SELECT (`WITH prelude
         SELECT ...`), say a data-modifying one that shares the round trip; their %s parameters
-        are the calls' `prelude_params`, in order."""
+        are the calls' `prelude_params`, in order. It has no plain form: call it only when
+        `hot()`."""
         self._build = build
+        self._plain = plain or build
         self._sentinels = sentinels
         self._prelude = prelude
         self._by_alias: dict[str, _Compiled] = {}
@@ -183,6 +204,21 @@ class CompiledQuery[M: models.Model]:
             annotations=dict(compiler.annotation_col_map or {}),
         )
 
+    def _plain_rows(
+        self, params: tuple[Any, ...], using: str, prelude_params: Sequence[Any], values: bool
+    ) -> Any:
+        """The plain ORM: the queryset evaluated as Django evaluates it."""
+        if len(params) != len(self._sentinels):
+            raise TypeError(f"expected {len(self._sentinels)} parameters, got {len(params)}")
+        if self._prelude or prelude_params:
+            raise TypeError("a query with a prelude runs only compiled (hot())")
+        queryset = self._plain(*params)
+        if (queryset._iterable_class is ValuesIterable) != values:
+            raise TypeError(
+                "a values() query: use .values_rows()" if not values else "not a values() query: use .all()"
+            )
+        return list(queryset.using(using))
+
     def _rows(
         self, params: tuple[Any, ...], using: str, prelude_params: Sequence[Any] = ()
     ) -> tuple[_Compiled, list[Any]]:
@@ -216,6 +252,8 @@ class CompiledQuery[M: models.Model]:
         return compiled, rows
 
     def all(self, *params: Any, using: str = "default", prelude_params: Sequence[Any] = ()) -> list[M]:
+        if not hot(using):
+            return self._plain_rows(params, using, prelude_params, values=False)
         compiled, rows = self._rows(params, using, prelude_params)
         if compiled.names is not None:
             raise TypeError("a values() query: use .values_rows()")
@@ -235,6 +273,8 @@ class CompiledQuery[M: models.Model]:
         return rows[0] if rows else None
 
     def values_rows(self, *params: Any, using: str = "default") -> list[dict[str, Any]]:
+        if not hot(using):
+            return self._plain_rows(params, using, (), values=True)
         compiled, rows = self._rows(params, using)
         names = compiled.names
         if names is None:
@@ -279,10 +319,10 @@ class CompiledInsert[M: models.Model]:
         return self._sql[using]
 
     def create(self, obj: M, using: str = "default") -> M:
-        connection = connections[using]
-        if connection.vendor != "postgresql" or obj.pk is not None or not _plain_save(self._model):
+        if not hot(using) or obj.pk is not None or not _plain_save(self._model):
             obj.save(force_insert=True, using=using)
             return obj
+        connection = connections[using]
         sql, fields = self._compile(using)
         values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
         with hot_cursor(using) as cursor:
@@ -317,10 +357,10 @@ class CompiledUpdate[M: models.Model]:
         return self._sql[using]
 
     def save(self, obj: M, using: str = "default") -> None:
-        connection = connections[using]
-        if connection.vendor != "postgresql" or not _plain_save(self._model):
+        if not hot(using) or not _plain_save(self._model):
             obj.save(update_fields=list(self._names), using=using)
             return
+        connection = connections[using]
         sql, fields = self._compile(using)
         values = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
         values.append(obj.pk)

@@ -88,11 +88,13 @@ DATABASES = {
         conn_max_age=0,
     )
 }
-# The hot statements (core.compiled: the escrow lock, milestones, API-key lookup, list pages,
-# ledger posting, event insert, release/close updates) run prepared on PostgreSQL: parsed and
-# planned once per pooled connection. Off (0) behind a pooler that cannot keep prepared
-# statements (pgbouncer before 1.21 in transaction mode).
-DB_PREPARE_HOT = envbool("DB_PREPARE_HOT", True)
+# The hot statements (escrows/hot.py: the escrow lock, milestones, API-key lookup, list pages,
+# ledger posting, event insert, release/close updates) run compiled once per process on
+# PostgreSQL. Off (0): each runs as the plain ORM it stands for, with the same results.
+HOT_STATEMENTS = envbool("HOT_STATEMENTS", True)
+# ... and prepared: parsed and planned once per pooled connection. Off (0) behind a pooler that
+# cannot keep prepared statements (pgbouncer before 1.21 in transaction mode).
+DB_PREPARE_HOT = HOT_STATEMENTS and envbool("DB_PREPARE_HOT", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own psycopg 3 pool: one connection per request is what cut throughput 3x.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

@@ -5,18 +5,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Subquery, Sum
+from django.db.models import Subquery, Sum
 from django.utils import timezone
 
-from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, hot_cursor
 from core.errors import InsufficientFunds
 
+from . import hot
 from .models import (
     EXTERNAL_KINDS,
     AccountKind,
     Escrow,
     LedgerAccount,
-    LedgerEntry,
     LedgerTransaction,
     Milestone,
     Settlement,
@@ -33,32 +32,11 @@ class UnbalancedTransaction(Exception):
     """A programming error: a posting whose entries do not sum to zero."""
 
 
-# The account lookups every funding and top-up makes, compiled once (core.compiled); the
-# first use of an account creates it through get_or_create.
-_PLATFORM_ACCOUNT = CompiledQuery(
-    lambda kind, currency: LedgerAccount.objects.filter(
-        kind=kind, currency=currency, owner__isnull=True, escrow__isnull=True
-    )[:1],
-    "__kind__",
-    "__currency__",
-)
-_OWNED_ACCOUNT = CompiledQuery(
-    lambda kind, currency, owner: LedgerAccount.objects.filter(
-        kind=kind, currency=currency, owner_id=owner, escrow__isnull=True
-    )[:1],
-    "__kind__",
-    "__currency__",
-    SENTINEL_PK,
-)
-_INSERT_ACCOUNT = CompiledInsert(LedgerAccount)
-_LOCK_ACCOUNT = CompiledQuery(lambda pk: LedgerAccount.objects.select_for_update().filter(pk=pk), SENTINEL_PK)
-
-
 def _account(kind: str, currency: str, owner: Any = None) -> LedgerAccount:
     found = (
-        _PLATFORM_ACCOUNT.first(kind, currency)
+        hot.PLATFORM_ACCOUNT.first(kind, currency)
         if owner is None
-        else _OWNED_ACCOUNT.first(kind, currency, owner.pk)
+        else hot.OWNED_ACCOUNT.first(kind, currency, owner.pk)
     )
     if found is not None:
         return found
@@ -101,7 +79,7 @@ def hold_account(escrow: Escrow) -> LedgerAccount:
         pass
     try:
         with transaction.atomic():
-            return _INSERT_ACCOUNT.create(
+            return hot.INSERT_ACCOUNT.create(
                 LedgerAccount(kind=AccountKind.ESCROW_HOLD, currency=escrow.currency, escrow=escrow)
             )
     except IntegrityError:
@@ -109,7 +87,7 @@ def hold_account(escrow: Escrow) -> LedgerAccount:
 
 
 def lock_account(account: LedgerAccount) -> LedgerAccount:
-    locked = _LOCK_ACCOUNT.first(account.pk)
+    locked = hot.LOCK_ACCOUNT.first(account.pk)
     if locked is None:
         raise LedgerAccount.DoesNotExist(f"ledger account {account.pk}")
     return locked
@@ -145,73 +123,10 @@ def post(
     for account, amount in legs:
         if account.kind in TRACKED_KINDS:
             deltas[account.pk] = deltas.get(account.pk, 0) + amount
+    # In primary-key order, so two postings touching the same accounts never deadlock.
     tracked = sorted((pk, amount) for pk, amount in deltas.items() if amount)
-    connection = transaction.get_connection()
-    if connection.vendor == "postgresql":
-        _post_pg(connection, txn, legs, tracked)
-        return txn
-    txn.save(force_insert=True)
-    LedgerEntry.objects.bulk_create(
-        [LedgerEntry(transaction=txn, account=account, amount=amount) for account, amount in legs]
-    )
-    # Lock order by primary key, so two postings touching the same accounts never deadlock.
-    for pk, amount in tracked:
-        LedgerAccount.objects.filter(pk=pk).update(balance=F("balance") + amount)
+    hot.post_ledger(txn, legs, tracked)
     return txn
-
-
-# One round trip for the whole posting: the transaction row, its entries and the running
-# balances. The balance rows are locked in primary-key order (the ORDER BY ... FOR UPDATE
-# sub-select) before they are updated, so two postings never deadlock; an overdraft still fails
-# the check constraint with an IntegrityError, as the ORM update did.
-_POST_SQL = """
-WITH txn AS (
-    INSERT INTO escrows_ledgertransaction
-        (kind, currency, escrow_id, milestone_id, settlement_id, memo, created_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s)
-    RETURNING id
-), entries AS (
-    INSERT INTO escrows_ledgerentry (transaction_id, account_id, amount)
-    SELECT txn.id, leg.account_id, leg.amount
-    FROM txn, UNNEST(%s::bigint[], %s::bigint[]) AS leg(account_id, amount)
-), locked AS (
-    SELECT id FROM escrows_ledgeraccount WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE
-), balances AS (
-    UPDATE escrows_ledgeraccount AS account SET balance = account.balance + delta.amount
-    FROM locked, UNNEST(%s::bigint[], %s::bigint[]) AS delta(account_id, amount)
-    WHERE account.id = locked.id AND account.id = delta.account_id
-)
-SELECT id FROM txn
-"""
-
-
-def _post_pg(
-    connection: Any,
-    txn: LedgerTransaction,
-    legs: list[tuple[LedgerAccount, int]],
-    tracked: list[tuple[int, int]],
-) -> None:
-    with hot_cursor(connection.alias) as cursor:
-        cursor.execute(
-            _POST_SQL,
-            [
-                txn.kind,
-                txn.currency,
-                txn.escrow_id,
-                txn.milestone_id,
-                txn.settlement_id,
-                txn.memo,
-                txn.created_at,
-                [account.pk for account, _ in legs],
-                [amount for _, amount in legs],
-                [pk for pk, _ in tracked],
-                [pk for pk, _ in tracked],
-                [amount for _, amount in tracked],
-            ],
-        )
-        txn.pk = cursor.fetchone()[0]
-    txn._state.adding = False
-    txn._state.db = connection.alias
 
 
 def require_funds(account: LedgerAccount, needed: int, *, what: str = "wallet balance") -> None:

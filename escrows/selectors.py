@@ -9,7 +9,6 @@ from django.db.models import BigIntegerField, OuterRef, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core.compiled import CompiledQuery
 from core.errors import NotFound
 
 from .models import (
@@ -82,20 +81,14 @@ def milestone_get(escrow: Escrow, milestone_id: str) -> Milestone:
         raise NotFound("Milestone not found") from None
 
 
-# Compiled once per process (core.compiled): the confirm call's first read.
-_MILESTONE_WITH_ESCROW = CompiledQuery(
-    lambda milestone_id, escrow_id: Milestone.objects.select_related("escrow").filter(
-        public_id=milestone_id, escrow__public_id=escrow_id
-    )[:1],
-    "__milestone_id__",
-    "__escrow_id__",
-)
-
-
 def milestone_get_for_user(user: Any, escrow_public_id: str, milestone_public_id: str) -> Milestone:
     """The milestone with its escrow in one query; a miss falls back to the two lookups so the
     error says which of the two was not found."""
-    milestone = _MILESTONE_WITH_ESCROW.first(milestone_public_id, escrow_public_id)
+    milestone = (
+        Milestone.objects.select_related("escrow")
+        .filter(public_id=milestone_public_id, escrow__public_id=escrow_public_id)
+        .first()
+    )
     if milestone is None or milestone.escrow.party_role(user) is None:
         return milestone_get(escrow_get_for_user(user, escrow_public_id), milestone_public_id)
     return milestone

@@ -1,6 +1,7 @@
 """core.compiled: a query compiled once answers every later call exactly as the ORM would
 (same rows, related objects, annotations, converted values), and refuses a query whose
-sentinels do not come out as parameters."""
+sentinels do not come out as parameters. Compiled statements run on PostgreSQL only (elsewhere
+they are the plain ORM: tests/test_hot_statements.py), so these tests need it."""
 
 from datetime import UTC, datetime
 
@@ -17,10 +18,18 @@ from accounts.models import APIKey
 from accounts.services import api_key_create
 from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate, hot_cursor
 from escrows import ledger, services
+from escrows.api.common import APIKeyAuthentication
 from escrows.models import Escrow, Event, Milestone
 from tests.helpers import fund, make_escrow
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+@pytest.fixture(autouse=True)
+def _compiled(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("statements run compiled on PostgreSQL only: set DATABASE_URL to a PostgreSQL database")
+    settings.HOT_STATEMENTS = True
 
 
 def _fields(obj):
@@ -67,13 +76,15 @@ def test_select_related_constants_and_annotations(seller, buyer):
 
 def test_string_sentinels_and_the_api_key_lookup(seller):
     _, key = api_key_create(user=seller, name="k")
-    found = APIKey.objects.get_from_key(key)
-    assert found.user == seller
+    now = timezone.now()
+    with transaction.atomic():  # the lookup alone, without the last-use write in its statement
+        found, recorded = APIKeyAuthentication().find_key(key, now)
+    assert found.user == seller and not recorded
     with pytest.raises(APIKey.DoesNotExist):
-        APIKey.objects.get_from_key(key[:-1] + ("x" if key[-1] != "x" else "y"))
+        APIKeyAuthentication().find_key(key[:-1] + ("x" if key[-1] != "x" else "y"), now)
     APIKey.objects.filter(pk=found.pk).update(revoked=True)
     with pytest.raises(APIKey.DoesNotExist):
-        APIKey.objects.get_from_key(key)
+        APIKeyAuthentication().find_key(key, now)
 
 
 def test_a_sentinel_that_is_not_a_parameter_is_refused(seller):

@@ -22,6 +22,7 @@ def _options(**env: str) -> dict:
         "DB_PREPARE_HOT",
         "DB_SERVER_SIDE_BINDING",
         "DB_PREPARE_THRESHOLD",
+        "HOT_STATEMENTS",
     )
     base = {k: v for k, v in os.environ.items() if k not in knobs}
     out = subprocess.run(
@@ -65,3 +66,10 @@ def test_not_with_server_side_binding_where_djangos_own_statements_would_get_the
 
 def test_not_without_prepared_statements():
     assert "options" not in _options(DB_PREPARE_HOT="0")
+
+
+def test_nothing_prepared_with_the_hot_statements_off():
+    """HOT_STATEMENTS=0: every statement is the plain ORM's, so nothing is prepared and nothing
+    needs a generic plan."""
+    options = _options(HOT_STATEMENTS="0")
+    assert "options" not in options and "prepare_threshold" not in options

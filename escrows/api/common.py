@@ -7,6 +7,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,10 +23,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from accounts.authentication import APIKeyAuthentication, CustomerSessionAuthentication
+from accounts import authentication
+from accounts.authentication import LAST_USED_RESOLUTION, CustomerSessionAuthentication
 from accounts.models import APIKey
 from core import fastcache
 from core.errors import EscrowError
+from escrows import hot
 
 from . import idempotency
 from .parsers import StrictJSONParser
@@ -192,6 +195,31 @@ def _rate(text: str) -> tuple[int, int]:
 def _count(key: str, period: int) -> int:
     """This window's count for `key`, after counting this request."""
     return fastcache.count(key, period)
+
+
+# -- authentication ----------------------------------------------------------------------------
+
+
+class APIKeyAuthentication(authentication.APIKeyAuthentication):
+    """accounts' API-key check with the lookup as a hot statement (escrows/hot.py): every API
+    call makes it. In autocommit on PostgreSQL the same statement also records the key's use
+    when it is due, its secret matches and it is usable (not revoked or expired, owner active),
+    committing asynchronously; otherwise accounts records the use after it, when due."""
+
+    def find_key(self, key: str, now: datetime) -> tuple[APIKey, bool]:
+        prefix, _, _ = key.partition(".")
+        recorded = False
+        if hot.can_touch_in_lookup():
+            hashed = APIKey.objects.key_generator.preferred_hasher.encode(key, "")
+            api_key = hot.API_KEY_BY_PREFIX_TOUCHING.first(
+                prefix, prelude_params=(now, prefix, hashed, now, now - LAST_USED_RESOLUTION)
+            )
+            recorded = api_key is not None and api_key.hashed_key == hashed
+        else:
+            api_key = hot.API_KEY_BY_PREFIX.first(prefix)
+        if api_key is None or not api_key.is_valid(key):
+            raise APIKey.DoesNotExist("Key is not valid.")
+        return api_key, recorded
 
 
 # -- the base view -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter
 
 class APIKeyScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.authentication.APIKeyAuthentication"
+    match_subclasses = True  # the API's own (escrows.api.common)
     name = ["ApiKeyHeader", "BearerKey"]
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:

@@ -1,22 +1,21 @@
-"""What every service shares: the escrow row lock and the compiled statements every change
-runs, event rows (dispatched after the commit), the party check, settling a milestone, closing
-an escrow after its last milestone, scheduling a payout, and where a refund to the buyer goes."""
+"""What every service shares: the escrow row lock and the milestones every change reads
+(hot statements, escrows/hot.py), event rows (dispatched after the commit), the party check, settling
+a milestone, closing an escrow after its last milestone, scheduling a payout, and where a
+refund to the buyer goes."""
 
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.types import Actor, User
-from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
 from core.errors import (
     InvalidState,
     NotFound,
 )
 
-from .. import broker, ledger
+from .. import broker, hot, ledger
 from ..models import (
     AccountKind,
     ActorKind,
@@ -32,38 +31,11 @@ from ..models import (
 )
 
 
-def _locked_escrow_query(pk: int | str, *, with_seller_account: bool, by: str = "pk") -> QuerySet[Escrow]:
-    qs = Escrow.objects.select_for_update(of=("self",)).select_related("seller", "buyer", "hold_account")
-    if with_seller_account:
-        qs = qs.annotate(
-            seller_account_id=ledger.customer_account_id(OuterRef("seller_id"), OuterRef("currency"))
-        )
-    return qs.filter(**{by: pk})
-
-
-# Compiled once per process (core.compiled): these two reads run in every state change.
-_LOCK_ESCROW = CompiledQuery(lambda pk: _locked_escrow_query(pk, with_seller_account=False), SENTINEL_PK)
-_LOCK_ESCROW_FOR_RELEASE = CompiledQuery(
-    lambda pk: _locked_escrow_query(pk, with_seller_account=True), SENTINEL_PK
-)
-# The API's confirm addresses the escrow by its public id (milestone_confirm).
-_LOCK_ESCROW_FOR_CONFIRM = CompiledQuery(
-    lambda public_id: _locked_escrow_query(public_id, with_seller_account=True, by="public_id"),
-    "__escrow_public_id__",
-)
-_MILESTONES = CompiledQuery(lambda pk: Milestone.objects.filter(escrow_id=pk).order_by("index"), SENTINEL_PK)
-# The hot writes, SQL built once (core.compiled): every event row, a release, a close.
-_INSERT_EVENT = CompiledInsert(Event)
-_SAVE_RELEASED = CompiledUpdate(Milestone, "status", "released_at")
-_SAVE_SETTLED = CompiledUpdate(Milestone, "status", "released_at", "refunded_at")
-_SAVE_CLOSED = CompiledUpdate(Escrow, "status", "closed_at", "updated_at")
-
-
 def _lock_escrow(escrow: Escrow, *, with_seller_account: bool = False) -> Escrow:
     """Re-read the escrow under a row lock; every change to an escrow or its milestones takes it.
     The hold account comes in the same query (only the escrow row is locked), and with
     `with_seller_account` the id of the seller's main account too (a release pays it)."""
-    query = _LOCK_ESCROW_FOR_RELEASE if with_seller_account else _LOCK_ESCROW
+    query = hot.LOCK_ESCROW_FOR_RELEASE if with_seller_account else hot.LOCK_ESCROW
     locked = query.first(escrow.pk)
     if locked is None:
         raise NotFound("Escrow not found")
@@ -73,7 +45,7 @@ def _lock_escrow(escrow: Escrow, *, with_seller_account: bool = False) -> Escrow
 def _milestones(escrow: Escrow) -> list[Milestone]:
     """The escrow's milestones in order, each with .escrow set to this (locked) escrow; kept on
     the escrow as `loaded_milestones`, so that an answer built after the change reads no more."""
-    milestones = _MILESTONES.all(escrow.pk)
+    milestones = hot.MILESTONES.all(escrow.pk)
     for m in milestones:
         Milestone.escrow.field.set_cached_value(m, escrow)
     escrow.loaded_milestones = milestones
@@ -111,7 +83,7 @@ def _event(
         to_status=to_status,
         details=details or {},
     )
-    _INSERT_EVENT.create(event)
+    hot.INSERT_EVENT.create(event)
     # One hand-over per transaction (savepoint scope), however many events it wrote: the
     # dispatcher takes every undispatched event at once, and publishing a task is a good part
     # of a confirm's time. A hook of another scope (a savepoint that may still roll back) counts
@@ -180,7 +152,7 @@ def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Actor)
     else:
         escrow.refund()
     escrow.closed_at = timezone.now()
-    _SAVE_CLOSED.save(escrow)
+    hot.SAVE_CLOSED.save(escrow)
     _event(
         f"escrow.{escrow.status.lower()}",
         by=by,
@@ -215,8 +187,11 @@ def _settle_milestone(
             milestone.released_at = at
         if outcome != DisputeOutcome.RELEASE:
             milestone.refunded_at = at
-    # A release writes what a release changes (the hot path's prepared statement).
-    (_SAVE_RELEASED if outcome == DisputeOutcome.RELEASE else _SAVE_SETTLED).save(milestone)
+    # A release writes what a release changes (a hot statement).
+    if outcome == DisputeOutcome.RELEASE:
+        hot.SAVE_RELEASED.save(milestone)
+    else:
+        milestone.save(update_fields=["status", "released_at", "refunded_at"])
     _event(
         f"milestone.{milestone.status.lower()}",
         by=by,

@@ -19,7 +19,7 @@ from core.errors import (
     NotFound,
 )
 
-from .. import ledger
+from .. import hot, ledger
 from ..models import (
     ACTIVE_DISPUTE_STATUSES,
     CancellationProposal,
@@ -34,7 +34,6 @@ from ..models import (
 )
 from ..money import format_money
 from ._internal import (
-    _SAVE_CLOSED,
     _event,
     _lock_escrow,
     _milestones,
@@ -323,7 +322,7 @@ def cancellation_accept(*, proposal: CancellationProposal, by: Actor) -> Cancell
     before = escrow.status
     escrow.cancel_by_agreement()
     escrow.closed_at = now
-    _SAVE_CLOSED.save(escrow)
+    hot.SAVE_CLOSED.save(escrow)
     _event(
         "escrow.cancelled",
         by=by,

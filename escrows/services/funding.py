@@ -5,7 +5,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.types import User
-from core.compiled import SENTINEL_PK, CompiledInsert, CompiledQuery, CompiledUpdate
 from core.errors import (
     Conflict,
     Forbidden,
@@ -15,7 +14,7 @@ from core.errors import (
     TestModeOnly,
 )
 
-from .. import ledger
+from .. import hot, ledger
 from ..models import (
     AccountKind,
     Escrow,
@@ -31,18 +30,6 @@ from ._internal import _event, _lock_escrow, _milestones
 from .escrows import MilestoneInput, _validate_milestone_set
 from .milestones import _release_ready
 from .review_clock import _review_clock_on_funding
-
-_SAVE_FUNDED = CompiledUpdate(Escrow, "status", "funded_at", "buyer", "updated_at")
-
-
-_INSERT_PAYMENT = CompiledInsert(Payment)
-
-
-_PAYMENT_BY_REFERENCE = CompiledQuery(
-    lambda payer_id, reference: Payment.objects.filter(payer_id=payer_id, reference=reference)[:1],
-    SENTINEL_PK,
-    "__payment_reference__",
-)
 
 
 def escrow_fund(
@@ -71,7 +58,7 @@ def escrow_fund(
         )
     except IntegrityError:
         # Two payments of this payer with one reference at once, for two escrows: the loser.
-        prior = _PAYMENT_BY_REFERENCE.first(by.pk, (reference or "").strip())
+        prior = hot.PAYMENT_BY_REFERENCE.first(by.pk, (reference or "").strip())
         if prior is None:
             raise
         return _replay(prior, escrow)
@@ -104,7 +91,7 @@ def _escrow_fund(
             raise InvalidRequest("reference must be 1 to 200 characters", field="reference")
     escrow = _lock_escrow(escrow)
     if reference:
-        prior = _PAYMENT_BY_REFERENCE.first(by.pk, reference)
+        prior = hot.PAYMENT_BY_REFERENCE.first(by.pk, reference)
         if prior is not None:
             return _replay(prior, escrow)
     if by.pk == escrow.seller_id:
@@ -146,7 +133,7 @@ def _escrow_fund(
         payer_account = ledger.platform_account(AccountKind.EXTERNAL_FUNDING, escrow.currency)
     # The payment row first: a reference this payer is using for another escrow at this very
     # moment fails here (the unique constraint), before any card is charged.
-    payment = _INSERT_PAYMENT.create(
+    payment = hot.INSERT_PAYMENT.create(
         Payment(
             public_id=payment_id,
             escrow=escrow,
@@ -176,7 +163,7 @@ def _escrow_fund(
     before = escrow.status
     escrow.fund()
     escrow.funded_at = timezone.now()
-    _SAVE_FUNDED.save(escrow)
+    hot.SAVE_FUNDED.save(escrow)
     _review_clock_on_funding(escrow, milestones)
     _event(
         "escrow.funded",

@@ -12,7 +12,7 @@ from core.errors import (
     NotFound,
 )
 
-from .. import ledger
+from .. import hot, ledger
 from ..models import (
     DisputeOutcome,
     Escrow,
@@ -22,7 +22,6 @@ from ..models import (
     TransactionKind,
 )
 from ._internal import (
-    _LOCK_ESCROW_FOR_CONFIRM,
     _check_actionable,
     _close_after_last,
     _event,
@@ -111,7 +110,7 @@ def milestone_confirm(*, escrow_id: str, milestone_id: str, by: Actor) -> Milest
     escrow is found and locked in one read, with nothing read before the transaction. The same
     answers: "Escrow not found" for an escrow that is missing or not the caller's, "Milestone not
     found" for a stage that is not the escrow's."""
-    escrow = _LOCK_ESCROW_FOR_CONFIRM.first(escrow_id)
+    escrow = hot.LOCK_ESCROW_FOR_CONFIRM.first(escrow_id)
     if escrow is None:
         raise NotFound("Escrow not found")
     role = _require_party(escrow, by)

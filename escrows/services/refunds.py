@@ -16,7 +16,7 @@ from core.errors import (
     NotFound,
 )
 
-from .. import ledger
+from .. import hot, ledger
 from ..models import (
     CancellationProposal,
     CancellationStatus,
@@ -29,7 +29,6 @@ from ..models import (
     TransactionKind,
 )
 from ._internal import (
-    _SAVE_CLOSED,
     _check_actionable,
     _close_after_last,
     _event,
@@ -342,7 +341,7 @@ def refund_request_accept(*, refund_request: RefundRequest, by: Actor) -> Refund
         before = escrow.status
         escrow.refund()
         escrow.closed_at = timezone.now()
-        _SAVE_CLOSED.save(escrow)
+        hot.SAVE_CLOSED.save(escrow)
         _event(
             "escrow.refunded",
             by=by,

@@ -11,9 +11,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.models import User
-from core.compiled import CompiledQuery
 from core.errors import NotFound
-from escrows import selectors
+from escrows import hot, selectors
 from escrows.models import Escrow, EscrowStatus, Milestone
 from escrows.money import currency_exponent, to_decimal
 
@@ -217,21 +216,13 @@ EscrowOutput = inline_serializer(
 )
 
 
-# The pay and milestone-list lookups, compiled once per process (core.compiled).
-_ESCROW_BY_PUBLIC_ID = CompiledQuery(
-    lambda public_id: Escrow.objects.select_related("seller", "buyer").filter(public_id=public_id)[:1],
-    "__escrow_id__",
-)
-_ESCROW_BY_TOKEN = CompiledQuery(
-    lambda token: Escrow.objects.select_related("seller", "buyer").filter(payment_token=token)[:1],
-    "__payment_token__",
-)
-
-
 def escrow_for_payer(user: User, id_or_token: str) -> Escrow:
     """An escrow the user may see and pay: a party to it, or whoever holds the link of an escrow
     whose buyer is still open (the payment link is for that). Anyone else: not found."""
-    escrow = _ESCROW_BY_PUBLIC_ID.first(id_or_token) or _ESCROW_BY_TOKEN.first(id_or_token)
+    escrow = (
+        hot.ESCROW_BY_PUBLIC_ID.first(id_or_token)
+        or Escrow.objects.select_related("seller", "buyer").filter(payment_token=id_or_token).first()
+    )
     if escrow is None:
         raise NotFound("Escrow not found")
     if escrow.party_role(user) is not None:
