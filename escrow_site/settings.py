@@ -4,6 +4,7 @@ real broker when DATABASE_URL / CELERY_BROKER_URL say so."""
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -190,7 +191,7 @@ X_FRAME_OPTIONS = "DENY"
 # Content-Security-Policy on every response: scripts and styles come only from our own static
 # files (no inline script or style, no eval), nothing may frame a page, forms post only to us.
 # Pico draws its form icons as data: SVGs.
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
@@ -203,7 +204,7 @@ SECURE_CSP = {
 # The API docs pages (Swagger UI, Redoc) style themselves inline, Redoc runs its search in a
 # blob: worker and shows its maker's logo from its CDN; their scripts still come only from our
 # static files.
-API_DOCS_CSP = {
+API_DOCS_CSP: dict[str, list[str]] = {
     **SECURE_CSP,
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
     "img-src": [CSP.SELF, "data:", "https://cdn.redoc.ly"],
@@ -290,9 +291,18 @@ ESCROW_TEST_MODE = envbool("ESCROW_TEST_MODE", True)
 # Minor-unit exponent of every currency we accept. USDC is shown with 2 decimals, as the seeds do.
 ESCROW_CURRENCIES = {"USD": 2, "EUR": 2, "GBP": 2, "NGN": 2, "KES": 2, "USDC": 2, "JPY": 0}
 ESCROW_DEFAULT_CURRENCY = os.environ.get("ESCROW_DEFAULT_CURRENCY", "USD")
+
+
 # The fee schedule: a percentage (in basis points) of the amount, clamped to [min, max] in the
 # currency's major units, rounded half up to the minor unit. The version is stored on each escrow.
-ESCROW_FEE_SCHEDULE = {
+class FeeSchedule(TypedDict):
+    version: str
+    basis_points: int
+    min_major: int
+    max_major: int
+
+
+ESCROW_FEE_SCHEDULE: FeeSchedule = {
     "version": "2026-11-v1",
     "basis_points": envint("ESCROW_FEE_BPS", 150),
     "min_major": 1,
