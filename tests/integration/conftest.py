@@ -151,6 +151,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Itera
         "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
         "DJANGO_SETTINGS_MODULE": "escrow_site.settings",
         "PYTHONUNBUFFERED": "1",
+        # Notification emails go nowhere here (test_notification_emails.py sends them through
+        # SMTP); printed to the console they would bury the log the tests read.
+        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
     }
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
     worker = Worker(env, tmp_path_factory.mktemp("celery") / "worker.log")
