@@ -100,4 +100,6 @@ def key_owner(request: Request) -> User:
     """The account behind the credentials (the platform, when it acts for a customer)."""
     if isinstance(request.auth, APIKey):
         return request.auth.user
-    return request.user
+    user = request.user
+    assert user.is_authenticated  # only views behind IsAuthenticated ask
+    return user

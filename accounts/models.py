@@ -1,4 +1,5 @@
 import secrets
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -6,7 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from rest_framework_api_key.crypto import KeyGenerator
-from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import APIKeyManager as LibraryAPIKeyManager
 
 
 def new_customer_id() -> str:
@@ -50,11 +52,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     def __str__(self) -> str:
         return self.email
@@ -77,7 +79,7 @@ class SecretKeyGenerator(KeyGenerator):
         return f"sk_{mode}_{get_random_string(8)}"
 
 
-class APIKeyManager(BaseAPIKeyManager):
+class APIKeyManager(LibraryAPIKeyManager):
     key_generator = SecretKeyGenerator(secret_key_length=32)
 
     def get_usable_keys(self) -> models.QuerySet:
@@ -92,7 +94,7 @@ class APIKey(AbstractAPIKey):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = APIKeyManager()
+    objects: ClassVar[APIKeyManager] = APIKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
