@@ -40,7 +40,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, models
-from django.db.models.query import (  # type: ignore[attr-defined]
+from django.db.models.query import (  # type: ignore[attr-defined]  # private ORM helpers, not in the stubs
     ValuesIterable,
     _get_from_db,
     get_related_populators,
@@ -92,7 +92,8 @@ def _preparing_cursor() -> Any:
         class PreparingCursor(ServerBindingCursor):
             def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
                 kwargs["prepare"] = True
-                return super().execute(query, params, **kwargs)
+                # The stubs declare ServerBindingCursor without psycopg's Cursor base.
+                return super().execute(query, params, **kwargs)  # type: ignore[misc]
 
         _preparing_cursor_class = PreparingCursor
     return _preparing_cursor_class
@@ -115,7 +116,8 @@ def hot_cursor(using: str = "default") -> Iterator[Any]:
     connection.ensure_connection()
     if connection.queries_logged or connection.execute_wrappers:
         with connection.wrap_database_errors:
-            cursor = connection._prepare_cursor(_preparing_cursor()(connection.connection))
+            # Django's private wrapper (checks, error translation, query logging) for a raw cursor.
+            cursor = connection._prepare_cursor(_preparing_cursor()(connection.connection))  # type: ignore[attr-defined]
         with cursor:
             yield cursor
         return
@@ -190,7 +192,7 @@ class CompiledQuery[M: models.Model]:
         klass_info = compiler.klass_info
         fields = klass_info["select_fields"]
         start, end = fields[0], fields[-1] + 1
-        fetch_mode = queryset._fetch_mode
+        fetch_mode = queryset._fetch_mode  # type: ignore[attr-defined]  # Django private API
         return _Compiled(
             sql=sql,
             slots=slots,
@@ -286,6 +288,14 @@ class CompiledQuery[M: models.Model]:
 # -- writes ---------------------------------------------------------------------------------
 
 
+def _column(field: object) -> str:
+    """The column of a field the statement writes (a field without one was refused already)."""
+    column = getattr(field, "column", None)
+    if not isinstance(column, str):
+        raise ImproperlyConfigured(f"{field} has no column")
+    return column
+
+
 def _plain_save(model: type[models.Model]) -> bool:
     """True when a save of `model` is only its SQL: no save() of its own, no save receivers."""
     return (
@@ -312,8 +322,8 @@ class CompiledInsert[M: models.Model]:
             if any(hasattr(f, "get_placeholder") for f in fields):
                 raise ImproperlyConfigured(f"CompiledInsert: a field of {meta.label} has its own placeholder")
             # Names from the model's meta, every value a parameter.
-            table, columns = qn(meta.db_table), ", ".join(qn(f.column) for f in fields)
-            marks, pk = ", ".join(["%s"] * len(fields)), f"{qn(meta.db_table)}.{qn(meta.pk.column)}"
+            table, columns = qn(meta.db_table), ", ".join(qn(_column(f)) for f in fields)
+            marks, pk = ", ".join(["%s"] * len(fields)), f"{qn(meta.db_table)}.{qn(_column(meta.pk))}"
             sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING {pk}"  # noqa: S608
             self._sql[using] = (sql, fields)
         return self._sql[using]
@@ -351,8 +361,8 @@ class CompiledUpdate[M: models.Model]:
             if any(hasattr(f, "get_placeholder") or not f.concrete for f in fields):
                 raise ImproperlyConfigured(f"CompiledUpdate: {self._names} of {meta.label}")
             # Names from the model's meta, every value a parameter.
-            table, sets = qn(meta.db_table), ", ".join(f"{qn(f.column)} = %s" for f in fields)
-            sql = f"UPDATE {table} SET {sets} WHERE {table}.{qn(meta.pk.column)} = %s"  # noqa: S608
+            table, sets = qn(meta.db_table), ", ".join(f"{qn(_column(f))} = %s" for f in fields)
+            sql = f"UPDATE {table} SET {sets} WHERE {table}.{qn(_column(meta.pk))} = %s"  # noqa: S608
             self._sql[using] = (sql, fields)
         return self._sql[using]
 

@@ -248,7 +248,7 @@ def dispute_record(dispute: Dispute, *, currency: str) -> dict[str, Any]:
         "id": dispute.public_id,
         "object": "dispute",
         "escrowId": dispute.escrow.public_id,
-        "milestoneId": dispute.milestone.public_id if dispute.milestone_id else None,
+        "milestoneId": dispute.milestone.public_id if dispute.milestone else None,
         "status": dispute.status,
         "openedBy": dispute.opener_role,
         "openedById": dispute.opened_by.customer_id,
@@ -265,7 +265,7 @@ def dispute_record(dispute: Dispute, *, currency: str) -> dict[str, Any]:
             {
                 "choice": dispute.answer_choice,
                 "text": dispute.answer_text,
-                "answeredBy": dispute.answered_by.customer_id if dispute.answered_by_id else None,
+                "answeredBy": dispute.answered_by.customer_id if dispute.answered_by else None,
                 "answeredAt": _iso(dispute.answered_at),
             }
             if dispute.answer_choice
@@ -277,8 +277,8 @@ def dispute_record(dispute: Dispute, *, currency: str) -> dict[str, Any]:
                 "sellerAmount": money(dispute.seller_amount),
                 "buyerAmount": money(dispute.buyer_amount),
                 "resolvedBy": "staff"
-                if dispute.resolved_by_id and dispute.resolved_by.is_staff
-                else (dispute.resolved_by.customer_id if dispute.resolved_by_id else "system"),
+                if dispute.resolved_by and dispute.resolved_by.is_staff
+                else (dispute.resolved_by.customer_id if dispute.resolved_by else "system"),
                 "note": dispute.resolution_note,
                 "resolvedAt": _iso(dispute.resolved_at),
             }
@@ -315,7 +315,7 @@ def dispute_record(dispute: Dispute, *, currency: str) -> dict[str, Any]:
 def _account_label(account: LedgerAccount, escrow: Escrow) -> dict[str, Any]:
     if account.kind == AccountKind.ESCROW_HOLD:
         return {"kind": account.kind, "owner": escrow.public_id}
-    return {"kind": account.kind, "owner": account.owner.customer_id if account.owner_id else "platform"}
+    return {"kind": account.kind, "owner": account.owner.customer_id if account.owner else "platform"}
 
 
 def evidence_export(escrow: Escrow) -> dict[str, Any]:
@@ -358,7 +358,7 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
                 "title": m.title,
                 "amount": format_minor(m.amount, currency),
                 "status": m.status,
-                "payee": m.payee.customer_id if m.payee_id else None,
+                "payee": m.payee.customer_id if m.payee else None,
                 "completionProof": m.completion_proof or None,
                 "completionProofURI": m.completion_proof_uri or None,
                 "completedAt": _iso(m.completed_at),
@@ -374,10 +374,10 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
                 "at": _iso(ev.created_at),
                 "actor": {
                     "kind": ev.actor_kind,
-                    "id": ev.actor.customer_id if ev.actor_id else None,
-                    "name": ev.actor.display_name if ev.actor_id else None,
+                    "id": ev.actor.customer_id if ev.actor else None,
+                    "name": ev.actor.display_name if ev.actor else None,
                 },
-                "milestoneId": ev.milestone.public_id if ev.milestone_id else None,
+                "milestoneId": ev.milestone.public_id if ev.milestone else None,
                 "fromStatus": ev.from_status or None,
                 "toStatus": ev.to_status or None,
                 "details": ev.details,
@@ -390,7 +390,7 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
                 "kind": t.kind,
                 "at": _iso(t.created_at),
                 "memo": t.memo,
-                "milestoneId": t.milestone.public_id if t.milestone_id else None,
+                "milestoneId": t.milestone.public_id if t.milestone else None,
                 "entries": [
                     {**_account_label(e.account, escrow), "amount": format_minor(e.amount, currency)}
                     for e in t.entries.all()

@@ -104,8 +104,10 @@ def failure_from(exc: Exception) -> Failure:
         return Failure(400, "invalid_request", "The request could not be understood")
     if isinstance(exc, exceptions.APIException):
         headers: dict[str, str] = {}
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(max(int(exc.wait + 0.999), 1))
+        # DRF's Throttled sets .wait in __init__; its stub leaves the attribute out.
+        wait = exc.wait if isinstance(exc, exceptions.Throttled) else None  # type: ignore[attr-defined]
+        if wait is not None:
+            headers["Retry-After"] = str(max(int(wait + 0.999), 1))
         if isinstance(exc, exceptions.ValidationError):
             path, message = next(_flatten(exc.detail), ("", "Invalid request"))
             text = f"{path}: {message}" if path else message
@@ -129,7 +131,7 @@ def failure_from(exc: Exception) -> Failure:
             status_code = 401
         if status_code == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
-        message = str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail
+        message = str(exc.detail) if not isinstance(exc.detail, dict | list) else str(exc.default_detail)
         if isinstance(exc, exceptions.NotAuthenticated):
             message = "No API key provided: send it in X-API-Key or as Authorization: Bearer <key>"
         return Failure(status_code, code, str(message), None, headers)

@@ -90,14 +90,14 @@ MILESTONE_COLUMNS = (
 
 def milestone_row(milestone: Milestone) -> dict[str, Any]:
     row = {name: getattr(milestone, name) for name in MILESTONE_COLUMNS}
-    row["payee_customer_id"] = milestone.payee.customer_id if milestone.payee_id else None
+    row["payee_customer_id"] = milestone.payee.customer_id if milestone.payee else None
     return row
 
 
 def escrow_row(escrow: Escrow) -> dict[str, Any]:
     row = {name: getattr(escrow, name) for name in ESCROW_COLUMNS}
     row["seller_customer_id"] = escrow.seller.customer_id
-    row["buyer_customer_id"] = escrow.buyer.customer_id if escrow.buyer_id else None
+    row["buyer_customer_id"] = escrow.buyer.customer_id if escrow.buyer else None
     return row
 
 
@@ -154,7 +154,7 @@ def escrow_data(escrow: Escrow, milestones: Iterable[Milestone] | None = None) -
 
 
 class ProviderAPIView(BaseAPIView):
-    exception_handler = exception_handler
+    exception_handler = staticmethod(exception_handler)
 
 
 def envelope(name: str, data: Any) -> Any:
