@@ -350,7 +350,10 @@ def run_pgbench(
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"pgbench failed: {proc.stdout}\n{proc.stderr}")
-    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", proc.stdout).group(1))
+    found = re.search(r"tps = ([\d.]+) \(without initial connection time\)", proc.stdout)
+    if found is None:
+        raise RuntimeError(f"pgbench printed no tps: {proc.stdout}")
+    tps = float(found.group(1))
     failed = re.search(r"number of failed transactions: (\d+)", proc.stdout)
     lat: list[int] = []
     for f in logdir.iterdir():
@@ -393,7 +396,7 @@ def main() -> int:
 
     connections.close_all()
     # The pool's idle connections too: cloning ends every session on the template.
-    connections["default"].close_pool()
+    connections["default"].close_pool()  # type: ignore[attr-defined]  # PostgreSQL's backend (the bench's)
     fresh_clone(SNAP_DB, RUN_DB)
 
     log(f"starting {SERVER} ({WORKERS} workers) on 127.0.0.1:{PORT}")

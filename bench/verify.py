@@ -6,6 +6,7 @@ sent was carried out exactly once. A speed bought by losing or doubling money wo
 Each check counts violations; the run fails when any count is not 0."""
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.db import connection
@@ -23,7 +24,7 @@ from escrows.models import (
 _ID = re.compile(r"(milestone|intent)_[0-9a-f]+")
 
 
-def _sql_list(values: object) -> str:
+def _sql_list(values: Iterable[object]) -> str:
     return ", ".join(f"'{v}'" for v in sorted(str(v) for v in values))
 
 

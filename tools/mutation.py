@@ -90,25 +90,25 @@ def _patch_mutmut() -> None:
 
     arrangement = file_mutation.function_trampoline_arrangement
 
-    def function_trampoline_arrangement(function, mutants, class_name):  # type: ignore[no-untyped-def]
+    def function_trampoline_arrangement(function, mutants, class_name):
         declarations, nodes, assignments, names = arrangement(function, mutants, class_name)
         if only_atomic(function):
             # nodes[0] is the trampoline (it keeps the transaction); the rest are the copies.
             nodes = [nodes[0], *(node.with_changes(decorators=()) for node in nodes[1:])]
         return declarations, nodes, assignments, names
 
-    file_mutation.MutationVisitor._skip_node_and_children = skip_node_and_children
+    file_mutation.MutationVisitor._skip_node_and_children = skip_node_and_children  # type: ignore[method-assign]  # on purpose
     file_mutation.function_trampoline_arrangement = function_trampoline_arrangement
 
     from mutmut.runners import harness
 
     run_tests = harness.PytestRunner.run_tests
 
-    def run_tests_with_fresh_queries(self, *, mutant_name, tests):  # type: ignore[no-untyped-def]
+    def run_tests_with_fresh_queries(self, *, mutant_name, tests):
         _forget_compiled_queries()
         return run_tests(self, mutant_name=mutant_name, tests=tests)
 
-    harness.PytestRunner.run_tests = run_tests_with_fresh_queries
+    harness.PytestRunner.run_tests = run_tests_with_fresh_queries  # type: ignore[method-assign]  # on purpose
 
     class FreshQueriesPerTest:
         # Also per test: the coverage pass then sees every test that reaches a query builder,
@@ -119,11 +119,11 @@ def _patch_mutmut() -> None:
 
     execute_pytest = harness.PytestRunner.execute_pytest
 
-    def execute_pytest_with_fresh_queries(self, params, **kwargs):  # type: ignore[no-untyped-def]
+    def execute_pytest_with_fresh_queries(self, params, **kwargs):
         kwargs["plugins"] = [*kwargs.get("plugins", []), FreshQueriesPerTest()]
         return execute_pytest(self, params, **kwargs)
 
-    harness.PytestRunner.execute_pytest = execute_pytest_with_fresh_queries
+    harness.PytestRunner.execute_pytest = execute_pytest_with_fresh_queries  # type: ignore[method-assign]  # on purpose
 
 
 def _forget_compiled_queries() -> None:
@@ -471,8 +471,8 @@ def report(markdown: bool) -> int:
         print()
         print(f"Not killed ({len(survivors)}): `tools/mutation.py show NAME` shows one")
         for mutant in survivors:
-            line = _line_of(mutant)
-            print(f"  {mutant.status:9} {mutant.name}  ({mutant.module}:{line})")
+            at = _line_of(mutant)
+            print(f"  {mutant.status:9} {mutant.name}  ({mutant.module}:{at})")
             print(f"            {change_of(mutant)}")
     if stale:
         print()
