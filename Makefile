@@ -12,7 +12,7 @@ ci:
 lint:
 	.venv/bin/ruff check .
 
-# mypy with the Django and DRF stubs over the app packages ([tool.mypy] in pyproject.toml); CI runs it.
+# mypy with the Django and DRF stubs over the code, not the tests ([tool.mypy] in pyproject.toml); CI runs it.
 typecheck:
 	python3 dev.py typecheck
 

@@ -3,7 +3,7 @@
 
     python3 dev.py serve [--port 8000]   # the site on SQLite, demo data, tasks in-process
     python3 dev.py test [pytest args]    # the whole test suite
-    python3 dev.py typecheck             # mypy (django-stubs) over the app packages
+    python3 dev.py typecheck             # mypy (django-stubs) over the code, not the tests
 
 Each creates .venv and installs the pinned dependencies from pyproject.toml on first use (and
 again whenever pyproject.toml changes)."""
@@ -94,7 +94,7 @@ def main() -> int:
     serve_p = sub.add_parser("serve", help="run the site on SQLite with demo data")
     serve_p.add_argument("--port", type=int, default=8000)
     sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
-    sub.add_parser("typecheck", help="type-check the app packages with mypy")
+    sub.add_parser("typecheck", help="type-check the code (not the tests) with mypy")
     sub.add_parser("setup", help="only create .venv and install dependencies")
     args, rest = parser.parse_known_args()
     if args.command == "serve":
