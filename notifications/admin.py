@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from . import services
@@ -40,7 +41,7 @@ class NotificationAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Send the selected emails again")
-    def resend(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+    def resend(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Notification]) -> None:
         sent = 0
         for notification in queryset:
             try:

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import User
 from core.errors import InvalidRequest, InvalidState, NotFound
 from escrows import broker
 from escrows.models import Event
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def notification_mark_read(*, notification: Notification, by: Any) -> Notification:
+def notification_mark_read(*, notification: Notification, by: User) -> Notification:
     """The reader marks one of their notifications read (again is harmless)."""
     if notification.recipient_id is None or notification.recipient_id != getattr(by, "pk", None):
         raise NotFound("Notification not found")
@@ -32,7 +33,7 @@ def notification_mark_read(*, notification: Notification, by: Any) -> Notificati
 
 
 @transaction.atomic
-def notifications_mark_all_read(*, user: Any) -> int:
+def notifications_mark_all_read(*, user: User) -> int:
     """Mark every unread notification of the user read; returns how many."""
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
 
@@ -287,7 +288,7 @@ def notification_email_send(*, notification_id: int) -> SendOutcome:
 
 
 @transaction.atomic(durable=True)
-def notification_email_resend(*, notification: Notification, by: Any) -> Notification:
+def notification_email_resend(*, notification: Notification, by: User) -> Notification:
     """Staff send a finished email (sent, failed or skipped) again: a fresh count of attempts,
     the same Message-ID. Whether it is still wanted is decided again when it is sent."""
     if not getattr(by, "is_staff", False):

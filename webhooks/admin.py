@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from . import services
@@ -23,17 +24,19 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # endpoints are created by customers (page or API), with a checked URL
 
-    def _set_enabled(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint], enabled: bool) -> None:
+    def _set_enabled(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[WebhookEndpoint], enabled: bool
+    ) -> None:
         for endpoint in queryset:
             services.webhook_endpoint_set_enabled(endpoint=endpoint, by=request.user, enabled=enabled)
         self.message_user(request, f"{queryset.count()} endpoints {'enabled' if enabled else 'disabled'}.")
 
     @admin.action(description="Enable selected endpoints")
-    def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+    def enable(self, request: AuthenticatedHttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         self._set_enabled(request, queryset, True)
 
     @admin.action(description="Disable selected endpoints")
-    def disable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+    def disable(self, request: AuthenticatedHttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         self._set_enabled(request, queryset, False)
 
 
@@ -64,7 +67,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Resend selected deliveries")
-    def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+    def resend(self, request: AuthenticatedHttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         sent = 0
         for delivery in queryset:
             try:

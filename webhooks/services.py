@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.types import User
 from core.errors import InvalidRequest, InvalidState, NotFound
 from escrows import broker
 from escrows.models import ActorKind, Event
@@ -68,7 +69,7 @@ DISPATCH_BATCH = 100
 # -- endpoints -------------------------------------------------------------------------------
 
 
-def _own_endpoint(endpoint: WebhookEndpoint, by: Any) -> WebhookEndpoint:
+def _own_endpoint(endpoint: WebhookEndpoint, by: User) -> WebhookEndpoint:
     try:
         locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     except WebhookEndpoint.DoesNotExist:
@@ -79,7 +80,7 @@ def _own_endpoint(endpoint: WebhookEndpoint, by: Any) -> WebhookEndpoint:
 
 
 @transaction.atomic(durable=True)
-def webhook_endpoint_create(*, customer: Any, url: str, description: str = "") -> WebhookEndpoint:
+def webhook_endpoint_create(*, customer: User, url: str, description: str = "") -> WebhookEndpoint:
     """Register a URL; a signing secret is generated and shown to the customer."""
     url = check_url(url)
     description = (description or "").strip()
@@ -93,7 +94,7 @@ def webhook_endpoint_create(*, customer: Any, url: str, description: str = "") -
 
 
 @transaction.atomic(durable=True)
-def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, by: Any, enabled: bool) -> WebhookEndpoint:
+def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, by: User, enabled: bool) -> WebhookEndpoint:
     endpoint = _own_endpoint(endpoint, by)
     endpoint.enabled = enabled
     endpoint.save(update_fields=["enabled", "updated_at"])
@@ -101,13 +102,13 @@ def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, by: Any, enabled:
 
 
 @transaction.atomic(durable=True)
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, by: Any) -> None:
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, by: User) -> None:
     """Delete the endpoint and its delivery log; nothing more is sent to it."""
     _own_endpoint(endpoint, by).delete()
 
 
 @transaction.atomic(durable=True)
-def webhook_delivery_resend(*, delivery: WebhookDelivery, by: Any) -> WebhookDelivery:
+def webhook_delivery_resend(*, delivery: WebhookDelivery, by: User) -> WebhookDelivery:
     """Send a finished (delivered or failed) delivery again, same body, fresh attempt count."""
     try:
         delivery = (

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from .. import selectors, services
@@ -39,7 +40,7 @@ def _rows(enabled: dict[str, bool]) -> list[dict[str, object]]:
 
 
 @login_required
-def notification_settings(request: HttpRequest) -> HttpResponse:
+def notification_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         chosen = {c: (c in request.POST.getlist("email")) for c in Category.values if c not in ALWAYS_ON}
         try:

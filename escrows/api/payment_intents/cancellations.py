@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from accounts.types import AuthenticatedRequest
+from accounts.types import AuthenticatedRequest, User
 from escrows import selectors, services
 from escrows.models import CancellationProposal, Escrow
 from escrows.money import format_minor, to_minor
@@ -113,7 +113,7 @@ class CancellationProposals(IntentAPIView):
 class _ProposalAction(IntentAPIView):
     input_class: type[StrictSerializer] = EmptyInput
 
-    def act(self, proposal: CancellationProposal, by: Any, data: dict[str, Any]) -> CancellationProposal:
+    def act(self, proposal: CancellationProposal, by: User, data: dict[str, Any]) -> CancellationProposal:
         raise NotImplementedError
 
     def post(self, request: AuthenticatedRequest, escrow_id: str, proposal_id: str) -> Response:
@@ -134,7 +134,7 @@ class CancellationAccept(_ProposalAction):
     def post(self, request: AuthenticatedRequest, escrow_id: str, proposal_id: str) -> Response:
         return super().post(request, escrow_id, proposal_id)
 
-    def act(self, proposal: CancellationProposal, by: Any, data: dict[str, Any]) -> CancellationProposal:
+    def act(self, proposal: CancellationProposal, by: User, data: dict[str, Any]) -> CancellationProposal:
         return services.cancellation_accept(proposal=proposal, by=by)
 
 
@@ -147,7 +147,7 @@ class CancellationDecline(_ProposalAction):
     def post(self, request: AuthenticatedRequest, escrow_id: str, proposal_id: str) -> Response:
         return super().post(request, escrow_id, proposal_id)
 
-    def act(self, proposal: CancellationProposal, by: Any, data: dict[str, Any]) -> CancellationProposal:
+    def act(self, proposal: CancellationProposal, by: User, data: dict[str, Any]) -> CancellationProposal:
         return services.cancellation_decline(proposal=proposal, by=by, reason=data.get("reason") or "")
 
 
@@ -158,5 +158,5 @@ class CancellationWithdraw(_ProposalAction):
     def post(self, request: AuthenticatedRequest, escrow_id: str, proposal_id: str) -> Response:
         return super().post(request, escrow_id, proposal_id)
 
-    def act(self, proposal: CancellationProposal, by: Any, data: dict[str, Any]) -> CancellationProposal:
+    def act(self, proposal: CancellationProposal, by: User, data: dict[str, Any]) -> CancellationProposal:
         return services.cancellation_withdraw(proposal=proposal, by=by)

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from accounts.types import AuthenticatedRequest
+from accounts.types import AuthenticatedRequest, User
 from escrows import selectors, services
 from escrows.models import Escrow, RefundRequest
 from escrows.money import format_minor
@@ -154,7 +154,7 @@ class RefundRequests(IntentAPIView):
 class _RefundRequestAction(IntentAPIView):
     input_class: type[StrictSerializer] = EmptyInput
 
-    def act(self, refund_request: RefundRequest, by: Any, data: dict[str, Any]) -> RefundRequest:
+    def act(self, refund_request: RefundRequest, by: User, data: dict[str, Any]) -> RefundRequest:
         raise NotImplementedError
 
     def post(self, request: AuthenticatedRequest, escrow_id: str, request_id: str) -> Response:
@@ -175,7 +175,7 @@ class RefundRequestAccept(_RefundRequestAction):
     def post(self, request: AuthenticatedRequest, escrow_id: str, request_id: str) -> Response:
         return super().post(request, escrow_id, request_id)
 
-    def act(self, refund_request: RefundRequest, by: Any, data: dict[str, Any]) -> RefundRequest:
+    def act(self, refund_request: RefundRequest, by: User, data: dict[str, Any]) -> RefundRequest:
         return services.refund_request_accept(refund_request=refund_request, by=by)
 
 
@@ -195,7 +195,7 @@ class RefundRequestDecline(_RefundRequestAction):
     def post(self, request: AuthenticatedRequest, escrow_id: str, request_id: str) -> Response:
         return super().post(request, escrow_id, request_id)
 
-    def act(self, refund_request: RefundRequest, by: Any, data: dict[str, Any]) -> RefundRequest:
+    def act(self, refund_request: RefundRequest, by: User, data: dict[str, Any]) -> RefundRequest:
         return services.refund_request_decline(refund_request=refund_request, by=by, reason=data["reason"])
 
 
@@ -204,5 +204,5 @@ class RefundRequestWithdraw(_RefundRequestAction):
     def post(self, request: AuthenticatedRequest, escrow_id: str, request_id: str) -> Response:
         return super().post(request, escrow_id, request_id)
 
-    def act(self, refund_request: RefundRequest, by: Any, data: dict[str, Any]) -> RefundRequest:
+    def act(self, refund_request: RefundRequest, by: User, data: dict[str, Any]) -> RefundRequest:
         return services.refund_request_withdraw(refund_request=refund_request, by=by)
