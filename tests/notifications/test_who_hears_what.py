@@ -396,3 +396,12 @@ def test_a_stranger_is_never_told_of_another_persons_escrow(seller, buyer, stran
     assert ours_told == {seller.email, buyer.email}
     assert theirs_told == {stranger.email, other_buyer.email}
     assert not Notification.objects.filter(email=admin_user.email).exists()
+
+
+def test_a_withdrawal_payout_is_told_to_its_owner(seller):
+    services.wallet_topup(customer=seller, amount=5_000, currency="USD")
+    settlement = services.wallet_withdraw(customer=seller, amount=2_000, currency="USD", destination="iban-1")
+    services.settlement_process(settlement_id=settlement.pk)
+    notices = told("settlement.paid")
+    assert set(notices) == {seller.email}
+    assert notices[seller.email].body_text.startswith("20.00 USD was paid out to iban-1 (reference ")
