@@ -75,6 +75,8 @@ def test_every_page_write_without_a_csrf_token_is_refused_and_changes_nothing(se
         "milestone_id": first.public_id,
         "payment_token": escrow.payment_token,
         "prefix": "sk_test_x",
+        # A notice's number: the route resolves for any number, and the CSRF check comes first.
+        "pk": "1",
     }
     client = Client(enforce_csrf_checks=True)
     client.force_login(buyer)
