@@ -3,6 +3,7 @@
 a milestone, closing an escrow after its last milestone, scheduling a payout, and where a
 refund to the buyer goes."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -139,27 +140,40 @@ def _get_milestone(escrow: Escrow, milestone: Milestone, milestones: list[Milest
     raise NotFound("Milestone not found")
 
 
-def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Actor) -> None:
+def _close_escrow(
+    escrow: Escrow,
+    transition: Callable[[], object],
+    *,
+    by: Actor,
+    kind: str | None = None,
+    at: datetime | None = None,
+    details: dict | None = None,
+    actor_kind: str | None = None,
+) -> Event:
+    """Closing an escrow, whichever way: its transition, the time it closed and the event that
+    says so (by default "escrow.<new status>")."""
     before = escrow.status
-    released_any = any(m.status in (MilestoneStatus.RELEASED, MilestoneStatus.SPLIT) for m in milestones)
-    if escrow.status == EscrowStatus.DISPUTED:
-        if released_any:
-            escrow.resolve_complete()
-        else:
-            escrow.resolve_refund()
-    elif released_any:
-        escrow.complete()
-    else:
-        escrow.refund()
-    escrow.closed_at = timezone.now()
+    transition()
+    escrow.closed_at = at or timezone.now()
     hot.SAVE_CLOSED.save(escrow)
-    _event(
-        f"escrow.{escrow.status.lower()}",
+    return _event(
+        kind or f"escrow.{escrow.status.lower()}",
         by=by,
         escrow=escrow,
         from_status=before,
         to_status=escrow.status,
+        details=details,
+        actor_kind=actor_kind,
     )
+
+
+def _close_after_last(escrow: Escrow, milestones: list[Milestone], *, by: Actor) -> None:
+    released_any = any(m.status in (MilestoneStatus.RELEASED, MilestoneStatus.SPLIT) for m in milestones)
+    if escrow.status == EscrowStatus.DISPUTED:
+        transition = escrow.resolve_complete if released_any else escrow.resolve_refund
+    else:
+        transition = escrow.complete if released_any else escrow.refund
+    _close_escrow(escrow, transition, by=by)
 
 
 def _settle_milestone(

@@ -19,7 +19,7 @@ from core.errors import (
     NotFound,
 )
 
-from .. import hot, ledger
+from .. import ledger
 from ..models import (
     ACTIVE_DISPUTE_STATUSES,
     CancellationProposal,
@@ -34,6 +34,7 @@ from ..models import (
 )
 from ..money import format_money
 from ._internal import (
+    _close_escrow,
     _event,
     _lock_escrow,
     _milestones,
@@ -54,11 +55,7 @@ def escrow_cancel(*, escrow: Escrow, by: Actor) -> Escrow:
         _require_party(escrow, by)
     if escrow.status != EscrowStatus.AWAITING_PAYMENT:
         raise InvalidState("Only an escrow that is awaiting payment can be cancelled")
-    before = escrow.status
-    escrow.cancel()
-    escrow.closed_at = timezone.now()
-    escrow.save()
-    _event("escrow.cancelled", by=by, escrow=escrow, from_status=before, to_status=escrow.status)
+    _close_escrow(escrow, escrow.cancel, by=by, kind="escrow.cancelled")
     return escrow
 
 
@@ -68,15 +65,11 @@ def escrow_expire(*, escrow: Escrow) -> Escrow | None:
     escrow = _lock_escrow(escrow)
     if not escrow.payment_expired():
         return None
-    escrow.expire()
-    escrow.closed_at = timezone.now()
-    escrow.save()
-    _event(
-        "escrow.cancelled",
+    _close_escrow(
+        escrow,
+        escrow.expire,
         by=None,
-        escrow=escrow,
-        from_status=EscrowStatus.AWAITING_PAYMENT,
-        to_status=escrow.status,
+        kind="escrow.cancelled",
         details={"reason": "expired"},
     )
     return escrow
@@ -319,16 +312,12 @@ def cancellation_accept(*, proposal: CancellationProposal, by: Actor) -> Cancell
         )
     if escrow.status == EscrowStatus.DISPUTED:
         _close_dispute_by_agreement(escrow, proposal, by=by, now=now)
-    before = escrow.status
-    escrow.cancel_by_agreement()
-    escrow.closed_at = now
-    hot.SAVE_CLOSED.save(escrow)
-    _event(
-        "escrow.cancelled",
+    _close_escrow(
+        escrow,
+        escrow.cancel_by_agreement,
         by=by,
-        escrow=escrow,
-        from_status=before,
-        to_status=escrow.status,
+        kind="escrow.cancelled",
+        at=now,
         details={
             "reason": "mutual cancellation",
             "proposal": proposal.public_id,

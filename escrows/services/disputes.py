@@ -45,6 +45,7 @@ from ..models import (
 from ._internal import (
     _check_actionable,
     _close_after_last,
+    _close_escrow,
     _event,
     _get_milestone,
     _lock_escrow,
@@ -600,19 +601,11 @@ def _dispute_settle(
         if all(m.is_settled for m in milestones):
             _close_after_last(escrow, milestones, by=by)
         return
-    before = escrow.status
-    if seller_amount:
-        escrow.resolve_complete()
-    else:
-        escrow.resolve_refund()
-    escrow.closed_at = now
-    escrow.save()
-    _event(
-        f"escrow.{escrow.status.lower()}",
+    _close_escrow(
+        escrow,
+        escrow.resolve_complete if seller_amount else escrow.resolve_refund,
         by=by,
-        escrow=escrow,
-        from_status=before,
-        to_status=escrow.status,
+        at=now,
         details={"sellerAmount": seller_amount, "buyerAmount": buyer_amount},
         actor_kind=actor_kind,
     )

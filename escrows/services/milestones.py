@@ -24,6 +24,7 @@ from ..models import (
 from ._internal import (
     _check_actionable,
     _close_after_last,
+    _close_escrow,
     _event,
     _get_milestone,
     _lock_escrow,
@@ -228,10 +229,6 @@ def escrow_confirm_delivery(*, escrow: Escrow, by: Actor) -> Escrow:
         ],
         escrow=escrow,
     )
-    before = escrow.status
-    escrow.complete()
-    escrow.closed_at = timezone.now()
-    escrow.save()
-    _event("escrow.completed", by=by, escrow=escrow, from_status=before, to_status=escrow.status)
+    _close_escrow(escrow, escrow.complete, by=by)
     _schedule_payout(escrow, payee=escrow.seller, amount=escrow.amount, milestone=None, by=by)
     return escrow

@@ -16,7 +16,7 @@ from core.errors import (
     NotFound,
 )
 
-from .. import hot, ledger
+from .. import ledger
 from ..models import (
     CancellationProposal,
     CancellationStatus,
@@ -31,6 +31,7 @@ from ..models import (
 from ._internal import (
     _check_actionable,
     _close_after_last,
+    _close_escrow,
     _event,
     _lock_escrow,
     _milestones,
@@ -52,18 +53,7 @@ def escrow_refund(*, escrow: Escrow, by: Actor) -> Escrow:
         raise InvalidState("Only a funded, undisputed escrow can be refunded")
     milestones = _milestones(escrow)
     amount = _refund_rest(escrow, milestones, by=by, reason="seller refund")
-    before = escrow.status
-    escrow.refund()
-    escrow.closed_at = timezone.now()
-    escrow.save()
-    _event(
-        "escrow.refunded",
-        by=by,
-        escrow=escrow,
-        from_status=before,
-        to_status=escrow.status,
-        details={"amount": amount},
-    )
+    _close_escrow(escrow, escrow.refund, by=by, details={"amount": amount})
     _supersede_stale(escrow, milestones, by=by)
     return escrow
 
@@ -338,18 +328,7 @@ def refund_request_accept(*, refund_request: RefundRequest, by: Actor) -> Refund
             escrow=escrow,
             memo=f"refund request {request.public_id}",
         )
-        before = escrow.status
-        escrow.refund()
-        escrow.closed_at = timezone.now()
-        hot.SAVE_CLOSED.save(escrow)
-        _event(
-            "escrow.refunded",
-            by=by,
-            escrow=escrow,
-            from_status=before,
-            to_status=escrow.status,
-            details={"amount": escrow.amount},
-        )
+        _close_escrow(escrow, escrow.refund, by=by, details={"amount": escrow.amount})
     _supersede_stale(escrow, milestones, by=by)
     return request
 
