@@ -114,7 +114,8 @@ def _refund_milestones(
     escrow: Escrow, milestones: list[Milestone], chosen: list[Milestone], *, by: Actor, reason: str
 ) -> int:
     """One posting hold -> buyer for the chosen (unsettled, undisputed) milestones; each goes
-    REFUNDED; the escrow closes when nothing is left. Returns the amount."""
+    REFUNDED; the escrow closes when nothing is left. `reason`, never empty (the callers give
+    "seller refund" or the request), is the posting's memo and each stage's. Returns the amount."""
     amount = sum(m.amount for m in chosen)
     ledger.post(
         TransactionKind.REFUND,
@@ -122,7 +123,7 @@ def _refund_milestones(
         [(ledger.hold_account(escrow), -amount), (_refund_target(escrow), amount)],
         escrow=escrow,
         milestone=chosen[0] if len(chosen) == 1 else None,
-        memo=(reason or "seller refund")[:200],
+        memo=reason[:200],
     )
     now = timezone.now()
     for m in chosen:
