@@ -110,6 +110,17 @@ def _split_amounts(outcome: str, amount: int, seller_amount: Any, buyer_amount: 
     return seller_amount, buyer_amount
 
 
+_HTTP_URL = URLValidator(schemes=["http", "https"])
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        _HTTP_URL(url)
+    except ValidationError:
+        return False
+    return True
+
+
 def _clean_evidence(evidence: EvidenceInput) -> EvidenceInput:
     text = (evidence.text or "").strip()
     url = (evidence.url or "").strip()
@@ -117,18 +128,11 @@ def _clean_evidence(evidence: EvidenceInput) -> EvidenceInput:
         raise InvalidRequest(f"Evidence text must be at most {DISPUTE_TEXT_MAX} characters", field="text")
     if "\x00" in text:
         raise InvalidRequest("Evidence text contains characters that cannot be stored", field="text")
-    if url:
-        try:
-            if len(url) > 2000:
-                raise ValidationError("too long")
-            URLValidator(schemes=["http", "https"])(url)
-        except ValidationError:
-            raise InvalidRequest(
-                "url must be an http(s) address of at most 2000 characters", field="url"
-            ) from None
+    if url and (len(url) > 2000 or not _is_http_url(url)):
+        raise InvalidRequest("url must be an http(s) address of at most 2000 characters", field="url")
     upload = evidence.file
     if upload is not None:
-        size = getattr(upload, "size", None)
+        size = upload.size
         if not size:
             raise InvalidRequest("The evidence file is empty", field="file")
         if size > settings.ESCROW_EVIDENCE_MAX_BYTES:
@@ -155,9 +159,7 @@ def _store_evidence(dispute: Dispute, *, by: Actor, role: str, evidence: Evidenc
     if upload is not None:
         digest = hashlib.sha256()
         size = 0
-        if hasattr(upload, "seek"):
-            upload.seek(0)
-        for chunk in upload.chunks():
+        for chunk in upload.chunks():  # from the start, wherever the file was left
             digest.update(chunk)
             size += len(chunk)
         if size > settings.ESCROW_EVIDENCE_MAX_BYTES:  # the declared size may lie
@@ -166,9 +168,7 @@ def _store_evidence(dispute: Dispute, *, by: Actor, role: str, evidence: Evidenc
         row.file_sha256 = digest.hexdigest()
         row.file_size = size
         row.content_type = content_type
-        row.file_name = os.path.basename(upload.name or "evidence")[:200] or "evidence"
-        if hasattr(upload, "seek"):
-            upload.seek(0)
+        row.file_name = os.path.basename(upload.name or "evidence")[:200]
         # Stored under a name of our choosing: the submitted name is kept only as a label.
         row.file.save(f"{row.public_id}{EVIDENCE_CONTENT_TYPES[content_type]}", upload, save=False)
     row.save()
