@@ -48,10 +48,10 @@ from .refunds import REASON_MAX, _close_without_money, _supersede_stale
 
 
 @transaction.atomic(durable=True)
-def escrow_cancel(*, escrow: Escrow, by: Actor) -> Escrow:
+def escrow_cancel(*, escrow: Escrow, by: User) -> Escrow:
     """Either party, or staff from the admin, cancels an escrow nobody has paid yet."""
     escrow = _lock_escrow(escrow)
-    if not getattr(by, "is_staff", False):
+    if not by.is_staff:
         _require_party(escrow, by)
     if escrow.status != EscrowStatus.AWAITING_PAYMENT:
         raise InvalidState("Only an escrow that is awaiting payment can be cancelled")
@@ -215,9 +215,7 @@ def cancellation_propose(
     return proposal
 
 
-def _seller_shares(
-    escrow: Escrow, unsettled: list[Milestone], seller_amount: int
-) -> list[tuple[Milestone, int]]:
+def _seller_shares(unsettled: list[Milestone], seller_amount: int) -> list[tuple[Milestone, int]]:
     """The seller's share spread over the unsettled milestones in index order."""
     left = seller_amount
     shares = []
@@ -265,7 +263,7 @@ def cancellation_accept(*, proposal: CancellationProposal, by: Actor) -> Cancell
     unsettled = [m for m in milestones if not m.is_settled]
     to_payee: dict[int, tuple[Any, int]] = {}
     if escrow.is_milestone:
-        shares = _seller_shares(escrow, unsettled, proposal.seller_amount)
+        shares = _seller_shares(unsettled, proposal.seller_amount)
         for m, share in shares:
             payee = m.payee or escrow.seller
             if share:
