@@ -20,6 +20,7 @@ from escrows.models import (
     RefundRequestStatus,
     TransactionKind,
 )
+from escrows.services.refunds import REASON_MAX
 from tests.helpers import fund, make_escrow, milestones, refresh
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +82,35 @@ def test_a_long_reason_is_kept_whole_on_the_stage_and_cut_to_200_on_the_posting(
     services.milestone_refund(milestone=milestones(funded)[0], by=seller, reason=reason)
     assert _refund_postings()[0].memo == "r" * 200
     assert Event.objects.get(kind="milestone.refunded").details["reason"] == reason
+
+
+def test_a_reason_past_its_limit_is_cut_to_it(funded, seller):
+    services.milestone_refund(milestone=milestones(funded)[0], by=seller, reason="r" * (REASON_MAX + 5))
+    assert Event.objects.get(kind="milestone.refunded").details["reason"] == "r" * REASON_MAX
+
+
+def test_only_this_escrows_open_request_and_proposal_are_superseded(funded, seller, buyer):
+    other = make_escrow(seller, buyer=buyer)
+    fund(other, buyer)
+    declined = services.refund_request_create(escrow=funded, by=buyer, reason="first")
+    services.refund_request_decline(refund_request=declined, by=seller, reason="no")
+    withdrawn = services.cancellation_propose(escrow=funded, by=buyer, buyer_amount=100_000, seller_amount=0)
+    services.cancellation_withdraw(proposal=withdrawn, by=buyer)
+    theirs = services.refund_request_create(escrow=other, by=buyer, reason="theirs")
+    their_proposal = services.cancellation_propose(
+        escrow=other, by=buyer, buyer_amount=1, seller_amount=99_999
+    )
+    # Another escrow's open request does not stand in the way of this one's.
+    mine = services.refund_request_create(escrow=funded, by=buyer, reason="mine")
+    services.escrow_refund(escrow=funded, by=seller)
+    assert refresh(mine).status == RefundRequestStatus.SUPERSEDED
+    assert refresh(declined).status == RefundRequestStatus.DECLINED
+    assert refresh(withdrawn).status == CancellationStatus.WITHDRAWN
+    assert refresh(theirs).status == RefundRequestStatus.REQUESTED
+    assert refresh(their_proposal).status == CancellationStatus.PROPOSED
+    assert list(Event.objects.filter(kind__endswith=".superseded").values_list("kind", "escrow_id")) == [
+        ("refund.superseded", funded.pk)
+    ]
 
 
 def test_refunding_the_last_stage_closes_the_escrow_in_the_sellers_name(funded, seller, buyer):

@@ -24,7 +24,7 @@ from escrows.models import (
 from escrows.providers import PayoutResult
 from escrows.selectors import balances_for_user
 from escrows.services import settlements as settlements_module
-from tests.helpers import assert_ledger_invariants, fund, make_escrow, milestones, refresh
+from tests.helpers import assert_ledger_invariants, at, fund, make_escrow, milestones, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -193,6 +193,18 @@ def test_a_payout_whose_lease_ended_is_taken_over(
     assert services.settlement_process(settlement_id=settlement.pk).status == "PAID"
     assert len(spy.calls) == 1 and spy.rows[0][1] == 2
     assert refresh(settlement).attempts == 2
+
+
+def test_a_lease_ending_this_instant_has_ended(seller, buyer, off_ramp, django_capture_on_commit_callbacks):
+    _, settlement = _scheduled(seller, buyer, "bank-1", django_capture_on_commit_callbacks)
+    now = timezone.now()
+    Settlement.objects.filter(pk=settlement.pk).update(
+        status=SettlementStatus.PROCESSING, attempts=1, next_attempt_at=now
+    )
+    spy = off_ramp(PayoutResult(ok=True, reference="po_1"))
+    with at(now):
+        assert services.settlement_process(settlement_id=settlement.pk).status == "PAID"
+    assert len(spy.calls) == 1
 
 
 def test_an_unreachable_off_ramp_is_one_failed_try_retried_after_the_backoff(
