@@ -56,7 +56,7 @@ def _milestones(escrow: Escrow) -> list[Milestone]:
 def _actor_kind(by: Actor) -> str:
     if by is None:
         return ActorKind.SYSTEM
-    return ActorKind.ADMIN if getattr(by, "is_staff", False) else ActorKind.USER
+    return ActorKind.ADMIN if by.is_staff else ActorKind.USER
 
 
 def _event(

@@ -58,7 +58,7 @@ def escrow_fund(
         )
     except IntegrityError:
         # Two payments of this payer with one reference at once, for two escrows: the loser.
-        prior = hot.PAYMENT_BY_REFERENCE.first(by.pk, (reference or "").strip())
+        prior = hot.PAYMENT_BY_REFERENCE.first(by.pk, reference.strip()) if reference else None
         if prior is None:
             raise
         return _replay(prior, escrow)
@@ -79,11 +79,11 @@ def _escrow_fund(
     *,
     escrow: Escrow,
     by: User,
-    source: str = FundingSource.WALLET,
-    reference: str | None = None,
-    card_token: str = "",
-    terms_version: int | None = None,
-    expected_total: int | None = None,
+    source: str,
+    reference: str | None,
+    card_token: str,
+    terms_version: int | None,
+    expected_total: int | None,
 ) -> Payment:
     if reference is not None:
         reference = reference.strip()
@@ -179,7 +179,7 @@ def _escrow_fund(
         },
     )
     if escrow.auto_release_on_proof:
-        _release_ready(escrow, milestones, by=None)
+        _release_ready(escrow, milestones)
     return payment
 
 

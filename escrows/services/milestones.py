@@ -90,7 +90,7 @@ def milestone_complete(
         },
     )
     if escrow.auto_release_on_proof and escrow.status == EscrowStatus.OPENED:
-        _release_ready(escrow, milestones, by=None)
+        _release_ready(escrow, milestones)
     return milestone
 
 
@@ -129,7 +129,7 @@ def _buyer_releases(
         raise Forbidden("Only the buyer can release a milestone")
     _release_one(escrow, milestones, milestone, by=by)
     if escrow.auto_release_on_proof:
-        _release_ready(escrow, milestones, by=None)
+        _release_ready(escrow, milestones)
     return milestone
 
 
@@ -198,8 +198,9 @@ def _release(
         _close_after_last(escrow, milestones, by=by)
 
 
-def _release_ready(escrow: Escrow, milestones: list[Milestone], *, by: Actor) -> None:
-    """Auto-release on proof: release delivered milestones, in order, while prerequisites hold."""
+def _release_ready(escrow: Escrow, milestones: list[Milestone]) -> None:
+    """Auto-release on proof: release delivered milestones, in order, while prerequisites hold.
+    The system releases them, whoever's action made them ready."""
     for m in escrow.release_order(milestones):
         if escrow.status != EscrowStatus.OPENED:
             return
@@ -207,7 +208,7 @@ def _release_ready(escrow: Escrow, milestones: list[Milestone], *, by: Actor) ->
             continue
         if m.status != MilestoneStatus.COMPLETED:
             return
-        _release(escrow, milestones, m, by=by, reason="auto-release on proof")
+        _release(escrow, milestones, m, by=None, reason="auto-release on proof")
 
 
 @transaction.atomic(durable=True)
