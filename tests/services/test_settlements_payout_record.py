@@ -7,6 +7,7 @@ same payout and escrow, and a stuck payout with no tries left is failed by the t
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from escrows import services
@@ -282,6 +283,18 @@ def test_a_payout_settled_by_someone_else_during_the_call_is_left_as_they_left_i
     assert refresh(settlement).provider_reference == "po_other"
     assert not LedgerTransaction.objects.filter(kind=TransactionKind.PAYOUT_PAID).exists()
     assert not Event.objects.filter(kind="settlement.paid").exists()
+
+
+def test_a_payout_is_never_tried_inside_another_transaction(
+    seller, buyer, off_ramp, django_capture_on_commit_callbacks
+):
+    # Its row lock would be held while the off-ramp answers.
+    _, settlement = _scheduled(seller, buyer, "bank-1", django_capture_on_commit_callbacks)
+    spy = off_ramp(PayoutResult(ok=True, reference="po_1"))
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        services.settlement_process(settlement_id=settlement.pk)
+    assert spy.calls == []
+    assert (refresh(settlement).status, refresh(settlement).attempts) == (SettlementStatus.SCHEDULED, 0)
 
 
 # -- retry by a person, and the timer giving up ----------------------------------------------------
