@@ -100,8 +100,8 @@ def _validate_terms(
             validate_email(buyer_email)
         except ValidationError:
             raise InvalidRequest("buyerEmail must be an email address", field="buyerEmail") from None
-    if buyer_email and seller.email.lower() == buyer_email:
-        raise InvalidRequest("The buyer cannot be the seller", field="buyerEmail")
+        if buyer_email == seller.email.lower():
+            raise InvalidRequest("The buyer cannot be the seller", field="buyerEmail")
     if terms.inspection_period is not None and terms.inspection_period <= timedelta(0):
         raise InvalidRequest("inspection period must be positive", field="inspectionPeriod")
     if milestones is not None:
@@ -221,7 +221,7 @@ def escrow_edit(
     if refusal is not None:
         raise InvalidState(refusal)
     terms = _validate_terms(terms, milestones, seller=escrow.seller)
-    if escrow.buyer is not None and terms.buyer_email and terms.buyer_email != escrow.buyer.email:
+    if escrow.buyer is not None and terms.buyer_email and terms.buyer_email != escrow.buyer.email.lower():
         raise InvalidRequest("The buyer of this escrow is already set", field="buyerEmail")
     before = {"amount": escrow.amount, "fee": escrow.fee, "milestones": [m.public_id for m in old]}
     buyer_email_before = escrow.buyer_email
