@@ -8,10 +8,11 @@ from datetime import datetime
 import pytest
 from django.utils import timezone
 
-from core.errors import Forbidden, InvalidState, NotFound
+from core.errors import Conflict, Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows import ledger, services
 from escrows.models import (
     ActorKind,
+    CancellationProposal,
     CancellationStatus,
     EscrowStatus,
     Event,
@@ -23,6 +24,7 @@ from escrows.models import (
     TransactionKind,
 )
 from escrows.selectors import wallet_balance
+from escrows.services.refunds import REASON_MAX
 from tests.factories import UserFactory
 from tests.helpers import (
     assert_ledger_invariants,
@@ -302,3 +304,119 @@ def test_a_proposal_is_answered_only_on_its_own_escrow(seller, buyer):
         services.cancellation_accept(proposal=proposal, by=seller)
     assert ledger_fingerprint() == before
     assert refresh(proposal).status == CancellationStatus.PROPOSED
+
+
+# -- a proposal -----------------------------------------------------------------------------------
+
+
+def test_a_proposal_records_who_proposed_what(funded, seller, buyer):
+    before = _last_event_pk()
+    with at(NOW):
+        proposal = services.cancellation_propose(
+            escrow=funded, by=buyer, buyer_amount=60_000, seller_amount=40_000, note="  Call it off \n"
+        )
+    stored = refresh(proposal)
+    assert (stored.proposed_by, stored.proposer_role, stored.status, stored.created_at) == (
+        buyer,
+        "buyer",
+        CancellationStatus.PROPOSED,
+        NOW,
+    )
+    assert (stored.buyer_amount, stored.seller_amount, stored.note) == (60_000, 40_000, "Call it off")
+    details = {"proposal": proposal.public_id, "buyerAmount": 60_000, "sellerAmount": 40_000}
+    assert _events_after(before) == [
+        (
+            "cancellation.proposed",
+            buyer,
+            ActorKind.USER,
+            None,
+            "",
+            "",
+            {**details, "role": "buyer", "reason": "Call it off"},
+        )
+    ]
+    services.cancellation_withdraw(proposal=proposal, by=buyer)
+    # Without a note, and from the seller; a long note is kept to the length of a reason.
+    proposal = services.cancellation_propose(escrow=funded, by=seller, buyer_amount=100_000, seller_amount=0)
+    assert refresh(proposal).note == ""
+    proposed = Event.objects.filter(kind="cancellation.proposed").latest("pk")
+    assert (proposed.actor, proposed.details["role"], proposed.details["reason"]) == (seller, "seller", "")
+    services.cancellation_withdraw(proposal=proposal, by=seller)
+    proposal = services.cancellation_propose(
+        escrow=funded, by=seller, buyer_amount=100_000, seller_amount=0, note="n" * (REASON_MAX + 5)
+    )
+    assert refresh(proposal).note == "n" * REASON_MAX
+
+
+@pytest.mark.parametrize(
+    ("buyer_amount", "seller_amount", "message", "field"),
+    [
+        (-1, 100_001, "buyerAmount must be zero or a positive amount", "buyerAmount"),
+        (100_001, -1, "sellerAmount must be zero or a positive amount", "sellerAmount"),
+        ("100000", 0, "buyerAmount must be zero or a positive amount", "buyerAmount"),
+        (0, 1000.0, "sellerAmount must be zero or a positive amount", "sellerAmount"),
+        (
+            60_000,
+            30_000,
+            "The split must add up to what is held, 1,000.00 USD: 600.00 USD + 300.00 USD is 900.00 USD",
+            "buyerAmount",
+        ),
+    ],
+)
+def test_a_split_is_refused_in_these_words(funded, buyer, buyer_amount, seller_amount, message, field):
+    before = ledger_fingerprint()
+    with pytest.raises(InvalidRequest) as refused:
+        services.cancellation_propose(
+            escrow=funded, by=buyer, buyer_amount=buyer_amount, seller_amount=seller_amount
+        )
+    assert (refused.value.message, refused.value.field) == (message, field)
+    assert ledger_fingerprint() == before
+    assert not CancellationProposal.objects.exists()
+
+
+def test_a_proposal_is_refused_in_these_words(seller, buyer, stranger):
+    escrow = make_escrow(seller, buyer=buyer)
+    with pytest.raises(InvalidState, match="^Nobody has paid this escrow yet; cancel it instead$") as unpaid:
+        services.cancellation_propose(escrow=escrow, by=buyer, buyer_amount=100_000, seller_amount=0)
+    assert unpaid.value.code == "not_funded"
+    fund(escrow, buyer)
+    with pytest.raises(NotFound, match="^Escrow not found$"):
+        services.cancellation_propose(escrow=escrow, by=stranger, buyer_amount=100_000, seller_amount=0)
+    services.cancellation_propose(escrow=escrow, by=seller, buyer_amount=100_000, seller_amount=0)
+    with pytest.raises(
+        Conflict,
+        match="^There is already an open cancellation proposal on this escrow; answer or withdraw it first$",
+    ) as open_one:
+        services.cancellation_propose(escrow=escrow, by=buyer, buyer_amount=50_000, seller_amount=50_000)
+    assert open_one.value.code == "cancellation_open"
+    services.escrow_refund(escrow=escrow, by=seller)
+    with pytest.raises(InvalidState, match="^This escrow is refunded$") as closed:
+        services.cancellation_propose(escrow=escrow, by=buyer, buyer_amount=0, seller_amount=0)
+    assert closed.value.code == "escrow_closed"
+    assert CancellationProposal.objects.count() == 1
+
+
+def test_a_new_proposal_supersedes_one_money_has_outgrown(funded, seller, buyer):
+    stale = services.cancellation_propose(escrow=funded, by=seller, buyer_amount=50_000, seller_amount=50_000)
+    # Money moved after it: the buyer released the first stage, 700.00 is held now.
+    services.milestone_release(milestone=milestones(funded)[0], by=buyer)
+    assert refresh(stale).status == CancellationStatus.PROPOSED
+    before = _last_event_pk()
+    fresh = services.cancellation_propose(escrow=funded, by=buyer, buyer_amount=35_000, seller_amount=35_000)
+    superseded = refresh(stale)
+    assert superseded.status == CancellationStatus.SUPERSEDED
+    assert [e[:3] + e[6:] for e in _events_after(before)] == [
+        ("cancellation.superseded", buyer, ActorKind.USER, {"proposal": stale.public_id, "held": 70_000}),
+        (
+            "cancellation.proposed",
+            buyer,
+            ActorKind.USER,
+            {
+                "proposal": fresh.public_id,
+                "role": "buyer",
+                "buyerAmount": 35_000,
+                "sellerAmount": 35_000,
+                "reason": "",
+            },
+        ),
+    ]
