@@ -249,6 +249,11 @@ def test_a_refused_milestone_set_says_which_and_why(seller, parts, message):
     assert refused(InvalidRequest, call) == (message, "milestones")
 
 
+def test_a_milestone_of_one_cent_is_allowed(seller):
+    create(seller, milestones=[MilestoneInput(amount=1), MilestoneInput(amount=99_999)])()
+    assert [m.amount for m in milestones(Escrow.objects.get())] == [1, 99_999]
+
+
 def test_a_standard_escrow_with_milestones_is_refused(seller):
     call = create(seller, settlement_type="STANDARD")
     assert refused(InvalidRequest, call) == ("A standard escrow has no milestones", "milestones")
