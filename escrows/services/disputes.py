@@ -151,7 +151,7 @@ def _clean_evidence(evidence: EvidenceInput) -> EvidenceInput:
     return EvidenceInput(text=text, url=url, file=upload)
 
 
-def _store_evidence(dispute: Dispute, *, by: Actor, role: str, evidence: EvidenceInput) -> DisputeEvidence:
+def _store_evidence(dispute: Dispute, *, by: User, role: str, evidence: EvidenceInput) -> DisputeEvidence:
     row = DisputeEvidence(
         dispute=dispute, submitted_by=by, submitter_role=role, text=evidence.text, url=evidence.url
     )
@@ -176,13 +176,13 @@ def _store_evidence(dispute: Dispute, *, by: Actor, role: str, evidence: Evidenc
 
 
 def _lock_dispute(
-    dispute: Dispute, by: Actor, *, staff_ok: bool = False
+    dispute: Dispute, by: User, *, staff_ok: bool = False
 ) -> tuple[Escrow, Dispute, str | None]:
     """Lock the dispute's escrow (the one lock every change to it takes), then re-read the
     dispute. A stranger gets NotFound; staff pass with role None when `staff_ok`."""
     escrow = _lock_escrow(dispute.escrow)
     role = escrow.party_role(by)
-    if role is None and not (staff_ok and getattr(by, "is_staff", False)):
+    if role is None and not (staff_ok and by.is_staff):
         raise NotFound("Escrow not found")
     dispute = Dispute.objects.select_related("milestone", "opened_by").get(pk=dispute.pk)
     return escrow, dispute, role
@@ -304,7 +304,7 @@ def dispute_open(
 
 
 def _evidence_added(
-    escrow: Escrow, dispute: Dispute, *, by: Actor, role: str, evidence: EvidenceInput
+    escrow: Escrow, dispute: Dispute, *, by: User, role: str, evidence: EvidenceInput
 ) -> DisputeEvidence:
     if dispute.evidence.count() >= settings.ESCROW_EVIDENCE_MAX_ITEMS:
         raise InvalidRequest(
@@ -330,7 +330,7 @@ def _evidence_added(
 
 
 @transaction.atomic(durable=True)
-def dispute_add_evidence(*, dispute: Dispute, by: Actor, evidence: EvidenceInput) -> DisputeEvidence:
+def dispute_add_evidence(*, dispute: Dispute, by: User, evidence: EvidenceInput) -> DisputeEvidence:
     """Either party adds text, a link and/or a file while the dispute is unresolved."""
     escrow, dispute, role = _lock_dispute(dispute, by)
     assert role is not None  # without staff_ok only a party gets past the lock
@@ -343,7 +343,7 @@ def dispute_add_evidence(*, dispute: Dispute, by: Actor, evidence: EvidenceInput
 
 
 @transaction.atomic(durable=True)
-def dispute_answer(*, dispute: Dispute, by: Actor, answer: str, text: str = "") -> Dispute:
+def dispute_answer(*, dispute: Dispute, by: User, answer: str, text: str = "") -> Dispute:
     """The other party answers. Accepting the claim settles the dispute at once in the
     opener's favour (a buyer's dispute is refunded, a seller's is released); contesting leaves
     it to an arbiter or the deadline."""
@@ -392,7 +392,7 @@ def dispute_answer(*, dispute: Dispute, by: Actor, answer: str, text: str = "") 
 
 
 @transaction.atomic(durable=True)
-def dispute_withdraw(*, dispute: Dispute, by: Actor) -> Dispute:
+def dispute_withdraw(*, dispute: Dispute, by: User) -> Dispute:
     """The opener drops the dispute: the milestone goes back to where it was (delivered or not),
     a standard escrow resumes."""
     escrow, dispute, role = _lock_dispute(dispute, by)
@@ -451,7 +451,7 @@ def dispute_withdraw(*, dispute: Dispute, by: Actor) -> Dispute:
 def dispute_resolve(
     *,
     dispute: Dispute,
-    by: Actor,
+    by: User,
     outcome: str,
     seller_amount: int | None = None,
     buyer_amount: int | None = None,
@@ -462,7 +462,7 @@ def dispute_resolve(
     # Whoever may not see the escrow learns nothing (NotFound); a party learns only that
     # resolving is for administrators.
     escrow, dispute, _ = _lock_dispute(dispute, by, staff_ok=True)
-    if not getattr(by, "is_staff", False):
+    if not by.is_staff:
         raise Forbidden("Only an administrator can resolve a dispute")
     note = (note or "").strip()[:DISPUTE_TEXT_MAX]
     if not dispute.is_active:
