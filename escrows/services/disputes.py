@@ -121,6 +121,11 @@ def _is_http_url(url: str) -> bool:
     return True
 
 
+def _media_type(upload: Any) -> str:
+    """The upload's declared type without its parameters: "Text/CSV; charset=utf-8" is text/csv."""
+    return (upload.content_type or "").split(";")[0].strip().lower()
+
+
 def _clean_evidence(evidence: EvidenceInput) -> EvidenceInput:
     text = (evidence.text or "").strip()
     url = (evidence.url or "").strip()
@@ -141,8 +146,7 @@ def _clean_evidence(evidence: EvidenceInput) -> EvidenceInput:
                 field="file",
                 code="file_too_large",
             )
-        content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
-        if content_type not in EVIDENCE_CONTENT_TYPES:
+        if _media_type(upload) not in EVIDENCE_CONTENT_TYPES:
             raise InvalidRequest(
                 "The evidence file must be a PDF, an image (PNG, JPEG, GIF, WebP), text, CSV or ZIP",
                 field="file",
@@ -164,7 +168,7 @@ def _store_evidence(dispute: Dispute, *, by: User, role: str, evidence: Evidence
             size += len(chunk)
         if size > settings.ESCROW_EVIDENCE_MAX_BYTES:  # the declared size may lie
             raise InvalidRequest("The evidence file is too large", field="file", code="file_too_large")
-        content_type = upload.content_type.split(";")[0].strip().lower()
+        content_type = _media_type(upload)
         row.file_sha256 = digest.hexdigest()
         row.file_size = size
         row.content_type = content_type

@@ -203,6 +203,16 @@ def test_a_file_read_before_is_stored_from_its_start(dispute, buyer):
         assert f.read() == data
 
 
+@pytest.mark.parametrize("content_type", ["application/x-msdownload", "", None, "text/html; charset=utf-8"])
+def test_a_file_of_another_type_is_refused(dispute, buyer, content_type):
+    error = refused(dispute, buyer, file=upload(b"MZ", "a.exe", content_type))
+    assert (error.message, error.field, error.code) == (
+        "The evidence file must be a PDF, an image (PNG, JPEG, GIF, WebP), text, CSV or ZIP",
+        "file",
+        "unsupported_file_type",
+    )
+
+
 def test_a_content_type_with_parameters_is_kept_without_them(dispute, buyer):
     row = add(dispute, buyer, file=upload(b"a,b\n1,2\n", "t.csv", "Text/CSV; charset=utf-8"))
     assert row.content_type == "text/csv"
