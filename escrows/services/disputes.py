@@ -29,7 +29,6 @@ from core.errors import (
 from .. import ledger
 from ..models import (
     ACTIVE_DISPUTE_STATUSES,
-    ActorKind,
     Dispute,
     DisputeAnswer,
     DisputeEvidence,
@@ -557,7 +556,6 @@ def _dispute_settle(
         memo=f"dispute {dispute.public_id}",
     )
     now = timezone.now()
-    actor_kind = ActorKind.SYSTEM if by is None else None
     if milestone is not None:
         _settle_milestone(
             escrow,
@@ -573,7 +571,6 @@ def _dispute_settle(
                 "payee": payee.customer_id,
                 "reason": f"dispute resolved: {outcome}",
             },
-            actor_kind=actor_kind,
         )
     before_dispute = dispute.status
     dispute.resolve()
@@ -598,7 +595,6 @@ def _dispute_settle(
             "buyerAmount": buyer_amount,
             "note": note[:2000],
         },
-        actor_kind=actor_kind,
     )
     _schedule_payout(escrow, payee=payee, amount=seller_amount, milestone=milestone, by=by)
     if milestone is not None:
@@ -611,7 +607,6 @@ def _dispute_settle(
         by=by,
         at=now,
         details={"sellerAmount": seller_amount, "buyerAmount": buyer_amount},
-        actor_kind=actor_kind,
     )
 
 

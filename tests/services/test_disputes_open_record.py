@@ -68,17 +68,17 @@ def test_a_milestone_dispute_records_the_freeze_and_the_dispute(funded, buyer, s
 
 
 def test_a_whole_escrow_dispute_records_the_escrows_move(seller, buyer, settings):
+    reason = "".join(f"{i % 7}" for i in range(2100))
     escrow = make_standard(seller, amount=50_001)
     fund(escrow, buyer)
     with at(NOW):
-        dispute = services.dispute_open(
-            escrow=escrow, by=seller, reason="No answer", default_outcome="release"
-        )
+        dispute = services.dispute_open(escrow=escrow, by=seller, reason=reason, default_outcome="release")
     assert refresh(escrow).status == EscrowStatus.DISPUTED
     frozen, opened = Event.objects.filter(escrow=escrow, kind__in=["escrow.disputed", "dispute.opened"])
     assert (frozen.kind, frozen.actor, frozen.milestone_id) == ("escrow.disputed", seller, None)
     assert (frozen.from_status, frozen.to_status) == (EscrowStatus.OPENED, EscrowStatus.DISPUTED)
-    assert frozen.details == {"dispute": dispute.public_id, "reason": "No answer"}
+    assert frozen.details == {"dispute": dispute.public_id, "reason": reason[:2000]}
+    assert refresh(dispute).reason == reason
     assert (opened.actor, opened.milestone_id, opened.to_status) == (seller, None, DisputeStatus.OPEN)
     assert opened.details == {
         "dispute": dispute.public_id,
@@ -122,6 +122,7 @@ def refusal(kind, call):
     "reason, message",
     [
         ("   ", "A dispute needs a reason"),
+        ("", "A dispute needs a reason"),
         ("x" * 5001, "reason must be at most 5000 characters"),
         ("a\x00b", "reason must be at most 5000 characters"),
     ],

@@ -11,6 +11,7 @@ from core.errors import Forbidden, InvalidRequest, InvalidState, NotFound
 from escrows import services
 from escrows.models import (
     DisputeStatus,
+    Escrow,
     EscrowStatus,
     Event,
     LedgerEntry,
@@ -231,3 +232,56 @@ def test_a_split_that_does_not_add_up_says_both_sums(funded, buyer, admin_user):
         "sellerAmount",
         "split_mismatch",
     )
+
+
+def test_the_last_milestone_ruled_on_closes_the_escrow_by_the_same_hand_at_the_same_moment(
+    funded, buyer, admin_user
+):
+    first, second, third = milestones(funded)
+    services.milestone_release(milestone=first, by=buyer)
+    services.milestone_release(milestone=second, by=buyer)
+    dispute = services.dispute_open(escrow=funded, milestone=third, by=buyer, reason="Late")
+    services.dispute_resolve(dispute=dispute, by=admin_user, outcome="refund")
+    resolved = refresh(dispute)
+    assert refresh(third).refunded_at == resolved.resolved_at
+    closed = Event.objects.get(kind="escrow.completed")
+    assert (closed.actor, closed.actor_kind, closed.from_status, closed.to_status) == (
+        admin_user,
+        "admin",
+        EscrowStatus.OPENED,
+        EscrowStatus.COMPLETED,
+    )
+
+
+def test_a_whole_escrow_ruling_closes_it_at_the_moment_of_the_ruling(seller, buyer, admin_user):
+    escrow = make_standard(seller)
+    fund(escrow, buyer)
+    dispute = services.dispute_open(escrow=escrow, by=buyer, reason="Broken")
+    services.dispute_resolve(dispute=dispute, by=admin_user, outcome="refund")
+    closed = refresh(escrow)
+    assert (closed.status, closed.closed_at) == (EscrowStatus.REFUNDED, refresh(dispute).resolved_at)
+    ended = Event.objects.get(kind="escrow.refunded")
+    assert (ended.actor, ended.actor_kind) == (admin_user, "admin")
+
+
+def test_a_ruling_on_a_milestone_no_longer_frozen_is_refused(funded, buyer, admin_user):
+    second = milestones(funded)[1]
+    dispute = services.dispute_open(escrow=funded, milestone=second, by=buyer, reason="Late")
+    Milestone.objects.filter(pk=second.pk).update(status=MilestoneStatus.PENDING)
+    before = ledger_fingerprint()
+    with pytest.raises(InvalidState, match="^The disputed milestone is no longer frozen$") as refused:
+        services.dispute_resolve(dispute=dispute, by=admin_user, outcome="release")
+    assert refused.value.code == "dispute_closed"
+    assert ledger_fingerprint() == before and refresh(dispute).status == DisputeStatus.OPEN
+
+
+def test_a_ruling_on_an_escrow_no_longer_disputed_is_refused(seller, buyer, admin_user):
+    escrow = make_standard(seller)
+    fund(escrow, buyer)
+    dispute = services.dispute_open(escrow=escrow, by=buyer, reason="Broken")
+    Escrow.objects.filter(pk=escrow.pk).update(status=EscrowStatus.OPENED)
+    before = ledger_fingerprint()
+    with pytest.raises(InvalidState, match="^This escrow is no longer disputed$") as refused:
+        services.dispute_resolve(dispute=dispute, by=admin_user, outcome="refund")
+    assert refused.value.code == "dispute_closed"
+    assert ledger_fingerprint() == before and refresh(dispute).status == DisputeStatus.OPEN
