@@ -10,7 +10,7 @@ ci:
 	bash .ci/run
 
 lint:
-	.venv/bin/ruff check .
+	python3 dev.py lint
 
 # mypy with the Django and DRF stubs over the code, not the tests ([tool.mypy] in pyproject.toml); CI runs it.
 typecheck:

@@ -86,6 +86,15 @@ def typecheck() -> int:
     return subprocess.call([str(PY), "-m", "mypy", "--cache-dir", str(cache)], cwd=ROOT)
 
 
+def lint() -> int:
+    """ruff's checks and its formatting, over everything; .ci/run runs it first."""
+    ensure_env()
+    ruff = str(PY.parent / "ruff")
+    checked = subprocess.call([ruff, "check", "."], cwd=ROOT)
+    formatted = subprocess.call([ruff, "format", "--check", "."], cwd=ROOT)
+    return checked or formatted
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,6 +104,7 @@ def main() -> int:
     serve_p.add_argument("--port", type=int, default=8000)
     sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     sub.add_parser("typecheck", help="type-check the code (not the tests) with mypy")
+    sub.add_parser("lint", help="ruff's checks and formatting check over everything")
     sub.add_parser("setup", help="only create .venv and install dependencies")
     args, rest = parser.parse_known_args()
     if args.command == "serve":
@@ -103,6 +113,8 @@ def main() -> int:
         return test(rest)
     if args.command == "typecheck":
         return typecheck()
+    if args.command == "lint":
+        return lint()
     ensure_env()
     return 0
 
