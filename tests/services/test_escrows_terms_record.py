@@ -606,3 +606,13 @@ def test_the_invitation_refusals_are_told_exactly(seller, buyer):
         None,
     )
     assert refresh(escrow).status == EscrowStatus.OPENED
+
+
+def test_only_this_escrows_invitations_count_towards_sending_it_again(seller):
+    escrow = make_escrow(seller, buyer_email="pat@example.test")
+    Event.objects.filter(escrow=escrow).update(created_at=timezone.now() - timedelta(minutes=11))
+    # Just now: another escrow's invitation, and an edit of this one (no invitation).
+    make_escrow(seller, buyer_email="sam@example.test")
+    edit(escrow, seller, buyer_email="pat@example.test")
+    event = services.escrow_invitation_resend(escrow=escrow, by=seller)
+    assert event.kind == "escrow.invitation_resent"
