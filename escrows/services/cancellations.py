@@ -55,7 +55,7 @@ def escrow_cancel(*, escrow: Escrow, by: User) -> Escrow:
         _require_party(escrow, by)
     if escrow.status != EscrowStatus.AWAITING_PAYMENT:
         raise InvalidState("Only an escrow that is awaiting payment can be cancelled")
-    _close_escrow(escrow, escrow.cancel, by=by, kind="escrow.cancelled")
+    _close_escrow(escrow, escrow.cancel, by=by)
     return escrow
 
 
@@ -69,7 +69,6 @@ def escrow_expire(*, escrow: Escrow) -> Escrow | None:
         escrow,
         escrow.expire,
         by=None,
-        kind="escrow.cancelled",
         details={"reason": "expired"},
     )
     return escrow

@@ -1,9 +1,9 @@
 """What a cancellation leaves behind, exactly: who cancelled and when, each event's statuses and
 details (the audit trail and the webhook payload), the proposal's decision, the one posting and
-where each part of it went, the times on the settled stages, the payout that follows; and the
-words of each refusal."""
+where each part of it went, the times on the settled stages, the payout that follows; the
+reminder before an unpaid escrow expires; and the words of each refusal."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -24,6 +24,7 @@ from escrows.models import (
     TransactionKind,
 )
 from escrows.selectors import wallet_balance
+from escrows.services.cancellations import EXPIRY_REMINDER
 from escrows.services.refunds import REASON_MAX
 from tests.factories import UserFactory
 from tests.helpers import (
@@ -420,3 +421,33 @@ def test_a_new_proposal_supersedes_one_money_has_outgrown(funded, seller, buyer)
             },
         ),
     ]
+
+
+# -- the reminder before an unpaid escrow expires --------------------------------------------------
+
+
+def test_the_expiry_reminder_comes_once_inside_its_window(settings, seller, buyer):
+    settings.ESCROW_EXPIRY_REMINDER_BEFORE = timedelta(hours=72)
+    escrow, other = make_escrow(seller, buyer=buyer), make_escrow(seller, buyer=buyer)
+    expiry = refresh(escrow).expires_at
+    window = expiry - timedelta(hours=72)
+    with at(window - timedelta(seconds=1)):
+        assert services.escrow_expiry_remind(escrow=escrow) is None
+    with at(expiry):
+        assert services.escrow_expiry_remind(escrow=escrow) is None
+    # Another escrow's reminder does not stand for this one's.
+    with at(refresh(other).expires_at - timedelta(hours=1)):
+        assert services.escrow_expiry_remind(escrow=other) is not None
+    before = _last_event_pk()
+    with at(window):
+        assert services.escrow_expiry_remind(escrow=escrow) is not None
+        assert services.escrow_expiry_remind(escrow=escrow) is None
+    assert _events_after(before) == [
+        (EXPIRY_REMINDER, None, ActorKind.SYSTEM, None, "", "", {"expiresAt": expiry.isoformat()})
+    ]
+
+
+def test_a_paid_escrow_gets_no_expiry_reminder(funded):
+    with at(refresh(funded).expires_at - timedelta(hours=1)):
+        assert services.escrow_expiry_remind(escrow=funded) is None
+    assert not Event.objects.filter(kind=EXPIRY_REMINDER).exists()
