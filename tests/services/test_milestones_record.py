@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.errors import InvalidRequest, InvalidState
+from core.errors import Forbidden, InvalidRequest, InvalidState
 from escrows import services
 from escrows.models import (
     Escrow,
@@ -295,3 +295,16 @@ def test_the_standard_confirmation_is_recorded_in_full(seller, buyer):
             "details": {},
         }
     ]
+
+
+def test_a_delivery_without_proof_records_none_and_only_the_seller_delivers(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    first = milestones(escrow)[0]
+    with pytest.raises(Forbidden) as exc:
+        services.milestone_complete(milestone=first, by=buyer)
+    assert exc.value.message == "Only the seller can mark a milestone delivered"
+    services.milestone_complete(milestone=first, by=seller)
+    first = refresh(first)
+    assert (first.completed_by, first.completion_proof, first.completion_proof_uri) == ("", "", "")
+    details = Event.objects.get(kind="milestone.completed").details
+    assert (details["completedBy"], details["proof"], details["proofUri"]) == ("", "", "")
