@@ -5,7 +5,7 @@ pieces a dispute takes, and the event each piece leaves in the record."""
 import hashlib
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 
 from core.errors import InvalidRequest
 from escrows import services
@@ -186,8 +186,11 @@ def test_a_file_that_claims_to_be_smaller_than_it_is_is_measured(dispute, buyer,
 
 
 def test_a_file_of_several_chunks_is_hashed_and_measured_whole(dispute, buyer):
-    data = bytes(range(256)) * 600  # 153,600 bytes: three chunks of the default 64 KiB
-    row = add(dispute, buyer, file=upload(data, "scan.png", "image/png"))
+    data = bytes(range(256)) * 600  # 153,600 bytes: three chunks of 64 KiB from a file on disk
+    on_disk = TemporaryUploadedFile("scan.png", "image/png", len(data), None)
+    on_disk.write(data)
+    assert len(list(on_disk.chunks())) == 3
+    row = add(dispute, buyer, file=on_disk)
     assert (row.file_size, row.file_sha256) == (len(data), hashlib.sha256(data).hexdigest())
     with row.file.open("rb") as f:
         assert f.read() == data
