@@ -313,7 +313,6 @@ def cancellation_accept(*, proposal: CancellationProposal, by: Actor) -> Cancell
         escrow,
         escrow.cancel_by_agreement,
         by=by,
-        kind="escrow.cancelled",
         at=now,
         details={
             "reason": "mutual cancellation",

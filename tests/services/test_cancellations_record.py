@@ -451,3 +451,11 @@ def test_a_paid_escrow_gets_no_expiry_reminder(funded):
     with at(refresh(funded).expires_at - timedelta(hours=1)):
         assert services.escrow_expiry_remind(escrow=funded) is None
     assert not Event.objects.filter(kind=EXPIRY_REMINDER).exists()
+
+
+def test_the_escrow_closes_at_the_moment_the_proposal_was_accepted(funded, seller, buyer):
+    proposal = services.cancellation_propose(escrow=funded, by=buyer, buyer_amount=0, seller_amount=100_000)
+    services.cancellation_accept(proposal=proposal, by=seller)
+    decided = refresh(proposal).decided_at
+    assert refresh(funded).closed_at == decided
+    assert {m.released_at for m in milestones(funded)} == {decided}
