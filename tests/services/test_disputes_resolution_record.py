@@ -192,6 +192,8 @@ def test_who_may_resolve_and_when(funded, seller, buyer, stranger, admin_user):
         assert refused.value.field == "sellerAmount"
     assert ledger_fingerprint() == before and refresh(dispute).status == DisputeStatus.OPEN
     services.dispute_resolve(dispute=dispute, by=admin_user, outcome="refund")
+    assert refresh(dispute).resolution_note == ""  # no note given is no note
+    assert Event.objects.get(kind="dispute.resolved").details["note"] == ""
     with pytest.raises(InvalidState, match="^This dispute is already resolved$") as refused:
         services.dispute_resolve(dispute=dispute, by=admin_user, outcome="release")
     assert refused.value.code == "dispute_closed"
