@@ -169,12 +169,16 @@ def _sync_copy() -> None:
     """mutmut copies a source file that is not mutated only when mutants/ lacks it: take away
     the copies of deleted files and refresh the changed ones, so the copy runs today's code."""
     import filecmp
+    import fnmatch
     import shutil
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     mutated = set(config["only_mutate"])
-    for source_path in config["source_paths"]:
+    # The tests and the other copied folders too: a moved or deleted test file left behind in
+    # mutants/tests would still be collected (and fail) there.
+    copied = [*config["source_paths"], "tests", *config.get("also_copy", [])]
+    for source_path in copied:
         copy_root = MUTANTS / source_path
         if not copy_root.exists():
             continue
@@ -183,12 +187,19 @@ def _sync_copy() -> None:
             if "__pycache__" in relative.parts or copy.suffix in (".meta", ".spans"):
                 continue
             source = ROOT / relative
-            if str(relative) in mutated:
-                continue
+            if any(fnmatch.fnmatch(str(relative), pattern) for pattern in mutated):
+                continue  # mutmut's own mutated copy
             if not source.exists():
                 shutil.rmtree(copy) if copy.is_dir() else copy.unlink()
             elif copy.is_file() and not filecmp.cmp(source, copy, shallow=False):
                 shutil.copy2(source, copy)
+        if source_path == "tests":
+            # New test files: mutmut copies the tests only into a fresh mutants/.
+            for source in (ROOT / "tests").rglob("*.py"):
+                copy = MUTANTS / source.relative_to(ROOT)
+                if "__pycache__" not in source.parts and not copy.exists():
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, copy)
 
 
 def _forget_stats_of_other_modules() -> None:
