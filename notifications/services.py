@@ -95,7 +95,7 @@ def notifications_unsubscribe(*, recipient_key: str, category: str) -> None:
 
 
 def notifications_create(*, events: list[Event]) -> list[int]:
-    """Write the notices these events give (notifications/rules.py), at most one per (event,
+    """Write the notices these events give (notifications/rules/), at most one per (event,
     person) however often it runs, and hand the emails to the worker after the commit. Runs
     inside the outbox dispatch's transaction (webhooks.services._dispatch_batch), never inside a
     money action's. Returns the ids whose email is to be sent."""

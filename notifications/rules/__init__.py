@@ -1,0 +1,91 @@
+"""Who hears what: for each kind of event, the people told, what they read and the one page where
+they act. Readers come only from the event's own escrow (its seller, its buyer or the address
+invited to pay), the payee of the event's own stage, and the customer a payout or webhook
+endpoint belongs to: nobody else is ever told anything.
+
+A kind missing from HANDLERS tells nobody (audit rows such as `settlement.scheduled`)."""
+
+from escrows.models import Event
+
+from .disputes import (
+    _dispute_answered,
+    _dispute_deadline_reminder,
+    _dispute_opened,
+    _dispute_resolved,
+    _dispute_withdrawn,
+)
+from .escrows import (
+    _cancelled,
+    _closed,
+    _delivered,
+    _expiry_reminder,
+    _funded,
+    _invitation_after_edit,
+    _invited,
+    _refunded_stage,
+    _released,
+    _review_extended,
+    _review_reminder,
+    _split_stage,
+)
+from .payouts import _endpoint_disabled, _payout
+from .requests import (
+    _cancellation_decided,
+    _cancellation_proposed,
+    _refund_accepted,
+    _refund_declined,
+    _refund_requested,
+    _refund_withdrawn,
+)
+from .story import Handler, Notice, Reader, _Story, when
+
+__all__ = ["HANDLERS", "Notice", "Reader", "notices_for", "when"]
+
+HANDLERS: dict[str, Handler] = {
+    "escrow.created": _invited,
+    "escrow.invitation_resent": _invited,
+    "escrow.edited": _invitation_after_edit,
+    "escrow.funded": _funded,
+    "escrow.expiry_reminder_sent": _expiry_reminder,
+    "escrow.cancelled": _cancelled,
+    "escrow.completed": lambda s: _closed(s, "complete"),
+    "escrow.refunded": lambda s: _closed(s, "refunded"),
+    "milestone.completed": _delivered,
+    "milestone.review_reminder_sent": _review_reminder,
+    "milestone.review_extended": _review_extended,
+    "milestone.released": _released,
+    "milestone.refunded": _refunded_stage,
+    "milestone.split": _split_stage,
+    "dispute.opened": _dispute_opened,
+    "dispute.answered": _dispute_answered,
+    "dispute.withdrawn": _dispute_withdrawn,
+    "dispute.resolved": _dispute_resolved,
+    "dispute.deadline_reminder_sent": _dispute_deadline_reminder,
+    "refund.requested": _refund_requested,
+    "refund.accepted": _refund_accepted,
+    "refund.declined": _refund_declined,
+    "refund.withdrawn": _refund_withdrawn,
+    "cancellation.proposed": _cancellation_proposed,
+    "cancellation.accepted": lambda s: _cancellation_decided(s, "accepted"),
+    "cancellation.declined": lambda s: _cancellation_decided(s, "declined"),
+    "cancellation.withdrawn": lambda s: _cancellation_decided(s, "withdrawn"),
+    "settlement.paid": lambda s: _payout(s, paid=True),
+    "settlement.failed": lambda s: _payout(s, paid=False),
+    "webhook_endpoint.disabled": _endpoint_disabled,
+}
+
+
+def notices_for(event: Event) -> list[Notice]:
+    """The notices an event gives, at most one per person (the first wins)."""
+    handler = HANDLERS.get(event.kind)
+    if handler is None:
+        return []
+    if event.escrow_id is None and event.kind.split(".")[0] not in ("settlement", "webhook_endpoint"):
+        return []
+    seen: set[str] = set()
+    notices = []
+    for notice in handler(_Story(event)):
+        if notice.reader.key not in seen:
+            seen.add(notice.reader.key)
+            notices.append(notice)
+    return notices

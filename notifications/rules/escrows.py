@@ -1,0 +1,310 @@
+"""Notices of an escrow's life: invitation, payment, expiry, delivery, review, release and closing."""
+
+from django.urls import reverse
+
+from escrows.money import format_money
+
+from ..models import Category
+from .story import Notice, _parse, _quoted, _Story, when
+
+# -- invitations, payment, expiry ----------------------------------------------------------
+
+
+def _invited(s: _Story) -> list[Notice]:
+    escrow = s.escrow
+    assert escrow is not None
+    address = s.details.get("buyerEmail") if s.event.kind != "escrow.created" else None
+    reader = s.buyer(address if isinstance(address, str) else None)
+    if reader is None or s.is_actor(reader):
+        return []
+    total = format_money(escrow.amount + escrow.fee, escrow.currency)
+    return s.notice(
+        reader,
+        Category.ACCOUNT,
+        f"{s.seller_name} asks you to pay {s.money(escrow.amount)} for {s.title}",
+        f"{s.seller_name} created the escrow {s.title} and named you as the buyer.\n\n"
+        f"You pay {s.money(escrow.amount)} plus a fee of {s.money(escrow.fee)} ({total} in all). "
+        f"The money is held in escrow and reaches {s.seller_name} only as you release each stage.\n\n"
+        f"Pay by {when(escrow.expires_at)}; after that the escrow expires unpaid.",
+        url=reverse("pay", args=[escrow.payment_token]),
+        action="Review and pay",
+        required=True,
+    )
+
+
+def _invitation_after_edit(s: _Story) -> list[Notice]:
+    # Only an edit that named a new buyer address invites that address.
+    if not s.details.get("buyerEmail") or s.details.get("buyerEmail") == s.details.get("buyerEmailBefore"):
+        return []
+    if "buyerEmailBefore" not in s.details:
+        return []
+    return _invited(s)
+
+
+def _funded(s: _Story) -> list[Notice]:
+    escrow = s.escrow
+    assert escrow is not None
+    first = "the first stage" if escrow.is_milestone else "the work"
+    return s.notice(
+        s.seller,
+        Category.MONEY,
+        f"{s.title} is paid: {s.money(escrow.amount)} is held, start work",
+        f"{s.buyer_name} paid {s.money(escrow.amount)} into escrow for {s.title}. The money is held "
+        f"until they release it{' stage by stage' if escrow.is_milestone else ''}.\n\n"
+        f"Start on {first} and mark it delivered when it is done.",
+        url=s.escrow_url("stage-1") if escrow.is_milestone else s.escrow_url(),
+        action="Open the escrow",
+        required=True,
+    )
+
+
+def _expiry_reminder(s: _Story) -> list[Notice]:
+    escrow = s.escrow
+    assert escrow is not None
+    deadline = when(_parse(s.details.get("expiresAt")) or escrow.expires_at)
+    buyer = s.buyer()
+    return s.notice(
+        buyer,
+        Category.REMINDERS,
+        f"Pay for {s.title} by {deadline}, or it expires",
+        f"{s.seller_name} is waiting for your payment of {s.money(escrow.amount)} for {s.title}.\n\n"
+        f"Unless it is paid by {deadline}, the escrow expires and is cancelled.",
+        url=s.buyer_url(),
+        action="Review and pay",
+        required=True,
+    ) + s.notice(
+        s.seller,
+        Category.REMINDERS,
+        f"{s.title} expires unpaid on {deadline}",
+        f"{s.buyer_name if buyer else 'Nobody'} has not paid {s.money(escrow.amount)} for {s.title} yet.\n\n"
+        f"Unless it is paid by {deadline}, the escrow expires and is cancelled. You can send the "
+        "buyer the payment link again from the escrow page.",
+        url=s.escrow_url(),
+        action="Open the escrow",
+    )
+
+
+def _cancelled(s: _Story) -> list[Notice]:
+    escrow = s.escrow
+    assert escrow is not None
+    reason = s.details.get("reason")
+    if reason == "mutual cancellation":
+        return []  # told by cancellation.accepted
+    buyer = s.buyer()
+    if reason == "expired":
+        return s.notice(
+            s.seller,
+            Category.ACCOUNT,
+            f"{s.title} expired unpaid",
+            f"Nobody paid for {s.title} by {when(escrow.expires_at)}, so it was cancelled. Nothing was "
+            "charged. Create a new escrow if the deal still stands.",
+            url=s.escrow_url(),
+            action="Open the escrow",
+        ) + s.notice(
+            buyer,
+            Category.ACCOUNT,
+            f"{s.title} expired unpaid",
+            f"{s.title} from {s.seller_name} was not paid by {when(escrow.expires_at)} and has been "
+            "cancelled. Nothing was charged.",
+            url=s.buyer_url(),
+            action="See the escrow",
+        )
+    notices: list[Notice] = []
+    for reader in (s.seller, buyer):
+        if reader is None or s.is_actor(reader):
+            continue
+        notices += s.notice(
+            reader,
+            Category.ACCOUNT,
+            f"{s.title} was cancelled",
+            f"{s.actor_name} cancelled {s.title} before it was paid. Nothing was charged.",
+            url=s.escrow_url() if reader == s.seller else s.buyer_url(),
+            action="See the escrow",
+        )
+    return notices
+
+
+# -- delivery, review, release -------------------------------------------------------------
+
+
+def _delivered(s: _Story) -> list[Notice]:
+    escrow, m = s.escrow, s.milestone
+    assert escrow is not None
+    amount = s.money(m.amount if m is not None else escrow.amount)
+    payee = s.name(s.payee) if s.payee is not None else s.seller_name
+    proof = (s.details.get("proof") or "").strip()
+    said = f"\n\nTheir note: {proof}" if proof else ""
+    if escrow.auto_release_on_proof:
+        return s.notice(
+            s.buyer(),
+            Category.REQUESTS,
+            f"{s.stage} delivered on {s.title}",
+            f"{s.seller_name} marked {s.stage_named} of {s.title} delivered.{said}\n\n"
+            f"Under this escrow's terms a delivered stage is released to {payee} ({amount}) on delivery.",
+            url=s.stage_url if escrow.buyer_id else s.buyer_url(),
+            action="See the stage",
+        )
+    deadline = _parse(s.details.get("reviewDeadline")) or (m.review_ends_at if m is not None else None)
+    if escrow.funded_at is None:
+        review = (
+            f"Once you have paid, you have {escrow.inspection_period.days} days to review it; unless you "
+            f"release it or open a dispute by then, {amount} is released to {payee} automatically."
+        )
+        subject = f"{s.stage} delivered on {s.title}: review it once paid"
+    else:
+        review = (
+            f"Review it by {when(deadline)}: release it if it is right, or open a dispute if it is not. "
+            f"Unless you do one or the other, {amount} is released to {payee} automatically on "
+            f"{when(deadline)}."
+        )
+        subject = f"{s.stage} delivered on {s.title}: review by {when(deadline)}"
+    return s.notice(
+        s.buyer(),
+        Category.REQUESTS,
+        subject,
+        f"{s.seller_name} marked {s.stage_named} of {s.title} delivered ({amount}).{said}\n\n{review}",
+        url=s.stage_url if escrow.buyer_id else s.buyer_url(),
+        action="Review the stage",
+        required=True,
+    )
+
+
+def _review_reminder(s: _Story) -> list[Notice]:
+    m = s.milestone
+    assert m is not None
+    deadline = when(_parse(s.details.get("reviewDeadline")) or m.review_ends_at)
+    named = _quoted(m.title) if (m.title or "").strip() else f"“{s.stage}”"
+    payee = s.name(s.payee) if s.payee is not None else s.seller_name
+    return s.notice(
+        s.customer or s.buyer(),
+        Category.REMINDERS,
+        f"Review {named} by {deadline}: it releases automatically",
+        f"{s.seller_name} marked {named} of {s.title} delivered.\n\n"
+        f"Unless you confirm or dispute it, {s.money(m.amount)} is released to {payee} automatically "
+        f"on {deadline}.",
+        url=s.stage_url,
+        action="Review the stage",
+        required=True,
+    )
+
+
+def _review_extended(s: _Story) -> list[Notice]:
+    deadline = when(_parse(s.details.get("reviewDeadline")))
+    return s.notice(
+        s.seller,
+        Category.REQUESTS,
+        f"{s.buyer_name} took more time to review {s.stage} of {s.title}",
+        f"{s.buyer_name} extended the review of {s.stage_named} of {s.title} once. They now have until "
+        f"{deadline} to release it or open a dispute; after that it is released automatically.",
+        url=s.stage_url,
+        action="See the stage",
+    )
+
+
+# Reasons a stage settles that another notice already tells the parties about.
+_TOLD_ELSEWHERE = ("dispute resolved", "mutual cancellation", "refund request")
+
+
+def _to_payee(s: _Story) -> list[Notice]:
+    """The payee of a stage (someone other than the seller) hears of the money that reaches them,
+    however the stage settled; they are told nothing else about the escrow."""
+    payee = s.payee
+    if payee is None:
+        return []
+    d = s.details
+    amount = d.get("sellerShare", d.get("sellerAmount", d.get("amount")))
+    if not amount:
+        return []
+    return s.notice(
+        payee,
+        Category.MONEY,
+        f"{s.money(amount)} released to you for {s.stage} of {s.title}",
+        f"{s.money(amount)} for {s.stage_named} of {s.title} is now in your balance.",
+        url=reverse("balance"),
+        action="Open your balance",
+        on_escrow=False,
+    )
+
+
+def _released(s: _Story) -> list[Notice]:
+    escrow, m = s.escrow, s.milestone
+    assert escrow is not None
+    notices = _to_payee(s)
+    reason = str(s.details.get("reason") or "")
+    if reason.startswith(_TOLD_ELSEWHERE):
+        return notices
+    amount = s.money(s.details.get("amount", m.amount if m is not None else escrow.amount))
+    to = f"to {s.name(s.payee)}" if s.payee is not None else "to your balance"
+    if reason == "inspection period lapsed":
+        how = (
+            "The review period ended without a release or a dispute, so "
+            f"{s.stage_named} was released automatically"
+        )
+    elif reason == "auto-release on proof":
+        how = f"{s.stage_named} was released on delivery, as this escrow's terms say"
+    else:
+        how = f"{s.actor_name} released {s.stage_named}"
+    notices += s.notice(
+        s.seller,
+        Category.MONEY,
+        f"{amount} released for {s.stage} of {s.title}",
+        f"{how}: {amount} went {to}.",
+        url=s.stage_url,
+        action="Open the escrow",
+    )
+    buyer = s.buyer()
+    if not s.is_actor(buyer):
+        payee = s.name(s.payee) if s.payee is not None else s.seller_name
+        notices += s.notice(
+            buyer,
+            Category.MONEY,
+            f"{s.stage} of {s.title} released: {amount} to {payee}",
+            f"{how}: {amount} went to {payee}.",
+            url=s.stage_url,
+            action="Open the escrow",
+        )
+    return notices
+
+
+def _refunded_stage(s: _Story) -> list[Notice]:
+    m = s.milestone
+    reason = str(s.details.get("reason") or "")
+    if reason.startswith(_TOLD_ELSEWHERE) or m is None:
+        return []
+    amount = s.money(s.details.get("amount", m.amount))
+    return s.notice(
+        s.buyer(),
+        Category.MONEY,
+        f"{amount} refunded for {s.stage} of {s.title}",
+        f"{s.actor_name} gave back {s.stage_named} of {s.title}: {amount} goes back to "
+        f"{s.refund_destination(to_buyer=True)}.",
+        url=s.stage_url,
+        action="Open the escrow",
+    )
+
+
+def _split_stage(s: _Story) -> list[Notice]:
+    # A split comes only from a dispute or a mutual cancellation, each told on its own; only the
+    # payee of the stage hears here of their part.
+    return _to_payee(s)
+
+
+def _closed(s: _Story, verb: str) -> list[Notice]:
+    escrow = s.escrow
+    assert escrow is not None
+    notices: list[Notice] = []
+    for reader, to_buyer in ((s.seller, False), (s.buyer(), True)):
+        if verb == "complete":
+            subject = f"{s.title} is complete"
+            body = f"Every stage of {s.title} is settled and the escrow is closed."
+        elif s.is_actor(reader):
+            continue
+        else:
+            subject = f"{s.title} was refunded"
+            body = (
+                f"{s.title} is closed: what it held went back to {s.refund_destination(to_buyer=to_buyer)}."
+            )
+        notices += s.notice(
+            reader, Category.MONEY, subject, body, url=s.escrow_url(), action="Open the escrow"
+        )
+    return notices
