@@ -1,4 +1,4 @@
-"""Regression tests for core bugs the reliability suite found (each named for what it proves)."""
+"""Regressions for bugs the state machine found (each test named for what it proves)."""
 
 import pytest
 
