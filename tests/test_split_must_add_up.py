@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from core.errors import InvalidRequest, InvalidState
 from escrows import services
 from escrows.models import CancellationProposal, Dispute, DisputeStatus, MilestoneStatus
+from escrows.money import format_money
 from escrows.selectors import wallet_balance
 from tests.api.conftest import client_for as api_client_for
 from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, milestones, refresh
@@ -63,7 +64,9 @@ def test_the_service_refuses_a_resolution_off_by_one(dispute, admin_user, off):
                 buyer_amount=buyer_amount,
             )
         assert refused.value.code == "split_mismatch"
-        assert f"({DISPUTED} minor units); it adds up to {DISPUTED + off}" in refused.value.message
+        total = format_money(DISPUTED + off, "USD")
+        assert refused.value.message.startswith("The split must add up to the disputed amount, 500.00 USD: ")
+        assert refused.value.message.endswith(f" is {total}")
         with pytest.raises(InvalidRequest) as previewed:
             services.dispute_resolution_amounts(
                 dispute, outcome="split", seller_amount=seller_amount, buyer_amount=buyer_amount
@@ -91,7 +94,7 @@ def test_the_api_refuses_a_resolution_off_by_one(escrow, dispute, admin_user, se
     )
     assert r.status_code == 400, r.json()
     assert r.json()["error"]["code"] == "split_mismatch"
-    assert f"it adds up to {DISPUTED + off}" in r.json()["error"]["message"]
+    assert r.json()["error"]["message"].endswith(f" is {format_money(DISPUTED + off, 'USD')}")
     assert_unresolved(dispute, before)
 
 

@@ -41,6 +41,7 @@ from ..models import (
     MilestoneStatus,
     TransactionKind,
 )
+from ..money import format_money
 from ._internal import (
     _check_actionable,
     _close_after_last,
@@ -82,7 +83,9 @@ class EvidenceInput:
         return not (self.text.strip() or self.url.strip() or self.file is not None)
 
 
-def _split_amounts(outcome: str, amount: int, seller_amount: Any, buyer_amount: Any) -> tuple[int, int]:
+def _split_amounts(
+    outcome: str, amount: int, seller_amount: Any, buyer_amount: Any, currency: str
+) -> tuple[int, int]:
     """(seller part, buyer part) of a disputed amount for an outcome; a split's parts must be
     whole minor units, neither negative, summing to the disputed amount."""
     if outcome == DisputeOutcome.RELEASE:
@@ -101,8 +104,9 @@ def _split_amounts(outcome: str, amount: int, seller_amount: Any, buyer_amount: 
             raise InvalidRequest(f"{name} cannot be negative", field=name)
     if seller_amount + buyer_amount != amount:
         raise InvalidRequest(
-            f"The split must add up to the disputed amount ({amount} minor units); "
-            f"it adds up to {seller_amount + buyer_amount}",
+            f"The split must add up to the disputed amount, {format_money(amount, currency)}: "
+            f"{format_money(seller_amount, currency)} + {format_money(buyer_amount, currency)} "
+            f"is {format_money(seller_amount + buyer_amount, currency)}",
             field="sellerAmount",
             code="split_mismatch",
         )
@@ -240,7 +244,9 @@ def dispute_open(
             _check_actionable(escrow, allow_unfunded=False)
         amount = escrow.amount
     outcome = default_outcome or settings.ESCROW_DISPUTE_DEFAULT_OUTCOME
-    seller_part, buyer_part = _split_amounts(outcome, amount, default_seller_amount, default_buyer_amount)
+    seller_part, buyer_part = _split_amounts(
+        outcome, amount, default_seller_amount, default_buyer_amount, escrow.currency
+    )
     now = timezone.now()
     dispute = Dispute.objects.create(
         escrow=escrow,
@@ -381,7 +387,7 @@ def dispute_answer(*, dispute: Dispute, by: User, answer: str, text: str = "") -
     )
     if answer == DisputeAnswer.ACCEPT:
         outcome = DisputeOutcome.REFUND if dispute.opener_role == "buyer" else DisputeOutcome.RELEASE
-        seller_part, buyer_part = _split_amounts(outcome, dispute.amount, None, None)
+        seller_part, buyer_part = _split_amounts(outcome, dispute.amount, None, None, escrow.currency)
         _dispute_settle(
             escrow,
             dispute,
@@ -474,7 +480,9 @@ def dispute_resolve(
         )
     if outcome == DisputeOutcome.SPLIT and (seller_amount is None or buyer_amount is None):
         raise InvalidRequest("A split needs both sellerAmount and buyerAmount", field="sellerAmount")
-    seller_part, buyer_part = _split_amounts(outcome, dispute.amount, seller_amount, buyer_amount)
+    seller_part, buyer_part = _split_amounts(
+        outcome, dispute.amount, seller_amount, buyer_amount, escrow.currency
+    )
     _dispute_settle(
         escrow, dispute, outcome=outcome, seller_amount=seller_part, buyer_amount=buyer_part, by=by, note=note
     )
@@ -490,7 +498,7 @@ def dispute_resolution_amounts(
         raise InvalidRequest(f"outcome must be one of: {', '.join(DisputeOutcome.values)}", field="outcome")
     if outcome == DisputeOutcome.SPLIT and (seller_amount is None or buyer_amount is None):
         raise InvalidRequest("A split needs both sellerAmount and buyerAmount", field="sellerAmount")
-    return _split_amounts(outcome, dispute.amount, seller_amount, buyer_amount)
+    return _split_amounts(outcome, dispute.amount, seller_amount, buyer_amount, dispute.escrow.currency)
 
 
 @transaction.atomic(durable=True)

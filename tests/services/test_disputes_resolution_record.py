@@ -230,7 +230,7 @@ def test_a_split_that_does_not_add_up_says_both_sums(funded, buyer, admin_user):
             dispute=dispute, by=admin_user, outcome="split", seller_amount=1, buyer_amount=2
         )
     assert (refused.value.message, refused.value.field, refused.value.code) == (
-        "The split must add up to the disputed amount (50000 minor units); it adds up to 3",
+        "The split must add up to the disputed amount, 500.00 USD: 0.01 USD + 0.02 USD is 0.03 USD",
         "sellerAmount",
         "split_mismatch",
     )
