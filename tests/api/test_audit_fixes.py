@@ -1,4 +1,4 @@
-"""Inputs an audit found reaching a 500, and the seeds' message after the escrow closed."""
+"""Inputs an audit found reaching a 500, and Finternet's documented message after the escrow closed."""
 
 import pytest
 

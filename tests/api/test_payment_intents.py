@@ -1,4 +1,5 @@
-"""Payment-intents surface (seeds 000-003): shapes, every seed error word for word, BOLA."""
+"""Finternet's payment-intents surface: the documented shapes, every documented error word for word,
+and no access to another customer's intents."""
 
 import pytest
 
@@ -106,7 +107,7 @@ def test_retrieve_intent_by_its_parties_only(seller_api, stranger_api):
     assert assert_error_404.json()["error"]["code"] == "resource_missing"
 
 
-def test_milestone_create_answers_the_seed_shape(seller_api):
+def test_milestone_create_answers_the_documented_shape(seller_api):
     intent = create_intent(seller_api)
     r = add_milestone(seller_api, intent["id"], 0, "300.00", percentage=30)
     assert r.status_code == 201
@@ -156,7 +157,7 @@ def test_milestone_amounts_may_not_exceed_the_order(seller_api):
     )
 
 
-def test_complete_milestone_seed_response_and_errors(seller_api, buyer):
+def test_complete_milestone_documented_response_and_errors(seller_api, buyer):
     intent, ids = intent_with_milestones(seller_api)
     assert_error(
         complete(seller_api, intent["id"], ids[1]),

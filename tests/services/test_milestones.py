@@ -210,7 +210,7 @@ def test_a_stage_may_be_delivered_once_the_previous_one_is_delivered(seller, buy
     # Not past a stage that is not delivered ...
     with pytest.raises(InvalidRequest, match=r"Previous milestone \(index 1\) must be completed first"):
         services.milestone_complete(milestone=third, by=seller)
-    # ... but a stage delivered and not released yet is enough: the seed's "must be completed
+    # ... but a stage delivered and not released yet is enough: Finternet's "must be completed
     # first" is about the previous stage's delivery, not its release.
     services.milestone_complete(milestone=second, by=seller)
     services.milestone_complete(milestone=third, by=seller)

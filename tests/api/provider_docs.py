@@ -1,6 +1,7 @@
-"""Reading the seeds' own code examples (../shared/seeds beside the repository) so tests can run
-them unchanged but for the base URL and the key. Some seeds lost their indentation in
-conversion; `reindent` restores Python's block structure from the code's own cues."""
+"""Reading the providers' documented pages (../shared/seeds beside the repository) so tests can
+run their code examples unchanged but for the base URL and the key. Some pages lost their
+indentation in conversion; `reindent` restores Python's block structure from the code's own
+cues."""
 
 import os
 import re
@@ -9,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def seeds_dir() -> Path | None:
+def docs_dir() -> Path | None:
     candidates = [
         os.environ.get("SEEDS_DIR", ""),
         ROOT.parent / "shared" / "seeds",
@@ -21,12 +22,17 @@ def seeds_dir() -> Path | None:
     return None
 
 
-def seed_text(number: str) -> str | None:
-    folder = seeds_dir()
-    if folder is None:
-        return None
-    found = sorted(folder.glob(f"{number}_*.txt"))
-    return found[0].read_text() if found else None
+def page(title: str, *, markdown: bool = False) -> str:
+    """The documented page whose first line is `title` (as plain text, or as a Markdown heading
+    when `markdown`): the same page can be there in both forms."""
+    folder = docs_dir()
+    assert folder is not None, "the providers' documented pages are absent"
+    heading = f"# {title}" if markdown else title
+    for path in sorted(folder.glob("*.txt")):
+        text = path.read_text()
+        if text.splitlines()[:1] == [heading]:
+            return text
+    raise LookupError(f"no documented page titled {heading!r} in {folder}")
 
 
 def fenced_python(text: str) -> list[str]:
@@ -44,7 +50,7 @@ def flat_section(text: str, start: str, stop: str | None = None) -> str:
 def reindent(code: str) -> str:
     """Re-indent flattened Python: a line ending in ':' opens a block, else/elif/except close
     one, `return` ends its block, a top-level comment returns to column 0, and an `else:` block
-    holds one statement (as in every seed). Lines inside open brackets keep going (Python
+    holds one statement (as in every documented example). Lines inside open brackets keep going (Python
     ignores their indentation)."""
     out: list[str] = []
     level = depth = 0

@@ -13,14 +13,14 @@ import requests
 
 from accounts.services import api_key_create
 from escrows.models import Escrow, EscrowStatus, MilestoneStatus, SettlementStatus
-from tests.api import seeds
+from tests.api import provider_docs
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, clear_ledger_before_flush, milestones
 
-SEED_BASE = "https://api.finternet.com/v1"
+FINTERNET_BASE = "https://api.finternet.com/v1"
 
 pytestmark = pytest.mark.skipif(
-    seeds.seeds_dir() is None, reason="the seeds folder (../shared/seeds) is absent"
+    provider_docs.docs_dir() is None, reason="the providers' documented pages (../shared/seeds) are absent"
 )
 
 
@@ -47,9 +47,9 @@ def env(live_server, transactional_db, _empty_ledger_before_flush, monkeypatch, 
 
 
 def run_python(code: str, env: dict, **names) -> dict:
-    code = code.replace(SEED_BASE, env["base"])
-    namespace = {"__name__": "seed_example", "os": os, **names}
-    exec(compile(code, "seed-example", "exec"), namespace)  # noqa: S102 -- the seed's own example
+    code = code.replace(FINTERNET_BASE, env["base"])
+    namespace = {"__name__": "finternet_example", "os": os, **names}
+    exec(compile(code, "finternet-example", "exec"), namespace)  # noqa: S102 -- Finternet's own example
     return namespace
 
 
@@ -69,7 +69,7 @@ def buyer_funds(env: dict, escrow: Escrow) -> dict:
             "gateway": "WALLET",
             "transactionType": "ESCROW",
             "escrowDetails": {"escrowId": escrow.public_id},
-            "reference": f"seed-{escrow.public_id}",
+            "reference": f"example-{escrow.public_id}",
         },
         headers=headers,
         timeout=30,
@@ -93,8 +93,10 @@ def create_intent(env: dict) -> str:
     return r.json()["id"]
 
 
-def test_seed_001_python_milestone_flow_end_to_end(env, capsys):
-    code = seeds.reindent(seeds.flat_section(seeds.seed_text("001"), "Python Example"))
+def test_milestone_payments_python_example_end_to_end(env, capsys):
+    code = provider_docs.reindent(
+        provider_docs.flat_section(provider_docs.page("Milestone Payments Example"), "Python Example")
+    )
     namespace = run_python(code, env)
     out = capsys.readouterr().out
     assert "Milestone 2 created: milestone_" in out and "Milestone 2 completed" in out
@@ -115,19 +117,27 @@ def test_seed_001_python_milestone_flow_end_to_end(env, capsys):
     assert_ledger_invariants()
 
 
-def test_seed_002_003_000_python_snippets(env, capsys):
+def test_create_and_complete_milestone_python_snippets(env, capsys):
     intent_id = create_intent(env)
-    code_002 = seeds.reindent(seeds.flat_section(seeds.seed_text("002"), "Python", "Best Practices"))
+    code_002 = provider_docs.reindent(
+        provider_docs.flat_section(provider_docs.page("Create Milestone"), "Python", "Best Practices")
+    )
     run_python(code_002, env, intent_id=intent_id)
     escrow = Escrow.objects.get(public_id=intent_id)
     assert [m.amount for m in milestones(escrow)] == [20_000, 50_000, 30_000]
-    # Seed 003 (fenced, properly indented) on a fresh intent.
+    # The Markdown "Create Milestone" page (fenced, properly indented) on a fresh intent.
     other_id = create_intent(env)
-    run_python(seeds.fenced_python(seeds.seed_text("003"))[0], env, intent_id=other_id)
+    run_python(
+        provider_docs.fenced_python(provider_docs.page("Create Milestone", markdown=True))[0],
+        env,
+        intent_id=other_id,
+    )
     assert Escrow.objects.get(public_id=other_id).milestones.count() == 3
-    # Seed 000: complete milestone 0 of the first intent.
+    # "Complete Milestone": complete milestone 0 of the first intent.
     first = milestones(escrow)[0]
-    code_000 = seeds.reindent(seeds.flat_section(seeds.seed_text("000"), "Python", "Best Practices"))
+    code_000 = provider_docs.reindent(
+        provider_docs.flat_section(provider_docs.page("Complete Milestone"), "Python", "Best Practices")
+    )
     run_python(
         code_000,
         env,
@@ -142,21 +152,23 @@ def test_seed_002_003_000_python_snippets(env, capsys):
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_seed_curl_examples(env):
+def test_finternet_curl_examples(env):
     def run(command: str, **ids: str) -> dict:
-        command = command.replace(SEED_BASE, env["base"]).replace("sk_test_your_key_here", env["seller_key"])
+        command = command.replace(FINTERNET_BASE, env["base"]).replace(
+            "sk_test_your_key_here", env["seller_key"]
+        )
         for placeholder, value in ids.items():
             command = command.replace(placeholder, value)
         done = subprocess.run(["bash", "-c", command + " -sS"], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    for number in ("002", "003"):
+    for markdown in (False, True):
         intent_id = create_intent(env)
-        (curl,) = seeds.curl_commands(seeds.seed_text(number))
+        (curl,) = provider_docs.curl_commands(provider_docs.page("Create Milestone", markdown=markdown))
         created = run(curl, intent_2xYz9AbC123=intent_id)
         assert created["object"] == "milestone" and created["data"]["amount"] == "300.00", created
-    (curl,) = seeds.curl_commands(seeds.seed_text("000"))
+    (curl,) = provider_docs.curl_commands(provider_docs.page("Complete Milestone"))
     escrow = Escrow.objects.get(public_id=intent_id)
     result = run(curl, intent_2xYz9AbC123=intent_id, milestone_xyz789=milestones(escrow)[0].public_id)
     assert result["status"] == "completed", result
