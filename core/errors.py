@@ -1,14 +1,29 @@
 """One hierarchy of domain errors. Each has a stable code and a message meant for the user; the
-API maps `kind` to a status code and envelope, the HTML views to a flash message."""
+API maps `kind` to a status code and envelope, the HTML views to a flash message.
+
+`message` is the API's documented wording, which may name a request field (`milestones[1].amount`)
+or a unit of the wire format ("minor units"). Where it does, the place that raises the error also
+says it in a person's words (`for_person`), without the field's name: the page shows it on the
+field, or after the field's label. Pages show `for_person`, the APIs `message`."""
+
+from typing import Any
 
 
 class EscrowError(Exception):
     kind = "invalid_request"  # invalid_request | not_found | forbidden | conflict | payment
     code = "invalid_request"
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        for_person: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
+        self.for_person = for_person or message
         self.field = field
         if code:
             self.code = code
@@ -61,3 +76,11 @@ class PaymentFailed(EscrowError):
 class TestModeOnly(EscrowError):
     kind = "forbidden"
     code = "test_mode_only"
+
+
+def page_message(exc: EscrowError, form: Any = None) -> str:
+    """The error as a page shows it away from its field (a flash message, the top of a form):
+    the person's words, after the field's label when the form has that field."""
+    named = form is not None and (exc.field or "") in form.fields
+    label = form[exc.field].label if named else None
+    return f"{label}: {exc.for_person}" if label else exc.for_person

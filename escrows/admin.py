@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import BaseModelAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -33,6 +34,49 @@ from .models import (
 from .money import format_money
 
 
+def _currency_of(obj: Any) -> str:
+    if isinstance(obj, LedgerEntry):
+        return obj.account.currency
+    currency = getattr(obj, "currency", None)
+    return currency if currency is not None else obj.escrow.currency
+
+
+def _money_display(name: str, description: str) -> Callable[[Any, Any], str]:
+    @admin.display(description=description, ordering=name)
+    def show(self: Any, obj: Any) -> str:
+        minor = getattr(obj, name)
+        return "" if minor is None else format_money(minor, _currency_of(obj))
+
+    return show
+
+
+class MoneyFields(BaseModelAdmin):
+    """Amounts (integers in minor units) shown as money ("1,200.00 USD") wherever the admin
+    lists or shows them: each name in `money_fields` is swapped for its `<name>_money` display."""
+
+    money_fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.money_fields:
+            if not hasattr(cls, f"{name}_money"):
+                label = cls.model._meta.get_field(name).verbose_name
+                setattr(cls, f"{name}_money", _money_display(name, str(label).capitalize()))
+        list_display = getattr(cls, "list_display", None)  # a ModelAdmin's, not an inline's
+        if list_display:
+            setattr(cls, "list_display", _as_money(cls.money_fields, list_display))  # noqa: B010
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return _as_money(self.money_fields, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return _as_money(self.money_fields, [*super().get_readonly_fields(request, obj), *self.money_fields])
+
+
+def _as_money(money_fields: tuple[str, ...], names: Any) -> list[Any]:
+    return list(dict.fromkeys(f"{n}_money" if n in money_fields else n for n in names))
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Money and status rows change only through services; admin shows them."""
 
@@ -59,15 +103,16 @@ def run_service_action(
         try:
             call(obj)
         except EscrowError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.message}", level=messages.ERROR)
+            modeladmin.message_user(request, f"{obj}: {exc.for_person}", level=messages.ERROR)
         else:
             ok += 1
     if ok:
         modeladmin.message_user(request, f"{done}: {ok}", level=messages.SUCCESS)
 
 
-class MilestoneInline(admin.TabularInline):
+class MilestoneInline(MoneyFields, admin.TabularInline):
     model = Milestone
+    money_fields = ("amount",)
     extra = 0
     can_delete = False
     fields = (
@@ -109,7 +154,9 @@ class EventInline(admin.TabularInline):
 
 
 @admin.register(Escrow)
-class EscrowAdmin(ReadOnlyAdmin):
+class EscrowAdmin(MoneyFields, ReadOnlyAdmin):
+    model = Escrow
+    money_fields = ("amount", "fee")
     list_display = ("public_id", "title", "seller", "buyer", "amount_money", "status", "created_at")
     list_filter = ("status", "settlement_type", "release_type", "currency", "created_at")
     search_fields = ("public_id", "payment_token", "title", "seller__email", "buyer__email", "buyer_email")
@@ -140,7 +187,9 @@ class EscrowAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(ReadOnlyAdmin):
+class MilestoneAdmin(MoneyFields, ReadOnlyAdmin):
+    model = Milestone
+    money_fields = ("amount",)
     list_display = (
         "public_id",
         "escrow",
@@ -160,7 +209,9 @@ class MilestoneAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(MoneyFields, ReadOnlyAdmin):
+    model = Payment
+    money_fields = ("amount", "fee")
     list_display = ("public_id", "escrow", "payer", "source", "amount", "fee", "currency", "created_at")
     list_filter = ("source", "currency")
     search_fields = ("public_id", "reference", "escrow__public_id", "payer__email")
@@ -168,7 +219,9 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ReadOnlyAdmin):
+class SettlementAdmin(MoneyFields, ReadOnlyAdmin):
+    model = Settlement
+    money_fields = ("amount",)
     list_display = (
         "public_id",
         "customer",
@@ -204,15 +257,18 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LedgerAccount)
-class LedgerAccountAdmin(ReadOnlyAdmin):
+class LedgerAccountAdmin(MoneyFields, ReadOnlyAdmin):
+    model = LedgerAccount
+    money_fields = ("balance",)
     list_display = ("id", "kind", "currency", "owner", "escrow", "balance")
     list_filter = ("kind", "currency")
     search_fields = ("owner__email", "escrow__public_id")
     list_select_related = ("owner", "escrow")
 
 
-class LedgerEntryInline(admin.TabularInline):
+class LedgerEntryInline(MoneyFields, admin.TabularInline):
     model = LedgerEntry
+    money_fields = ("amount",)
     extra = 0
     can_delete = False
     readonly_fields = ("account", "amount")
@@ -234,7 +290,9 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MockOffRampPayout)
-class MockOffRampPayoutAdmin(ReadOnlyAdmin):
+class MockOffRampPayoutAdmin(MoneyFields, ReadOnlyAdmin):
+    model = MockOffRampPayout
+    money_fields = ("amount",)
     list_display = ("idempotency_key", "amount", "currency", "destination", "attempts", "reference")
     search_fields = ("idempotency_key", "destination", "reference")
 
@@ -373,7 +431,15 @@ EscrowAdmin.inlines = [MilestoneInline, DisputeInline, EventInline]
 
 
 @admin.register(Dispute)
-class DisputeAdmin(ReadOnlyAdmin):
+class DisputeAdmin(MoneyFields, ReadOnlyAdmin):
+    model = Dispute
+    money_fields = (
+        "amount",
+        "default_seller_amount",
+        "default_buyer_amount",
+        "seller_amount",
+        "buyer_amount",
+    )
     list_display = ("public_id", "escrow", "milestone", "opener_role", "status", "deadline", "outcome")
     list_filter = ("status", "outcome", "opener_role")
     search_fields = ("public_id", "escrow__public_id", "milestone__public_id", "opened_by__email")
@@ -412,14 +478,16 @@ class DisputeAdmin(ReadOnlyAdmin):
         self._resolve(request, queryset, DisputeOutcome.REFUND, "Resolved, refunded")
 
 
-class RefundRequestInline(_LinkedInline):
+class RefundRequestInline(MoneyFields, _LinkedInline):
     model = RefundRequest
+    money_fields = ("amount",)
     fields = ("public_id", "requested_by", "amount", "status", "reason", "decline_reason", "decided_at")
     readonly_fields = fields
 
 
-class CancellationProposalInline(_LinkedInline):
+class CancellationProposalInline(MoneyFields, _LinkedInline):
     model = CancellationProposal
+    money_fields = ("buyer_amount", "seller_amount")
     fields = ("public_id", "proposed_by", "buyer_amount", "seller_amount", "status", "decided_at")
     readonly_fields = fields
 

@@ -90,20 +90,27 @@ MilestoneFormSet = cast(
 FIELD_FOR_ERROR = {"buyerEmail": "buyer_email", "buyer": "buyer_email"}
 
 
+def stage_amount(raw: object, currency: str, index: int) -> int:
+    """One stage's amount as typed; a refusal names the stage as the form does ("Stage 2 amount")."""
+    try:
+        return to_minor(raw, currency, field=f"milestones[{index}].amount")
+    except EscrowError as exc:
+        raise InvalidRequest(
+            exc.message, field="milestones", for_person=f"Stage {index + 1} amount: {exc.for_person}"
+        ) from None
+
+
 def terms_from_forms(
     form: EscrowForm, formset: BaseMilestoneFormSet
 ) -> tuple[EscrowTerms, list[MilestoneInput]]:
-    """Turn cleaned form data into service inputs. Amount parsing errors are EscrowErrors with
-    the same messages as the API, tagged with the field they belong to."""
+    """Turn cleaned form data into service inputs. Amount parsing errors are EscrowErrors tagged
+    with the field they belong to; the page shows their `for_person` words."""
     data = form.cleaned_data
     currency = data["currency"]
-    amount = to_minor(data["amount"], currency, field="amount")
+    amount = to_minor(data["amount"], currency, field="amount", escrow_total=True)
     milestones = []
     for i, row in enumerate(formset.rows()):
-        try:
-            minor = to_minor(row["amount"], currency, field=f"milestones[{i}].amount")
-        except EscrowError as exc:
-            raise InvalidRequest(exc.message, field="milestones") from None
+        minor = stage_amount(row["amount"], currency, i)
         milestones.append(MilestoneInput(amount=minor, title=row.get("title") or f"Stage {i + 1}"))
     terms = EscrowTerms(
         title=data["title"],
@@ -119,11 +126,11 @@ def attach_error(form: EscrowForm, formset: BaseMilestoneFormSet, exc: EscrowErr
     field = FIELD_FOR_ERROR.get(exc.field or "", exc.field)
     if field == "milestones":
         # Django has no public way to add an error above the forms after validation.
-        formset._non_form_errors = formset.error_class([exc.message], error_class="nonform")  # type: ignore[attr-defined]
+        formset._non_form_errors = formset.error_class([exc.for_person], error_class="nonform")  # type: ignore[attr-defined]
     elif field in form.fields:
-        form.add_error(field, exc.message)
+        form.add_error(field, exc.for_person)
     else:
-        form.add_error(None, exc.message)
+        form.add_error(None, exc.for_person)
 
 
 class FundForm(NoColonLabels, forms.Form):

@@ -48,7 +48,7 @@ class NotificationAdmin(admin.ModelAdmin):
                 services.notification_email_resend(notification=notification, by=request.user)
                 sent += 1
             except EscrowError as exc:
-                self.message_user(request, f"{notification.pk}: {exc.message}", messages.WARNING)
+                self.message_user(request, f"{notification.pk}: {exc.for_person}", messages.WARNING)
         if sent:
             self.message_user(request, f"{sent} emails queued again.", messages.SUCCESS)
 

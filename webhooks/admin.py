@@ -74,6 +74,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                 services.webhook_delivery_resend(delivery=delivery, by=request.user)
                 sent += 1
             except EscrowError as exc:
-                self.message_user(request, f"{delivery.public_id}: {exc.message}", messages.WARNING)
+                self.message_user(request, f"{delivery.public_id}: {exc.for_person}", messages.WARNING)
         if sent:
             self.message_user(request, f"{sent} deliveries queued again.", messages.SUCCESS)

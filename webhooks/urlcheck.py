@@ -38,7 +38,11 @@ class AddressRefused(InvalidRequest):
     """The host is, or resolves to, an address webhooks are never sent to."""
 
     def __init__(self, host: str, address: str):
-        super().__init__(NOT_PUBLIC, field="url")
+        super().__init__(
+            NOT_PUBLIC,
+            field="url",
+            for_person="Enter an address on the public internet: webhooks never go to private networks.",
+        )
         self.host = host
         self.address = address
 
@@ -100,18 +104,36 @@ def _carried_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]
 def _parse(url: str) -> tuple[str, SplitResult, int]:
     url = (url or "").strip()
     if not url:
-        raise InvalidRequest("url is required", field="url")
+        raise InvalidRequest(
+            "url is required", field="url", for_person="Enter the address to send events to."
+        )
     if len(url) > 2000:
-        raise InvalidRequest("url must be at most 2000 characters", field="url")
+        raise InvalidRequest(
+            "url must be at most 2000 characters",
+            field="url",
+            for_person="Enter an address of at most 2000 characters.",
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise InvalidRequest("url is not a valid URL", field="url") from None
+        raise InvalidRequest(
+            "url is not a valid URL",
+            field="url",
+            for_person="Enter a web address, such as https://example.com/hooks.",
+        ) from None
     if parts.scheme not in ("http", "https"):
-        raise InvalidRequest("url must start with http:// or https://", field="url")
+        raise InvalidRequest(
+            "url must start with http:// or https://",
+            field="url",
+            for_person="Enter an address that starts with https:// (or http://).",
+        )
     if not parts.hostname:
-        raise InvalidRequest("url must name a host", field="url")
+        raise InvalidRequest(
+            "url must name a host",
+            field="url",
+            for_person="Enter an address with a host name, such as https://example.com/hooks.",
+        )
     return url, parts, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -119,10 +141,18 @@ def _resolve(host: str, port: int, *, check: bool) -> tuple[str, ...]:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
-        raise HostNotResolved(f"url host {host} could not be resolved", field="url") from None
+        raise HostNotResolved(
+            f"url host {host} could not be resolved",
+            field="url",
+            for_person=f"{host} could not be found: check the address.",
+        ) from None
     addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
-        raise HostNotResolved(f"url host {host} could not be resolved", field="url")
+        raise HostNotResolved(
+            f"url host {host} could not be resolved",
+            field="url",
+            for_person=f"{host} could not be found: check the address.",
+        )
     if check:
         for address in addresses:
             if not is_public(ipaddress.ip_address(address)):

@@ -25,7 +25,7 @@ def webhooks_page(request: AuthenticatedHttpRequest) -> HttpResponse:
                 description=form.cleaned_data["description"],
             )
         except EscrowError as exc:
-            form.add_error("url" if exc.field == "url" else None, exc.message)
+            form.add_error("url" if exc.field == "url" else None, exc.for_person)
         else:
             messages.success(request, "Endpoint added. Use its signing secret to verify deliveries.")
             return redirect("webhook_detail", public_id=endpoint.public_id)
@@ -89,7 +89,7 @@ def webhook_delivery_resend(request: AuthenticatedHttpRequest, public_id: str) -
     try:
         services.webhook_delivery_resend(delivery=delivery, by=request.user)
     except EscrowError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.for_person)
     else:
         messages.success(request, "Delivery queued again.")
     return redirect("webhook_detail", public_id=delivery.endpoint.public_id)

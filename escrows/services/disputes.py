@@ -97,11 +97,22 @@ def _split_amounts(
     if seller_amount is None and buyer_amount is None:
         seller = amount // 2
         return seller, amount - seller
-    for name, value in (("sellerAmount", seller_amount), ("buyerAmount", buyer_amount)):
+    for name, value, who in (
+        ("sellerAmount", seller_amount, "seller"),
+        ("buyerAmount", buyer_amount, "buyer"),
+    ):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidRequest(f"A split needs {name} in minor units", field=name)
+            raise InvalidRequest(
+                f"A split needs {name} in minor units",
+                field=name,
+                for_person="A split needs both amounts: what the seller gets and what the buyer gets.",
+            )
         if value < 0:
-            raise InvalidRequest(f"{name} cannot be negative", field=name)
+            raise InvalidRequest(
+                f"{name} cannot be negative",
+                field=name,
+                for_person=f"What the {who} gets cannot be negative.",
+            )
     if seller_amount + buyer_amount != amount:
         raise InvalidRequest(
             f"The split must add up to the disputed amount, {format_money(amount, currency)}: "

@@ -29,7 +29,7 @@ from ..models import (
     SettlementType,
     WhoPays,
 )
-from ..money import check_minor, fee_for, format_money, normalize_currency
+from ..money import check_escrow_amount, check_minor, fee_for, format_money, normalize_currency
 from ._internal import _event, _lock_escrow, _milestones, _require_party
 
 
@@ -75,8 +75,13 @@ def _validate_terms(
         raise InvalidRequest("title must be at most 200 characters", field="title")
     currency = normalize_currency(terms.currency)
     if not isinstance(terms.amount, int) or isinstance(terms.amount, bool):
-        raise InvalidRequest("amount must be an exact number of minor units", field="amount")
+        raise InvalidRequest(
+            "amount must be an exact number of minor units",
+            field="amount",
+            for_person="Enter the amount as money, such as 300.00.",
+        )
     check_minor(terms.amount, currency)
+    check_escrow_amount(terms.amount, currency)
     if terms.settlement_type not in SettlementType.values:
         raise InvalidRequest("settlementType must be MILESTONE or STANDARD", field="settlementType")
     if terms.release_type not in ReleaseType.values:

@@ -12,7 +12,7 @@ from ..models import (
     SettlementType,
     WhoPays,
 )
-from ..money import check_minor, fee_for, normalize_currency
+from ..money import check_escrow_amount, check_minor, fee_for, normalize_currency
 from .escrows import MilestoneInput, _validate_milestone_set
 
 
@@ -70,8 +70,13 @@ def fee_quote(
     checked with escrow_create's own rules and messages."""
     currency = normalize_currency(currency)
     if not isinstance(amount, int) or isinstance(amount, bool):
-        raise InvalidRequest("amount must be an exact number of minor units", field="amount")
+        raise InvalidRequest(
+            "amount must be an exact number of minor units",
+            field="amount",
+            for_person="Enter the amount as money, such as 300.00.",
+        )
     check_minor(amount, currency)
+    check_escrow_amount(amount, currency)
     if who_pays != WhoPays.BUYER:
         raise InvalidRequest("whoPays must be buyer for milestone escrows", field="whoPays")
     _validate_milestone_set(

@@ -48,7 +48,7 @@ def cancellation_new(request: AuthenticatedHttpRequest, public_id: str) -> HttpR
             field = {"buyerAmount": "buyer_amount", "sellerAmount": "seller_amount"}.get(
                 exc.field or "", exc.field
             )
-            form.add_error(field if field in form.fields else None, exc.message)
+            form.add_error(field if field in form.fields else None, exc.for_person)
         else:
             other = "seller" if actions.role == "buyer" else "buyer"
             messages.success(

@@ -30,7 +30,7 @@ def run_service(request: HttpRequest, action: Callable[[], Any], success: str) -
     try:
         action()
     except EscrowError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.for_person)
         return False
     messages.success(request, success)
     return True

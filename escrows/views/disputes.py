@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.types import AuthenticatedHttpRequest
-from core.errors import EscrowError, NotFound
+from core.errors import EscrowError, NotFound, page_message
 
 from .. import selectors, services
 from ..forms import AnswerForm, DisputeOpenForm, EvidenceFields, ResolveForm
@@ -101,11 +101,11 @@ def escrow_dispute(request: AuthenticatedHttpRequest, public_id: str) -> HttpRes
                 milestone=milestone,
                 evidence=form.evidence(),
                 default_outcome=data["default_outcome"] or None,
-                default_seller_amount=_minor(data["default_seller_amount"], escrow, "Seller gets"),
-                default_buyer_amount=_minor(data["default_buyer_amount"], escrow, "Buyer gets"),
+                default_seller_amount=_minor(data["default_seller_amount"], escrow, "default_seller_amount"),
+                default_buyer_amount=_minor(data["default_buyer_amount"], escrow, "default_buyer_amount"),
             )
         except EscrowError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, page_message(exc, form))
             return redirect("escrow_detail", public_id=escrow.public_id)
         messages.success(
             request,
@@ -174,7 +174,7 @@ def dispute_add_evidence(request: AuthenticatedHttpRequest, public_id: str, disp
     try:
         services.dispute_add_evidence(dispute=dispute, by=request.user, evidence=form.evidence())
     except EscrowError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.for_person)
     else:
         messages.success(request, "Evidence added.")
     return _to_page(dispute)
@@ -210,7 +210,7 @@ def dispute_answer(request: AuthenticatedHttpRequest, public_id: str, dispute_id
     try:
         services.dispute_answer(dispute=dispute, by=request.user, answer=answer, text=text)
     except EscrowError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.for_person)
     else:
         messages.success(
             request,
@@ -229,7 +229,7 @@ def dispute_withdraw(request: AuthenticatedHttpRequest, public_id: str, dispute_
     try:
         services.dispute_withdraw(dispute=dispute, by=request.user)
     except EscrowError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.for_person)
     else:
         messages.success(request, "Dispute withdrawn.")
     return _to_page(dispute)
@@ -279,8 +279,8 @@ def dispute_resolve(request: AuthenticatedHttpRequest, public_id: str, dispute_i
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            seller_part = _minor(data["seller_amount"], escrow, "Seller gets")
-            buyer_part = _minor(data["buyer_amount"], escrow, "Buyer gets")
+            seller_part = _minor(data["seller_amount"], escrow, "seller_amount")
+            buyer_part = _minor(data["buyer_amount"], escrow, "buyer_amount")
             if data["outcome"] != DisputeOutcome.SPLIT:
                 seller_part = buyer_part = None
             if request.POST.get("confirmed") == "1":
@@ -298,7 +298,7 @@ def dispute_resolve(request: AuthenticatedHttpRequest, public_id: str, dispute_i
                 dispute, outcome=data["outcome"], seller_amount=seller_part, buyer_amount=buyer_part
             )
         except EscrowError as exc:
-            error = exc.message
+            error = page_message(exc, form)
         else:
             return render(
                 request,

@@ -16,9 +16,17 @@ from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from .. import selectors, services
-from ..forms import DeliverForm, EscrowForm, MilestoneForm, MilestoneFormSet, attach_error, terms_from_forms
+from ..forms import (
+    DeliverForm,
+    EscrowForm,
+    MilestoneForm,
+    MilestoneFormSet,
+    attach_error,
+    stage_amount,
+    terms_from_forms,
+)
 from ..models import INVITATION_EVENT_KINDS, Escrow, MilestoneStatus
-from ..money import fee_for, format_money, normalize_currency, to_minor
+from ..money import EscrowTooLarge, fee_for, format_money, normalize_currency, to_minor
 from ..permissions import escrow_actions, invitation_resend_refusal
 from .common import escrow_action, escrow_or_404, run_service
 from .refunds import refunds_context
@@ -114,7 +122,9 @@ def _quote(form: EscrowForm, formset: Any, seller: Any) -> dict[str, Any] | None
     valid amount."""
     try:
         code = normalize_currency(form["currency"].value() or settings.ESCROW_DEFAULT_CURRENCY)
-        minor = to_minor(form["amount"].value() or "", code)
+        minor = to_minor(form["amount"].value() or "", code, escrow_total=True)
+    except EscrowTooLarge as exc:
+        return {"limit": exc.for_person}  # said while the seller types, not only on submit
     except EscrowError:
         return None
     fee, version = fee_for(minor, code)
@@ -133,12 +143,11 @@ def _quote(form: EscrowForm, formset: Any, seller: Any) -> dict[str, Any] | None
         rows.append((f["title"].value() or f"Stage {len(rows) + 1}", raw))
     try:
         inputs = [
-            services.MilestoneInput(amount=to_minor(raw, code, field=f"milestones[{i}].amount"))
-            for i, (_, raw) in enumerate(rows)
+            services.MilestoneInput(amount=stage_amount(raw, code, i)) for i, (_, raw) in enumerate(rows)
         ]
         result = services.fee_quote(currency=code, amount=minor, milestones=inputs)
     except EscrowError as exc:
-        quote["error"] = exc.message
+        quote["error"] = exc.for_person
         return quote
     payee = seller.display_name if getattr(seller, "is_authenticated", False) else "the seller"
     quote["rows"] = [

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.types import AuthenticatedHttpRequest
-from core.errors import EscrowError, NotFound
+from core.errors import EscrowError, NotFound, page_message
 
 from .. import selectors, services
 from ..forms import FundForm, TopupForm, WithdrawForm
@@ -132,7 +132,7 @@ def _money_post(
     try:
         amount = to_minor(data["amount"], data["currency"])
     except EscrowError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, page_message(exc, form))
         return
     run_service(request, lambda: call(data, amount), success.format(format_money(amount, data["currency"])))
 

@@ -148,7 +148,7 @@ def refund_request_new(request: AuthenticatedHttpRequest, public_id: str) -> Htt
                 milestones=form.cleaned_data.get("milestones") or None,
             )
         except EscrowError as exc:
-            form.add_error("reason" if exc.field == "reason" else None, exc.message)
+            form.add_error("reason" if exc.field == "reason" else None, exc.for_person)
         else:
             messages.success(
                 request,

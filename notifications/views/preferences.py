@@ -46,7 +46,7 @@ def notification_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             services.notification_preferences_set(user=request.user, email_enabled=chosen)
         except EscrowError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, exc.for_person)
         else:
             messages.success(request, "Email settings saved.")
         return redirect("notification_settings")
@@ -71,7 +71,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             services.notifications_unsubscribe(recipient_key=link.recipient_key, category=link.category)
         except EscrowError as exc:
             return render(
-                request, "notifications/unsubscribe_invalid.html", {"message": exc.message}, status=400
+                request, "notifications/unsubscribe_invalid.html", {"message": exc.for_person}, status=400
             )
         return render(request, "notifications/unsubscribe_done.html", {"label": label})
     return render(request, "notifications/unsubscribe_confirm.html", {"label": label, "token": token})

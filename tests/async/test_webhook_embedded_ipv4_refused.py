@@ -47,7 +47,10 @@ def test_the_page_refuses_an_ipv6_address_carrying_a_private_one(client, seller,
     client.force_login(seller)
     r = client.post(reverse("webhooks"), {"url": f"http://[{address}]:8080/hooks"})
     assert r.status_code == 400
-    assert "url must point to a public internet address" in r.content.decode()
+    assert (
+        "Enter an address on the public internet: webhooks never go to private networks."
+        in r.content.decode()
+    )
     assert not WebhookEndpoint.objects.exists()
 
 

@@ -85,7 +85,8 @@ def test_page_refuses_a_bad_url_with_a_message(client, seller):
     client.force_login(seller)
     response = client.post(reverse("webhooks"), {"url": "ftp://example.com/x"})
     assert response.status_code == 400
-    assert b"must start with http:// or https://" in response.content
+    assert b"Enter an address that starts with https:// (or http://)." in response.content
+    assert b"url must" not in response.content
     assert not WebhookEndpoint.objects.exists()
 
 

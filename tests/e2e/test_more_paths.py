@@ -350,7 +350,9 @@ def test_screenshots_of_account_settings_and_admin_pages(
     expect(page.get_by_text("No endpoints yet.")).to_be_visible()
     page.get_by_label("Endpoint URL").fill("ftp://files.example.test/hooks")
     page.get_by_role("button", name="Add endpoint").click()
-    expect(page.locator("#url-error")).to_have_text("url must start with http:// or https://")
+    expect(page.locator("#url-error")).to_have_text(
+        "Enter an address that starts with https:// (or http://)."
+    )
     page.get_by_label("Endpoint URL").fill("http://127.0.0.1:9/escrow-hooks")
     page.get_by_label("Description").fill("Order service")
     page.get_by_role("button", name="Add endpoint").click()

@@ -145,7 +145,7 @@ def test_create_refused_with_the_service_message(seller, seller_client):
     assert "A milestone escrow needs at least 2 milestones" in page_post(
         seller_client, reverse("escrow_new"), form_data("300.00", ["300.00"])
     )
-    assert "more than 2 decimal places" in page_post(
+    assert "USD amounts have at most 2 decimal places." in page_post(
         seller_client, reverse("escrow_new"), form_data("300.001", ["100.00", "200.00"])
     )
     assert "The buyer cannot be the seller" in page_post(

@@ -122,7 +122,9 @@ def test_proposal_form_checks_the_split_on_the_server(funded, buyer_client):
     assert r.status_code == 200
     assert "must add up to what is held, 1,000.00 USD" in r.content.decode()
     r = buyer_client.post(path, {"buyer_amount": "abc", "seller_amount": "400"})
-    assert r.status_code == 200 and "decimal string" in r.content.decode()
+    html = r.content.decode()
+    assert r.status_code == 200 and "Enter an amount as a number, such as 300.00." in html
+    assert "decimal string" not in html
     assert not CancellationProposal.objects.exists()
 
 
