@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set-up and run, needing nothing but Python 3.12.
 
-    python3 dev.py serve [--port 8000]   # the site on SQLite, demo data, tasks in-process
+    python3 dev.py serve [--port 8000]   # the site on SQLite, demo data, tasks and timers in-process
     python3 dev.py test [pytest args]    # the whole test suite
     python3 dev.py typecheck             # mypy (django-stubs) over the code, not the tests
 
@@ -62,7 +62,11 @@ def serve(port: int) -> int:
     manage("seed_demo", env=env)
     url = f"http://127.0.0.1:{port}/"
     print(f"\nOpen {url}  (admin: {url}admin/)\n", flush=True)
-    return subprocess.call([str(PY), "manage.py", "runserver", f"127.0.0.1:{port}"], cwd=ROOT, env=env)
+    # runserver plus the timers (Celery beat's schedule) in the same process: a failed payout is
+    # retried, a lapsed review released, as production's beat does.
+    return subprocess.call(
+        [str(PY), "manage.py", "runserver_with_timers", f"127.0.0.1:{port}"], cwd=ROOT, env=env
+    )
 
 
 def test(pytest_args: list[str]) -> int:
