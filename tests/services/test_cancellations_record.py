@@ -14,6 +14,7 @@ from escrows.models import (
     ActorKind,
     CancellationProposal,
     CancellationStatus,
+    Escrow,
     EscrowStatus,
     Event,
     LedgerEntry,
@@ -397,6 +398,18 @@ def test_a_proposal_is_refused_in_these_words(seller, buyer, stranger):
     assert CancellationProposal.objects.count() == 1
 
 
+def test_an_open_proposal_on_another_escrow_does_not_block_this_one(seller, buyer):
+    """Only this escrow's open proposal stands in the way: the same parties' other escrow,
+    holding the same amount, may have one open at the same time."""
+    first, second = make_escrow(seller, buyer=buyer), make_escrow(seller, buyer=buyer)
+    fund(first, buyer)
+    fund(second, buyer)
+    services.cancellation_propose(escrow=first, by=buyer, buyer_amount=100_000, seller_amount=0)
+    proposal = services.cancellation_propose(escrow=second, by=buyer, buyer_amount=100_000, seller_amount=0)
+    assert refresh(proposal).status == CancellationStatus.PROPOSED
+    assert CancellationProposal.objects.filter(status=CancellationStatus.PROPOSED).count() == 2
+
+
 def test_a_new_proposal_supersedes_one_money_has_outgrown(funded, seller, buyer):
     stale = services.cancellation_propose(escrow=funded, by=seller, buyer_amount=50_000, seller_amount=50_000)
     # Money moved after it: the buyer released the first stage, 700.00 is held now.
@@ -451,6 +464,23 @@ def test_a_paid_escrow_gets_no_expiry_reminder(funded):
     with at(refresh(funded).expires_at - timedelta(hours=1)):
         assert services.escrow_expiry_remind(escrow=funded) is None
     assert not Event.objects.filter(kind=EXPIRY_REMINDER).exists()
+
+
+def test_the_timer_asks_to_remind_only_unpaid_escrows_in_their_window_not_yet_reminded(
+    settings, seller, buyer, funded
+):
+    """The list the timer works through: an unpaid escrow that expires within the reminder
+    window (its far edge included) and whose parties were not told yet; not one already expired
+    (at this very moment included), not one expiring later, not a paid one, not one reminded."""
+    settings.ESCROW_EXPIRY_REMINDER_BEFORE = timedelta(hours=72)
+    due, edge, reminded, later, lapsed = (make_escrow(seller, buyer=buyer) for _ in range(5))
+    now = timezone.now()
+    Escrow.objects.filter(pk__in=[due.pk, reminded.pk, funded.pk]).update(expires_at=now + timedelta(hours=1))
+    Escrow.objects.filter(pk=edge.pk).update(expires_at=now + timedelta(hours=72))
+    Escrow.objects.filter(pk=later.pk).update(expires_at=now + timedelta(hours=72, seconds=1))
+    Escrow.objects.filter(pk=lapsed.pk).update(expires_at=now)
+    assert services.escrow_expiry_remind(escrow=reminded) is not None
+    assert sorted(e.pk for e in services.escrows_expiry_reminder_due(now)) == sorted([due.pk, edge.pk])
 
 
 def test_the_escrow_closes_at_the_moment_the_proposal_was_accepted(funded, seller, buyer):
