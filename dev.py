@@ -33,13 +33,17 @@ def ensure_env(extras: tuple[str, ...] = ("dev",)) -> None:
     if stamp.exists() and stamp.read_text() == stamp_value:
         return
     if not PY.exists():
-        print("Creating .venv ...", flush=True)
+        print("Creating the virtual environment in .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     project = tomllib.loads(pyproject.decode())["project"]
     requirements = list(project["dependencies"])
     for extra in extras:
         requirements += project["optional-dependencies"].get(extra, [])
-    print("Installing pinned dependencies ...", flush=True)
+    print(
+        f"Installing {len(requirements)} pinned packages into .venv (about 30 s the first time, "
+        "again only when pyproject.toml changes) ...",
+        flush=True,
+    )
     subprocess.run(
         [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements],
         check=True,
@@ -53,14 +57,22 @@ def manage(*args: str, env: dict[str, str]) -> None:
 
 def serve(port: int) -> int:
     ensure_env()
+    # A visitor sees what production shows (its 404 and error pages, not Django's debug page);
+    # plain HTTP on this machine, and webhooks may go to local test receivers.
     env = {
         **os.environ,
-        "DEBUG": os.environ.get("DEBUG", "1"),
+        "DEBUG": os.environ.get("DEBUG", "0"),
         "SECURE_HTTPS": os.environ.get("SECURE_HTTPS", "0"),
+        "WEBHOOK_ALLOW_PRIVATE_URLS": os.environ.get("WEBHOOK_ALLOW_PRIVATE_URLS", "1"),
     }
+    print("Bringing the SQLite database up to date (migrations) ...", flush=True)
     manage("migrate", "--no-input", "-v", "0", env=env)
+    print("Collecting static files (CSS, scripts) into staticfiles/ ...", flush=True)
+    manage("collectstatic", "--no-input", "-v", "0", env=env)
+    print("Adding the demo data ...", flush=True)
     manage("seed_demo", env=env)
     url = f"http://127.0.0.1:{port}/"
+    print(f"Starting the server on port {port} ...", flush=True)
     print(f"\nOpen {url}  (admin: {url}admin/)\n", flush=True)
     # runserver plus the timers (Celery beat's schedule) in the same process: a failed payout is
     # retried, a lapsed review released, as production's beat does.
@@ -105,7 +117,7 @@ def main() -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve_p = sub.add_parser("serve", help="run the site on SQLite with demo data")
-    serve_p.add_argument("--port", type=int, default=8000)
+    serve_p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     sub.add_parser("typecheck", help="type-check the code (not the tests) with mypy")
     sub.add_parser("lint", help="ruff's checks and formatting check over everything")

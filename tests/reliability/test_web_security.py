@@ -224,10 +224,12 @@ def test_production_settings_are_https_only_and_development_is_not():
     )
     _check(ok, "deploy checks")
     assert ok, prod
-    dev = _settings_of(DEBUG="1")
-    # `dev.py serve` runs plain HTTP on localhost: no secure-only cookies, no HSTS pinning.
+    dev = _settings_of(DEBUG="0", SECURE_HTTPS="0")
+    # `dev.py serve` runs plain HTTP on localhost, without debug pages: no secure-only cookies,
+    # no HSTS pinning.
     assert (
-        not dev["SESSION_COOKIE_SECURE"]
+        dev["DEBUG"] is False
+        and not dev["SESSION_COOKIE_SECURE"]
         and dev["SECURE_HSTS_SECONDS"] == 0
         and not dev["SECURE_SSL_REDIRECT"]
     )
