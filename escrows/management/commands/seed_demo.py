@@ -21,11 +21,20 @@ def _user(email: str, **extra: object) -> User:
     return user
 
 
-def _escrow(seller: User, title: str, parts: list[int]) -> Escrow:
+def _escrow(
+    seller: User, title: str, description: str, stages: list[tuple[str, int]], *, buyer_email: str = ""
+) -> Escrow:
+    """A milestone escrow in USD; each stage a (title, amount in cents) pair."""
     return services.escrow_create(
         seller=seller,
-        terms=EscrowTerms(title=title, currency="USD", amount=sum(parts), description=f"Demo: {title}"),
-        milestones=[MilestoneInput(amount=p, title=f"Stage {i + 1}") for i, p in enumerate(parts)],
+        terms=EscrowTerms(
+            title=title,
+            currency="USD",
+            amount=sum(amount for _, amount in stages),
+            description=description,
+            buyer_email=buyer_email,
+        ),
+        milestones=[MilestoneInput(amount=amount, title=name) for name, amount in stages],
     )
 
 
@@ -33,8 +42,8 @@ class Command(BaseCommand):
     help = "Create demo seller, buyer, platform and admin accounts and escrows in every state (idempotent)."
 
     def handle(self, *args: object, **options: object) -> None:
-        seller = _user(DEMO_USERS["seller"], first_name="Sam", last_name="Seller")
-        buyer = _user(DEMO_USERS["buyer"], first_name="Bea", last_name="Buyer")
+        seller = _user(DEMO_USERS["seller"], first_name="Maya", last_name="Okafor")
+        buyer = _user(DEMO_USERS["buyer"], first_name="Daniel", last_name="Brooks")
         _user(DEMO_USERS["platform"], first_name="Demo", last_name="Platform", is_platform=True)
         _user(DEMO_USERS["admin"], is_staff=True, is_superuser=True)
         if not Escrow.objects.filter(seller=seller).exists():
@@ -56,44 +65,101 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:9} {key}")
 
     def _escrows(self, seller: User, buyer: User) -> None:
-        services.wallet_topup(customer=buyer, amount=2_000_000, currency="USD")
-        _escrow(seller, "Logo design (awaiting payment)", [30_000, 50_000, 20_000])
-        opened = _escrow(seller, "Website build (in progress)", [100_000, 150_000, 50_000])
-        services.escrow_fund(escrow=opened, by=buyer)
-        first = opened.milestones.get(index=0)
-        services.milestone_complete(milestone=first, by=seller, proof="Wireframes delivered")
+        """Maya Okafor, a freelance designer and developer, sells to Daniel Brooks, who runs a
+        small café chain: one deal in each state an escrow can be in."""
+        services.wallet_topup(customer=buyer, amount=5_000_000, currency="USD")
+        # Awaiting payment: the payment link is out, nothing is held yet.
+        _escrow(
+            seller,
+            "Logo and brand identity for Brooks Coffee",
+            "A logo, a colour palette and type for the shops, cups and website, in three rounds.",
+            [
+                ("Three logo concepts", 45_000),
+                ("Refined logo and colour palette", 60_000),
+                ("Brand guide and final files", 35_000),
+            ],
+            buyer_email=buyer.email,
+        )
+        # In progress: paid, the first stage released, the second delivered and under review.
+        app = _escrow(
+            seller,
+            "Ordering app MVP (iOS and Android)",
+            "Order ahead and pay in the app, collect at the counter. Built in Flutter; the source "
+            "code and the store listings are handed over.",
+            [
+                ("Clickable prototype", 250_000),
+                ("Ordering and payment flows", 600_000),
+                ("Store release and handover", 350_000),
+            ],
+        )
+        services.escrow_fund(escrow=app, by=buyer)
+        first = app.milestones.get(index=0)
+        services.milestone_complete(
+            milestone=first, by=seller, proof="Figma prototype with the menu, basket and checkout screens"
+        )
         services.milestone_release(milestone=first, by=buyer)
-        second = opened.milestones.get(index=1)
-        services.milestone_complete(milestone=second, by=seller, proof="Staging link sent")
-        done = _escrow(seller, "Mobile app icons (completed)", [20_000, 20_000])
-        services.escrow_fund(escrow=done, by=buyer)
-        for m in done.milestones.order_by("index"):
+        second = app.milestones.get(index=1)
+        services.milestone_complete(
+            milestone=second, by=seller, proof="Test build on TestFlight and Google Play internal testing"
+        )
+        # Completed: every stage released.
+        menu = _escrow(
+            seller,
+            "Menu board photography",
+            "Photos of 24 drinks and pastries for the menu boards and the website.",
+            [("Shoot day at the Mill Street shop", 80_000), ("Edited photos, web and print sizes", 40_000)],
+        )
+        services.escrow_fund(escrow=menu, by=buyer)
+        for m in menu.milestones.order_by("index"):
             services.milestone_release(milestone=m, by=buyer)
-        cancelled = _escrow(seller, "Brochure (cancelled)", [10_000, 10_000])
-        services.escrow_cancel(escrow=cancelled, by=seller)
-        disputed = _escrow(seller, "Copywriting (disputed)", [15_000, 15_000])
-        services.escrow_fund(escrow=disputed, by=buyer)
+        # Cancelled before payment.
+        flyers = _escrow(
+            seller,
+            "Opening-week flyers",
+            "Flyer design and print for the Harbour Road opening, 2,000 copies.",
+            [("Flyer design", 18_000), ("Print and delivery", 22_000)],
+        )
+        services.escrow_cancel(escrow=flyers, by=seller)
+        # A stage in dispute: the buyer says the copy is missing what was agreed.
+        website = _escrow(
+            seller,
+            "Website copy for five pages",
+            "Home, menu, locations, catering and about pages, with search-friendly headings.",
+            [("Home and menu pages", 30_000), ("Locations, catering and about pages", 30_000)],
+        )
+        services.escrow_fund(escrow=website, by=buyer)
         services.dispute_open(
-            escrow=disputed,
-            milestone=disputed.milestones.get(index=0),
+            escrow=website,
+            milestone=website.milestones.get(index=0),
             by=buyer,
-            reason="First draft missing agreed sections",
-            evidence=services.EvidenceInput(text="The brief listed five sections; the draft has three."),
+            reason="The menu page leaves out the seasonal drinks and the allergy notes we agreed on.",
+            evidence=services.EvidenceInput(
+                text="The brief of 3 March lists seasonal drinks and allergy notes."
+            ),
         )
         # A standard escrow (no milestones) disputed as a whole: the escrow itself is DISPUTED.
-        laptop = services.escrow_create(
+        machine = services.escrow_create(
             seller=seller,
             terms=EscrowTerms(
-                title="Used laptop (disputed)",
+                title="Refurbished espresso machine",
                 currency="USD",
-                amount=60_000,
-                description="Demo: a standard escrow, paid out at once on delivery",
+                amount=420_000,
+                description="A two-group espresso machine, serviced, with a 6-month warranty. "
+                "One payment, released on delivery.",
                 settlement_type="STANDARD",
             ),
             milestones=[],
         )
-        services.escrow_fund(escrow=laptop, by=buyer)
-        services.dispute_open(escrow=laptop, by=buyer, reason="Arrived with a cracked screen")
-        refunded = _escrow(seller, "Photo shoot (refunded)", [40_000, 40_000])
-        services.escrow_fund(escrow=refunded, by=buyer)
-        services.escrow_refund(escrow=refunded, by=seller)
+        services.escrow_fund(escrow=machine, by=buyer)
+        services.dispute_open(
+            escrow=machine, by=buyer, reason="It arrived with a leaking steam wand and a cracked drip tray."
+        )
+        # Refunded: the seller could not take the job on after all.
+        kitchen = _escrow(
+            seller,
+            "Kitchen renovation drawings",
+            "Layout and equipment drawings for the Mill Street kitchen, ready for the builder's quote.",
+            [("Survey and layout options", 90_000), ("Final drawings and equipment list", 110_000)],
+        )
+        services.escrow_fund(escrow=kitchen, by=buyer)
+        services.escrow_refund(escrow=kitchen, by=seller)
