@@ -1,12 +1,13 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from .forms import AdminLoginForm
 from .models import APIKey, IdempotencyRecord, User
 
-# The admin's login tells a locked-out user why, as the sign-in page does.
-admin.site.login_form = AdminLoginForm
+# Staff log in through the site's sign-in page, so the admin gets the same failed-login lock and
+# message, the confirmed email and the two-factor code: its own login form would skip the last two.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 
 @admin.register(User)

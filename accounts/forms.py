@@ -1,17 +1,12 @@
 from typing import Any
 
+from allauth.account import forms as allauth_forms
+from allauth.mfa.base import forms as mfa_forms
+from allauth.mfa.totp import forms as totp_forms
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import (
-    AuthenticationForm,
-    BaseUserCreationForm,
-    PasswordResetForm,
-    SetPasswordForm,
-)
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import User
 from .throttle import LoginLock, lockout_minutes, login_lock
 
 
@@ -23,31 +18,26 @@ class NoColonLabels:
         super().__init__(*args, **kwargs)
 
 
-class SignUpForm(NoColonLabels, BaseUserCreationForm):
-    class Meta:
-        model = User
-        fields = ("email", "first_name", "last_name")
-        labels = {"first_name": "First name", "last_name": "Last name"}
+# The help text under a new password's field.
+PASSWORD_HELP = "At least 8 characters; not a common password, not only digits, not like your name or email."  # noqa: S105, E501
+
+
+class SignUpForm(NoColonLabels, allauth_forms.SignupForm):
+    """Email, name and a password; the email is verified with a code before the account acts."""
+
+    first_name = forms.CharField(label="First name", max_length=150, required=False)
+    last_name = forms.CharField(label="Last name", max_length=150, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["email"].label = "Email"
         self.fields["email"].widget.attrs.update({"autocomplete": "email", "autofocus": True})
         self.fields["first_name"].widget.attrs["autocomplete"] = "given-name"
         self.fields["last_name"].widget.attrs["autocomplete"] = "family-name"
-        for name in ("password1", "password2"):
-            self.fields[name].widget.attrs["autocomplete"] = "new-password"
-        self.fields[
-            "password1"
-        ].help_text = (
-            "At least 8 characters; not a common password, not only digits, not like your name or email."
-        )
-        self.fields["password2"].help_text = ""
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists. Log in instead.")
-        return email
+        self.fields["password1"].help_text = PASSWORD_HELP
+        self.fields["password2"].label = "Password confirmation"
+        for name in ("email", "password1", "password2"):
+            self.fields[name].widget.attrs.pop("placeholder", None)
 
 
 def login_lock_message(lock: LoginLock) -> str:
@@ -63,47 +53,118 @@ def login_lock_message(lock: LoginLock) -> str:
     )
 
 
-class LoginLockCheck:
-    """A locked login is refused with the lock's own message, not as a wrong password (the
+class EmailLoginForm(NoColonLabels, allauth_forms.LoginForm):
+    """Email and password, refused with the lock's own message while failed logins lock it (the
     authentication backend refuses it either way)."""
 
-    request: Any
-    cleaned_data: dict[str, Any]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "Email"
+        self.fields["login"].widget.attrs.update({"autofocus": True, "autocomplete": "email"})
+        self.fields["password"].help_text = ""
+        for field in self.fields.values():
+            field.widget.attrs.pop("placeholder", None)
+
+    def clean_login(self) -> str:
+        return super().clean_login().lower()
 
     def clean(self) -> dict[str, Any]:
-        lock = login_lock(self.request, self.cleaned_data.get("username"))
-        if lock is not None:
-            raise forms.ValidationError(login_lock_message(lock), code="login_locked")
-        return super().clean()  # type: ignore[misc]
-
-
-class AdminLoginForm(LoginLockCheck, AdminAuthenticationForm):
-    pass
-
-
-class EmailLoginForm(NoColonLabels, LoginLockCheck, AuthenticationForm):
-    username = forms.EmailField(
-        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
-    )
-
-    def clean(self) -> dict[str, Any]:
-        if self.cleaned_data.get("username"):
-            self.cleaned_data["username"] = self.cleaned_data["username"].strip().lower()
+        if not self.errors:  # the fields are clean: the email is known
+            lock = login_lock(self.request, self.cleaned_data.get("login"))
+            if lock is not None:
+                raise forms.ValidationError(login_lock_message(lock), code="login_locked")
         return super().clean()
 
 
-class PasswordResetRequestForm(NoColonLabels, PasswordResetForm):
+class PasswordResetRequestForm(NoColonLabels, allauth_forms.ResetPasswordForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["email"].label = "Email"
         self.fields["email"].widget.attrs.update({"autofocus": True, "autocomplete": "email"})
+        self.fields["email"].widget.attrs.pop("placeholder", None)
 
 
-class NewPasswordForm(NoColonLabels, SetPasswordForm):
+class NewPasswordForm(NoColonLabels, allauth_forms.ResetPasswordKeyForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields[
-            "new_password1"
-        ].help_text = (
-            "At least 8 characters; not a common password, not only digits, not like your name or email."
-        )
-        self.fields["new_password2"].help_text = ""
+        new_password_fields(self)
+
+
+class ChangePasswordForm(NoColonLabels, allauth_forms.ChangePasswordForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["oldpassword"].label = "Current password"
+        self.fields["oldpassword"].widget.attrs.pop("placeholder", None)
+        new_password_fields(self)
+
+
+class SetPasswordForm(NoColonLabels, allauth_forms.SetPasswordForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        new_password_fields(self)
+
+
+class AddEmailForm(NoColonLabels, allauth_forms.AddEmailForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].label = "New email"
+        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
+        self.fields["email"].widget.attrs.pop("placeholder", None)
+
+
+def new_password_fields(form: forms.Form) -> None:
+    """A new password's two fields, labelled and explained as everywhere on the site."""
+    form.fields["password1"].label = "New password"
+    form.fields["password1"].help_text = PASSWORD_HELP
+    form.fields["password2"].label = "New password confirmation"
+    for name in ("password1", "password2"):
+        form.fields[name].widget.attrs.pop("placeholder", None)
+
+
+class ProfileForm(NoColonLabels, forms.Form):
+    """The account page's own details: name and phone (email and password have their own pages)."""
+
+    first_name = forms.CharField(label="First name", max_length=150, required=False)
+    last_name = forms.CharField(label="Last name", max_length=150, required=False)
+    phone = forms.CharField(label="Phone", max_length=40, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["first_name"].widget.attrs["autocomplete"] = "given-name"
+        self.fields["last_name"].widget.attrs["autocomplete"] = "family-name"
+        self.fields["phone"].widget = forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"})
+
+
+class PlainLabels(NoColonLabels):
+    """Labels without a colon and fields without a placeholder repeating them."""
+
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.pop("placeholder", None)
+
+
+class EmailCodeForm(PlainLabels, allauth_forms.ConfirmEmailVerificationCodeForm):
+    pass
+
+
+class ChangeEmailForm(PlainLabels, allauth_forms.ChangeEmailForm):
+    pass
+
+
+class ReauthenticateForm(PlainLabels, allauth_forms.ReauthenticateForm):
+    pass
+
+
+class TwoFactorCodeForm(PlainLabels, mfa_forms.AuthenticateForm):
+    pass
+
+
+class TwoFactorReauthenticateForm(PlainLabels, mfa_forms.ReauthenticateForm):
+    pass
+
+
+class ActivateTwoFactorForm(PlainLabels, totp_forms.ActivateTOTPForm):
+    pass

@@ -1,4 +1,5 @@
-"""Writes of the accounts app: API keys and the customers a platform creates."""
+"""Writes of the accounts app: API keys, the customers a platform creates, a person's own details.
+Sign-in, email, password and two-factor changes are django-allauth's (accounts/adapter.py)."""
 
 from typing import Any, cast
 
@@ -73,3 +74,13 @@ def customer_create_for_platform(
             return User.objects.create_user(email, None, created_by_platform=platform, **fields)
     except IntegrityError:
         raise Conflict("A customer with this email already exists", code="customer_exists") from None
+
+
+def account_profile_update(*, user: User, first_name: str, last_name: str, phone: str) -> User:
+    """A person's own name and phone, as the account page edits them (email and password have
+    their own pages, each confirming the change)."""
+    user.first_name = first_name.strip()
+    user.last_name = last_name.strip()
+    user.phone = phone.strip()
+    user.save(update_fields=["first_name", "last_name", "phone"])
+    return user

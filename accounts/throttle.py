@@ -11,6 +11,7 @@ lasts; resetting the password by email lifts it (`forget_account_failures`)."""
 import hashlib
 from typing import Any, Literal
 
+from allauth.account.signals import password_reset
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
@@ -124,3 +125,9 @@ def _forget_failures(sender: Any, request: HttpRequest | None, user: Any, **kwar
     # would restart whenever the owner signs in between them.
     if request is not None:
         cache.delete(_keys(request, getattr(user, "email", ""))["pair"][0])
+
+
+@receiver(password_reset)
+def _forget_failures_on_reset(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    # A new password set from the emailed link proves the mailbox: the owner gets in at once.
+    forget_account_failures(request, user.email)

@@ -45,6 +45,10 @@ INSTALLED_APPS = [
     # Its abstract key model is what accounts.APIKey builds on; the app must be installed.
     "rest_framework_api_key",
     "django_htmx",
+    # Sign-up, email verification, password reset and change, email change, two-factor sign-in.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "accounts",
     "escrows",
     "webhooks",
@@ -62,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "escrow_site.urls"
@@ -146,6 +151,55 @@ LOGIN_FAILURES_PER_ACCOUNT = envint("LOGIN_FAILURES_PER_ACCOUNT", 5)
 LOGIN_FAILURES_PER_ACCOUNT_ANY_ADDRESS = envint("LOGIN_FAILURES_PER_ACCOUNT_ANY_ADDRESS", 10)
 LOGIN_FAILURES_PER_IP = envint("LOGIN_FAILURES_PER_IP", 30)
 LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+
+# Accounts (django-allauth): people sign in by email and password; a new account verifies its
+# email with a code mailed to it before it can do anything, and a login from an address not yet
+# verified asks for the code again. Two-factor sign-in: an authenticator app (TOTP) with recovery
+# codes. allauth's own failed-login limit guards the two-factor codes; the password's limits are
+# the ones above (the adapter leaves them to the authentication backend). The admin's login is
+# this sign-in page (accounts/admin.py).
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "accounts.forms.EmailLoginForm",
+    "signup": "accounts.forms.SignUpForm",
+    "reset_password": "accounts.forms.PasswordResetRequestForm",
+    "reset_password_from_key": "accounts.forms.NewPasswordForm",
+    "change_password": "accounts.forms.ChangePasswordForm",
+    "set_password": "accounts.forms.SetPasswordForm",
+    "add_email": "accounts.forms.AddEmailForm",
+    "change_email": "accounts.forms.ChangeEmailForm",
+    "confirm_email_verification_code": "accounts.forms.EmailCodeForm",
+    "reauthenticate": "accounts.forms.ReauthenticateForm",
+}
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = True
+# A new email replaces the old one once the code sent to it is entered.
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
+# Changing the email or two-factor sign-in asks for the password again unless it was given in
+# the last few minutes.
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+ACCOUNT_SESSION_REMEMBER = True
+# The reset page reads the same for any email and mails nothing to an address without an account.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+# The owner hears of every change to their password, email and two-factor sign-in.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Milestone Escrow: "
+ACCOUNT_LOGOUT_REDIRECT_URL = "login"
+MFA_ADAPTER = "accounts.adapter.MFAAdapter"
+MFA_FORMS = {
+    "authenticate": "accounts.forms.TwoFactorCodeForm",
+    "reauthenticate": "accounts.forms.TwoFactorReauthenticateForm",
+    "activate_totp": "accounts.forms.ActivateTwoFactorForm",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Milestone Escrow"
+# A code from the 30 seconds before or after still counts (a phone's clock drifts); each code
+# works once.
+MFA_TOTP_TOLERANCE = 1
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

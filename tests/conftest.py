@@ -13,6 +13,13 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_account_request_limits(settings):
+    # django-allauth counts sign-ups, logins and codes per address in the cache, which outlives
+    # a test: the suite's many logins from 127.0.0.1 would trip them. A test of one turns it on.
+    settings.ACCOUNT_RATE_LIMITS = False
+
+
+@pytest.fixture(autouse=True)
 def _plain_static(settings):
     # Pages render {% static %}; the manifest storage needs collectstatic, which tests skip.
     settings.STORAGES = {

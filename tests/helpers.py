@@ -166,3 +166,25 @@ def clear_ledger_before_flush():
             cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
             for _, sql in guards:
                 cursor.execute(sql)
+
+
+def mailed_code(email):
+    """The code in the last email sent to `email` to confirm that address (its subject ends
+    with it), as a person would copy it from their mailbox."""
+    from django.core import mail
+
+    sent = [m for m in mail.outbox if m.to == [email] and "code to confirm" in m.subject]
+    assert sent, f"no confirmation code was emailed to {email}"
+    return sent[-1].subject.rsplit(": ", 1)[1].strip()
+
+
+def totp_code(secret, at=None):
+    """The 6-digit code an authenticator app shows for `secret` now (or at `at`, a Unix time),
+    computed by django-allauth's own TOTP functions."""
+    import time
+
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    counter = int(time.time() if at is None else at) // app_settings.TOTP_PERIOD
+    return format_hotp_value(hotp_value(secret, counter))

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
@@ -294,14 +294,22 @@ class Escrow(models.Model):
     @staticmethod
     def invited_to(user: Any, now: datetime | None = None) -> Q:
         """The escrows waiting for `user`'s payment: unpaid and still payable, naming their email
-        as the buyer's while no buyer account is set. Who may pay stays `reserved_for_other`'s to
-        decide: it never refuses `user` any of these."""
-        return Q(
-            buyer__isnull=True,
-            buyer_email=user.email.lower(),
-            status=EscrowStatus.AWAITING_PAYMENT,
-            expires_at__gt=now or timezone.now(),
-        ) & ~Q(buyer_email="")
+        as the buyer's while no buyer account is set, once the user has confirmed that address
+        (entered the code mailed to it): whoever signs up with someone else's address sees none.
+        Who may pay stays `reserved_for_other`'s to decide: it never refuses `user` any of these."""
+        from allauth.account.models import EmailAddress
+
+        confirmed = EmailAddress.objects.filter(user=user.pk, verified=True, email=OuterRef("buyer_email"))
+        return (
+            Q(
+                buyer__isnull=True,
+                buyer_email=user.email.lower(),
+                status=EscrowStatus.AWAITING_PAYMENT,
+                expires_at__gt=now or timezone.now(),
+            )
+            & ~Q(buyer_email="")
+            & Q(Exists(confirmed))
+        )
 
     def invitation_resend_refusal(self, sent: Iterable[datetime], now: datetime | None = None) -> str | None:
         """Why the seller may not email the buyer the payment link again now, or None when they

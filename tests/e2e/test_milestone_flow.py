@@ -1,6 +1,7 @@
-"""The whole product in a real browser: a seller signs up and creates a 3-milestone escrow; a
-buyer opens the payment link, signs up, tops up, pays, and confirms each stage through the
-confirmation step; both dashboards end COMPLETED with the right balances."""
+"""The whole product in a real browser: a seller signs up (confirming the email with the mailed
+code) and creates a 3-milestone escrow; a buyer opens the payment link, signs up, tops up, pays,
+and confirms each stage through the confirmation step; both dashboards end COMPLETED with the
+right balances."""
 
 import re
 
@@ -10,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 from escrows.models import Escrow, EscrowStatus
 from escrows.selectors import wallet_balance
 from tests.e2e.browser import DESKTOP, PHONE
-from tests.helpers import assert_ledger_invariants
+from tests.helpers import assert_ledger_invariants, mailed_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,6 +23,10 @@ def sign_up(page: Page, email: str, first: str, last: str) -> None:
     page.get_by_label("Password", exact=True).fill("a-long-pass-phrase-9")
     page.get_by_label("Password confirmation").fill("a-long-pass-phrase-9")
     page.get_by_role("button", name="Create account").click()
+    # The account opens once the address is confirmed with the code mailed to it.
+    expect(page.get_by_role("heading", name="Confirm your email")).to_be_visible()
+    page.get_by_label("Code").fill(mailed_code(email))
+    page.get_by_role("button", name="Confirm", exact=True).click()
 
 
 def flash(page: Page) -> str:

@@ -245,7 +245,7 @@ def test_https_answers_carry_hsts_and_secure_cookies(settings, seller):
     secure = client.get("/accounts/login/", secure=True)
     assert "max-age=31536000" in secure["Strict-Transport-Security"]
     response = client.post(
-        "/accounts/login/", {"username": seller.email, "password": "pass-word-123"}, secure=True
+        "/accounts/login/", {"login": seller.email, "password": "pass-word-123"}, secure=True
     )
     assert response.status_code == 302
     assert response.cookies["sessionid"]["secure"] and response.cookies["sessionid"]["httponly"]
@@ -262,7 +262,7 @@ def fresh_cache():
 
 
 def _login(client: Client, email: str, password: str, path: str = "/accounts/login/"):
-    return client.post(path, {"username": email, "password": password})
+    return client.post(path, {"login": email, "password": password})
 
 
 @pytest.mark.django_db
@@ -276,9 +276,12 @@ def test_repeated_failed_logins_lock_the_account_from_that_address(settings, fre
     assert locked.status_code == 429
     assert b"Too many failed logins" in locked.content
     assert "_auth_user_id" not in client.session
-    # The admin's login shares the limit: it is in the authentication backend.
-    admin_try = _login(Client(), seller.email, "pass-word-123", "/admin/login/")
-    assert "_auth_user_id" not in admin_try.wsgi_request.session
+    # The admin's login is the sign-in page, so it shares the limit.
+    staff_client = Client()
+    sign_in = staff_client.get("/admin/login/")["Location"]
+    assert sign_in.startswith("/accounts/login/?next=")
+    admin_try = _login(staff_client, seller.email, "pass-word-123", sign_in)
+    assert admin_try.status_code == 429 and "_auth_user_id" not in staff_client.session
     # Someone else logging in from the same address is not affected.
     assert _login(Client(), buyer.email, "pass-word-123").status_code == 302
     # The window ends (here: the counters expire) and the right password works again.

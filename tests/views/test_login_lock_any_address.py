@@ -26,7 +26,7 @@ def _address(i: int) -> Client:
 
 
 def _login(client: Client, email: str, password: str):
-    return client.post(reverse("login"), {"username": email, "password": password})
+    return client.post(reverse("login"), {"login": email, "password": password})
 
 
 def _guess_from_many_addresses(email: str, n: int = ANY_ADDRESS_LIMIT) -> None:

@@ -21,11 +21,11 @@ def _limits(settings):
     cache.clear()
 
 
-NEW_PASSWORD = {"new_password1": "fresh-pass-456", "new_password2": "fresh-pass-456"}
+NEW_PASSWORD = {"password1": "fresh-pass-456", "password2": "fresh-pass-456"}
 
 
 def _login(client: Client, email: str, password: str):
-    return client.post(reverse("login"), {"username": email, "password": password})
+    return client.post(reverse("login"), {"login": email, "password": password})
 
 
 def _lock(email: str) -> None:

@@ -7,7 +7,14 @@ from django.urls import reverse
 
 from escrows.models import EscrowStatus, FundingSource, Settlement
 from escrows.selectors import wallet_balance
-from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, refresh
+from tests.helpers import (
+    assert_ledger_invariants,
+    fund,
+    ledger_fingerprint,
+    mailed_code,
+    make_escrow,
+    refresh,
+)
 
 
 def pay_url(escrow):
@@ -27,9 +34,10 @@ def test_anonymous_sees_what_is_bought_and_is_asked_to_log_in(seller):
 
 
 @pytest.mark.django_db
-def test_signup_comes_back_to_the_payment_link(seller):
+def test_signup_comes_back_to_the_payment_link_once_the_email_is_confirmed(seller):
     escrow = make_escrow(seller)
-    response = Client().post(
+    client = Client()
+    response = client.post(
         reverse("signup"),
         {
             "email": "New.Buyer@Example.test",
@@ -40,12 +48,17 @@ def test_signup_comes_back_to_the_payment_link(seller):
             "next": pay_url(escrow),
         },
     )
-    assert response.status_code == 302 and response["Location"] == pay_url(escrow)
+    assert response.status_code == 302 and response["Location"] == reverse("account_email_verification_sent")
+    assert "_auth_user_id" not in client.session
+    confirmed = client.post(response["Location"], {"code": mailed_code("new.buyer@example.test")})
+    assert confirmed.status_code == 302 and confirmed["Location"] == pay_url(escrow)
+    assert client.session["_auth_user_id"]
 
 
 @pytest.mark.django_db
 def test_signup_refuses_an_offsite_next(seller):
-    response = Client().post(
+    client = Client()
+    client.post(
         reverse("signup"),
         {
             "email": "x@example.test",
@@ -54,18 +67,21 @@ def test_signup_refuses_an_offsite_next(seller):
             "next": "https://evil.example/",
         },
     )
-    assert response.status_code == 302 and response["Location"] == reverse("dashboard")
+    confirmed = client.post(
+        reverse("account_email_verification_sent"), {"code": mailed_code("x@example.test")}
+    )
+    assert confirmed.status_code == 302 and confirmed["Location"] == reverse("dashboard")
 
 
 @pytest.mark.django_db
 def test_login_by_email_and_logout(buyer):
     client = Client()
-    response = client.post(reverse("login"), {"username": "BUYER@example.test", "password": "pass-word-123"})
+    response = client.post(reverse("login"), {"login": "BUYER@example.test", "password": "pass-word-123"})
     assert response.status_code == 302 and response["Location"] == reverse("dashboard")
     assert client.get(reverse("dashboard")).status_code == 200
     client.post(reverse("logout"))
     assert client.get(reverse("dashboard")).status_code == 302
-    bad = Client().post(reverse("login"), {"username": "buyer@example.test", "password": "nope"})
+    bad = Client().post(reverse("login"), {"login": "buyer@example.test", "password": "nope"})
     assert bad.status_code == 200 and "correct" in bad.content.decode()
 
 

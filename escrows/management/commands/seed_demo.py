@@ -1,3 +1,4 @@
+from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand
 
 from accounts.models import User
@@ -18,6 +19,10 @@ def _user(email: str, **extra: object) -> User:
     user = User.objects.filter(email=email).first()
     if user is None:
         user = User.objects.create_user(email, DEMO_PASSWORD, **extra)
+    # Demo people have confirmed their email, so they log in without a code.
+    EmailAddress.objects.update_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
     return user
 
 
