@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from core.errors import Forbidden, InvalidRequest, InvalidState
-from escrows import services
+from escrows import ledger, services
 from escrows.models import (
     Escrow,
     EscrowStatus,
@@ -18,6 +18,7 @@ from escrows.models import (
     Milestone,
     MilestoneStatus,
 )
+from escrows.selectors import wallet_balance
 from escrows.services import EscrowTerms, MilestoneInput
 from tests.factories import UserFactory
 from tests.helpers import _dispute, assert_ledger_invariants, at, fund, make_escrow, milestones, refresh
@@ -153,6 +154,55 @@ def test_a_stage_paid_to_its_own_payee_names_them(seller, buyer):
     assert records(escrow, "milestone.released") == [
         released(escrow, first, actor=buyer.pk, actor_kind="user", reason="", payee=payee)
     ]
+
+
+def test_a_release_credits_the_sellers_balance_the_lock_read(seller, buyer, monkeypatch):
+    """The seller's main account comes with the escrow's row lock, whichever way the buyer
+    releases (the page's release or the API's confirm): a release looks up only another payee's
+    account, never the seller's again."""
+    payee = UserFactory(email="payee@example.test")
+    escrow = services.escrow_create(
+        seller=seller,
+        terms=EscrowTerms(title="x", currency="USD", amount=100_000),
+        milestones=[
+            MilestoneInput(amount=30_000),
+            MilestoneInput(amount=40_000),
+            MilestoneInput(amount=30_000, payee=payee),
+        ],
+    )
+    fund(escrow, buyer)
+    ledger.customer_account(seller, "USD")  # the seller has a balance already
+    first, second, third = milestones(escrow)
+    looked_up = []
+    real = ledger._account
+
+    def recording(kind, currency, owner=None):
+        looked_up.append(owner)
+        return real(kind, currency, owner)
+
+    monkeypatch.setattr(ledger, "_account", recording)
+    services.milestone_release(milestone=first, by=buyer)
+    services.milestone_confirm(escrow_id=escrow.public_id, milestone_id=second.public_id, by=buyer)
+    services.milestone_release(milestone=third, by=buyer)
+    assert seller not in looked_up
+    assert payee in looked_up
+    assert (wallet_balance(seller, "USD"), wallet_balance(payee, "USD")) == (70_000, 30_000)
+    assert_ledger_invariants()
+
+
+def test_the_buyer_may_release_a_stage_early_on_an_escrow_that_releases_on_proof(seller, buyer):
+    escrow = make_escrow(seller, parts=(30_000, 70_000), auto_release_on_proof=True)
+    fund(escrow, buyer)
+    first, second = milestones(escrow)
+    services.milestone_release(milestone=first, by=buyer)  # not delivered yet
+    assert [m.status for m in milestones(escrow)] == ["RELEASED", "PENDING"]
+    assert records(escrow, "milestone.released") == [
+        released(escrow, first, actor=buyer.pk, actor_kind="user", reason="", payee=seller)
+    ]
+    services.milestone_complete(milestone=second, by=seller, proof="b")
+    assert [m.status for m in milestones(escrow)] == ["RELEASED", "RELEASED"]
+    assert refresh(escrow).status == EscrowStatus.COMPLETED
+    assert_ledger_invariants()
 
 
 def test_auto_release_on_proof_is_the_systems_and_says_so(seller, buyer):
