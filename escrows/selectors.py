@@ -3,6 +3,7 @@
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import BigIntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from core.errors import NotFound
 
+from . import timeline
 from .models import (
     AccountKind,
     CancellationProposal,
@@ -19,7 +21,9 @@ from .models import (
     DisputeOutcome,
     DisputeStatus,
     Escrow,
+    EscrowStatus,
     Event,
+    FundingSource,
     LedgerAccount,
     LedgerEntry,
     Milestone,
@@ -27,9 +31,10 @@ from .models import (
     RefundRequest,
     RefundRequestStatus,
     Settlement,
+    SettlementStatus,
     TransactionKind,
 )
-from .money import format_minor
+from .money import format_minor, format_money
 
 
 def escrows_for_user(
@@ -171,7 +176,8 @@ def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
     """Annotate `released_total` (minor units) so a list shows progress bars in one query: what
     the ledger paid out of the hold to the seller's side (payees' balances) by releases,
     dispute splits and mutual cancellations — the escrow page's "Released" figure. Counting
-    RELEASED milestones missed standard escrows (no milestones) and split stages."""
+    RELEASED milestones missed standard escrows (no milestones) and split stages. And
+    `refunded_total`, the page's "Refunded": what went back to the buyer."""
     released = (
         LedgerEntry.objects.filter(
             transaction__escrow=OuterRef("pk"),
@@ -188,7 +194,27 @@ def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
         .annotate(t=Sum("amount"))
         .values("t")
     )
-    return qs.annotate(released_total=Coalesce(Subquery(released), Value(0), output_field=BigIntegerField()))
+    # What went back to the buyer: to the wallet the escrow was paid from, or out to the card.
+    refunded = (
+        LedgerEntry.objects.filter(
+            Q(account__kind=AccountKind.EXTERNAL_REFUNDS)
+            | Q(account__kind=AccountKind.CUSTOMER_MAIN, account__owner=OuterRef("buyer_id")),
+            transaction__escrow=OuterRef("pk"),
+            transaction__kind__in=[
+                TransactionKind.REFUND,
+                TransactionKind.SPLIT,
+                TransactionKind.CANCELLATION,
+            ],
+            amount__gt=0,
+        )
+        .values("transaction__escrow")
+        .annotate(t=Sum("amount"))
+        .values("t")
+    )
+    return qs.annotate(
+        released_total=Coalesce(Subquery(released), Value(0), output_field=BigIntegerField()),
+        refunded_total=Coalesce(Subquery(refunded), Value(0), output_field=BigIntegerField()),
+    )
 
 
 # -- disputes and evidence ------------------------------------------------------------------
@@ -318,6 +344,17 @@ def _account_label(account: LedgerAccount, escrow: Escrow) -> dict[str, Any]:
     return {"kind": account.kind, "owner": account.owner.customer_id if account.owner else "platform"}
 
 
+def _event_actor(event: Event, escrow: Escrow) -> dict[str, Any]:
+    """Who acted, as the record names them: a party by name and customer id; staff only as
+    Milestone Escrow staff (the parties read this record, and a staff member's name or email is
+    not theirs to see); nobody for what happened by itself."""
+    if event.actor is None:
+        return {"kind": event.actor_kind, "id": None, "name": None}
+    if timeline.actor_words(event, escrow, None) == f"by {timeline.STAFF_NAME}":
+        return {"kind": "staff", "id": None, "name": timeline.STAFF_NAME}
+    return {"kind": event.actor_kind, "id": event.actor.customer_id, "name": event.actor.display_name}
+
+
 def evidence_export(escrow: Escrow) -> dict[str, Any]:
     """The whole record of an escrow for either party or an arbiter: parties, milestones, every
     event with its actor and time, every ledger posting with its entries, and the disputes with
@@ -372,11 +409,7 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
                 "id": ev.public_id,
                 "type": ev.kind,
                 "at": _iso(ev.created_at),
-                "actor": {
-                    "kind": ev.actor_kind,
-                    "id": ev.actor.customer_id if ev.actor else None,
-                    "name": ev.actor.display_name if ev.actor else None,
-                },
+                "actor": _event_actor(ev, escrow),
                 "milestoneId": ev.milestone.public_id if ev.milestone else None,
                 "fromStatus": ev.from_status or None,
                 "toStatus": ev.to_status or None,
@@ -404,6 +437,184 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
     record["recordSha256"] = hashlib.sha256(canonical.encode()).hexdigest()
     record["generatedAt"] = _iso(timezone.now())
     return record
+
+
+# Words for the evidence record's page: event details and ledger accounts as a person reads them.
+EVIDENCE_DETAIL_LABELS = {
+    "amount": "Amount",
+    "charged": "Charged",
+    "fee": "Fee",
+    "held": "Held",
+    "buyerAmount": "To the buyer",
+    "sellerAmount": "To the seller",
+    "buyerShare": "Buyer's share",
+    "sellerShare": "Seller's share",
+    "defaultOutcome": "Default outcome",
+    "defaultSellerAmount": "Default to the seller",
+    "defaultBuyerAmount": "Default to the buyer",
+    "source": "Paid from",
+    "terms_version": "Terms version",
+    "feeSchedule": "Fee schedule",
+    "destination": "Destination",
+    "reference": "Payout reference",
+    "error": "Error",
+    "index": "Stage",
+    "title": "Title",
+    "answer": "Answer",
+    "answeredBy": "Answered by the",
+    "openedBy": "Opened by the",
+    "submittedBy": "From the",
+    "withdrawnBy": "Withdrawn by the",
+    "role": "Proposed by the",
+    "outcome": "Outcome",
+    "hasText": "With a written statement",
+    "fileSize": "File size (bytes)",
+    "url": "Link",
+    "proof": "Delivery note",
+    "proofUri": "Link to the work",
+    "completedBy": "Delivered by",
+    "buyerEmail": "Buyer email",
+    "buyer_email": "Buyer email",
+    "buyerEmailBefore": "Buyer email before",
+    "before": "Before",
+    "deadline": "Deadline",
+    "previousDeadline": "Previous deadline",
+    "reviewDeadline": "Review ends",
+    "expiresAt": "Link expires",
+    "extensionSeconds": "Extended by",
+    "currency": "Currency",
+}
+EVIDENCE_MONEY_KEYS = {
+    "amount",
+    "charged",
+    "fee",
+    "held",
+    "buyerAmount",
+    "sellerAmount",
+    "buyerShare",
+    "sellerShare",
+    "defaultSellerAmount",
+    "defaultBuyerAmount",
+}
+EVIDENCE_TIME_KEYS = {"deadline", "previousDeadline", "reviewDeadline", "expiresAt"}
+# The event's own words already say these, or they are references between records (each
+# dispute's id is in its own section below).
+EVIDENCE_SKIPPED_KEYS = {
+    "reason",
+    "note",
+    "payment",
+    "proposal",
+    "refundRequest",
+    "dispute",
+    "evidence",
+    "milestone",
+    "milestones",
+    "payee",
+}
+
+
+def _status_words() -> dict[str, str]:
+    words: dict[str, str] = {}
+    for choices in (SettlementStatus, RefundRequestStatus, CancellationStatus, DisputeStatus):
+        words.update({c.value: str(c.label) for c in choices})
+    words.update({c.value: str(c.label) for c in MilestoneStatus})
+    words.update({c.value: str(c.label) for c in EscrowStatus})
+    return words
+
+
+def _detail_value(key: str, value: Any, currency: str) -> str:
+    if key in EVIDENCE_MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
+        return format_money(value, currency)
+    if key == "index" and isinstance(value, int):
+        return str(value + 1)
+    if key == "source" and value in FundingSource.values:
+        return str(FundingSource(value).label)
+    if key == "extensionSeconds" and isinstance(value, int):
+        return f"{value // 86400} days" if value % 86400 == 0 else f"{value // 3600} hours"
+    if key in EVIDENCE_TIME_KEYS and isinstance(value, str):
+        try:
+            return f"{datetime.fromisoformat(value.replace('Z', '+00:00')):%-d %b %Y, %H:%M} UTC"
+        except ValueError:
+            return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
+def evidence_export_readable(escrow: Escrow, viewer: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """The evidence record's events and ledger postings in words for its page: who acted (staff
+    as Milestone Escrow staff), what happened, details as labelled values with money in its
+    currency; each posting's entries as whose account and how much."""
+    currency = escrow.currency
+    statuses = _status_words()
+    events = []
+    for entry in timeline.timeline_entries(events_of(escrow), escrow=escrow, viewer=viewer):
+        ev = entry.event
+        details = ev.details if isinstance(ev.details, dict) else {}
+        lines = [entry.note] if entry.note else []
+        if entry.quote:
+            lines.append(f"“{entry.quote}”")
+        lines += [
+            f"{EVIDENCE_DETAIL_LABELS.get(k, k[:1].upper() + k[1:])}: {_detail_value(k, v, currency)}"
+            for k, v in details.items()
+            if k not in EVIDENCE_SKIPPED_KEYS and v not in (None, "", [])
+        ]
+        change = ""
+        if ev.from_status or ev.to_status:
+            change = " → ".join(statuses.get(x, x) for x in (ev.from_status, ev.to_status) if x)
+        events.append(
+            {
+                "at": ev.created_at,
+                "what": entry.headline + (f" · {ev.milestone.title or 'stage'}" if ev.milestone else ""),
+                "who": entry.who.removeprefix("by ") or "—",
+                "change": change,
+                "details": lines,
+            }
+        )
+    postings = []
+    for t in (
+        escrow.ledger_transactions.select_related("milestone")
+        .prefetch_related("entries__account__owner")
+        .order_by("id")
+    ):
+        postings.append(
+            {
+                "number": t.pk,
+                "at": t.created_at,
+                "what": t.get_kind_display(),
+                "entries": [
+                    (_account_words(e.account, escrow), format_money(e.amount, currency))
+                    for e in t.entries.all()
+                ],
+            }
+        )
+    stages = {
+        m["id"]: f"Stage {m['index'] + 1}" + (f" · {m['title']}" if m["title"] else "")
+        for m in record["milestones"]
+    }
+    disputes = [
+        {
+            "record": d,
+            "stage": stages.get(d["milestoneId"], ""),
+            "status": statuses.get(d["status"], d["status"]),
+        }
+        for d in record["disputes"]
+    ]
+    return {"events": events, "postings": postings, "disputes": disputes}
+
+
+def _account_words(account: LedgerAccount, escrow: Escrow) -> str:
+    if account.kind == AccountKind.ESCROW_HOLD:
+        return "Held in this escrow"
+    if account.kind == AccountKind.CUSTOMER_MAIN and account.owner is not None:
+        return f"{account.owner.display_name}'s balance"
+    if account.kind == AccountKind.PAYOUT_CLEARING and account.owner is not None:
+        return f"{account.owner.display_name}'s payouts in flight"
+    return str(account.get_kind_display())
 
 
 # -- refunds and mutual cancellation --------------------------------------------------------

@@ -96,11 +96,16 @@ def test_every_event_and_posting(disputed, seller, admin_user):
             "id": ev.public_id,
             "type": ev.kind,
             "at": iso(ev.created_at),
-            "actor": {
-                "kind": ev.actor_kind,
-                "id": ev.actor.customer_id if ev.actor_id else None,
-                "name": ev.actor.display_name if ev.actor_id else None,
-            },
+            "actor": (
+                # Staff who are not a party are named only as staff: the parties read this record.
+                {"kind": "staff", "id": None, "name": "Milestone Escrow staff"}
+                if ev.actor_id == admin_user.pk
+                else {
+                    "kind": ev.actor_kind,
+                    "id": ev.actor.customer_id if ev.actor_id else None,
+                    "name": ev.actor.display_name if ev.actor_id else None,
+                }
+            ),
             "milestoneId": ev.milestone.public_id if ev.milestone_id else None,
             "fromStatus": ev.from_status or None,
             "toStatus": ev.to_status or None,
@@ -108,6 +113,7 @@ def test_every_event_and_posting(disputed, seller, admin_user):
         }
         for ev in events
     ]
+    assert any(e["actor"]["kind"] == "staff" for e in record["events"])
     released = next(e for e in record["events"] if e["type"] == "milestone.released")
     assert released["actor"]["kind"] == "user" and released["fromStatus"] == "COMPLETED"
     postings = list(LedgerTransaction.objects.filter(escrow=escrow).order_by("id"))

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import template
 
+from escrows import timeline
 from escrows.money import format_money
 
 register = template.Library()
@@ -61,51 +62,9 @@ def badge(status: str, label: str = "") -> dict[str, Any]:
     }
 
 
-EVENT_WORDS = {
-    "escrow.created": "Escrow created",
-    "escrow.edited": "Terms edited",
-    "escrow.invitation_resent": "Invitation emailed again",
-    "escrow.funded": "Funded",
-    "escrow.completed": "Escrow completed",
-    "escrow.cancelled": "Escrow cancelled",
-    "escrow.refunded": "Escrow refunded",
-    "escrow.disputed": "Dispute opened",
-    "escrow.resumed": "Dispute closed, escrow resumed",
-    "dispute.opened": "Dispute opened",
-    "dispute.evidence_added": "Evidence added",
-    "dispute.answered": "Dispute answered",
-    "dispute.withdrawn": "Dispute withdrawn",
-    "dispute.resolved": "Dispute resolved",
-    "milestone.disputed": "Milestone disputed",
-    "milestone.undisputed": "Milestone back in progress",
-    "milestone.split": "Split between seller and buyer",  # a dispute's split or a mutual cancellation
-    "milestone.created": "Milestone added",
-    "milestone.completed": "Marked delivered",
-    "milestone.released": "Released",
-    "milestone.refunded": "Refunded",
-    "settlement.scheduled": "Payout scheduled",
-    "settlement.paid": "Payout paid",
-    "settlement.failed": "Payout failed",
-    "settlement.retried": "Payout retried",
-    # refunds and mutual cancellation
-    "refund.requested": "Refund requested",
-    "refund.accepted": "Refund request accepted",
-    "refund.declined": "Refund request declined",
-    "refund.withdrawn": "Refund request withdrawn",
-    "refund.superseded": "Refund request overtaken",
-    "cancellation.proposed": "Mutual cancellation proposed",
-    "cancellation.accepted": "Mutual cancellation accepted",
-    "cancellation.declined": "Mutual cancellation declined",
-    "cancellation.withdrawn": "Mutual cancellation withdrawn",
-    "cancellation.superseded": "Cancellation proposal overtaken",
-    "milestone.review_extended": "Review extended",
-    "milestone.review_reminder_sent": "Review reminder emailed",
-}
-
-
 @register.filter
 def event_words(kind: str) -> str:
-    return EVENT_WORDS.get(kind, kind.replace(".", " ").replace("_", " ").capitalize())
+    return timeline.event_words(kind)
 
 
 @register.filter

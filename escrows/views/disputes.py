@@ -348,10 +348,16 @@ def staff_disputes(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def evidence_export_html(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     escrow = _escrow_for_viewer(request, public_id)
+    record = selectors.evidence_export(escrow)
     return render(
         request,
         "escrows/evidence_export.html",
-        {"escrow": escrow, "record": selectors.evidence_export(escrow)},
+        {
+            "escrow": escrow,
+            "record": record,
+            "readable": selectors.evidence_export_readable(escrow, request.user, record),
+            "milestones": selectors.milestones_of(escrow),
+        },
     )
 
 

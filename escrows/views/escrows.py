@@ -28,6 +28,7 @@ from ..forms import (
 from ..models import INVITATION_EVENT_KINDS, Escrow, MilestoneStatus
 from ..money import EscrowTooLarge, fee_for, format_money, normalize_currency, to_minor
 from ..permissions import escrow_actions, invitation_resend_refusal
+from ..timeline import closing_words, timeline_entries
 from .common import escrow_action, escrow_or_404, run_service
 from .refunds import refunds_context
 
@@ -182,6 +183,7 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
     # requests or proposals to read at all (most escrows have none: no query for them).
     events = list(selectors.events_of(escrow))
     kinds = {e.kind for e in events}
+    money_story = closing_words(escrow, released=summary.released, refunded=summary.refunded)
     return render(
         request,
         "escrows/escrow_detail.html",
@@ -192,6 +194,8 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
             "summary": summary,
             "released": released,
             "events": events,
+            "timeline": timeline_entries(events, escrow=escrow, viewer=request.user),
+            "closing_words": money_story if escrow.is_closed else "",
             "pay_url": request.build_absolute_uri(reverse("pay", args=[escrow.payment_token])),
             "deliver_form": DeliverForm(),
             "disputes": list(selectors.disputes_of(escrow)) if "dispute.opened" in kinds else [],

@@ -214,8 +214,8 @@ def test_evidence_record_html_and_json(escrow, buyer, buyer_client, seller_clien
         html = client.get(reverse("evidence_export", args=[escrow.public_id])).content.decode()
         assert (
             digest in html
-            and "dispute.opened" in html
-            and "FUNDING" in html
+            and "Dispute opened" in html
+            and "Escrow funded" in html
             and "seller@example.test" in html
         )
         response = client.get(reverse("evidence_export_json", args=[escrow.public_id]))
