@@ -331,7 +331,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Milestone Escrow <no-
 # Notification emails: attempts before one is recorded as failed, exponential backoff between
 # them (base * 2**(n-1) seconds, capped), and the lease after which a send whose worker died is
 # tried again (same Message-ID). Reminders go out this long before an unpaid escrow expires and
-# before a dispute's default outcome applies.
+# before an unanswered dispute's request applies.
 NOTIFICATION_EMAIL_MAX_ATTEMPTS = envint("NOTIFICATION_EMAIL_MAX_ATTEMPTS", 8)
 NOTIFICATION_EMAIL_BACKOFF_SECONDS = float(os.environ.get("NOTIFICATION_EMAIL_BACKOFF_SECONDS", 60))
 NOTIFICATION_EMAIL_BACKOFF_MAX_SECONDS = envint("NOTIFICATION_EMAIL_BACKOFF_MAX_SECONDS", 6 * 3600)
@@ -364,9 +364,10 @@ ESCROW_FEE_SCHEDULE: FeeSchedule = {
 }
 ESCROW_INSPECTION_PERIOD = timedelta(days=envint("ESCROW_INSPECTION_DAYS", 14))
 ESCROW_PAYMENT_EXPIRY = timedelta(days=envint("ESCROW_EXPIRY_DAYS", 30))
-# Disputes: an arbiter has this long to resolve one; after that the default outcome chosen when
-# it was opened applies (the opener may choose release, refund or a split; "split" halves the
-# disputed amount, the odd minor unit to the buyer). Evidence files: size cap, stored in MEDIA_ROOT
+# Disputes: the other party has this long to answer one. Unanswered by then, the opener's request
+# applies (release, refund or a split, chosen when it was opened; this setting when they chose
+# none; "split" halves the disputed amount, the odd minor unit to the buyer). A contested dispute
+# goes to an arbiter (staff) and nothing applies by itself. Evidence files: size cap, stored in MEDIA_ROOT
 # and served only to the parties and staff (never from a public MEDIA_URL).
 ESCROW_DISPUTE_RESOLUTION_PERIOD = timedelta(days=envint("ESCROW_DISPUTE_RESOLUTION_DAYS", 14))
 ESCROW_DISPUTE_DEFAULT_OUTCOME = os.environ.get("ESCROW_DISPUTE_DEFAULT_OUTCOME", "split")

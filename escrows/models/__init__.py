@@ -4,6 +4,7 @@ escrows/services/."""
 
 from .disputes import (  # noqa: F401
     ACTIVE_DISPUTE_STATUSES,
+    UNANSWERED_DISPUTE_STATUSES,
     Dispute,
     DisputeAnswer,
     DisputeEvidence,

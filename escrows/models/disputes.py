@@ -1,5 +1,7 @@
 """Disputes of a milestone (or a standard escrow) and their evidence."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -24,6 +26,9 @@ class DisputeStatus(models.TextChoices):
 
 
 ACTIVE_DISPUTE_STATUSES = (DisputeStatus.OPEN, DisputeStatus.ANSWERED)
+# Not answered yet: the only disputes whose opener's request applies by itself at the deadline.
+# Once contested (ANSWERED) an arbiter decides.
+UNANSWERED_DISPUTE_STATUSES = (DisputeStatus.OPEN,)
 
 
 class DisputeOutcome(models.TextChoices):
@@ -39,8 +44,9 @@ class DisputeAnswer(models.TextChoices):
 
 class Dispute(models.Model):
     """A dispute about one milestone (milestone escrows) or the whole escrow (standard ones).
-    Only the disputed amount is frozen; the default outcome, fixed when it is opened, applies
-    if nobody resolves it by the deadline."""
+    Only the disputed amount is frozen. The default outcome is the opener's request, fixed when
+    it is opened: it applies at the deadline only if the other party never answered; a contested
+    dispute waits for an arbiter."""
 
     public_id = models.CharField(max_length=40, unique=True, default=new_dispute_id, editable=False)
     escrow = models.ForeignKey(Escrow, on_delete=models.PROTECT, related_name="disputes")
@@ -140,6 +146,14 @@ class Dispute(models.Model):
     @property
     def other_role(self) -> str:
         return "seller" if self.opener_role == "buyer" else "buyer"
+
+    @property
+    def is_contested(self) -> bool:
+        return self.status == DisputeStatus.ANSWERED
+
+    def request_applies_at_deadline(self, now: datetime) -> bool:
+        """The opener's request applies by itself: nobody answered and the deadline has come."""
+        return self.status in UNANSWERED_DISPUTE_STATUSES and self.deadline <= now
 
 
 class DisputeEvidence(models.Model):

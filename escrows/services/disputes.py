@@ -1,8 +1,10 @@
 """Disputes and evidence. A dispute is about one milestone of a milestone escrow (only that
 milestone is frozen; the escrow stays OPENED and the others can still be released) or about the
-whole of a STANDARD escrow (the escrow goes DISPUTED). The other party answers (accepting settles
-at once in the opener's favour); the opener may withdraw; staff resolve it as release, refund or
-split; past its deadline the default outcome chosen when it was opened applies."""
+whole of a STANDARD escrow (the escrow goes DISPUTED). The opener says what they ask for (release,
+refund or a split). The other party answers by the deadline: accepting settles at once in the
+opener's favour; contesting sends it to an arbiter (staff), who decides, and nothing applies by
+itself after that. Only a dispute nobody answered gets the opener's request at its deadline (the
+other party had its chance: Dispute.request_applies_at_deadline). The opener may withdraw."""
 
 import hashlib
 import os
@@ -28,7 +30,7 @@ from core.errors import (
 
 from .. import ledger
 from ..models import (
-    ACTIVE_DISPUTE_STATUSES,
+    UNANSWERED_DISPUTE_STATUSES,
     Dispute,
     DisputeAnswer,
     DisputeEvidence,
@@ -206,6 +208,23 @@ def _lock_dispute(
     return escrow, dispute, role
 
 
+def dispute_request_amounts(
+    *,
+    escrow: Escrow,
+    milestone: Milestone | None,
+    outcome: str | None,
+    seller_amount: int | None,
+    buyer_amount: int | None,
+) -> tuple[str, int, int, int]:
+    """(outcome, disputed amount, seller part, buyer part) that opening a dispute records as the
+    opener's request; raises what dispute_open would about them. Writes nothing: the page shows
+    it before asking to confirm."""
+    amount = milestone.amount if escrow.is_milestone and milestone is not None else escrow.amount
+    outcome = outcome or settings.ESCROW_DISPUTE_DEFAULT_OUTCOME
+    seller_part, buyer_part = _split_amounts(outcome, amount, seller_amount, buyer_amount, escrow.currency)
+    return outcome, amount, seller_part, buyer_part
+
+
 @transaction.atomic(durable=True)
 def dispute_open(
     *,
@@ -219,7 +238,8 @@ def dispute_open(
     default_buyer_amount: int | None = None,
 ) -> Dispute:
     """The buyer or the seller disputes one milestone (milestone escrow) or the whole escrow
-    (standard escrow). Only the disputed amount is frozen."""
+    (standard escrow). Only the disputed amount is frozen. `default_*`: the opener's request,
+    which applies only if the other party never answers by the deadline."""
     escrow = _lock_escrow(escrow)
     role = _require_party(escrow, by)
     reason = (reason or "").strip()
@@ -254,9 +274,12 @@ def dispute_open(
         if escrow.status != EscrowStatus.OPENED:
             _check_actionable(escrow, allow_unfunded=False)
         amount = escrow.amount
-    outcome = default_outcome or settings.ESCROW_DISPUTE_DEFAULT_OUTCOME
-    seller_part, buyer_part = _split_amounts(
-        outcome, amount, default_seller_amount, default_buyer_amount, escrow.currency
+    outcome, _, seller_part, buyer_part = dispute_request_amounts(
+        escrow=escrow,
+        milestone=milestone,
+        outcome=default_outcome,
+        seller_amount=default_seller_amount,
+        buyer_amount=default_buyer_amount,
     )
     now = timezone.now()
     dispute = Dispute.objects.create(
@@ -365,8 +388,8 @@ def dispute_add_evidence(*, dispute: Dispute, by: User, evidence: EvidenceInput)
 @transaction.atomic(durable=True)
 def dispute_answer(*, dispute: Dispute, by: User, answer: str, text: str = "") -> Dispute:
     """The other party answers. Accepting the claim settles the dispute at once in the
-    opener's favour (a buyer's dispute is refunded, a seller's is released); contesting leaves
-    it to an arbiter or the deadline."""
+    opener's favour (a buyer's dispute is refunded, a seller's is released); contesting sends it
+    to an arbiter, and the opener's request no longer applies by itself at the deadline."""
     escrow, dispute, role = _lock_dispute(dispute, by)
     if answer not in DisputeAnswer.values:
         raise InvalidRequest(f"answer must be one of: {', '.join(DisputeAnswer.values)}", field="answer")
@@ -514,11 +537,12 @@ def dispute_resolution_amounts(
 
 @transaction.atomic(durable=True)
 def dispute_apply_default(*, dispute: Dispute) -> Dispute | None:
-    """Timer: a dispute still unresolved past its deadline gets the default outcome chosen when
-    it was opened. Returns None when it no longer qualifies."""
+    """Timer: a dispute the other party never answered gets the opener's request at its deadline
+    (they had their chance). A contested one waits for an arbiter. Returns None when it does not
+    qualify (any more)."""
     escrow = _lock_escrow(dispute.escrow)
     dispute = Dispute.objects.select_related("milestone").get(pk=dispute.pk)
-    if not dispute.is_active or dispute.deadline > timezone.now():
+    if not dispute.request_applies_at_deadline(timezone.now()):
         return None
     _dispute_settle(
         escrow,
@@ -527,7 +551,8 @@ def dispute_apply_default(*, dispute: Dispute) -> Dispute | None:
         seller_amount=dispute.default_seller_amount,
         buyer_amount=dispute.default_buyer_amount,
         by=None,
-        note="Resolution deadline passed: the default outcome applied",
+        note=f"The {dispute.other_role} did not answer by the deadline: "
+        f"the {dispute.opener_role}'s request applied",
     )
     return dispute
 
@@ -633,14 +658,14 @@ DEADLINE_REMINDER = "dispute.deadline_reminder_sent"
 
 
 def disputes_reminder_due(now: datetime | None = None) -> Any:
-    """Unresolved disputes whose default outcome applies within ESCROW_DISPUTE_REMINDER_BEFORE
+    """Unanswered disputes whose opener's request applies within ESCROW_DISPUTE_REMINDER_BEFORE
     and whose parties were not reminded yet (for the timer)."""
     now = now or timezone.now()
     reminded = Event.objects.annotate(dispute_id=KT("details__dispute")).filter(
         escrow=OuterRef("escrow"), kind=DEADLINE_REMINDER, dispute_id=OuterRef("public_id")
     )
     return Dispute.objects.filter(
-        status__in=ACTIVE_DISPUTE_STATUSES,
+        status__in=UNANSWERED_DISPUTE_STATUSES,
         deadline__gt=now,
         deadline__lte=now + settings.ESCROW_DISPUTE_REMINDER_BEFORE,
     ).exclude(Exists(reminded))
@@ -648,13 +673,15 @@ def disputes_reminder_due(now: datetime | None = None) -> Any:
 
 @transaction.atomic(durable=True)
 def dispute_deadline_remind(*, dispute: Dispute) -> Event | None:
-    """Timer: tell both parties once, ESCROW_DISPUTE_REMINDER_BEFORE before an unresolved
-    dispute's default outcome applies, what it is and when. The escrow row lock serialises
+    """Timer: tell both parties once, ESCROW_DISPUTE_REMINDER_BEFORE before an unanswered
+    dispute's opener's request applies, what it is and when. The escrow row lock serialises
     racing runs; the event itself records that they were told. None when nothing was due."""
     escrow = _lock_escrow(dispute.escrow)
     dispute = Dispute.objects.select_related("milestone").get(pk=dispute.pk)
     now = timezone.now()
-    if not dispute.is_active or not now < dispute.deadline <= now + settings.ESCROW_DISPUTE_REMINDER_BEFORE:
+    if dispute.status not in UNANSWERED_DISPUTE_STATUSES or not (
+        now < dispute.deadline <= now + settings.ESCROW_DISPUTE_REMINDER_BEFORE
+    ):
         return None
     if Event.objects.filter(
         escrow=escrow, kind=DEADLINE_REMINDER, details__dispute=dispute.public_id
@@ -676,5 +703,6 @@ def dispute_deadline_remind(*, dispute: Dispute) -> Event | None:
 
 
 def disputes_due(now: datetime | None = None) -> Any:
-    """Disputes past their deadline and still unresolved (for the timer)."""
-    return Dispute.objects.filter(status__in=ACTIVE_DISPUTE_STATUSES, deadline__lte=now or timezone.now())
+    """Disputes nobody answered, past their deadline (for the timer): the same rule as
+    Dispute.request_applies_at_deadline, as a query."""
+    return Dispute.objects.filter(status__in=UNANSWERED_DISPUTE_STATUSES, deadline__lte=now or timezone.now())

@@ -21,10 +21,20 @@ def _outcome_words(s: _Story, outcome: str, seller_part: int, buyer_part: int) -
 
 
 def _default_words(s: _Story, dispute: Dispute) -> str:
+    """What happens at the deadline of a dispute nobody answered yet (a contested one goes to an
+    arbiter instead: escrows.models.Dispute.request_applies_at_deadline)."""
     outcome = _outcome_words(
         s, dispute.default_outcome, dispute.default_seller_amount, dispute.default_buyer_amount
     )
-    return f"If it is not resolved by {when(dispute.deadline)}, the default outcome applies: {outcome}."
+    return (
+        f"If the {dispute.other_role} has not answered by {when(dispute.deadline)}, the "
+        f"{dispute.opener_role}'s request applies: {outcome}. If they contest, an administrator decides."
+    )
+
+
+ARBITER_DECIDES = (
+    "An administrator will decide; nothing moves by itself meanwhile. Add any evidence you have."
+)
 
 
 def _what(s: _Story) -> str:
@@ -80,8 +90,7 @@ def _dispute_answered(s: _Story) -> list[Notice]:
         opener,
         Category.DISPUTES,
         f"{s.name(answerer)} contested your dispute on {_what(s)}",
-        f"{s.name(answerer)} contested your claim on {_what(s)}.{said}\n\nAn administrator will decide; "
-        f"add any evidence you have. {_default_words(s, dispute)}",
+        f"{s.name(answerer)} contested your claim on {_what(s)}.{said}\n\n{ARBITER_DECIDES}",
         url=s.dispute_url(dispute),
         action="Open the dispute",
         required=True,
@@ -89,8 +98,7 @@ def _dispute_answered(s: _Story) -> list[Notice]:
         answerer,
         Category.DISPUTES,
         f"You contested the dispute on {_what(s)}",
-        f"Your answer is recorded. An administrator will decide; add any evidence you have. "
-        f"{_default_words(s, dispute)}",
+        f"Your answer is recorded. {ARBITER_DECIDES}",
         url=s.dispute_url(dispute),
         action="Open the dispute",
     )
@@ -120,8 +128,13 @@ def _dispute_resolved(s: _Story) -> list[Notice]:
     outcome = _outcome_words(
         s, str(d.get("outcome")), int(d.get("sellerAmount") or 0), int(d.get("buyerAmount") or 0)
     )
-    if s.event.actor_id is None:
-        how = "The deadline passed without a decision, so the default outcome applied"
+    if s.event.actor_id is None and dispute is not None:
+        how = (
+            f"The {dispute.other_role} did not answer by the deadline, so the {dispute.opener_role}'s "
+            "request applied"
+        )
+    elif s.event.actor_id is None:
+        how = "The deadline passed without an answer, so the opener's request applied"
     elif s.event.actor is not None and s.escrow is not None and s.escrow.party_role(s.event.actor) is None:
         how = "An administrator decided"
     else:
@@ -150,9 +163,9 @@ def _dispute_deadline_reminder(s: _Story) -> list[Notice]:
         notices += s.notice(
             reader,
             Category.DISPUTES,
-            f"Dispute on {_what(s)}: the default outcome applies on {when(dispute.deadline)}",
-            f"The dispute on {_what(s)} is not resolved yet. {_default_words(s, dispute)} Add your "
-            "evidence or settle it with the other party before then.",
+            f"Dispute on {_what(s)}: the {dispute.opener_role}'s request applies on {when(dispute.deadline)}",
+            f"The dispute on {_what(s)} is not answered yet. {_default_words(s, dispute)} Add your "
+            "evidence, answer it or settle it with the other party before then.",
             url=s.dispute_url(dispute),
             action="Open the dispute",
             required=True,

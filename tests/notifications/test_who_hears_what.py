@@ -183,7 +183,7 @@ def test_a_payee_hears_only_of_the_money_of_their_own_stage(seller, buyer):
 # -- disputes ------------------------------------------------------------------------------------
 
 
-def test_a_dispute_opened_asks_the_other_party_to_answer_with_the_default_outcome(
+def test_a_dispute_opened_asks_the_other_party_to_answer_with_the_openers_request(
     paid, in_review, seller, buyer
 ):
     dispute = services.dispute_open(escrow=paid, milestone=in_review, by=buyer, reason="Not as agreed")
@@ -196,8 +196,9 @@ def test_a_dispute_opened_asks_the_other_party_to_answer_with_the_default_outcom
     )
     assert "Not as agreed" in to_seller.body_text
     assert (
-        f"If it is not resolved by {deadline}, the default outcome applies: 150.00 USD goes to Sam Seller "
-        "and 150.00 USD back to Bea Buyer." in to_seller.body_text
+        f"If the seller has not answered by {deadline}, the buyer's request applies: 150.00 USD goes to "
+        "Sam Seller and 150.00 USD back to Bea Buyer. If they contest, an administrator decides."
+        in to_seller.body_text
     )
     assert to_seller.action_required and not to_buyer.action_required
     assert to_buyer.subject == "Your dispute on Stage 1 of “Website build” is open"
@@ -205,14 +206,17 @@ def test_a_dispute_opened_asks_the_other_party_to_answer_with_the_default_outcom
     assert to_seller.category == Category.DISPUTES
 
 
-def test_a_contested_dispute_tells_both_with_the_deadline(paid, in_review, seller, buyer):
+def test_a_contested_dispute_tells_both_that_an_administrator_decides(paid, in_review, seller, buyer):
     dispute = services.dispute_open(escrow=paid, milestone=in_review, by=buyer, reason="Broken")
     services.dispute_answer(dispute=dispute, by=seller, answer="contest", text="It works")
     notices = told("dispute.answered")
     assert set(notices) == {seller.email, buyer.email}
     assert notices[buyer.email].subject == "Sam Seller contested your dispute on Stage 1 of “Website build”"
     assert "It works" in notices[buyer.email].body_text
-    assert when(dispute.deadline) in notices[seller.email].body_text
+    for notice in notices.values():
+        assert "An administrator will decide; nothing moves by itself meanwhile." in notice.body_text
+        # The deadline no longer applies: nobody is told of a request that would apply then.
+        assert when(dispute.deadline) not in notice.body_text and "request applies" not in notice.body_text
 
 
 def test_a_resolution_tells_both_parties_and_not_the_administrator(
@@ -241,7 +245,7 @@ def test_the_default_outcome_at_the_deadline_says_so(paid, in_review, seller, bu
     services.dispute_apply_default(dispute=refresh(dispute))
     notice = told("dispute.resolved")[buyer.email]
     assert notice.body_text.startswith(
-        "The deadline passed without a decision, so the default outcome applied"
+        "The buyer did not answer by the deadline, so the seller's request applied"
     )
 
 
@@ -261,7 +265,7 @@ def test_the_dispute_deadline_reminder_tells_both_the_default_outcome_and_when(
     notices = told("dispute.deadline_reminder_sent")
     assert set(notices) == {seller.email, buyer.email}
     assert notices[seller.email].subject == (
-        f"Dispute on Stage 1 of “Website build”: the default outcome applies on {when(deadline)}"
+        f"Dispute on Stage 1 of “Website build”: the buyer's request applies on {when(deadline)}"
     )
     assert "150.00 USD goes to Sam Seller and 150.00 USD back to Bea Buyer" in notices[seller.email].body_text
 

@@ -1042,10 +1042,17 @@ class EscrowServices(RuleBasedStateMachine):
                 figures.add(SECTION, "disputes withdrawn")
         elif how == "deadline":
             Dispute.objects.filter(pk=dispute.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+            contested = Dispute.objects.get(pk=dispute.pk).status == DisputeStatus.ANSWERED
             applied = self.attempt(
                 "dispute_apply_default", lambda: services.dispute_apply_default(dispute=dispute)
             )
-            assert applied is not None, "a live dispute past its deadline was not defaulted"
+            if contested:
+                # A contested dispute waits for an arbiter, past its deadline too.
+                assert applied is None, "a contested dispute got the opener's request"
+                assert Dispute.objects.get(pk=dispute.pk).status == DisputeStatus.ANSWERED
+                figures.add(SECTION, "contested disputes left to the arbiter at their deadline")
+                return
+            assert applied is not None, "an unanswered dispute past its deadline was not defaulted"
             figures.add(SECTION, f"disputes resolved by default: {applied.outcome}")
         else:
             self._resolve(dispute, "admin", how, share)

@@ -500,7 +500,7 @@ def test_a_dispute_gets_its_default_outcome_at_its_deadline(seller, buyer):
         assert services.dispute_apply_default(dispute=dispute) is not None
     settled = refresh(dispute)
     assert settled.status == DisputeStatus.RESOLVED
-    assert settled.resolution_note == "Resolution deadline passed: the default outcome applied"
+    assert settled.resolution_note == "The seller did not answer by the deadline: the buyer's request applied"
     assert Milestone.objects.get(pk=milestones(escrow)[1].pk).status != MilestoneStatus.DISPUTED
 
 

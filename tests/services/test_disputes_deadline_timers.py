@@ -1,7 +1,8 @@
 """The two clock-driven steps of a dispute, at their edges: a reminder is due from
 ESCROW_DISPUTE_REMINDER_BEFORE before the deadline until the deadline itself (not at it), once per
-dispute, with the default outcome in its event; the default outcome is due from the deadline on.
-Only unresolved disputes (open or answered) are picked."""
+dispute, with the opener's request in its event; the request is due from the deadline on. Only
+disputes nobody answered are picked: a contested one waits for an arbiter, and a settled or
+withdrawn one is over."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -99,17 +100,23 @@ def test_the_reminder_is_due_a_second_before_the_deadline_and_at_the_window_star
         assert services.dispute_deadline_remind(dispute=other) is not None
 
 
-def test_a_settled_or_withdrawn_dispute_is_neither_reminded_nor_defaulted(funded, seller, buyer, admin_user):
+def test_a_settled_withdrawn_or_contested_dispute_is_neither_reminded_nor_defaulted(
+    funded, seller, buyer, admin_user
+):
     withdrawn = open_with_deadline(funded, 0, buyer, NOW + SECOND)
     services.dispute_withdraw(dispute=withdrawn, by=buyer)
     resolved = open_with_deadline(funded, 1, buyer, NOW + SECOND)
     services.dispute_resolve(dispute=resolved, by=admin_user, outcome="refund")
-    answered = open_with_deadline(funded, 2, buyer, NOW + SECOND)
-    services.dispute_answer(dispute=answered, by=seller, answer="contest")
-    assert list(services.disputes_reminder_due(NOW)) == [refresh(answered)]
+    contested = open_with_deadline(funded, 2, buyer, NOW + SECOND)
+    services.dispute_answer(dispute=contested, by=seller, answer="contest")
+    assert list(services.disputes_reminder_due(NOW)) == []
     with at(NOW):
-        assert services.dispute_deadline_remind(dispute=withdrawn) is None
-    assert list(services.disputes_due(NOW + SECOND)) == [refresh(answered)]
+        for dispute in (withdrawn, contested):
+            assert services.dispute_deadline_remind(dispute=dispute) is None
+    assert list(services.disputes_due(NOW + SECOND)) == []
+    with at(NOW + SECOND):
+        assert services.dispute_apply_default(dispute=contested) is None
+    assert refresh(contested).status == "ANSWERED"
 
 
 def test_the_default_outcome_is_due_from_the_deadline_on(funded, buyer):

@@ -151,7 +151,7 @@ def test_the_default_outcome_closes_a_whole_escrow_dispute_as_the_system(
         "outcome": outcome,
         "sellerAmount": seller_amount,
         "buyerAmount": buyer_amount,
-        "note": "Resolution deadline passed: the default outcome applied",
+        "note": "The seller did not answer by the deadline: the buyer's request applied",
     }
     resolved = refresh(dispute)
     assert (resolved.resolved_by, resolved.resolved_at) == (None, deadline)

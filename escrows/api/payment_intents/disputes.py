@@ -180,8 +180,9 @@ class EscrowDisputes(IntentAPIView):
         description=(
             "The buyer or the seller disputes one milestone (milestone escrows: milestoneId is "
             "required) or the whole of a standard escrow. Only the disputed amount is frozen. "
-            "defaultOutcome (release, refund or split, with both amounts for a split) applies if "
-            "the dispute is still unresolved at its deadline; without it the platform default applies."
+            "defaultOutcome is what the opener asks for (release, refund or split, with both amounts "
+            "for a split; without it the platform default). It applies at the deadline only if the "
+            "other party has not answered: a contested dispute goes to an arbiter (staff)."
         ),
     )
     def post(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
