@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BigIntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -14,6 +14,7 @@ from core.errors import NotFound
 
 from . import timeline
 from .models import (
+    ACTIVE_DISPUTE_STATUSES,
     AccountKind,
     CancellationProposal,
     CancellationStatus,
@@ -663,3 +664,15 @@ def with_review_clock(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
         .values("review_deadline")[:1]
     )
     return qs.annotate(next_review_deadline=Subquery(deadline))
+
+
+def under_dispute() -> Exists:
+    """The escrow or one of its stages is under a live dispute, as an expression on escrows. A
+    milestone escrow stays OPENED while one stage is frozen, yet a person sees it as Disputed
+    and finds it under that filter (filters.EscrowFilter)."""
+    return Exists(Dispute.objects.filter(escrow=OuterRef("pk"), status__in=ACTIVE_DISPUTE_STATUSES))
+
+
+def with_dispute_state(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
+    """Annotate `under_dispute` (above) for a list to show."""
+    return qs.annotate(under_dispute=under_dispute())
