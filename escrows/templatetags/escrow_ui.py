@@ -1,8 +1,11 @@
 """Presentation helpers for templates: money in its currency, status badges, event wording."""
 
+from datetime import timedelta
 from typing import Any
 
 from django import template
+from django.conf import settings
+from django.template.defaultfilters import pluralize
 
 from escrows import timeline
 from escrows.money import format_money
@@ -80,3 +83,23 @@ def invited_row(tab: str, escrow: Any) -> bool:
     """A Buying row waiting for the viewer's payment by their email (no buyer account on it yet):
     it links to the payment page, the escrow page being for its parties."""
     return tab == "buying" and escrow.buyer_id is None
+
+
+@register.filter
+def period(value: timedelta | None) -> str:
+    """A period in words: "14 days", "1 day", "12 hours"."""
+    if value is None:
+        return ""
+    if value.days and not value.seconds:
+        return f"{value.days} day{pluralize(value.days)}"
+    hours = int(value.total_seconds() // 3600)
+    if hours and not value.total_seconds() % 3600:
+        return f"{hours} hour{pluralize(hours)}"
+    minutes = max(1, int(value.total_seconds() // 60))
+    return f"{minutes} minute{pluralize(minutes)}"
+
+
+@register.simple_tag
+def review_extension() -> timedelta:
+    """How much longer a buyer may ask to review a delivered stage (once)."""
+    return settings.ESCROW_REVIEW_EXTENSION

@@ -11,11 +11,12 @@ from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError, NotFound
 
 from .. import selectors, services
+from ..confirmations import cancellation_accept_confirmation
 from ..forms import CancellationForm
 from ..models import CancellationProposal, Escrow
 from ..money import format_money
-from .common import back_to_escrow, escrow_or_404, run_service
-from .refunds import refund_actions_for, refund_destination
+from .common import back_to_escrow, confirmation_page, escrow_or_404, run_service
+from .refunds import refund_actions_for
 
 
 def _proposal_or_404(escrow: Escrow, proposal_id: str) -> CancellationProposal:
@@ -80,16 +81,7 @@ def cancellation_accept(request: AuthenticatedHttpRequest, public_id: str, propo
     if not actions.can_answer_proposal or actions.proposal != proposal:
         messages.error(request, "This cancellation proposal cannot be accepted by you right now.")
         return back_to_escrow(escrow)
-    return render(
-        request,
-        "escrows/cancellation_accept.html",
-        {
-            "escrow": escrow,
-            "proposal": proposal,
-            "role": actions.role,
-            "refund_to": refund_destination(escrow, actions.role),
-        },
-    )
+    return confirmation_page(request, cancellation_accept_confirmation(escrow, proposal, actions.role))
 
 
 @login_required

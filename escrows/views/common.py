@@ -1,5 +1,5 @@
 """What every page shares: the escrow resolved for the viewer (404 for anyone else), a service
-call reported as a flash message, and the POST-only escrow action."""
+call reported as a flash message, the POST-only escrow action and the confirmation page."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -8,10 +8,11 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.types import AuthenticatedHttpRequest
+from core.confirmations import Confirmation
 from core.errors import EscrowError, NotFound
 
 from .. import selectors
@@ -50,3 +51,8 @@ def escrow_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 
 def back_to_escrow(escrow: Escrow) -> HttpResponse:
     return redirect("escrow_detail", public_id=escrow.public_id)
+
+
+def confirmation_page(request: HttpRequest, confirmation: Confirmation, *, status: int = 200) -> HttpResponse:
+    """An irreversible action's confirmation as its own page (templates/confirm.html)."""
+    return render(request, "confirm.html", {"confirmation": confirmation}, status=status)

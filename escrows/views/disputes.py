@@ -9,17 +9,26 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.types import AuthenticatedHttpRequest
-from core.errors import EscrowError, NotFound, page_message
+from core.errors import EscrowError, InvalidRequest, NotFound, page_message
 
 from .. import selectors, services
+from ..confirmations import (
+    dispute_accept_confirmation,
+    dispute_open_confirmation,
+    dispute_resolve_confirmation,
+    dispute_what_happens,
+    dispute_withdraw_confirmation,
+)
 from ..forms import AnswerForm, DisputeOpenForm, EvidenceFields, ResolveForm
 from ..models import Dispute, DisputeAnswer, DisputeOutcome, DisputeStatus, Escrow
 from ..money import format_minor, format_money, to_minor
 from ..permissions import escrow_actions
-from .common import escrow_or_404
+from ..services import EvidenceInput
+from .common import confirmation_page, escrow_or_404
 
 
 def _escrow_for_viewer(request: HttpRequest, public_id: str) -> Escrow:
@@ -67,10 +76,25 @@ def _too_big(request: HttpRequest) -> bool:
 # -- open -------------------------------------------------------------------------------------
 
 
+# A service's field names (the API's) as this form names them; None: about the whole form.
+_OPEN_FIELDS = {
+    "reason": "reason",
+    "text": "evidence_text",
+    "url": "evidence_url",
+    "outcome": "default_outcome",
+    "sellerAmount": "default_seller_amount",
+    "buyerAmount": "default_buyer_amount",
+    "default_seller_amount": "default_seller_amount",
+    "default_buyer_amount": "default_buyer_amount",
+}
+
+
 @login_required
 def escrow_dispute(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """GET: the form (one milestone of a milestone escrow, or the whole standard escrow).
-    POST: open the dispute, then show it."""
+    POST: check it and show what opening does, in money (a confirmation page carrying what was
+    typed). POST confirmed: open the dispute, then show it. Any refusal shows the form again
+    with everything typed and the reason on its field."""
     escrow = escrow_or_404(request, public_id)
     if request.method == "POST" and _too_big(request):
         return redirect("escrow_detail", public_id=escrow.public_id)
@@ -82,37 +106,77 @@ def escrow_dispute(request: AuthenticatedHttpRequest, public_id: str) -> HttpRes
         milestone = actions.disputable[0] if len(actions.disputable) == 1 else None
     form = DisputeOpenForm(
         request.POST or None,
-        request.FILES or None,
         initial={"milestone": chosen, "default_outcome": settings.ESCROW_DISPUTE_DEFAULT_OUTCOME},
     )
     if request.method == "POST":
-        if not form.is_valid():
-            return render(
-                request, "escrows/dispute.html", _open_context(escrow, actions, milestone, form), status=400
-            )
-        data = form.cleaned_data
-        try:
-            if chosen and milestone is None:
-                raise NotFound("Milestone not found")
-            dispute = services.dispute_open(
-                escrow=escrow,
-                by=request.user,
-                reason=data["reason"],
-                milestone=milestone,
-                evidence=form.evidence(),
-                default_outcome=data["default_outcome"] or None,
-                default_seller_amount=_minor(data["default_seller_amount"], escrow, "default_seller_amount"),
-                default_buyer_amount=_minor(data["default_buyer_amount"], escrow, "default_buyer_amount"),
-            )
-        except EscrowError as exc:
-            messages.error(request, page_message(exc, form))
-            return redirect("escrow_detail", public_id=escrow.public_id)
-        messages.success(
-            request,
-            f"Dispute opened. {format_money(dispute.amount, escrow.currency)} is frozen "
-            "until it is resolved.",
+        if form.is_valid() and request.POST.get("edit") != "1":
+            data = form.cleaned_data
+            try:
+                if chosen and milestone is None:
+                    raise NotFound("Milestone not found")
+                if escrow.is_milestone and milestone is None:
+                    raise InvalidRequest("Choose the milestone you dispute", field="milestone")
+                seller_amount = _minor(data["default_seller_amount"], escrow, "default_seller_amount")
+                buyer_amount = _minor(data["default_buyer_amount"], escrow, "default_buyer_amount")
+                outcome, amount, seller_part, buyer_part = services.dispute_request_amounts(
+                    escrow=escrow,
+                    milestone=milestone,
+                    outcome=data["default_outcome"] or None,
+                    seller_amount=seller_amount,
+                    buyer_amount=buyer_amount,
+                )
+                if request.POST.get("confirmed") != "1":
+                    return confirmation_page(
+                        request,
+                        dispute_open_confirmation(
+                            escrow,
+                            milestone,
+                            role=actions.role or "buyer",
+                            outcome=outcome,
+                            amount=amount,
+                            seller_part=seller_part,
+                            buyer_part=buyer_part,
+                            deadline=timezone.now() + settings.ESCROW_DISPUTE_RESOLUTION_PERIOD,
+                            fields=tuple(
+                                (name, str(data[name] or ""))
+                                for name in (
+                                    "reason",
+                                    "evidence_text",
+                                    "evidence_url",
+                                    "default_outcome",
+                                    "default_seller_amount",
+                                    "default_buyer_amount",
+                                )
+                            )
+                            + ((("milestone", milestone.public_id),) if milestone is not None else ()),
+                        ),
+                    )
+                dispute = services.dispute_open(
+                    escrow=escrow,
+                    by=request.user,
+                    reason=data["reason"],
+                    milestone=milestone,
+                    # Files are added on the dispute page once it is open: a confirmation page
+                    # cannot carry a chosen file.
+                    evidence=EvidenceInput(text=data["evidence_text"] or "", url=data["evidence_url"] or ""),
+                    default_outcome=outcome,
+                    default_seller_amount=seller_part,
+                    default_buyer_amount=buyer_part,
+                )
+            except EscrowError as exc:
+                name = _OPEN_FIELDS.get(exc.field or "")
+                form.add_error(name if name in form.fields else None, exc.for_person)
+            else:
+                messages.success(
+                    request,
+                    f"Dispute opened. {format_money(dispute.amount, escrow.currency)} is frozen "
+                    "until it is resolved. You can add files as evidence below.",
+                )
+                return _to_page(dispute)
+        status = 200 if request.POST.get("edit") == "1" else 400
+        return render(
+            request, "escrows/dispute.html", _open_context(escrow, actions, milestone, form), status=status
         )
-        return _to_page(dispute)
     if not (actions.can_dispute or actions.disputable):
         messages.error(request, "Nothing in this escrow can be disputed right now.")
         return redirect("escrow_detail", public_id=escrow.public_id)
@@ -120,11 +184,13 @@ def escrow_dispute(request: AuthenticatedHttpRequest, public_id: str) -> HttpRes
 
 
 def _open_context(escrow: Escrow, actions: Any, milestone: Any, form: forms.Form) -> dict[str, Any]:
+    role = actions.role or "buyer"
     return {
         "escrow": escrow,
         "milestone": milestone,
         "disputable": actions.disputable,
         "form": form,
+        "other_role": "seller" if role == "buyer" else "buyer",
         "deadline_days": settings.ESCROW_DISPUTE_RESOLUTION_PERIOD.days,
     }
 
@@ -156,6 +222,10 @@ def dispute_detail(request: AuthenticatedHttpRequest, public_id: str, dispute_id
             "accept_outcome": "refund to the buyer"
             if dispute.opener_role == "buyer"
             else "release to the seller",
+            "what_happens": dispute_what_happens(dispute, escrow) if active else "",
+            "withdraw": dispute_withdraw_confirmation(escrow, dispute)
+            if active and role == dispute.opener_role
+            else None,
         },
     )
 
@@ -192,21 +262,7 @@ def dispute_answer(request: AuthenticatedHttpRequest, public_id: str, dispute_id
         return _to_page(dispute)
     answer, text = form.cleaned_data["answer"], form.cleaned_data["text"]
     if answer == DisputeAnswer.ACCEPT and request.POST.get("confirmed") != "1":
-        opener_wins = "buyer" if dispute.opener_role == "buyer" else "seller"
-        return render(
-            request,
-            "escrows/dispute_confirm.html",
-            {
-                "escrow": escrow,
-                "dispute": dispute,
-                "title": f"Accept the claim and send {format_money(dispute.amount, escrow.currency)} "
-                f"to the {opener_wins}?",
-                "body": "This settles the dispute at once and cannot be undone.",
-                "action": "dispute_answer",
-                "fields": {"answer": answer, "text": text},
-                "button": "Accept and settle",
-            },
-        )
+        return confirmation_page(request, dispute_accept_confirmation(escrow, dispute, text))
     try:
         services.dispute_answer(dispute=dispute, by=request.user, answer=answer, text=text)
     except EscrowError as exc:
@@ -222,10 +278,15 @@ def dispute_answer(request: AuthenticatedHttpRequest, public_id: str, dispute_id
 
 
 @login_required
-@require_POST
 def dispute_withdraw(request: AuthenticatedHttpRequest, public_id: str, dispute_id: str) -> HttpResponse:
+    """GET: the confirmation page. POST: withdraw; the frozen amount is free again."""
     escrow = escrow_or_404(request, public_id)
     dispute = _dispute(escrow, dispute_id)
+    if request.method != "POST":
+        if not (dispute.is_active and escrow.party_role(request.user) == dispute.opener_role):
+            messages.error(request, "This dispute cannot be withdrawn by you now.")
+            return _to_page(dispute)
+        return confirmation_page(request, dispute_withdraw_confirmation(escrow, dispute))
     try:
         services.dispute_withdraw(dispute=dispute, by=request.user)
     except EscrowError as exc:
@@ -300,24 +361,18 @@ def dispute_resolve(request: AuthenticatedHttpRequest, public_id: str, dispute_i
         except EscrowError as exc:
             error = page_message(exc, form)
         else:
-            return render(
+            return confirmation_page(
                 request,
-                "escrows/dispute_confirm.html",
-                {
-                    "escrow": escrow,
-                    "dispute": dispute,
-                    "title": f"{format_money(seller_gets, escrow.currency)} to the seller, "
-                    f"{format_money(buyer_gets, escrow.currency)} to the buyer?",
-                    "body": "This resolves the dispute and moves the money at once.",
-                    "action": "dispute_resolve",
-                    "fields": {
-                        "outcome": data["outcome"],
-                        "seller_amount": data["seller_amount"],
-                        "buyer_amount": data["buyer_amount"],
-                        "note": data["note"],
-                    },
-                    "button": "Resolve",
-                },
+                dispute_resolve_confirmation(
+                    escrow,
+                    dispute,
+                    seller_part=seller_gets,
+                    buyer_part=buyer_gets,
+                    fields=tuple(
+                        (name, str(data[name] or ""))
+                        for name in ("outcome", "seller_amount", "buyer_amount", "note")
+                    ),
+                ),
             )
     return render(
         request,

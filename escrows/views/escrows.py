@@ -16,6 +16,7 @@ from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from .. import selectors, services
+from ..confirmations import escrow_cancel_confirmation, escrow_refund_confirmation, release_confirmation
 from ..forms import (
     DeliverForm,
     EscrowForm,
@@ -29,8 +30,8 @@ from ..models import INVITATION_EVENT_KINDS, Escrow, MilestoneStatus
 from ..money import EscrowTooLarge, fee_for, format_money, normalize_currency, to_minor
 from ..permissions import escrow_actions, invitation_resend_refusal
 from ..timeline import closing_words, timeline_entries
-from .common import escrow_action, escrow_or_404, run_service
-from .refunds import refunds_context
+from .common import confirmation_page, escrow_action, escrow_or_404, run_service
+from .refunds import refund_panel_confirmations, refunds_context
 
 
 def _escrow_form_page(request: AuthenticatedHttpRequest, escrow: Escrow | None) -> HttpResponse:
@@ -184,6 +185,14 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
     events = list(selectors.events_of(escrow))
     kinds = {e.kind for e in events}
     money_story = closing_words(escrow, released=summary.released, refunded=summary.refunded)
+    refunds = refunds_context(request, escrow, milestones, kinds=kinds)
+    # The dialogs of the actions this viewer is offered: the same words as their pages.
+    confirmations = {
+        "release": release_confirmation(escrow, actions.releasable) if actions.releasable else None,
+        "cancel": escrow_cancel_confirmation(escrow, actions.role) if actions.can_cancel else None,
+        "refund": escrow_refund_confirmation(escrow, milestones) if actions.can_refund else None,
+        **refund_panel_confirmations(escrow, milestones, refunds["refunds"]),
+    }
     return render(
         request,
         "escrows/escrow_detail.html",
@@ -199,7 +208,9 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
             "pay_url": request.build_absolute_uri(reverse("pay", args=[escrow.payment_token])),
             "deliver_form": DeliverForm(),
             "disputes": list(selectors.disputes_of(escrow)) if "dispute.opened" in kinds else [],
-            **refunds_context(request, escrow, milestones, kinds=kinds),
+            **refunds,
+            "confirmations": confirmations,
+            "dialogs": [c for c in confirmations.values() if c is not None],
             "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
             "invitation_refusal": invitation_resend_refusal(
                 escrow, request.user, [e.created_at for e in events if e.kind in INVITATION_EVENT_KINDS]
@@ -208,10 +219,20 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
     )
 
 
-@escrow_action
-def escrow_cancel(request: AuthenticatedHttpRequest, escrow: Escrow) -> HttpResponse:
-    run_service(request, lambda: services.escrow_cancel(escrow=escrow, by=request.user), "Escrow cancelled.")
-    return redirect("escrow_detail", public_id=escrow.public_id)
+@login_required
+def escrow_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """GET: the confirmation page (it works without JavaScript). POST: cancel."""
+    escrow = escrow_or_404(request, public_id)
+    if request.method == "POST":
+        run_service(
+            request, lambda: services.escrow_cancel(escrow=escrow, by=request.user), "Escrow cancelled."
+        )
+        return redirect("escrow_detail", public_id=escrow.public_id)
+    actions = escrow_actions(escrow, selectors.milestones_of(escrow), request.user)
+    if not actions.can_cancel:
+        messages.error(request, "This escrow cannot be cancelled by you now.")
+        return redirect("escrow_detail", public_id=escrow.public_id)
+    return confirmation_page(request, escrow_cancel_confirmation(escrow, actions.role))
 
 
 @escrow_action

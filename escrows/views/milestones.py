@@ -11,11 +11,12 @@ from accounts.types import AuthenticatedHttpRequest
 from core.errors import NotFound
 
 from .. import selectors, services
+from ..confirmations import payee_name, release_confirmation, review_extend_confirmation
 from ..forms import DeliverForm
 from ..models import Escrow, Milestone
 from ..money import format_money
 from ..permissions import escrow_actions
-from .common import escrow_or_404, run_service
+from .common import confirmation_page, escrow_or_404, run_service
 
 
 def _milestone_or_404(escrow: Escrow, milestone_id: str) -> Milestone:
@@ -25,14 +26,10 @@ def _milestone_or_404(escrow: Escrow, milestone_id: str) -> Milestone:
         raise Http404("Milestone not found") from None
 
 
-def _payee_name(escrow: Escrow, milestone: Milestone) -> str:
-    payee = milestone.payee or escrow.seller
-    return payee.display_name
-
-
 @login_required
 def milestone_release(request: AuthenticatedHttpRequest, public_id: str, milestone_id: str) -> HttpResponse:
-    """GET: the confirmation step ("Release 300.00 USD to …?"). POST: release."""
+    """GET: the confirmation step ("Release 300.00 USD to …?"; a stage not marked delivered
+    says so). POST: release."""
     escrow = escrow_or_404(request, public_id)
     milestone = _milestone_or_404(escrow, milestone_id)
     if request.method == "POST":
@@ -40,18 +37,14 @@ def milestone_release(request: AuthenticatedHttpRequest, public_id: str, milesto
         run_service(
             request,
             lambda: services.milestone_release(milestone=milestone, by=request.user),
-            f"Released {amount} to {_payee_name(escrow, milestone)}.",
+            f"Released {amount} to {payee_name(escrow, milestone)}.",
         )
         return redirect("escrow_detail", public_id=escrow.public_id)
     actions = escrow_actions(escrow, selectors.milestones_of(escrow), request.user)
     if actions.releasable is None or actions.releasable.pk != milestone.pk:
         messages.error(request, "This stage cannot be released by you right now.")
         return redirect("escrow_detail", public_id=escrow.public_id)
-    return render(
-        request,
-        "escrows/release_confirm.html",
-        {"escrow": escrow, "milestone": milestone, "payee": _payee_name(escrow, milestone)},
-    )
+    return confirmation_page(request, release_confirmation(escrow, milestone))
 
 
 @login_required
@@ -101,13 +94,6 @@ def milestone_extend_review(
         return redirect("escrow_detail", public_id=escrow.public_id)
     deadline = milestone.review_ends_at  # the service extends from here too
     assert deadline is not None  # an extendable review has a running clock
-    return render(
-        request,
-        "escrows/extend_review_confirm.html",
-        {
-            "escrow": escrow,
-            "milestone": milestone,
-            "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
-            "new_deadline": deadline + settings.ESCROW_REVIEW_EXTENSION,
-        },
+    return confirmation_page(
+        request, review_extend_confirmation(escrow, milestone, deadline + settings.ESCROW_REVIEW_EXTENSION)
     )

@@ -11,14 +11,22 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from accounts.types import AuthenticatedHttpRequest
+from core.confirmations import Confirmation
 from core.errors import EscrowError, NotFound
 
 from .. import selectors, services
+from ..confirmations import (
+    cancellation_accept_confirmation,
+    escrow_refund_confirmation,
+    milestones_refund_confirmation,
+    refund_destination,
+    refund_request_accept_confirmation,
+)
 from ..forms import DeclineForm, MilestoneRefundForm, RefundRequestForm
-from ..models import Escrow, FundingSource, Milestone, RefundRequest
+from ..models import Escrow, Milestone, RefundRequest
 from ..money import format_money
-from ..permissions import RefundActions, refund_actions
-from .common import back_to_escrow, escrow_action, escrow_or_404, run_service
+from ..permissions import RefundActions, escrow_actions, refund_actions
+from .common import back_to_escrow, confirmation_page, escrow_or_404, run_service
 
 
 def refund_actions_for(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> RefundActions:
@@ -30,14 +38,6 @@ def refund_actions_for(request: HttpRequest, escrow: Escrow, milestones: list[Mi
         refund_request=selectors.open_refund_request(escrow),
         proposal=selectors.open_cancellation_proposal(escrow),
     )
-
-
-def refund_destination(escrow: Escrow, role: str | None) -> str:
-    """Where a refund to the buyer lands, in words for this viewer."""
-    payment = getattr(escrow, "payment", None)
-    if payment is not None and payment.source == FundingSource.CARD:
-        return "your card" if role == "buyer" else "the buyer's card"
-    return "your balance" if role == "buyer" else "the buyer's balance"
 
 
 def refunds_context(
@@ -63,6 +63,20 @@ def refunds_context(
         "refund_to": refund_destination(escrow, actions.role) if escrow.funded_at else "",
         # Its own ids: the escrow page also has the dispute form's "reason".
         "decline_form": DeclineForm(auto_id="decline_%s"),
+    }
+
+
+def refund_panel_confirmations(
+    escrow: Escrow, milestones: list[Milestone], actions: RefundActions
+) -> dict[str, Confirmation | None]:
+    """The refunds panel's dialogs: accepting a refund request or a cancellation proposal."""
+    return {
+        "accept_refund": refund_request_accept_confirmation(escrow, actions.refund_request, milestones)
+        if actions.can_answer_refund_request and actions.refund_request is not None
+        else None,
+        "accept_cancellation": cancellation_accept_confirmation(escrow, actions.proposal, actions.role)
+        if actions.can_answer_proposal and actions.proposal is not None
+        else None,
     }
 
 
@@ -102,29 +116,29 @@ def milestones_refund(request: AuthenticatedHttpRequest, public_id: str) -> Http
                 f"Refunded {format_money(amount, escrow.currency)} to {refund_to}.",
             )
             return back_to_escrow(escrow)
-        return render(
-            request,
-            "escrows/refund_confirm.html",
-            {
-                "escrow": escrow,
-                "form": form,
-                "chosen": chosen,
-                "amount": amount,
-                "refund_to": refund_to,
-                "closes": all(m.is_settled or m in chosen for m in milestones),
-            },
+        return confirmation_page(
+            request, milestones_refund_confirmation(escrow, milestones, chosen, form.cleaned_data["reason"])
         )
     return render(request, "escrows/refund_milestones.html", {"escrow": escrow, "form": form})
 
 
-@escrow_action
-def escrow_refund(request: AuthenticatedHttpRequest, escrow: Escrow) -> HttpResponse:
-    run_service(
-        request,
-        lambda: services.escrow_refund(escrow=escrow, by=request.user),
-        "Refunded everything not yet released to the buyer.",
-    )
-    return back_to_escrow(escrow)
+@login_required
+def escrow_refund(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """GET: the confirmation page with the amount and where it goes. POST: refund the rest."""
+    escrow = escrow_or_404(request, public_id)
+    milestones = selectors.milestones_of(escrow)
+    if request.method == "POST":
+        amount = format_money(escrow.held_amount(milestones), escrow.currency)
+        run_service(
+            request,
+            lambda: services.escrow_refund(escrow=escrow, by=request.user),
+            f"Refunded {amount} to {refund_destination(escrow, 'seller')}. The escrow is closed.",
+        )
+        return back_to_escrow(escrow)
+    if not escrow_actions(escrow, milestones, request.user).can_refund:
+        messages.error(request, "There is nothing you can refund on this escrow right now.")
+        return back_to_escrow(escrow)
+    return confirmation_page(request, escrow_refund_confirmation(escrow, milestones))
 
 
 # -- the buyer's refund request ---------------------------------------------------------------
@@ -172,21 +186,12 @@ def refund_request_accept(request: AuthenticatedHttpRequest, public_id: str, req
             f"Refund request accepted: {amount} refunded to {refund_destination(escrow, 'seller')}.",
         )
         return back_to_escrow(escrow)
-    actions = refund_actions_for(request, escrow, selectors.milestones_of(escrow))
+    milestones = selectors.milestones_of(escrow)
+    actions = refund_actions_for(request, escrow, milestones)
     if not actions.can_answer_refund_request or actions.refund_request != refund_request:
         messages.error(request, "This refund request cannot be accepted by you right now.")
         return back_to_escrow(escrow)
-    by_id = {m.public_id: m for m in selectors.milestones_of(escrow)}
-    return render(
-        request,
-        "escrows/refund_request_accept.html",
-        {
-            "escrow": escrow,
-            "refund_request": refund_request,
-            "chosen": [by_id[i] for i in refund_request.milestone_ids if i in by_id],
-            "refund_to": refund_destination(escrow, "seller"),
-        },
-    )
+    return confirmation_page(request, refund_request_accept_confirmation(escrow, refund_request, milestones))
 
 
 @login_required

@@ -2,25 +2,7 @@
 (function () {
   "use strict";
 
-  // Confirmation dialogs: a link with data-dialog opens the <dialog>; without JS it goes to
-  // the confirmation page instead.
   document.addEventListener("click", function (event) {
-    var opener = event.target.closest("[data-dialog]");
-    if (opener) {
-      var dialog = document.getElementById(opener.dataset.dialog);
-      if (dialog && typeof dialog.showModal === "function") {
-        event.preventDefault();
-        dialog.showModal();
-        var submit = dialog.querySelector("button[type=submit]");
-        if (submit) submit.focus();
-      }
-      return;
-    }
-    var closer = event.target.closest("[data-close-dialog]");
-    if (closer) {
-      closer.closest("dialog").close();
-      return;
-    }
     var copy = event.target.closest("[data-copy]");
     if (copy) {
       var field = document.querySelector(copy.dataset.copy);
@@ -38,13 +20,8 @@
     if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
   });
 
-  // Simple yes/no for non-money actions (cancel, refund).
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
-      event.preventDefault();
-      return;
-    }
     // One click, one submission: money forms must not be sent twice.
     var button = form.querySelector("button[type=submit]:not([name])");
     if (button && !form.hasAttribute("hx-get")) {

@@ -1,10 +1,10 @@
 """A milestone dispute in a real browser: the buyer disputes the second stage with a written
-note and a file; the seller contests; the other stages stay releasable; staff split the frozen
-amount from the staff page (a wrong sum is refused first, then a confirmation); both parties
-see the outcome, and the evidence record shows the file's SHA-256."""
+note, confirms what opening it does, then adds a file on the dispute page; the seller contests;
+the other stages stay releasable; staff split the frozen amount from the staff page (a wrong sum
+is refused first, then a confirmation); both parties see the outcome, and the evidence record
+shows the file's SHA-256."""
 
 import hashlib
-import re
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -36,18 +36,29 @@ def test_buyer_disputes_a_stage_seller_contests_staff_splits(
     staff = browser.new_context(viewport=DESKTOP).new_page()
     escrow_url = f"{site}/escrows/{escrow.public_id}/"
 
-    # -- buyer opens a dispute on stage 2 with a note and a file -----------------------------
+    # -- buyer opens a dispute on stage 2 with a note, confirms, then adds a file --------------
     log_in(buyer, site, "dsp-buyer@example.test")
     buyer.goto(escrow_url)
-    buyer.locator('[data-dispute-milestone="1"]').click()
-    expect(buyer.get_by_role("heading", name=re.compile("Dispute “Stage 1”"))).to_be_visible()
+    buyer.locator('[data-action="dispute-stage"]').click()
+    expect(buyer.get_by_role("heading", name="Dispute a milestone")).to_be_visible()
+    buyer.get_by_label("Stage 1 · 500.00 USD").check()
     buyer.get_by_label("What went wrong?").fill("The checkout page crashes on submit.")
     buyer.get_by_label("Evidence", exact=True).fill("Tried three times on staging.")
     buyer.get_by_label("Link (optional)").fill("https://staging.example.test/checkout")
-    buyer.get_by_label("File (optional)").set_input_files(str(evidence_file))
     shots(buyer, "dsp-01-open-dispute")
-    buyer.get_by_role("button", name="Open dispute").click()
+    buyer.get_by_role("button", name="Review and open").click()
+    expect(buyer.get_by_role("heading", level=1)).to_have_text(
+        "Open a dispute about stage 2, “Stage 1” and freeze 500.00 USD?"
+    )
+    expect(buyer.locator("main")).to_contain_text(
+        "You ask for: 250.00 USD to the seller and 250.00 USD back to the buyer."
+    )
+    shots(buyer, "dsp-01b-open-dispute-confirm")
+    buyer.get_by_role("button", name="Open dispute and freeze 500.00 USD").click()
     expect(buyer.locator("[data-dispute-reason]")).to_have_text("The checkout page crashes on submit.")
+    buyer.get_by_text("Add evidence", exact=True).first.click()
+    buyer.get_by_label("File (optional)").set_input_files(str(evidence_file))
+    buyer.locator("[data-submit-evidence]").click()
     expect(buyer.locator("[data-sha256]")).to_have_text(digest)
     expect(buyer.locator("[data-deadline]")).to_be_visible()
     expect(buyer.locator("[data-default-outcome]")).to_contain_text("seller 250.00 USD, buyer 250.00 USD")

@@ -113,16 +113,22 @@ def test_seller_and_buyer_complete_a_three_stage_escrow(browser: Browser, site: 
 
     # -- buyer confirms every stage through the confirmation step --------------------------
     buyer.reload()
-    expect(buyer.get_by_text("Three logo concepts attached")).to_be_visible()
+    expect(buyer.locator(".proof").get_by_text("Three logo concepts attached")).to_be_visible()
     shots(buyer, "10-escrow-buyer-funded")
     buyer.set_viewport_size(PHONE)
     shots(buyer, "10-escrow-buyer-funded-phone")
     buyer.set_viewport_size(DESKTOP)
     for n, amount in enumerate(["300.00", "500.00", "200.00"], start=1):
-        buyer.get_by_role("button", name=f"Confirm & release {amount} USD").click()
+        if n == 1:  # delivered: the primary button
+            buyer.get_by_role("button", name=f"Confirm & release {amount} USD").click()
+            heading = f"Release {amount} USD to Sally Seller?"
+        else:  # never marked delivered: a secondary link, and the dialog says so
+            expect(buyer.get_by_role("button", name=f"Confirm & release {amount} USD")).to_have_count(0)
+            buyer.get_by_role("link", name=f"Release {amount} USD without delivery").click()
+            heading = f"Release {amount} USD to Sally Seller before delivery?"
         dialog = buyer.get_by_role("dialog")
         expect(dialog).to_be_visible()
-        expect(dialog.get_by_role("heading")).to_have_text(f"Release {amount} USD to Sally Seller?")
+        expect(dialog.get_by_role("heading")).to_have_text(heading)
         if n == 1:
             shots(buyer, "11-release-dialog")
             dialog.get_by_role("button", name="Not yet").click()

@@ -5,7 +5,8 @@
   again and releasable; the seller accepts the buyer's refund request through its confirmation
   page, which closes the escrow;
 - the buyer disputes a whole STANDARD escrow from its page and staff release it from the staff
-  resolution page; a dispute left past its deadline gets its default outcome from `process_due`;
+  resolution page (opening it asks first); a dispute nobody answered gets the buyer's request at
+  its deadline from `process_due`;
 - screenshots of the pages not captured elsewhere: login (and a failed login), signup with
   errors, the edit form of an unpaid escrow, API keys after creating one, webhooks, the balance
   page after a test top-up, and the admin's escrow page."""
@@ -108,16 +109,13 @@ def test_seller_accepts_a_dispute_buyer_withdraws_one_seller_accepts_a_refund_re
     expect(buyer.locator('[data-milestone="0"] [data-action="release"]')).to_have_count(0)
     buyer.locator('[data-milestone="0"] [data-milestone-dispute]').click()
     expect(buyer.get_by_role("heading", name="Dispute of “Stage 0”")).to_be_visible()
-    asked: list[str] = []
-
-    def accept_dialog(dialog) -> None:
-        asked.append(dialog.message)
-        dialog.accept()
-
-    buyer.once("dialog", accept_dialog)
+    # Withdrawing asks in a dialog on the page (the same words as its page without JavaScript).
     buyer.get_by_role("button", name="Withdraw dispute").click()
+    dialog = buyer.locator("dialog[open]")
+    expect(dialog.get_by_role("heading")).to_have_text("Withdraw this dispute?")
+    expect(dialog).to_contain_text("300.00 USD is no longer frozen")
+    dialog.get_by_role("button", name="Withdraw dispute").click()
     expect(buyer.locator(".flash").first).to_contain_text("Dispute withdrawn.")
-    assert asked == ["Withdraw this dispute? The frozen amount goes back to normal."]
     expect(buyer.locator(".head-side [data-status]")).to_have_text("Withdrawn")
     expect(buyer.get_by_role("button", name="Withdraw dispute")).to_have_count(0)
     shots(buyer, "52-dispute-withdrawn")
@@ -143,13 +141,14 @@ def test_seller_accepts_a_dispute_buyer_withdraws_one_seller_accepts_a_refund_re
     seller.goto(detail)
     expect(seller.get_by_text("The buyer asks for a refund of 200.00 USD")).to_be_visible()
     seller.get_by_role("button", name="Accept & refund 200.00 USD").click()
-    expect(seller.get_by_role("heading", name="Refund 200.00 USD to the buyer's balance?")).to_be_visible()
-    expect(seller.get_by_text("We found another shop for the last part")).to_be_visible()
-    expect(seller.get_by_text("Stage 3 · Stage 2 · 200.00 USD")).to_be_visible()
+    dialog = seller.locator("dialog[open]")  # the confirmation, asked in a dialog on the page
+    expect(dialog.get_by_role("heading", name="Refund 200.00 USD to the buyer's balance?")).to_be_visible()
+    expect(dialog.get_by_text("The buyer asks: We found another shop for the last part")).to_be_visible()
+    expect(dialog.get_by_text("Stage 3 · Stage 2 · 200.00 USD")).to_be_visible()
     shots(seller, "53-refund-request-accept-confirm")
     assert RefundRequest.objects.get().status == RefundRequestStatus.REQUESTED  # nothing moved yet
     assert wallet_balance(buyer_user, "USD") == 50_000
-    seller.get_by_role("button", name="Accept & refund 200.00 USD").click()
+    dialog.get_by_role("button", name="Accept & refund 200.00 USD").click()
     expect(seller.locator(".flash")).to_contain_text(
         "Refund request accepted: 200.00 USD refunded to the buyer's balance."
     )
@@ -173,7 +172,7 @@ def test_seller_accepts_a_dispute_buyer_withdraws_one_seller_accepts_a_refund_re
     assert_ledger_invariants()
 
 
-def test_staff_release_a_disputed_standard_escrow_and_a_lapsed_dispute_gets_its_default(
+def test_staff_release_a_disputed_standard_escrow_and_an_unanswered_dispute_gets_the_request(
     browser: Browser, site: str, shots
 ) -> None:
     seller_user = UserFactory(email="std-seller@example.test", first_name="Sam", last_name="Seller")
@@ -198,7 +197,11 @@ def test_staff_release_a_disputed_standard_escrow_and_a_lapsed_dispute_gets_its_
     buyer.get_by_label("What went wrong?").fill("The screen arrived cracked.")
     buyer.get_by_label("Evidence", exact=True).fill("Photos taken when unpacking.")
     shots(buyer, "60-standard-open-dispute")
-    buyer.get_by_role("button", name="Open dispute").click()
+    buyer.get_by_role("button", name="Review and open").click()
+    expect(
+        buyer.get_by_role("heading", name="Open a dispute about this escrow and freeze 800.00 USD?")
+    ).to_be_visible()
+    buyer.get_by_role("button", name="Open dispute and freeze 800.00 USD").click()
     expect(buyer.locator(".flash").first).to_contain_text(
         "Dispute opened. 800.00 USD is frozen until it is resolved."
     )
@@ -242,7 +245,7 @@ def test_staff_release_a_disputed_standard_escrow_and_a_lapsed_dispute_gets_its_
     assert wallet_balance(seller_user, "USD") == 80_000
     assert_ledger_invariants()
 
-    # -- a dispute nobody resolves: past its deadline, process_due applies the default split -----
+    # -- a dispute nobody answers: past its deadline, process_due applies the buyer's request ----
     logo = make_escrow(seller_user, parts=(30_000, 70_000), title="Logo pack", buyer=buyer_user)
     fund(logo, buyer_user)
     lapsed = services.dispute_open(
@@ -267,9 +270,12 @@ def test_staff_release_a_disputed_standard_escrow_and_a_lapsed_dispute_gets_its_
     shots(buyer, "63-default-outcome-escrow")
     buyer.locator("[data-disputes] a").click()
     expect(buyer.locator("[data-dispute-resolution]")).to_contain_text(
-        "Split between them: seller 150.00 USD, buyer 150.00 USD · default outcome after the deadline"
+        "Split between them: seller 150.00 USD, buyer 150.00 USD · "
+        "the buyer's request, unanswered by the deadline"
     )
-    expect(buyer.get_by_text("Resolution deadline passed: the default outcome applied")).to_be_visible()
+    expect(
+        buyer.get_by_text("The seller did not answer by the deadline: the buyer's request applied")
+    ).to_be_visible()
     shots(buyer, "64-default-outcome-dispute")
     assert refresh(lapsed).status == DisputeStatus.RESOLVED
     assert wallet_balance(seller_user, "USD") == 80_000 + 15_000

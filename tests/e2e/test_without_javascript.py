@@ -40,8 +40,13 @@ def test_create_pay_and_release_with_scripting_off(browser: Browser, site: str, 
     buyer.get_by_role("button", name="Pay 91.35 USD").click()
     expect(buyer.get_by_text("You are buying")).to_be_visible()
 
-    buyer.get_by_role("button", name="Confirm & release 30.00 USD").click()  # a link to a page
-    expect(buyer.get_by_role("heading", name="Release 30.00 USD to Nora Seller?")).to_be_visible()
+    # Not marked delivered yet: releasing is a secondary link to a page that says so.
+    expect(buyer.get_by_role("button", name="Confirm & release 30.00 USD")).to_have_count(0)
+    buyer.get_by_role("link", name="Release 30.00 USD without delivery").click()
+    expect(
+        buyer.get_by_role("heading", name="Release 30.00 USD to Nora Seller before delivery?")
+    ).to_be_visible()
+    expect(buyer.locator("[data-confirm-warning]")).to_contain_text("Nora Seller has not marked")
     shots(buyer, "20-nojs-release-confirm")
     buyer.get_by_role("button", name="Release 30.00 USD").click()
     expect(buyer.locator(".flash")).to_contain_text("Released 30.00 USD to Nora Seller")

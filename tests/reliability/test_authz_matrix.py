@@ -302,8 +302,16 @@ ENDPOINTS = [
     Endpoint("page cancel", "page", lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/cancel/"), 302, 302,
              funded=False),
     Endpoint("page refund", "page", lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/refund/"), 302, 302),
+    # No stage named: the form comes back (400) asking which one, with the reason kept.
     Endpoint("page dispute", "page",
-             lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/dispute/", {"reason": "late"}), 302, 302),
+             lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/dispute/", {"reason": "late"}), 400, 400),
+    # The confirmation pages: the party who may act sees it; the other is sent back to the escrow.
+    Endpoint("page cancel confirm", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/cancel/"),
+             200, 200, funded=False),
+    Endpoint("page refund confirm", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/refund/"),
+             200, 302),
+    Endpoint("page dispute withdraw confirm", "page",
+             lambda w, c: c.get(f"/escrows/{_dispute(w)}/withdraw/"), 302, 200, with_dispute=True),
     Endpoint("page deliver", "page",
              lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/milestones/{_first(w)}/deliver/",
                                  {"proof": "done"}), 302, 302),

@@ -36,7 +36,7 @@ def test_buyer_never_sees_seller_buttons(seller, buyer, buyer_client, seller_cli
     html = page(buyer_client, detail(escrow))
     for button in SELLER_BUTTONS:
         assert button not in html
-    assert 'data-action="release"' in html and 'data-action="dispute"' in html
+    assert 'data-action="release"' in html and 'data-action="dispute-stage"' in html
     seller_html = page(seller_client, detail(escrow))
     for button in BUYER_BUTTONS:
         assert button not in seller_html
@@ -200,16 +200,19 @@ def test_buyer_cannot_edit(seller, buyer, buyer_client):
 
 
 @pytest.mark.django_db
-def test_release_has_a_confirmation_step_then_releases(seller, buyer, buyer_client):
+def test_release_has_a_confirmation_step_then_releases(seller, buyer, buyer_client, seller_client):
     seller.first_name, seller.last_name = "Sam", "Seller"
     seller.save()
     escrow = make_escrow(seller)
     fund(escrow, buyer)
     first = milestones(escrow)[0]
+    seller_client.post(
+        reverse("milestone_deliver", args=[escrow.public_id, first.public_id]), {"proof": "Draft sent"}
+    )
     url = reverse("milestone_release", args=[escrow.public_id, first.public_id])
     html = page(buyer_client, url)
-    assert "Release 300.00 USD to Sam Seller?" in html
-    assert refresh(first).status == MilestoneStatus.PENDING  # the GET changed nothing
+    assert "Release 300.00 USD to Sam Seller?" in html and "data-confirm-warning" not in html
+    assert refresh(first).status == MilestoneStatus.COMPLETED  # the GET changed nothing
     response = buyer_client.post(url, follow=True)
     assert "Released 300.00 USD to Sam Seller." in response.content.decode()
     assert refresh(first).status == MilestoneStatus.RELEASED
@@ -247,7 +250,12 @@ def test_deliver_dispute_cancel_refund(seller, buyer, seller_client, buyer_clien
     assert "Draft sent" in page(buyer_client, detail(escrow))
     buyer_client.post(
         reverse("escrow_dispute", args=[escrow.public_id]),
-        {"milestone": first.public_id, "reason": "Wrong colours", "default_outcome": "split"},
+        {
+            "milestone": first.public_id,
+            "reason": "Wrong colours",
+            "default_outcome": "split",
+            "confirmed": "1",
+        },
     )
     assert refresh(first).status == MilestoneStatus.DISPUTED
     assert refresh(escrow).status == EscrowStatus.OPENED

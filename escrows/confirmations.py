@@ -1,0 +1,382 @@
+"""What each irreversible action on an escrow says before it acts: how much money goes where, in
+the currency ("Release 300.00 USD to Sam Seller?"). One function per action; the confirmation
+page and the dialog on the escrow page both draw what it returns (core.confirmations). Which
+actions a person is offered is escrows/permissions.py's answer; the amounts are the ones the
+services move (the model's held_amount, the dispute service's dry run), never recomputed here."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from core.confirmations import Confirmation
+
+from .models import (
+    CancellationProposal,
+    Dispute,
+    DisputeOutcome,
+    Escrow,
+    FundingSource,
+    Milestone,
+    MilestoneStatus,
+    RefundRequest,
+)
+from .money import format_money
+
+
+def _when(at: datetime) -> str:
+    """As the pages show times ("4 Dec 2026, 21:30")."""
+    return date_format(timezone.localtime(at), "j M Y, H:i")
+
+
+def _stage(milestone: Milestone) -> str:
+    return (
+        f"stage {milestone.index + 1}, “{milestone.title}”"
+        if milestone.title
+        else f"stage {milestone.index + 1}"
+    )
+
+
+def _stage_item(escrow: Escrow, milestone: Milestone) -> str:
+    title = f" · {milestone.title}" if milestone.title else ""
+    return f"Stage {milestone.index + 1}{title} · {format_money(milestone.amount, escrow.currency)}"
+
+
+def _back(escrow: Escrow) -> str:
+    return reverse("escrow_detail", args=[escrow.public_id])
+
+
+def refund_destination(escrow: Escrow, role: str | None) -> str:
+    """Where a refund to the buyer lands, in words for this viewer."""
+    payment = getattr(escrow, "payment", None)
+    if payment is not None and payment.source == FundingSource.CARD:
+        return "your card" if role == "buyer" else "the buyer's card"
+    return "your balance" if role == "buyer" else "the buyer's balance"
+
+
+def payee_name(escrow: Escrow, milestone: Milestone) -> str:
+    """Who a release of this stage pays: its own payee, else the seller."""
+    return (milestone.payee or escrow.seller).display_name
+
+
+# -- release ----------------------------------------------------------------------------------
+
+
+def release_confirmation(escrow: Escrow, milestone: Milestone) -> Confirmation:
+    """The buyer releases one stage. A stage the seller has not marked delivered may still be
+    released, and the confirmation says so plainly."""
+    amount = format_money(milestone.amount, escrow.currency)
+    payee = payee_name(escrow, milestone)
+    delivered = milestone.status == MilestoneStatus.COMPLETED
+    what = f"“{milestone.title}”" if milestone.title else "this stage"
+    lines = (
+        f"This confirms {what} is done. {amount} moves from escrow to {payee}'s balance and cannot "
+        "be taken back.",
+    )
+    warning = ""
+    if not delivered:
+        warning = (
+            f"{escrow.seller.display_name} has not marked {what} delivered. Release it only if you "
+            "have received the work anyway."
+        )
+    proof = []
+    if milestone.completion_proof:
+        proof.append(f"Delivery note: {milestone.completion_proof}")
+    if milestone.completion_proof_uri:
+        proof.append(f"Delivery link: {milestone.completion_proof_uri}")
+    return Confirmation(
+        kind="release",
+        key=f"release-{milestone.public_id}",
+        eyebrow=f"{escrow.title} · stage {milestone.index + 1}",
+        title=f"Release {amount} to {payee}{'' if delivered else ' before delivery'}?",
+        lines=lines,
+        items=tuple(proof),
+        warning=warning,
+        button=f"Release {amount}",
+        back_label="Not yet",
+        action_url=reverse("milestone_release", args=[escrow.public_id, milestone.public_id]),
+        back_url=_back(escrow),
+    )
+
+
+def review_extend_confirmation(escrow: Escrow, milestone: Milestone, new_deadline: datetime) -> Confirmation:
+    days = settings.ESCROW_REVIEW_EXTENSION.days
+    what = f"“{milestone.title}”" if milestone.title else "this stage"
+    now_ends = milestone.review_ends_at
+    return Confirmation(
+        kind="extend",
+        key=f"extend-{milestone.public_id}",
+        eyebrow=f"{escrow.title} · stage {milestone.index + 1}",
+        title=f"Extend your review of {what} by {days} days?",
+        lines=(
+            (f"It now releases automatically on {_when(now_ends)}. " if now_ends else "")
+            + f"After extending, {format_money(milestone.amount, escrow.currency)} releases on "
+            f"{_when(new_deadline)} unless you confirm or dispute it. You can extend only once.",
+        ),
+        button=f"Extend by {days} days",
+        back_label="Keep the deadline",
+        action_url=reverse("milestone_extend_review", args=[escrow.public_id, milestone.public_id]),
+        back_url=_back(escrow),
+    )
+
+
+# -- cancel and refund ------------------------------------------------------------------------
+
+
+def escrow_cancel_confirmation(escrow: Escrow, role: str | None) -> Confirmation:
+    """Cancelling an escrow nobody has paid: no money moves; the payment link stops working."""
+    total = format_money(escrow.total_charge, escrow.currency)
+    if role == "buyer":
+        lines = (
+            f"You have not paid, so no money moves. The seller's request for {total} closes and "
+            "its payment link stops working. This cannot be undone.",
+        )
+    else:
+        lines = (
+            f"Nobody has paid yet, so no money moves. The payment link for {total} stops working "
+            "and the buyer can no longer pay. This cannot be undone.",
+        )
+    return Confirmation(
+        kind="cancel",
+        key=f"cancel-{escrow.public_id}",
+        eyebrow=escrow.title,
+        title="Cancel this escrow?",
+        lines=lines,
+        button="Cancel escrow",
+        back_label="Keep the escrow",
+        action_url=reverse("escrow_cancel", args=[escrow.public_id]),
+        back_url=_back(escrow),
+    )
+
+
+def escrow_refund_confirmation(escrow: Escrow, milestones: Sequence[Milestone]) -> Confirmation:
+    """The seller gives back everything still held (services.escrow_refund): the escrow closes."""
+    held = escrow.held_amount(milestones)
+    amount = format_money(held, escrow.currency)
+    to = refund_destination(escrow, "seller")
+    released = [m for m in milestones if m.status == MilestoneStatus.RELEASED]
+    lines = [f"{amount} goes back to {to} now and cannot be taken back. This closes the escrow."]
+    if released:
+        paid = format_money(sum(m.amount for m in released), escrow.currency)
+        lines.append(f"What was already released ({paid}) stays yours.")
+    return Confirmation(
+        kind="refund",
+        key=f"refund-{escrow.public_id}",
+        eyebrow=escrow.title,
+        title=f"Refund {amount} to {to}?",
+        lines=tuple(lines),
+        items=tuple(_stage_item(escrow, m) for m in milestones if not m.is_settled),
+        button=f"Refund {amount}",
+        action_url=reverse("escrow_refund", args=[escrow.public_id]),
+        back_url=_back(escrow),
+    )
+
+
+def milestones_refund_confirmation(
+    escrow: Escrow, milestones: Sequence[Milestone], chosen: Sequence[Milestone], reason: str
+) -> Confirmation:
+    """The seller refunds the stages they ticked (the second step of that form)."""
+    amount = format_money(sum(m.amount for m in chosen), escrow.currency)
+    to = refund_destination(escrow, "seller")
+    closes = all(m.is_settled or m in chosen for m in milestones)
+    return Confirmation(
+        kind="refund",
+        key=f"refund-milestones-{escrow.public_id}",
+        eyebrow=escrow.title,
+        title=f"Refund {amount} to {to}?",
+        lines=(
+            "The money leaves escrow now and cannot be taken back."
+            + (" Nothing else is left, so this closes the escrow." if closes else ""),
+        ),
+        items=tuple(_stage_item(escrow, m) for m in chosen),
+        fields=(
+            *(("milestones", m.public_id) for m in chosen),
+            ("reason", reason),
+            ("confirm", "yes"),
+        ),
+        button=f"Refund {amount}",
+        action_url=reverse("milestones_refund", args=[escrow.public_id]),
+        back_url=_back(escrow),
+    )
+
+
+def refund_request_accept_confirmation(
+    escrow: Escrow, refund_request: RefundRequest, milestones: Sequence[Milestone]
+) -> Confirmation:
+    amount = format_money(refund_request.amount, escrow.currency)
+    to = refund_destination(escrow, "seller")
+    by_id = {m.public_id: m for m in milestones}
+    return Confirmation(
+        kind="accept-refund",
+        key=f"accept-refund-{refund_request.public_id}",
+        eyebrow=escrow.title,
+        title=f"Refund {amount} to {to}?",
+        lines=(
+            f"The buyer asks: {refund_request.reason}",
+            "Accepting refunds this at once; it cannot be taken back.",
+        ),
+        items=tuple(_stage_item(escrow, by_id[i]) for i in refund_request.milestone_ids if i in by_id),
+        button=f"Accept & refund {amount}",
+        action_url=reverse("refund_request_accept", args=[escrow.public_id, refund_request.public_id]),
+        back_url=_back(escrow),
+    )
+
+
+def cancellation_accept_confirmation(
+    escrow: Escrow, proposal: CancellationProposal, role: str | None
+) -> Confirmation:
+    to_buyer = format_money(proposal.buyer_amount, escrow.currency)
+    to_seller = format_money(proposal.seller_amount, escrow.currency)
+    lines = []
+    if proposal.note:
+        lines.append(f"Their note: {proposal.note}")
+    lines.append("The money moves at once and the escrow closes as cancelled. This cannot be undone.")
+    return Confirmation(
+        kind="cancellation",
+        key=f"cancellation-{proposal.public_id}",
+        eyebrow=escrow.title,
+        title="Cancel this escrow by agreement?",
+        items=(
+            f"Back to the buyer ({refund_destination(escrow, role)}): {to_buyer}",
+            f"To the seller's balance: {to_seller}",
+            f"Held in escrow: {format_money(proposal.total, escrow.currency)}",
+        ),
+        lines=tuple(lines),
+        button="Accept & cancel escrow",
+        action_url=reverse("cancellation_accept", args=[escrow.public_id, proposal.public_id]),
+        back_url=_back(escrow),
+    )
+
+
+# -- disputes ---------------------------------------------------------------------------------
+
+
+def dispute_request_words(escrow: Escrow, outcome: str, seller_part: int, buyer_part: int) -> str:
+    """A dispute outcome as money: "300.00 USD back to the buyer"."""
+    if outcome == DisputeOutcome.RELEASE or not buyer_part:
+        return f"{format_money(seller_part, escrow.currency)} released to the seller"
+    if outcome == DisputeOutcome.REFUND or not seller_part:
+        return f"{format_money(buyer_part, escrow.currency)} back to the buyer"
+    return (
+        f"{format_money(seller_part, escrow.currency)} to the seller and "
+        f"{format_money(buyer_part, escrow.currency)} back to the buyer"
+    )
+
+
+def dispute_what_happens(dispute: Dispute, escrow: Escrow) -> str:
+    """What happens next to an active dispute, when, in words for both parties."""
+    request = dispute_request_words(
+        escrow, dispute.default_outcome, dispute.default_seller_amount, dispute.default_buyer_amount
+    )
+    if dispute.is_contested:
+        return (
+            f"The {dispute.other_role} contested it, so an arbiter decides: nothing moves by itself. "
+            "Add any evidence you have."
+        )
+    return (
+        f"The {dispute.other_role} can accept the claim or contest it until {_when(dispute.deadline)}. "
+        f"If they contest, an arbiter decides. If they have not answered by then, the "
+        f"{dispute.opener_role}'s request applies: {request}."
+    )
+
+
+def dispute_open_confirmation(
+    escrow: Escrow,
+    milestone: Milestone | None,
+    *,
+    role: str,
+    outcome: str,
+    amount: int,
+    seller_part: int,
+    buyer_part: int,
+    deadline: datetime,
+    fields: tuple[tuple[str, str], ...],
+) -> Confirmation:
+    """Opening a dispute: what is frozen, what the opener asks for, and what happens when. The
+    amounts are the dispute service's own (services.dispute_request_amounts)."""
+    frozen = format_money(amount, escrow.currency)
+    other = "seller" if role == "buyer" else "buyer"
+    what = f"{_stage(milestone)}" if milestone is not None else "this escrow"
+    request = dispute_request_words(escrow, outcome, seller_part, buyer_part)
+    return Confirmation(
+        kind="dispute",
+        key=f"dispute-{escrow.public_id}",
+        eyebrow=escrow.title,
+        title=f"Open a dispute about {what} and freeze {frozen}?",
+        lines=(
+            f"{frozen} stays in escrow until the dispute is settled"
+            + ("; the other stages carry on." if milestone is not None else "."),
+            f"You ask for: {request}.",
+            f"The {other} can accept your claim or contest it until {_when(deadline)}. If they "
+            "contest, an arbiter (our staff) reviews both sides and decides. If they have not "
+            "answered by then, your request applies.",
+            "You can add files as evidence on the dispute page right after opening it.",
+        ),
+        fields=(*fields, ("confirmed", "1")),
+        button=f"Open dispute and freeze {frozen}",
+        back_label="Cancel",
+        edit_label="Change what I wrote",
+        action_url=reverse("escrow_dispute", args=[escrow.public_id]),
+        back_url=_back(escrow),
+    )
+
+
+def dispute_withdraw_confirmation(escrow: Escrow, dispute: Dispute) -> Confirmation:
+    amount = format_money(dispute.amount, escrow.currency)
+    return Confirmation(
+        kind="withdraw-dispute",
+        key=f"withdraw-{dispute.public_id}",
+        eyebrow=f"{escrow.title} · dispute",
+        title="Withdraw this dispute?",
+        lines=(
+            f"{amount} is no longer frozen: the escrow carries on as if the dispute had not been "
+            "opened. You cannot reopen this dispute; a new one starts from the beginning.",
+        ),
+        button="Withdraw dispute",
+        back_label="Keep the dispute",
+        action_url=reverse("dispute_withdraw", args=[escrow.public_id, dispute.public_id]),
+        back_url=reverse("dispute_detail", args=[escrow.public_id, dispute.public_id]),
+    )
+
+
+def dispute_accept_confirmation(escrow: Escrow, dispute: Dispute, text: str) -> Confirmation:
+    """The other party accepts the claim: settled at once in the opener's favour."""
+    amount = format_money(dispute.amount, escrow.currency)
+    return Confirmation(
+        kind="dispute",
+        key=f"accept-{dispute.public_id}",
+        eyebrow=f"{escrow.title} · dispute",
+        title=f"Accept the claim and send {amount} to the {dispute.opener_role}?",
+        lines=("This settles the dispute at once and cannot be undone.",),
+        fields=(("answer", "accept"), ("text", text), ("confirmed", "1")),
+        button="Accept and settle",
+        back_label="Back",
+        action_url=reverse("dispute_answer", args=[escrow.public_id, dispute.public_id]),
+        back_url=reverse("dispute_detail", args=[escrow.public_id, dispute.public_id]),
+    )
+
+
+def dispute_resolve_confirmation(
+    escrow: Escrow,
+    dispute: Dispute,
+    *,
+    seller_part: int,
+    buyer_part: int,
+    fields: tuple[tuple[str, str], ...],
+) -> Confirmation:
+    return Confirmation(
+        kind="dispute",
+        key=f"resolve-{dispute.public_id}",
+        eyebrow=f"{escrow.title} · dispute",
+        title=f"{format_money(seller_part, escrow.currency)} to the seller, "
+        f"{format_money(buyer_part, escrow.currency)} to the buyer?",
+        lines=("This resolves the dispute and moves the money at once.",),
+        fields=(*fields, ("confirmed", "1")),
+        button="Resolve",
+        back_label="Back",
+        action_url=reverse("dispute_resolve", args=[escrow.public_id, dispute.public_id]),
+        back_url=reverse("dispute_detail", args=[escrow.public_id, dispute.public_id]),
+    )
