@@ -1,6 +1,7 @@
 """The API keys page, the operator commands, and the OpenAPI schema and docs."""
 
 import io
+import re
 
 import pytest
 import yaml
@@ -24,21 +25,53 @@ def test_page_requires_login(client, settings):
 def test_create_shows_the_key_once_then_lists_and_revokes(client, seller):
     client.force_login(seller)
     r = client.post(reverse("api_keys"), {"name": "Backend"})
-    assert r.status_code == 200
+    # POST, then a redirect: reloading the page that shows the key creates nothing.
+    assert r.status_code == 302 and r["Location"] == reverse("api_keys")
+    assert r.cookies["new_api_key"]["httponly"] and r.cookies["new_api_key"]["samesite"] == "Strict"
+    r = client.get(r["Location"])
     key = r.context["new_key"]
-    assert key.startswith("sk_test_") and key in r.content.decode()
+    html = r.content.decode()
+    assert key.startswith("sk_test_") and f'value="{key}"' in html
+    assert 'data-copy="#new-key"' in html and "readonly" in html  # copy button; selectable text without JS
     assert r["Cache-Control"] == "no-store"
-    listing = client.get(reverse("api_keys")).content.decode()
-    assert key not in listing and "Backend" in listing and "never" in listing
+    reload = client.get(reverse("api_keys"))
+    listing = reload.content.decode()
+    assert reload.context["new_key"] is None and key not in listing
+    assert "Backend" in listing and "never" in listing
+    assert APIKey.objects.filter(user=seller).count() == 1
     api_key = APIKey.objects.get(user=seller)
     # The key works until revoked.
     api = APIClient(HTTP_X_API_KEY=key)
     assert api.get("/v1/payment-intents/intent_x").status_code == 404
     assert "ago" in client.get(reverse("api_keys")).content.decode()
-    r = client.post(reverse("api_key_revoke", args=[api_key.prefix]), follow=True)
+    revoke = reverse("api_key_revoke", args=[api_key.prefix])
+    # Revoking asks first: the page links to a confirmation (a dialog with JavaScript).
+    assert f'href="{revoke}"' in listing and f'data-confirm-open="confirm-revoke-{api_key.prefix}"' in listing
+    confirm = client.get(revoke)
+    assert confirm.status_code == 200 and "Revoke “Backend”" in confirm.content.decode()
+    assert not APIKey.objects.get(pk=api_key.pk).revoked
+    r = client.post(revoke, follow=True)
     assert "revoked" in r.content.decode()
     assert APIKey.objects.get(pk=api_key.pk).revoked
     assert api.get("/v1/payment-intents/intent_x").status_code == 401
+    assert client.get(revoke)["Location"] == reverse("api_keys"), "nothing left to confirm"
+
+
+def test_reloading_after_creating_a_key_creates_no_second_key(client, seller):
+    client.force_login(seller)
+    client.post(reverse("api_keys"), {"name": "CI"}, follow=True)
+    for _ in range(3):
+        assert client.get(reverse("api_keys")).status_code == 200
+    assert APIKey.objects.filter(user=seller).count() == 1
+
+
+def test_the_page_headings_go_down_from_the_title(client, seller):
+    client.force_login(seller)
+    client.post(reverse("api_keys"), {"name": "CI"})
+    html = client.get(reverse("api_keys")).content.decode()
+    assert html.count("<h1") == 1
+    for h2 in re.findall(r"<h2[^>]*>", html):
+        assert 'class="h4"' in h2, h2  # smaller than the page title
 
 
 def test_cannot_revoke_someone_elses_key(client, seller, stranger):

@@ -337,7 +337,7 @@ def test_api_keys_are_never_stored_or_logged_in_clear(caplog, settings):
     connection.force_debug_cursor = True
     try:
         with CaptureQueriesContext(connection) as queries:
-            page = client.post("/settings/api-keys/", {"name": "CI key"})
+            page = client.post("/settings/api-keys/", {"name": "CI key"}, follow=True)
             assert page.status_code == 200
             key = page.context["new_key"]
             assert key.startswith("sk_test_") and len(key) > 30
