@@ -64,3 +64,25 @@ def test_the_review_of_a_stage_delivered_before_paying_starts_with_the_payment(s
     )
     # A stage not delivered yet has no review to start.
     assert (second.status, second.review_deadline) == (MilestoneStatus.PENDING, None)
+
+
+def test_a_stage_delivered_before_paying_without_a_stored_deadline_gets_the_payments(seller, buyer):
+    """A delivered row without a stored deadline (written before the clock existed, or by hand)
+    gets the review the payment starts, like any other stage delivered before paying."""
+    with at(DELIVERED - timedelta(hours=1)):
+        escrow = services.escrow_create(
+            seller=seller,
+            buyer=buyer,
+            terms=EscrowTerms(
+                title="Unpaid", currency="USD", amount=2_000, inspection_period=timedelta(days=5)
+            ),
+            milestones=[MilestoneInput(amount=1_000), MilestoneInput(amount=1_000)],
+        )
+    with at(DELIVERED):
+        services.milestone_complete(milestone=milestones(escrow)[0], by=seller, proof="done")
+    Milestone.objects.filter(escrow=escrow, index=0).update(review_deadline=None)
+    paid = DELIVERED + timedelta(days=2)
+    with at(paid):
+        fund(escrow, buyer)
+    first = milestones(escrow)[0]
+    assert (first.status, first.review_deadline) == (MilestoneStatus.COMPLETED, paid + timedelta(days=5))
