@@ -176,6 +176,35 @@ class WithdrawForm(TopupForm):
     )
 
 
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class StatementPeriodForm(NoColonLabels, forms.Form):
+    """The balance statement's period (both days included) and order."""
+
+    DATE_ERROR = "Enter a date as year-month-day, for example 2026-12-31."
+
+    date_from = forms.DateField(
+        label="From", required=False, widget=DateInput(), error_messages={"invalid": DATE_ERROR}
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=DateInput(), error_messages={"invalid": DATE_ERROR}
+    )
+    order = forms.ChoiceField(
+        label="Order",
+        required=False,
+        choices=[("newest", "Newest first"), ("oldest", "Oldest first")],
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", f"The end date must be on or after the start date ({start:%-d %b %Y}).")
+        return data
+
+
 # -- refunds and mutual cancellation ----------------------------------------------------------
 
 

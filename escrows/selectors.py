@@ -2,9 +2,10 @@
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import Any, overload
 
 from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -15,6 +16,7 @@ from core.errors import NotFound
 from . import timeline
 from .models import (
     ACTIVE_DISPUTE_STATUSES,
+    SETTLED_MILESTONE_STATUSES,
     AccountKind,
     CancellationProposal,
     CancellationStatus,
@@ -27,12 +29,15 @@ from .models import (
     FundingSource,
     LedgerAccount,
     LedgerEntry,
+    LedgerTransaction,
     Milestone,
     MilestoneStatus,
+    Payment,
     RefundRequest,
     RefundRequestStatus,
     Settlement,
     SettlementStatus,
+    SettlementType,
     TransactionKind,
 )
 from .money import format_minor, format_money
@@ -664,6 +669,435 @@ def with_review_clock(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
         .values("review_deadline")[:1]
     )
     return qs.annotate(next_review_deadline=Subquery(deadline))
+
+
+# -- the balance statement and receipts -----------------------------------------------------
+
+OPEN_STATUSES = (EscrowStatus.OPENED, EscrowStatus.DISPUTED)
+# Postings a receipt is written for: the buyer's payment, and what left the hold for a seller
+# or payee (a release, the seller's part of a dispute split or of an agreed cancellation).
+RECEIPT_KINDS = (
+    TransactionKind.FUNDING,
+    TransactionKind.RELEASE,
+    TransactionKind.SPLIT,
+    TransactionKind.CANCELLATION,
+)
+STATEMENT_KIND_WORDS: dict[str, str] = {
+    TransactionKind.TOPUP: "Top-up",
+    TransactionKind.FUNDING: "Payment",
+    TransactionKind.RELEASE: "Release",
+    TransactionKind.REFUND: "Refund",
+    TransactionKind.SPLIT: "Dispute split",
+    TransactionKind.CANCELLATION: "Cancellation",
+    TransactionKind.PAYOUT_RESERVE: "Payout",
+    TransactionKind.PAYOUT_RETURN: "Payout returned",
+}
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    """One movement of a customer's available balance. `amount` is signed minor units (money in
+    is positive); `balance` is the available balance right after it; `fee` the part of a
+    payment that was the escrow fee."""
+
+    at: datetime
+    kind: str
+    kind_words: str
+    description: str
+    currency: str
+    amount: int
+    fee: int
+    balance: int
+    escrow: Escrow | None
+    escrow_visible: bool
+    receipt: int | None
+    payout_status: str
+    payout_words: str
+
+
+@dataclass(frozen=True)
+class StatementTotals:
+    """A customer's money in one currency. `held_for_you`: paid by buyers into the customer's
+    open escrows (as seller, or as payee of a stage) and not yet released to them, stages under
+    dispute included; `held_for_purchases`: what the customer paid into open escrows they buy
+    and that is neither released to the seller nor refunded yet; `being_paid_out`: payouts
+    scheduled or in flight."""
+
+    currency: str
+    available: int
+    held_for_you: int
+    held_for_purchases: int
+    being_paid_out: int
+
+
+class StatementRows:
+    """The statement's rows for a period, read a slice at a time (a page, or the CSV in chunks):
+    each slice reads its entries and, per currency, the balance before its first entry, so the
+    running balance is right on every page and in either order."""
+
+    CHUNK = 500
+
+    def __init__(self, user: Any, entries: QuerySet[LedgerEntry], *, newest_first: bool) -> None:
+        self.user = user
+        self.entries = entries.order_by("-id" if newest_first else "id")
+        self.newest_first = newest_first
+        self._count: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self.entries.count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @overload
+    def __getitem__(self, index: int) -> StatementRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[StatementRow]: ...
+
+    def __getitem__(self, index: int | slice) -> StatementRow | list[StatementRow]:
+        if not isinstance(index, slice):
+            found = self[index : index + 1] if index >= 0 else []
+            if not found:
+                raise IndexError(index)
+            return found[0]
+        entries = list(
+            self.entries.select_related(
+                "account", "transaction__escrow", "transaction__milestone", "transaction__settlement"
+            )[index]
+        )
+        if not entries:
+            return []
+        # Each account's balance just before the oldest entry of this slice.
+        oldest: dict[int, int] = {}
+        for e in entries:
+            oldest[e.account_id] = min(e.pk, oldest.get(e.account_id, e.pk))
+        running = {
+            account_id: LedgerEntry.objects.filter(account_id=account_id, pk__lt=first).aggregate(
+                t=Coalesce(Sum("amount"), 0)
+            )["t"]
+            for account_id, first in oldest.items()
+        }
+        rows = []
+        for e in sorted(entries, key=lambda e: e.pk):
+            running[e.account_id] += e.amount
+            rows.append(self._row(e, running[e.account_id]))
+        return rows[::-1] if self.newest_first else rows
+
+    def __iter__(self) -> Iterator[StatementRow]:
+        for start in range(0, self.count(), self.CHUNK):
+            yield from self[start : start + self.CHUNK]
+
+    def _row(self, entry: LedgerEntry, balance: int) -> StatementRow:
+        txn = entry.transaction
+        escrow = txn.escrow
+        fee = escrow.fee if escrow is not None and txn.kind == TransactionKind.FUNDING else 0
+        visible = escrow is not None and escrow.party_role(self.user) is not None
+        payout = txn.settlement if txn.kind == TransactionKind.PAYOUT_RESERVE else None
+        return StatementRow(
+            at=txn.created_at,
+            kind=txn.kind,
+            kind_words=STATEMENT_KIND_WORDS.get(txn.kind, txn.get_kind_display()),
+            description=_statement_words(txn, entry, self.user),
+            currency=entry.account.currency,
+            amount=entry.amount,
+            fee=fee,
+            balance=balance,
+            escrow=escrow,
+            escrow_visible=visible,
+            receipt=txn.pk if visible and txn.kind in RECEIPT_KINDS else None,
+            payout_status=payout.status if payout is not None else "",
+            payout_words=payout.get_status_display() if payout is not None else "",
+        )
+
+
+def _statement_words(txn: LedgerTransaction, entry: LedgerEntry, user: Any) -> str:
+    escrow = txn.escrow
+    title = f"“{escrow.title}”" if escrow is not None else ""
+    stage = f"“{txn.milestone.title or 'Stage ' + str(txn.milestone.index + 1)}” of " if txn.milestone else ""
+    currency = entry.account.currency
+    if txn.kind == TransactionKind.TOPUP:
+        return "Test funds added to your balance"
+    if txn.kind == TransactionKind.FUNDING and escrow is not None:
+        paid = format_money(escrow.amount, currency)
+        return f"You paid {title} from your balance: {paid} + {format_money(escrow.fee, currency)} fee"
+    if txn.kind == TransactionKind.RELEASE:
+        return f"Released to you: {stage}{title}"
+    if txn.kind == TransactionKind.REFUND:
+        return f"Refunded to you from {stage}{title}"
+    if txn.kind == TransactionKind.SPLIT:
+        side = "refunded to you" if escrow is not None and escrow.buyer_id == user.pk else "released to you"
+        return f"Your part of the dispute ruling on {stage}{title}, {side}"
+    if txn.kind == TransactionKind.CANCELLATION:
+        side = "refunded to you" if escrow is not None and escrow.buyer_id == user.pk else "released to you"
+        return f"Your part of the agreed cancellation of {title}, {side}"
+    settlement = txn.settlement
+    where = f" to {settlement.destination}" if settlement is not None else ""
+    if txn.kind == TransactionKind.PAYOUT_RESERVE:
+        source = f" of your money from {title}" if escrow is not None else ""
+        return f"Payout{source}{where}"
+    if txn.kind == TransactionKind.PAYOUT_RETURN:
+        return f"Payout{where} failed: the money is back in your balance"
+    return str(txn.get_kind_display())
+
+
+@dataclass(frozen=True)
+class Statement:
+    rows: StatementRows
+    totals: list[StatementTotals]
+    date_from: date | None
+    date_to: date | None
+    newest_first: bool
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def balance_statement(
+    user: Any, *, date_from: date | None = None, date_to: date | None = None, newest_first: bool = True
+) -> Statement:
+    """Every movement of the user's available balances (top-ups, payments made from the balance
+    with their fee, releases and refunds in, payouts and payouts returned) between two dates,
+    both included, with the balance after each; and the user's totals per currency. The balance
+    page and its CSV export both read this."""
+    entries = LedgerEntry.objects.filter(
+        account__owner=user, account__kind=AccountKind.CUSTOMER_MAIN, account__escrow__isnull=True
+    )
+    if date_from is not None:
+        entries = entries.filter(transaction__created_at__gte=_day_start(date_from))
+    if date_to is not None and date_to < date.max:
+        entries = entries.filter(transaction__created_at__lt=_day_start(date_to + timedelta(days=1)))
+    return Statement(
+        rows=StatementRows(user, entries, newest_first=newest_first),
+        totals=statement_totals(user),
+        date_from=date_from,
+        date_to=date_to,
+        newest_first=newest_first,
+    )
+
+
+def statement_totals(user: Any) -> list[StatementTotals]:
+    """Per currency: available, held for the user as seller or payee, held for the user's
+    purchases, being paid out (see StatementTotals)."""
+    figures: dict[str, dict[str, int]] = {}
+
+    def add(currency: str, name: str, value: int | None) -> None:
+        slot = figures.setdefault(currency, dict.fromkeys(("available", "held", "purchases", "payout"), 0))
+        slot[name] += value or 0
+
+    for currency, kind, balance in LedgerAccount.objects.filter(
+        owner=user, escrow__isnull=True, kind__in=[AccountKind.CUSTOMER_MAIN, AccountKind.PAYOUT_CLEARING]
+    ).values_list("currency", "kind", "balance"):
+        add(currency, "available" if kind == AccountKind.CUSTOMER_MAIN else "payout", balance)
+    stages = (
+        Milestone.objects.filter(escrow__status__in=OPEN_STATUSES)
+        .exclude(status__in=sorted(SETTLED_MILESTONE_STATUSES))
+        .filter(Q(payee=user) | Q(payee__isnull=True, escrow__seller=user))
+        .values_list("escrow__currency")
+        .annotate(t=Sum("amount"))
+        .order_by()
+    )
+    for currency, total in stages:
+        add(currency, "held", total)
+    standard = (
+        Escrow.objects.filter(seller=user, status__in=OPEN_STATUSES, settlement_type=SettlementType.STANDARD)
+        .values_list("currency")
+        .annotate(t=Sum("amount"))
+        .order_by()
+    )
+    for currency, total in standard:
+        add(currency, "held", total)
+    purchases = (
+        LedgerAccount.objects.filter(
+            kind=AccountKind.ESCROW_HOLD, escrow__buyer=user, escrow__status__in=OPEN_STATUSES
+        )
+        .values_list("currency")
+        .annotate(t=Sum("balance"))
+        .order_by()
+    )
+    for currency, total in purchases:
+        add(currency, "purchases", total)
+    return [
+        StatementTotals(
+            currency=currency,
+            available=f["available"],
+            held_for_you=f["held"],
+            held_for_purchases=f["purchases"],
+            being_paid_out=f["payout"],
+        )
+        for currency, f in sorted(figures.items())
+    ]
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    label: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A receipt for a payment into escrow or for money released out of it."""
+
+    number: str
+    posting: int  # the ledger transaction, as the receipt's address names it
+    kind: str  # "payment" or "release"
+    title: str
+    at: datetime
+    escrow: Escrow
+    milestone: Milestone | None
+    currency: str
+    lines: list[ReceiptLine]
+    total_label: str
+    total: int
+    facts: list[tuple[str, str]]
+    note: str
+
+
+@dataclass(frozen=True)
+class ReceiptLink:
+    """A receipt as the escrow page lists it: its posting, kind, stage, time and amount."""
+
+    pk: int
+    kind: str
+    milestone: Milestone | None
+    created_at: datetime
+    receipt_amount: int
+
+
+def receipts_of(escrow: Escrow) -> list[ReceiptLink]:
+    """The escrow's postings that have a receipt, oldest first: its payment (what the buyer was
+    charged) and each release (a split or an agreed cancellation that paid the seller's side
+    anything: that part). One query."""
+    entries = (
+        LedgerEntry.objects.filter(
+            transaction__escrow=escrow, transaction__kind__in=RECEIPT_KINDS, amount__gt=0
+        )
+        .select_related("account", "transaction__milestone")
+        .order_by("transaction_id", "id")
+    )
+    found: dict[int, tuple[LedgerTransaction, int]] = {}
+    for e in entries:
+        txn = e.transaction
+        paid = txn.kind == TransactionKind.FUNDING or _pays_seller_side(e, escrow)
+        if paid:
+            found[txn.pk] = (txn, found.get(txn.pk, (txn, 0))[1] + e.amount)
+    return [
+        ReceiptLink(
+            pk=txn.pk, kind=txn.kind, milestone=txn.milestone, created_at=txn.created_at, receipt_amount=total
+        )
+        for txn, total in found.values()
+    ]
+
+
+def _pays_seller_side(entry: LedgerEntry, escrow: Escrow) -> bool:
+    return (
+        entry.amount > 0
+        and entry.account.kind == AccountKind.CUSTOMER_MAIN
+        and entry.account.owner_id != escrow.buyer_id
+    )
+
+
+def _released_entries(txn: LedgerTransaction, escrow: Escrow) -> list[LedgerEntry]:
+    """The entries that paid a seller or payee (a customer balance other than the buyer's)."""
+    if txn.kind == TransactionKind.FUNDING:
+        return []
+    return [e for e in txn.entries.all() if _pays_seller_side(e, escrow)]
+
+
+def _taken_from_hold(txn: LedgerTransaction) -> int:
+    return -sum(e.amount for e in txn.entries.all() if e.account.kind == AccountKind.ESCROW_HOLD)
+
+
+def receipt_get(user: Any, escrow_public_id: str, number: int) -> Receipt:
+    """A receipt, for the escrow's parties and staff only; NotFound for anyone else, and for a
+    posting of another escrow or without a receipt."""
+    escrow = escrow_get_for_viewer(user, escrow_public_id)
+    txn = (
+        escrow.ledger_transactions.filter(pk=number, kind__in=RECEIPT_KINDS)
+        .select_related("milestone__payee")
+        .prefetch_related("entries__account__owner")
+        .first()
+    )
+    if txn is None:
+        raise NotFound("Receipt not found")
+    currency = escrow.currency
+    receipt_number = f"{escrow.public_id}-{txn.pk}"
+    if txn.kind == TransactionKind.FUNDING:
+        payment = Payment.objects.select_related("payer").filter(escrow=escrow).first()
+        if payment is None:
+            raise NotFound("Receipt not found")
+        return Receipt(
+            number=receipt_number,
+            posting=txn.pk,
+            kind="payment",
+            title="Payment receipt",
+            at=txn.created_at,
+            escrow=escrow,
+            milestone=None,
+            currency=currency,
+            lines=[ReceiptLine("Escrow amount", payment.amount), ReceiptLine("Escrow fee", payment.fee)],
+            total_label="Total paid",
+            total=payment.total,
+            facts=[
+                ("Paid by", payment.payer.display_name),
+                ("Paid to", f"Milestone Escrow, held in escrow for {escrow.seller.display_name}"),
+                ("Paid from", payment.get_source_display()),
+                ("Payment reference", payment.reference),
+                ("Escrow", f"{escrow.title} ({escrow.public_id})"),
+            ],
+            note=(
+                "The escrow amount is held until the buyer confirms each stage (or a stage's review "
+                "period ends); the fee is not refunded."
+            ),
+        )
+    released = _released_entries(txn, escrow)
+    if not released:
+        raise NotFound("Receipt not found")
+    stage = txn.milestone
+    what = (stage.title or f"Stage {stage.index + 1}") if stage is not None else escrow.title
+    lines = [
+        ReceiptLine(
+            f"Released to {e.account.owner.display_name if e.account.owner else 'the payee'}", e.amount
+        )
+        for e in released
+    ]
+    taken = _taken_from_hold(txn)
+    returned = taken - sum(e.amount for e in released)
+    if returned:
+        lines.append(ReceiptLine(f"Refunded to {_buyer_name(escrow)}", returned))
+    how = {
+        TransactionKind.RELEASE: "Released",
+        TransactionKind.SPLIT: "Split by the dispute's ruling",
+        TransactionKind.CANCELLATION: "Split by the agreed cancellation",
+    }[TransactionKind(txn.kind)]
+    return Receipt(
+        number=receipt_number,
+        posting=txn.pk,
+        kind="release",
+        title="Release receipt",
+        at=txn.created_at,
+        escrow=escrow,
+        milestone=stage,
+        currency=currency,
+        lines=lines,
+        total_label="Released",
+        total=sum(e.amount for e in released),
+        facts=[
+            ("For", what),
+            ("How", how),
+            ("Paid by", _buyer_name(escrow)),
+            ("Escrow", f"{escrow.title} ({escrow.public_id})"),
+        ],
+        note="Released money is in the payee's Milestone Escrow balance, from where it is paid out.",
+    )
+
+
+def _buyer_name(escrow: Escrow) -> str:
+    return escrow.buyer.display_name if escrow.buyer is not None else "the buyer"
 
 
 def under_dispute() -> Exists:

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from .views import cancellations, dashboard, disputes, escrows, funding, milestones, refunds
+from .views import (
+    balance,
+    cancellations,
+    dashboard,
+    disputes,
+    escrows,
+    funding,
+    milestones,
+    receipts,
+    refunds,
+)
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -61,6 +71,8 @@ urlpatterns = [
         name="dispute_resolve",
     ),
     path("escrows/<str:public_id>/evidence/", disputes.evidence_export_html, name="evidence_export"),
+    path("escrows/<str:public_id>/receipts/<int:number>/", receipts.receipt, name="receipt"),
+    path("escrows/<str:public_id>/receipts/<int:number>.pdf", receipts.receipt_pdf, name="receipt_pdf"),
     path(
         "escrows/<str:public_id>/evidence.json",
         disputes.evidence_export_json,
@@ -113,7 +125,8 @@ urlpatterns = [
         name="milestone_extend_review",
     ),
     path("pay/<str:payment_token>", funding.pay, name="pay"),
-    path("balance/", funding.balance, name="balance"),
+    path("balance/", balance.balance, name="balance"),
+    path("balance/statement.csv", balance.balance_statement_csv, name="balance_statement_csv"),
     path("balance/topup/", funding.balance_topup, name="balance_topup"),
-    path("balance/withdraw/", funding.balance_withdraw, name="balance_withdraw"),
+    path("balance/withdraw/", balance.balance_withdraw, name="balance_withdraw"),
 ]

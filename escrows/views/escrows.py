@@ -205,6 +205,7 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
             "events": events,
             "timeline": timeline_entries(events, escrow=escrow, viewer=request.user),
             "closing_words": money_story if escrow.is_closed else "",
+            "receipts": selectors.receipts_of(escrow) if escrow.funded_at else [],
             "pay_url": request.build_absolute_uri(reverse("pay", args=[escrow.payment_token])),
             "deliver_form": DeliverForm(),
             "disputes": list(selectors.disputes_of(escrow)) if "dispute.opened" in kinds else [],

@@ -4,7 +4,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +16,7 @@ from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError, NotFound, page_message
 
 from .. import selectors, services
-from ..forms import FundForm, TopupForm, WithdrawForm
+from ..forms import FundForm, TopupForm
 from ..models import EscrowStatus, FundingSource
 from ..money import format_minor, format_money, to_minor
 from ..permissions import reserved_for_other
@@ -88,21 +87,6 @@ def _payment_link_closed(request: HttpRequest) -> HttpResponse:
     return render(request, "escrows/pay_closed.html", status=404)
 
 
-@login_required
-def balance(request: AuthenticatedHttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "escrows/balance.html",
-        {
-            "balances": sorted(selectors.balances_for_user(request.user).items()),
-            "settlements": list(selectors.settlements_for_user(request.user)[:50]),
-            "topup_form": TopupForm(auto_id="topup_%s"),
-            "withdraw_form": WithdrawForm(auto_id="withdraw_%s"),
-            "test_mode": settings.ESCROW_TEST_MODE,
-        },
-    )
-
-
 def _back(request: HttpRequest, default: str) -> HttpResponse:
     target = request.POST.get("next") or ""
     # Only ever bounce back to a page on this site.
@@ -149,17 +133,3 @@ def balance_topup(request: AuthenticatedHttpRequest) -> HttpResponse:
         "Added {} to your balance (test deposit).",
     )
     return _back(request, reverse("balance"))
-
-
-@login_required
-@require_POST
-def balance_withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
-    _money_post(
-        request,
-        WithdrawForm,
-        lambda data, amount: services.wallet_withdraw(
-            customer=request.user, amount=amount, currency=data["currency"], destination=data["destination"]
-        ),
-        "Payout of {} scheduled.",
-    )
-    return redirect("balance")
