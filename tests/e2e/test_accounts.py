@@ -62,6 +62,7 @@ def test_a_forgotten_password_is_reset_from_the_emailed_link(
     page = browser.new_context(viewport=WIDTHS[width]).new_page()
 
     page.goto(site + "/accounts/login/")
+    check_page(page, shots, "00-login", (width,))
     page.get_by_role("link", name="Forgot your password?").click()
     expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
     check_page(page, shots, "01-password-reset", (width,))
