@@ -342,7 +342,8 @@ ESCROW_DISPUTE_REMINDER_BEFORE = timedelta(hours=envint("ESCROW_DISPUTE_REMINDER
 # --- The product -------------------------------------------------------------------------
 # Test mode enables wallet top-ups from a mock deposit and the mock card gateway.
 ESCROW_TEST_MODE = envbool("ESCROW_TEST_MODE", True)
-# Minor-unit exponent of every currency we accept. USDC is shown with 2 decimals, as the providers' documents do.
+# Minor-unit exponent of every currency we accept. USDC is shown with 2 decimals, as the
+# providers' documents do.
 ESCROW_CURRENCIES = {"USD": 2, "EUR": 2, "GBP": 2, "NGN": 2, "KES": 2, "USDC": 2, "JPY": 0}
 ESCROW_DEFAULT_CURRENCY = os.environ.get("ESCROW_DEFAULT_CURRENCY", "USD")
 
