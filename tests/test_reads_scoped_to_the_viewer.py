@@ -39,6 +39,42 @@ def test_a_payment_link_that_does_not_exist(seller, django_assert_num_queries):
         selectors.escrow_get_by_token("no-such-token")
 
 
+def test_a_party_reads_their_escrow_with_its_people_and_payment_in_one_query(
+    seller, buyer, stranger, django_assert_num_queries
+):
+    escrow = make_escrow(seller, buyer=buyer)
+    unpaid = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    with django_assert_num_queries(1):
+        read = selectors.escrow_get_for_user(buyer, escrow.public_id)
+        assert (read.seller.email, read.buyer.email, read.payment.payer_id) == (
+            seller.email,
+            buyer.email,
+            buyer.pk,
+        )
+    with django_assert_num_queries(1):
+        assert not hasattr(selectors.escrow_get_for_user(seller, unpaid.public_id), "payment")
+    with pytest.raises(NotFound, match="^Escrow not found$"):
+        selectors.escrow_get_for_user(stranger, escrow.public_id)
+    with pytest.raises(NotFound, match="^Escrow not found$"):
+        selectors.escrow_get_for_user(seller, "esc_missing")
+
+
+def test_an_escrows_stages_come_in_order_with_their_payees_in_one_query(seller, django_assert_num_queries):
+    payee = UserFactory(email="payee@example.test")
+    escrow = services.escrow_create(
+        seller=seller,
+        terms=services.EscrowTerms(title="x", currency="USD", amount=3_000),
+        milestones=[
+            services.MilestoneInput(amount=1_000, payee=payee),
+            services.MilestoneInput(amount=2_000),
+        ],
+    )
+    with django_assert_num_queries(1):
+        stages = [(m.index, m.payee.email if m.payee else None) for m in selectors.milestones_of(escrow)]
+    assert stages == [(0, payee.email), (1, None)]
+
+
 def test_active_staff_see_any_escrow_others_only_their_own(seller, buyer, stranger, admin_user):
     escrow = make_escrow(seller, buyer=buyer)
     assert selectors.escrow_get_for_viewer(admin_user, escrow.public_id).pk == escrow.pk
@@ -115,3 +151,13 @@ def test_the_next_review_deadline_is_the_earliest_among_delivered_stages(seller,
     assert deadlines[escrow.pk] == soon
     Milestone.objects.filter(pk=milestones(other)[0].pk).update(status=MilestoneStatus.RELEASED)
     assert selectors.with_review_clock(Escrow.objects.filter(pk=other.pk)).get().next_review_deadline is None
+
+
+def test_a_delivered_stage_without_a_stored_deadline_does_not_hide_the_next_one(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    first, second, _ = milestones(escrow)
+    soon = timezone.now() + timedelta(days=1)
+    Milestone.objects.filter(pk=first.pk).update(status=MilestoneStatus.COMPLETED, review_deadline=None)
+    Milestone.objects.filter(pk=second.pk).update(status=MilestoneStatus.COMPLETED, review_deadline=soon)
+    assert selectors.with_review_clock(Escrow.objects.filter(pk=escrow.pk)).get().next_review_deadline == soon
