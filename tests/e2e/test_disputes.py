@@ -127,7 +127,7 @@ def test_buyer_disputes_a_stage_seller_contests_staff_splits(
     expect(buyer.locator(".escrow-head")).to_contain_text("Completed")
     buyer.locator("[data-evidence-export]").click()
     expect(buyer.locator("[data-evidence-record]")).to_contain_text(digest)
-    expect(buyer.locator("[data-evidence-record]")).to_contain_text("dispute.resolved")
+    expect(buyer.locator("[data-evidence-record]")).to_contain_text("Dispute resolved")
     shots(buyer, "dsp-06-evidence-record")
     assert wallet_balance(seller_user, "USD") == 30_000 + 20_000 + 30_000
     assert wallet_balance(buyer_user, "USD") == 20_000
