@@ -14,6 +14,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import APIKey
+from escrows import services
 from escrows.models import Dispute, DisputeStatus, EscrowStatus, MilestoneStatus
 from tests.e2e.browser import DESKTOP, PHONE, log_in
 from tests.factories import UserFactory
@@ -264,3 +265,34 @@ def test_an_api_key_is_shown_once_after_a_redirect_and_revoking_asks(
     expect(page.locator(".flash").first).to_contain_text("It no longer works.")
     assert APIKey.objects.get(user=user).revoked
     assert native == []
+
+
+def test_staff_see_which_disputes_are_theirs_to_decide(
+    browser: Browser, site: str, shots, width: str
+) -> None:
+    seller_user = UserFactory(
+        email=f"cf-arb-seller-{width}@example.test", first_name="Sam", last_name="Seller"
+    )
+    buyer_user = UserFactory(email=f"cf-arb-buyer-{width}@example.test", first_name="Bea", last_name="Buyer")
+    staff_user = UserFactory(email=f"cf-arb-staff-{width}@example.test", is_staff=True)
+    escrow = make_escrow(seller_user, parts=(30_000, 70_000), title="Shop redesign")
+    fund(escrow, buyer_user)
+    first, second = milestones(escrow)
+    contested = services.dispute_open(escrow=escrow, milestone=first, by=buyer_user, reason="Late")
+    services.dispute_answer(dispute=contested, by=seller_user, answer="contest", text="It was on time")
+    services.dispute_open(escrow=escrow, milestone=second, by=buyer_user, reason="Never started")
+    staff = browser.new_context(viewport=WIDTHS[width]).new_page()
+    log_in(staff, site, staff_user.email)
+    staff.goto(site + "/staff/disputes/")
+    rows = staff.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(staff.locator("[data-next]", has_text="Contested: yours to decide")).to_have_count(1)
+    expect(staff.locator("[data-next]", has_text="The buyer's request applies")).to_have_count(1)
+    shots(staff, f"cf-40-staff-disputes-{width}")
+    assert_accessible(staff, f"staff disputes at {width}")
+    staff.goto(f"{site}/escrows/{escrow.public_id}/disputes/{contested.public_id}/")
+    expect(staff.locator("[data-what-happens]")).to_contain_text(
+        "so an arbiter decides: nothing moves by itself"
+    )
+    shots(staff, f"cf-41-contested-dispute-{width}")
+    assert_accessible(staff, f"contested dispute page at {width}")
