@@ -7,6 +7,7 @@ payouts."""
 import pytest
 
 from escrows import ledger, selectors, services
+from escrows.models import FundingSource
 from tests.helpers import fund, make_escrow, milestones
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,24 @@ def test_releases_and_disputes_split_or_refunded(seller, buyer, admin_user):
     services.dispute_resolve(dispute=refund, by=admin_user, outcome="refund")
     assert selectors.escrow_ledger_summary(escrow) == selectors.LedgerSummary(
         funded=100_000, fee=escrow.fee, released=50_000, refunded=50_000, held=0
+    )
+
+
+@pytest.mark.parametrize(("seller_amount", "buyer_amount"), [(0, 50_000), (50_000, 0)])
+def test_a_split_that_gives_one_side_nothing(seller, buyer, admin_user, seller_amount, buyer_amount):
+    """A split ruling may give one party all of it: the other side's figure stays 0.00."""
+    escrow = make_escrow(seller, buyer=buyer, parts=(50_000, 50_000))
+    fund(escrow, buyer)
+    dispute = services.dispute_open(escrow=escrow, milestone=milestones(escrow)[0], by=buyer, reason="Late")
+    services.dispute_resolve(
+        dispute=dispute,
+        by=admin_user,
+        outcome="split",
+        seller_amount=seller_amount,
+        buyer_amount=buyer_amount,
+    )
+    assert selectors.escrow_ledger_summary(escrow) == selectors.LedgerSummary(
+        funded=100_000, fee=escrow.fee, released=seller_amount, refunded=buyer_amount, held=50_000
     )
 
 
@@ -69,3 +88,16 @@ def test_progress_ignores_a_payout_that_came_back(seller, buyer, django_capture_
         services.milestone_release(milestone=milestones(escrow)[0], by=buyer)
     progress = selectors.with_progress(type(escrow).objects.filter(pk=escrow.pk)).get()
     assert progress.released_total == 30_000
+
+
+def test_progress_leaves_out_what_went_back_to_the_buyers_card(seller, buyer, admin_user):
+    """Paid by card, the buyer's part of a split goes out to the card (a platform account, no
+    owner): it is not progress towards the seller."""
+    escrow = make_escrow(seller, buyer=buyer, parts=(30_000, 70_000))
+    services.escrow_fund(escrow=escrow, by=buyer, source=FundingSource.CARD, card_token="tok_visa")
+    dispute = services.dispute_open(escrow=escrow, milestone=milestones(escrow)[0], by=buyer, reason="Late")
+    services.dispute_resolve(
+        dispute=dispute, by=admin_user, outcome="split", seller_amount=10_000, buyer_amount=20_000
+    )
+    progress = selectors.with_progress(type(escrow).objects.filter(pk=escrow.pk)).get()
+    assert progress.released_total == 10_000
