@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from escrows import selectors, services
 from escrows.models import Event, LedgerTransaction
 from escrows.services import EvidenceInput
+from tests.factories import UserFactory
 from tests.helpers import fund, make_escrow, milestones, refresh
 
 pytestmark = pytest.mark.django_db
@@ -250,3 +251,17 @@ def test_who_resolved_a_dispute_a_party_or_the_system(seller, buyer, settings, t
     )
     assert record["escrow"]["closedAt"] == iso(refresh(escrow).closed_at)
     assert record["escrow"]["closedAt"] is not None
+
+
+def test_a_stage_paid_to_its_own_payee_names_them(seller, buyer):
+    payee = UserFactory(email="payee@example.test")
+    escrow = services.escrow_create(
+        seller=seller,
+        terms=services.EscrowTerms(title="x", currency="USD", amount=3_000),
+        milestones=[
+            services.MilestoneInput(amount=1_000, payee=payee),
+            services.MilestoneInput(amount=2_000),
+        ],
+    )
+    record = selectors.evidence_export(escrow)
+    assert [m["payee"] for m in record["milestones"]] == [payee.customer_id, None]
