@@ -80,6 +80,11 @@ def test_the_statement_a_receipt_and_withdraw_with_a_dialog(browser, site, shots
     expect(dialog).to_contain_text("Your available balance goes from 300.00 USD to 200.00 USD.")
     shots(page, f"statement-03-withdraw-dialog-{width}")
     assert_no_serious_violations(page, f"withdraw dialog at {width} width")
+    # "Not now" closes it and moves nothing; the form asks again.
+    dialog.get_by_role("button", name="Not now").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    expect(page.locator("[data-statement-row]")).to_have_count(1)
+    form.get_by_role("button", name="Withdraw…").click()
     dialog.get_by_role("button", name="Withdraw 100.00 USD").click()
     expect(page.get_by_text("Payout of 100.00 USD scheduled to bank-123.")).to_be_visible()
     rows = page.locator("[data-statement-row]")
