@@ -128,7 +128,11 @@ def _validate_milestone_set(
     now = timezone.now()
     for i, m in enumerate(milestones):
         if not isinstance(m.amount, int) or isinstance(m.amount, bool) or m.amount <= 0:
-            raise InvalidRequest(f"milestones[{i}].amount must be greater than zero", field="milestones")
+            raise InvalidRequest(
+                f"milestones[{i}].amount must be greater than zero",
+                field="milestones",
+                for_person=f"Stage {i + 1} amount: Enter an amount greater than zero.",
+            )
         if m.due_date is not None and m.due_date <= now:
             raise InvalidRequest(f"milestones[{i}].dueDate must be in the future", field="milestones")
         if m.percentage is not None and not (0 <= m.percentage <= 100):

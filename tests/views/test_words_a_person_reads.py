@@ -92,6 +92,13 @@ def test_a_stage_amount_is_named_as_the_form_names_it(seller_client):
     assert "Stage 1 amount: Enter an amount as a number, such as 300.00." in r.content.decode()
 
 
+def test_a_stage_of_nothing_is_named_as_the_form_names_it(seller):
+    with pytest.raises(InvalidRequest) as refused:
+        make_escrow(seller, parts=(50_000, 0))
+    assert refused.value.message == "milestones[1].amount must be greater than zero"
+    assert refused.value.for_person == "Stage 2 amount: Enter an amount greater than zero."
+
+
 def test_the_api_keeps_its_messages_and_states_the_limit(seller):
     _, key = api_key_create(user=seller, name="test")
     api = APIClient(HTTP_X_API_KEY=key)
