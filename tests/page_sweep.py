@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import APIKey, User
 from escrows import services
 from escrows.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
 from escrows.models import Dispute, Escrow, EscrowStatus, Milestone, MilestoneStatus
@@ -269,6 +269,7 @@ def pages(world: World) -> list[Page]:
             kind="admin",
         ),
     ]
+    result += _confirmation_pages(world, unpaid, delivered)
     for status, escrow in sorted(world.escrows.items()):
         for who in ("seller", "buyer") if escrow.buyer_id else ("seller",):
             result.append(Page(f"escrow {status.lower()} ({who})", who, _detail(escrow)))
@@ -279,6 +280,51 @@ def _query(data: dict[str, str]) -> str:
     from urllib.parse import urlencode
 
     return urlencode(data)
+
+
+def _confirmation_pages(world: World, unpaid: Escrow, delivered: Milestone) -> list[Page]:
+    """What each irreversible action asks first, on its own page (escrows/confirmations.py)."""
+    assert world.deliverable is not None
+    fresh = world.deliverable.escrow  # paid, nothing delivered: its first stage is releasable
+    live = Dispute.objects.filter(status__in=["OPEN", "ANSWERED"]).order_by("id").first()
+    key = APIKey.objects.filter(user=world.users["seller"], revoked=False).first()
+    return [
+        Page(
+            "confirm a release before delivery",
+            "buyer",
+            reverse("milestone_release", args=[fresh.public_id, world.deliverable.public_id]),
+        ),
+        Page(
+            "confirm cancelling an unpaid escrow", "seller", reverse("escrow_cancel", args=[unpaid.public_id])
+        ),
+        Page("confirm refunding the rest", "seller", reverse("escrow_refund", args=[fresh.public_id])),
+        Page(
+            "confirm opening a dispute",
+            "buyer",
+            reverse("escrow_dispute", args=[delivered.escrow.public_id]),
+            post={
+                "milestone": delivered.public_id,
+                "reason": "The test build crashes at checkout.",
+                "default_outcome": "refund",
+            },
+        ),
+        *(
+            [
+                Page(
+                    "confirm withdrawing a dispute",
+                    live.opener_role,
+                    reverse("dispute_withdraw", args=[live.escrow.public_id, live.public_id]),
+                )
+            ]
+            if live is not None
+            else []
+        ),
+        *(
+            [Page("confirm revoking an API key", "seller", reverse("api_key_revoke", args=[key.prefix]))]
+            if key
+            else []
+        ),
+    ]
 
 
 def _deliver_path(milestone: Milestone) -> str:
