@@ -109,6 +109,33 @@ def test_without_a_choice_the_configured_default_outcome_applies(seller, buyer, 
     assert (split.default_seller_amount, split.default_buyer_amount) == (25_000, 25_001)
 
 
+@pytest.mark.parametrize(
+    "request_, field, message",
+    [
+        ({"default_outcome": "resume"}, "outcome", "outcome must be one of: release, refund, split"),
+        (
+            {"default_outcome": "split", "default_seller_amount": 20_000},
+            "buyerAmount",
+            "A split needs buyerAmount in minor units",
+        ),
+        (
+            {"default_outcome": "split", "default_buyer_amount": 20_000},
+            "sellerAmount",
+            "A split needs sellerAmount in minor units",
+        ),
+    ],
+)
+def test_a_request_that_is_no_outcome_or_half_a_split_is_refused(funded, buyer, request_, field, message):
+    """Asking for something that is not an outcome, or for a split naming only one side's part,
+    is refused in these words: a split is never halved when the opener named a part."""
+    second = milestones(funded)[1]
+    with pytest.raises(InvalidRequest) as refused:
+        services.dispute_open(escrow=funded, milestone=second, by=buyer, reason="Late", **request_)
+    assert (refused.value.message, refused.value.field) == (message, field)
+    assert not Dispute.objects.exists()
+    assert refresh(second).status == MilestoneStatus.PENDING
+
+
 def refusal(kind, call):
     before = ledger_fingerprint()
     events = Event.objects.count()

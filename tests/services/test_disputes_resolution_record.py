@@ -21,7 +21,15 @@ from escrows.models import (
 )
 from escrows.selectors import wallet_balance
 from tests.factories import UserFactory
-from tests.helpers import at, fund, ledger_fingerprint, make_standard, milestones, refresh
+from tests.helpers import (
+    at,
+    fund,
+    ledger_fingerprint,
+    make_settling_escrow,
+    make_standard,
+    milestones,
+    refresh,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +125,22 @@ def test_the_sellers_part_goes_to_the_milestones_payee(funded, seller, buyer, ad
     assert legs == sorted([("ESCROW_HOLD", None, -50_000), ("CUSTOMER_MAIN", payee.pk, 50_000)])
     assert (wallet_balance(payee, "USD"), wallet_balance(seller, "USD")) == (50_000, 0)
     assert Event.objects.get(kind="milestone.released").details["payee"] == payee.customer_id
+
+
+def test_the_payout_a_ruling_schedules_is_the_rulers_doing(seller, buyer, admin_user):
+    escrow = make_settling_escrow(seller)
+    fund(escrow, buyer)
+    dispute = services.dispute_open(escrow=escrow, milestone=milestones(escrow)[0], by=buyer, reason="Late")
+    services.dispute_resolve(
+        dispute=dispute, by=admin_user, outcome="split", seller_amount=10_000, buyer_amount=20_000
+    )
+    scheduled = Event.objects.get(kind="settlement.scheduled")
+    assert (scheduled.actor, scheduled.actor_kind, scheduled.escrow_id, scheduled.details["amount"]) == (
+        admin_user,
+        "admin",
+        escrow.pk,
+        10_000,
+    )
 
 
 @pytest.mark.parametrize(
