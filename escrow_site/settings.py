@@ -380,8 +380,22 @@ MEDIA_URL = "media/"
 # reminder email goes out this long before the deadline (process_due / beat).
 ESCROW_REVIEW_EXTENSION = timedelta(days=envint("ESCROW_REVIEW_EXTENSION_DAYS", 7))
 ESCROW_REVIEW_REMINDER_BEFORE = timedelta(hours=envint("ESCROW_REVIEW_REMINDER_HOURS", 48))
-# Largest amount we accept for one escrow, in major units (keeps sums far from BIGINT limits).
+# Largest amount of anything we accept, in major units (keeps sums far from BIGINT limits).
 ESCROW_MAX_AMOUNT_MAJOR = 10**12
+# The most one escrow can hold, in each currency's major units: ESCROW_MAX_AMOUNT for every
+# currency, ESCROW_MAX_AMOUNT_<CODE> for one (the defaults weigh the weaker currencies).
+ESCROW_MAX_AMOUNT = envint("ESCROW_MAX_AMOUNT", 1_000_000)
+ESCROW_MAX_AMOUNTS = {
+    code: envint(f"ESCROW_MAX_AMOUNT_{code}", default)
+    for code, default in {
+        **dict.fromkeys(ESCROW_CURRENCIES, ESCROW_MAX_AMOUNT),
+        **(
+            {"JPY": 150_000_000, "NGN": 1_500_000_000, "KES": 130_000_000}
+            if "ESCROW_MAX_AMOUNT" not in os.environ
+            else {}
+        ),
+    }.items()
+}
 ESCROW_CARD_GATEWAY = os.environ.get("ESCROW_CARD_GATEWAY", "escrows.providers.MockCardGateway")
 ESCROW_OFF_RAMP = os.environ.get("ESCROW_OFF_RAMP", "escrows.providers.MockOffRamp")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
@@ -436,20 +450,6 @@ CACHES = {
 # Event hand-overs are coalesced through the shared cache: while one dispatch task is queued
 # and has not started, later commits publish no other (the queued one takes their events too).
 # The flag expires after this many seconds, so a lost task costs at most that long (then the
-# The most one escrow can hold, in each currency's major units: ESCROW_MAX_AMOUNT for every
-# currency, ESCROW_MAX_AMOUNT_<CODE> for one (the defaults weigh the weaker currencies).
-ESCROW_MAX_AMOUNT = envint("ESCROW_MAX_AMOUNT", 1_000_000)
-ESCROW_MAX_AMOUNTS = {
-    code: envint(f"ESCROW_MAX_AMOUNT_{code}", default)
-    for code, default in {
-        **dict.fromkeys(ESCROW_CURRENCIES, ESCROW_MAX_AMOUNT),
-        **(
-            {"JPY": 150_000_000, "NGN": 1_500_000_000, "KES": 130_000_000}
-            if "ESCROW_MAX_AMOUNT" not in os.environ
-            else {}
-        ),
-    }.items()
-}
 # next commit publishes; the outbox sweep stays the backstop). Only with a shared cache (Redis):
 # a per-process cache cannot see the worker clear the flag, so 0 (off) without CACHE_URL.
 EVENT_DISPATCH_COALESCE_SECONDS = envint("EVENT_DISPATCH_COALESCE_SECONDS", 10 if CACHE_URL else 0)
