@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from escrows.models import Escrow, EscrowStatus
 from escrows.selectors import wallet_balance
-from tests.e2e.browser import DESKTOP, PHONE
+from tests.e2e.browser import DESKTOP, PHONE, balance_total
 from tests.helpers import assert_ledger_invariants, mailed_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -156,7 +156,7 @@ def test_seller_and_buyer_complete_a_three_stage_escrow(browser: Browser, site: 
     expect(buyer.locator('.escrow-row [data-status="COMPLETED"]')).to_have_count(1)
     shots(buyer, "14-dashboard-buyer")
     buyer.get_by_role("link", name="Balance").click()
-    expect(buyer.locator('[data-balance="USD"] .big-amount')).to_have_text("0.00 USD")
+    expect(balance_total(buyer, "Available")).to_have_text("0.00 USD")
     shots(buyer, "15-balance-buyer")
 
     seller.get_by_role("link", name="Dashboard").click()
@@ -168,12 +168,18 @@ def test_seller_and_buyer_complete_a_three_stage_escrow(browser: Browser, site: 
     shots(seller, "16-dashboard-seller-phone")
     seller.set_viewport_size(DESKTOP)
     seller.get_by_role("link", name="Balance").click()
-    expect(seller.locator('[data-balance="USD"] .big-amount')).to_have_text("1,000.00 USD")
+    expect(balance_total(seller, "Available")).to_have_text("1,000.00 USD")
     seller.locator("#withdraw_amount").fill("250.00")
     seller.get_by_label("Destination").fill("acct-sally-001")
-    seller.get_by_role("button", name="Withdraw").click()
-    expect(seller.locator('[data-balance="USD"] .big-amount')).to_have_text("750.00 USD")
-    expect(seller.locator("table")).to_contain_text("acct-sally-001")
+    seller.get_by_role("button", name="Withdraw…").click()
+    dialog = seller.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Pay out 250.00 USD to acct-sally-001?")).to_be_visible()
+    dialog.get_by_role("button", name="Withdraw 250.00 USD").click()
+    expect(balance_total(seller, "Available")).to_have_text("750.00 USD")
+    statement = seller.locator("[data-statement-row]")
+    expect(statement.first).to_contain_text("Payout to acct-sally-001")
+    payouts = seller.get_by_role("article").filter(has=seller.get_by_role("heading", name="Payouts"))
+    expect(payouts.get_by_role("row").nth(1)).to_contain_text("250.00 USD acct-sally-001")
     shots(seller, "17-balance-seller")
     seller.set_viewport_size(PHONE)
     shots(seller, "17-balance-seller-phone")

@@ -32,7 +32,7 @@ from escrows.models import (
 )
 from escrows.selectors import wallet_balance
 from escrows.services import EscrowTerms
-from tests.e2e.browser import DESKTOP, PHONE, log_in
+from tests.e2e.browser import DESKTOP, PHONE, balance_total, log_in
 from tests.factories import UserFactory
 from tests.helpers import assert_ledger_invariants, fund, make_escrow, milestones, refresh
 
@@ -378,7 +378,7 @@ def test_screenshots_of_account_settings_and_admin_pages(
     expect(page.get_by_role("heading", name="No money yet")).to_be_visible()
     page.locator("#topup_amount").fill("250.00")
     page.get_by_role("button", name="Top up").click()
-    expect(page.locator('[data-balance="USD"] .big-amount')).to_have_text("250.00 USD")
+    expect(balance_total(page, "Available")).to_have_text("250.00 USD")
     shots(page, "76-balance-topped-up")
     page.set_viewport_size(PHONE)
     shots(page, "76-balance-topped-up-phone")
