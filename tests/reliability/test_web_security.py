@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.models import APIKey
-from escrows.selectors import wallet_balance
+from escrows.selectors import receipts_of, wallet_balance
 from tests.factories import UserFactory
 from tests.helpers import fund, ledger_fingerprint, make_escrow, milestones
 from tests.reliability import figures
@@ -77,6 +77,8 @@ def test_every_page_write_without_a_csrf_token_is_refused_and_changes_nothing(se
         "prefix": "sk_test_x",
         # A notice's number: the route resolves for any number, and the CSRF check comes first.
         "pk": "1",
+        # The escrow's payment receipt: a real one, so the receipt routes resolve.
+        "number": str(receipts_of(escrow)[0].pk),
     }
     client = Client(enforce_csrf_checks=True)
     client.force_login(buyer)
