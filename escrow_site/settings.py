@@ -364,6 +364,10 @@ ESCROW_FEE_SCHEDULE: FeeSchedule = {
     "max_major": 1000,
 }
 ESCROW_INSPECTION_PERIOD = timedelta(days=envint("ESCROW_INSPECTION_DAYS", 14))
+# The seller chooses each escrow's inspection period, in whole days within these bounds
+# (ESCROW_INSPECTION_DAYS, within them too, is what the create form and the API start from).
+ESCROW_INSPECTION_DAYS_MIN = envint("ESCROW_INSPECTION_DAYS_MIN", 1)
+ESCROW_INSPECTION_DAYS_MAX = envint("ESCROW_INSPECTION_DAYS_MAX", 30)
 ESCROW_PAYMENT_EXPIRY = timedelta(days=envint("ESCROW_EXPIRY_DAYS", 30))
 # Disputes: the other party has this long to answer one. Unanswered by then, the opener's request
 # applies (release, refund or a split, chosen when it was opened; this setting when they chose

@@ -158,6 +158,11 @@ class Escrow(models.Model):
     def __str__(self) -> str:
         return f"{self.public_id} {self.title}"
 
+    @property
+    def inspection_days(self) -> int:
+        """The inspection period in whole days, as the seller chose it."""
+        return self.inspection_period.days
+
     # -- transitions: status only; services do everything else ---------------------------
     @transition(field=status, source=EscrowStatus.AWAITING_PAYMENT, target=EscrowStatus.OPENED)
     def fund(self) -> None:

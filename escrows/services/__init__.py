@@ -37,6 +37,7 @@ from .escrows import (
     escrow_create,
     escrow_edit,
     escrow_invitation_resend,
+    inspection_period_from_days,
     milestone_add,
 )
 from .fees import FeeQuote, QuoteMilestone, fee_quote, fee_shares
@@ -114,6 +115,7 @@ __all__ = [
     "escrow_refund_milestones",
     "fee_quote",
     "fee_shares",
+    "inspection_period_from_days",
     "milestone_add",
     "milestone_auto_release",
     "milestone_complete",

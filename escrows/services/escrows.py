@@ -65,6 +65,27 @@ class EscrowTerms:
     inspection_period: timedelta | None = None
 
 
+def inspection_period_from_days(days: object) -> timedelta:
+    """The inspection period a seller chooses: a whole number of days from
+    ESCROW_INSPECTION_DAYS_MIN to ESCROW_INSPECTION_DAYS_MAX, as an API sends it (an integer),
+    as the form's field holds it (digits) or as the terms carry it (a period of whole days).
+    Anything else is refused, in the API's words and in a person's."""
+    low, high = settings.ESCROW_INSPECTION_DAYS_MIN, settings.ESCROW_INSPECTION_DAYS_MAX
+    value = days
+    if isinstance(value, timedelta):
+        value = value.days if value == timedelta(days=value.days) else None
+    elif isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidRequest(
+            f"inspectionPeriodDays must be a whole number of days from {low} to {high}",
+            field="inspectionPeriodDays",
+            for_person=f"Inspection period: choose between {low} and {high} days.",
+        )
+    return timedelta(days=value)
+
+
 def _validate_terms(
     terms: EscrowTerms, milestones: Sequence[MilestoneInput] | None, *, seller: User
 ) -> EscrowTerms:
@@ -107,8 +128,8 @@ def _validate_terms(
             raise InvalidRequest("buyerEmail must be an email address", field="buyerEmail") from None
         if buyer_email == seller.email.lower():
             raise InvalidRequest("The buyer cannot be the seller", field="buyerEmail")
-    if terms.inspection_period is not None and terms.inspection_period <= timedelta(0):
-        raise InvalidRequest("inspection period must be positive", field="inspectionPeriod")
+    if terms.inspection_period is not None:
+        inspection_period_from_days(terms.inspection_period)
     if milestones is not None:
         _validate_milestone_set(
             milestones, amount=terms.amount, currency=currency, settlement_type=terms.settlement_type

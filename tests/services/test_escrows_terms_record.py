@@ -198,7 +198,11 @@ def create(seller, milestones=None, **terms):
         ),
         ({"buyer_email": "pat@"}, "buyerEmail must be an email address", "buyerEmail"),
         ({"buyer_email": " Seller@Example.test "}, "The buyer cannot be the seller", "buyerEmail"),
-        ({"inspection_period": timedelta(0)}, "inspection period must be positive", "inspectionPeriod"),
+        (
+            {"inspection_period": timedelta(0)},
+            "inspectionPeriodDays must be a whole number of days from 1 to 30",
+            "inspectionPeriodDays",
+        ),
     ],
 )
 def test_a_refused_term_says_what_and_where(seller, terms, message, field):
@@ -207,7 +211,7 @@ def test_a_refused_term_says_what_and_where(seller, terms, message, field):
 
 
 def test_the_limits_themselves_are_allowed(seller):
-    create(seller, title="t" * 200, inspection_period=timedelta(seconds=1))()
+    create(seller, title="t" * 200, inspection_period=timedelta(days=1))()
     # 254 characters is the longest address kept.
     create(seller, buyer_email="p" * 64 + "@" + "d" * 63 + "." + "e" * 63 + "." + "f" * 56 + ".test")()
     # 255 would pass the address check itself.
