@@ -260,6 +260,9 @@ class Endpoint:
     may_see: frozenset[str] = frozenset({"owner"})
     # Markers the answer may show to anyone who gets it (a payment link shows what it sells).
     public: frozenset[str] = frozenset()
+    # Markers of the owner's escrow the counterparty bought, which the counterparty's own answer
+    # may show (their statement names what they paid for); the rest stays hidden from them.
+    counterparty_sees: frozenset[str] = frozenset()
     # What a successful answer must show its caller (the stranger their own objects, the owner
     # theirs): a list that answers nothing at all would pass the other checks.
     shows: dict[str, Callable[[World], list[str]]] = field(default_factory=dict)
@@ -363,7 +366,8 @@ ENDPOINTS = [
              lambda w, c: c.get(f"/dashboard/?q={w.escrow.public_id}"), _page(200, 200, 200), allowed=SIGNED,
              public=frozenset({"escrow id"})),  # the search box shows what was typed
     Endpoint("page balance", "page", lambda w, c: c.get("/balance/"), _page(200, 200, 200), allowed=SIGNED,
-             shows={"owner": lambda w: [w.destination]}),
+             counterparty_sees=frozenset({"escrow id", "escrow title"}),
+             shows={"owner": lambda w: [w.destination], "counterparty": lambda w: [w.escrow.title]}),
     Endpoint("page balance topup", "page",
              lambda w, c: c.post("/balance/topup/", {"currency": "USD", "amount": "5.00"}),
              _page(302, 302, 302), allowed=SIGNED),
@@ -381,8 +385,9 @@ ENDPOINTS = [
              allowed=ALL),
     Endpoint("page API keys", "page", lambda w, c: c.get("/settings/api-keys/"), _page(200, 200, 200),
              allowed=SIGNED, shows={"owner": lambda w: [w.owner_key_prefix]}),
+    # Creating posts, then redirects to the keys page (a reload never makes a second key).
     Endpoint("page API key create", "page", lambda w, c: c.post("/settings/api-keys/", {"name": "mine"}),
-             _page(200, 200, 200), allowed=SIGNED,
+             _page(302, 302, 302), allowed=SIGNED,
              made=lambda r: APIKey.objects.filter(name="mine").latest("created").user),
     # Someone else's prefix: "API key not found" as a message on the redirect, and nothing revoked.
     Endpoint("page API key revoke", "page",
@@ -463,8 +468,11 @@ def test_collections_creates_and_pages(capsys, settings):
                 mismatches.append((*cell, expected, status, body[:200]))
             wrong = []
             if principal not in endpoint.may_see:
-                # (The counterparty's own email is not the owner's secret from the counterparty.)
-                hidden = endpoint.public | ({"buyer email"} if principal == "counterparty" else set())
+                # A caller's own email is not a secret from them (every page they see says
+                # "Signed in as" it, a 404 too); the counterparty's is "buyer email".
+                own = {"owner": {"owner email"}, "counterparty": {"buyer email"}}.get(principal, set())
+                bought = endpoint.counterparty_sees if principal == "counterparty" else frozenset()
+                hidden = endpoint.public | own | bought
                 leaked = [k for k, v in markers.items() if k not in hidden and v in body]
                 if leaked:
                     wrong.append(f"shows the owner's {', '.join(leaked)}")
