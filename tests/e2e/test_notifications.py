@@ -191,7 +191,6 @@ def _every_kind_of_notice(settings) -> None:
     services.milestone_complete(milestone=launch, by=seller)
     dispute = services.dispute_open(escrow=job, milestone=refresh(launch), by=buyer, reason="Not live yet")
     services.dispute_answer(dispute=dispute, by=seller, answer="contest", text="It is live")
-    services.dispute_deadline_remind(dispute=dispute)
     services.dispute_resolve(dispute=refresh(dispute), by=admin, outcome="release")
 
     failing = make_escrow(
@@ -248,6 +247,10 @@ def _every_kind_of_notice(settings) -> None:
     opened = services.dispute_open(escrow=withdrawn, milestone=refresh(stage), by=buyer, reason="Blurry")
     services.dispute_withdraw(dispute=opened, by=buyer)
     unanswered = services.dispute_open(escrow=withdrawn, milestone=refresh(stage), by=seller, reason="Unpaid")
+    # Only an unanswered dispute is reminded of, when its deadline is near (a contested one waits
+    # for staff, with no deadline that applies anything).
+    Dispute.objects.filter(pk=unanswered.pk).update(deadline=timezone.now() + timedelta(hours=1))
+    assert services.dispute_deadline_remind(dispute=refresh(unanswered)) is not None
     Dispute.objects.filter(pk=unanswered.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     services.dispute_apply_default(dispute=refresh(unanswered))
     dispatch()
