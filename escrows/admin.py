@@ -32,6 +32,7 @@ from .models import (
     Settlement,
 )
 from .money import format_money
+from .templatetags.escrow_ui import period
 
 
 def _currency_of(obj: Any) -> str:
@@ -163,12 +164,18 @@ class EscrowAdmin(MoneyFields, ReadOnlyAdmin):
     list_select_related = ("seller", "buyer")
     date_hierarchy = "created_at"
     inlines = [MilestoneInline, EventInline]  # DisputeInline appended below
-    readonly_fields = ("evidence_record",)
+    # The inspection period in words ("14 days"), in place of the stored duration.
+    exclude = ("inspection_period",)
+    readonly_fields = ("inspection_period_days", "evidence_record")
     actions = ["cancel"]
 
     @admin.display(description="Amount", ordering="amount")
     def amount_money(self, obj: Escrow) -> str:
         return format_money(obj.amount, obj.currency)
+
+    @admin.display(description="Inspection period")
+    def inspection_period_days(self, obj: Escrow) -> str:
+        return period(obj.inspection_period)
 
     @admin.display(description="Evidence record")
     def evidence_record(self, obj: Escrow) -> str:

@@ -10,6 +10,7 @@ from django.forms import BaseFormSet, formset_factory
 from accounts.forms import NoColonLabels
 from core.errors import EscrowError, InvalidRequest
 
+from . import services
 from .models import DisputeAnswer, DisputeOutcome, Escrow, FundingSource, Milestone
 from .money import format_minor, to_minor
 from .services import EscrowTerms, EvidenceInput, MilestoneInput
@@ -43,10 +44,24 @@ class EscrowForm(NoColonLabels, forms.Form):
         label="Total amount",
         help_text="What the buyer pays you, before the fee.",
     )
+    # Digits as typed: whether they make a period the buyer may have is the service's rule.
+    inspection_days = forms.CharField(
+        required=False,
+        label="Inspection period (days)",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["currency"].initial = settings.ESCROW_DEFAULT_CURRENCY
+        days = self.fields["inspection_days"]
+        days.initial = settings.ESCROW_INSPECTION_PERIOD.days
+        days.help_text = (
+            "How long the buyer has to check each stage you mark delivered. If they neither confirm "
+            "nor dispute it by then, it is paid to you automatically. From "
+            f"{settings.ESCROW_INSPECTION_DAYS_MIN} to {settings.ESCROW_INSPECTION_DAYS_MAX} days; "
+            "it cannot change once the buyer has paid."
+        )
 
     @classmethod
     def initial_for(cls, escrow: Escrow) -> dict[str, Any]:
@@ -56,6 +71,7 @@ class EscrowForm(NoColonLabels, forms.Form):
             "buyer_email": escrow.buyer.email if escrow.buyer else escrow.buyer_email,
             "currency": escrow.currency,
             "amount": format_minor(escrow.amount, escrow.currency),
+            "inspection_days": escrow.inspection_days,
         }
 
 
@@ -87,7 +103,11 @@ MilestoneFormSet = cast(
 )
 
 # Where each service error field belongs on the page.
-FIELD_FOR_ERROR = {"buyerEmail": "buyer_email", "buyer": "buyer_email"}
+FIELD_FOR_ERROR = {
+    "buyerEmail": "buyer_email",
+    "buyer": "buyer_email",
+    "inspectionPeriodDays": "inspection_days",
+}
 
 
 def stage_amount(raw: object, currency: str, index: int) -> int:
@@ -112,12 +132,19 @@ def terms_from_forms(
     for i, row in enumerate(formset.rows()):
         minor = stage_amount(row["amount"], currency, i)
         milestones.append(MilestoneInput(amount=minor, title=row.get("title") or f"Stage {i + 1}"))
+    # A form without the field (a post made before it existed) keeps the default or, on an edit,
+    # the escrow's period; a field left empty is refused like any other period that is none.
+    sent = form.add_prefix("inspection_days") in form.data
+    inspection_period = (
+        services.inspection_period_from_days(data.get("inspection_days") or "") if sent else None
+    )
     terms = EscrowTerms(
         title=data["title"],
         description=data.get("description") or "",
         currency=currency,
         amount=amount,
         buyer_email=data.get("buyer_email") or "",
+        inspection_period=inspection_period,
     )
     return terms, milestones
 

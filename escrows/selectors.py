@@ -60,10 +60,13 @@ def escrows_for_user(
     return qs.order_by("-created_at", "-id")
 
 
-def escrow_get_for_user(user: Any, public_id: str) -> Escrow:
+def escrow_get_for_user(user: Any, public_id: str, *, dispute_state: bool = False) -> Escrow:
+    """`dispute_state`: annotate `under_dispute` in the same query, for a page that shows the
+    status a person sees (status_shown)."""
     try:
         # The payment comes along (one join): the escrow page says where a refund would go.
-        escrow = Escrow.objects.select_related("seller", "buyer", "payment").get(public_id=public_id)
+        escrows = Escrow.objects.select_related("seller", "buyer", "payment")
+        escrow = (with_dispute_state(escrows) if dispute_state else escrows).get(public_id=public_id)
     except Escrow.DoesNotExist:
         raise NotFound("Escrow not found") from None
     if escrow.party_role(user) is None:
@@ -389,6 +392,7 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
             "amount": format_minor(escrow.amount, currency),
             "fee": format_minor(escrow.fee, currency),
             "feeScheduleVersion": escrow.fee_schedule_version,
+            "inspectionPeriodDays": escrow.inspection_days,
             "createdAt": _iso(escrow.created_at),
             "fundedAt": _iso(escrow.funded_at),
             "closedAt": _iso(escrow.closed_at),
@@ -1108,5 +1112,17 @@ def under_dispute() -> Exists:
 
 
 def with_dispute_state(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
-    """Annotate `under_dispute` (above) for a list to show."""
+    """Annotate `under_dispute` (above) for a list or a page to show."""
     return qs.annotate(under_dispute=under_dispute())
+
+
+def status_shown(escrow: Escrow) -> tuple[str, str]:
+    """The status a person sees, as its code and its words: Disputed while the escrow or one of
+    its stages is under a live dispute, else the escrow's own. The dashboard, its Disputed filter
+    (filters.EscrowFilter) and the escrow page agree. The escrow must be read with
+    with_dispute_state (or escrow_get_for_user(..., dispute_state=True))."""
+    if not hasattr(escrow, "under_dispute"):
+        raise ValueError("status_shown needs an escrow read with with_dispute_state")
+    if escrow.under_dispute or escrow.status == EscrowStatus.DISPUTED:
+        return EscrowStatus.DISPUTED, EscrowStatus.DISPUTED.label
+    return escrow.status, escrow.get_status_display()

@@ -63,6 +63,7 @@ def test_the_escrow_parties_and_stages(disputed, seller, buyer):
         "amount": "1000.00",
         "fee": f"{escrow.fee / 100:.2f}",
         "feeScheduleVersion": escrow.fee_schedule_version,
+        "inspectionPeriodDays": 14,
         "createdAt": iso(escrow.created_at),
         "fundedAt": iso(escrow.funded_at),
         "closedAt": iso(escrow.closed_at),
