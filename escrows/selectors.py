@@ -1121,8 +1121,9 @@ def status_shown(escrow: Escrow) -> tuple[str, str]:
     its stages is under a live dispute, else the escrow's own. The dashboard, its Disputed filter
     (filters.EscrowFilter) and the escrow page agree. The escrow must be read with
     with_dispute_state (or escrow_get_for_user(..., dispute_state=True))."""
-    if not hasattr(escrow, "under_dispute"):
+    live = getattr(escrow, "under_dispute", None)
+    if live is None:
         raise ValueError("status_shown needs an escrow read with with_dispute_state")
-    if escrow.under_dispute or escrow.status == EscrowStatus.DISPUTED:
+    if live or escrow.status == EscrowStatus.DISPUTED:
         return EscrowStatus.DISPUTED, EscrowStatus.DISPUTED.label
     return escrow.status, escrow.get_status_display()

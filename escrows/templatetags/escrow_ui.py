@@ -9,6 +9,7 @@ from django.template.defaultfilters import pluralize
 
 from escrows import timeline
 from escrows.money import format_money
+from escrows.selectors import status_shown
 
 register = template.Library()
 
@@ -63,6 +64,13 @@ def badge(status: str, label: str = "") -> dict[str, Any]:
         "label": label or status.replace("_", " ").title(),
         "tone": BADGE_TONE.get(status, "muted"),
     }
+
+
+@register.inclusion_tag("partials/badge.html")
+def escrow_status(escrow: Any) -> dict[str, Any]:
+    """The escrow's status badge as a person sees it (selectors.status_shown: Disputed while a
+    stage is under dispute)."""
+    return badge(*status_shown(escrow))
 
 
 @register.filter

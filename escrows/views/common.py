@@ -19,9 +19,9 @@ from .. import selectors
 from ..models import Escrow
 
 
-def escrow_or_404(request: HttpRequest, public_id: str) -> Escrow:
+def escrow_or_404(request: HttpRequest, public_id: str, *, dispute_state: bool = False) -> Escrow:
     try:
-        return selectors.escrow_get_for_user(request.user, public_id)
+        return selectors.escrow_get_for_user(request.user, public_id, dispute_state=dispute_state)
     except NotFound:
         raise Http404("Escrow not found") from None
 

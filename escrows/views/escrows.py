@@ -169,7 +169,7 @@ def fee_quote(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
-    escrow = escrow_or_404(request, public_id)
+    escrow = escrow_or_404(request, public_id, dispute_state=True)
     milestones = selectors.milestones_of(escrow)
     now = timezone.now()
     for m in milestones:

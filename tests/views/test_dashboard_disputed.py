@@ -38,3 +38,20 @@ def test_a_stage_under_dispute_shows_and_filters_as_disputed(seller, buyer, sell
     services.dispute_withdraw(dispute=dispute, by=buyer)
     assert titles(seller_client, status="DISPUTED")[1] == {"Laptop"}
     assert titles(seller_client, status="OPENED")[1] == {"Kitchen refit", "Roof repair"}
+
+
+def head_status(client, escrow) -> str:
+    html = client.get(reverse("escrow_detail", args=[escrow.public_id])).content.decode()
+    head = html[html.index('class="head-side"') :].split("</div>")[0]
+    return head[head.index("data-status=") :].split("</span>")[0]
+
+
+def test_the_escrow_page_shows_the_status_the_dashboard_shows(seller, buyer, seller_client, buyer_client):
+    kitchen = make_escrow(seller, title="Kitchen refit")
+    fund(kitchen, buyer)
+    assert head_status(seller_client, kitchen) == 'data-status="OPENED">Opened'
+    dispute = services.dispute_open(escrow=kitchen, milestone=milestones(kitchen)[1], by=buyer, reason="Late")
+    for client in (seller_client, buyer_client):
+        assert head_status(client, kitchen) == 'data-status="DISPUTED">Disputed'
+    services.dispute_withdraw(dispute=dispute, by=buyer)
+    assert head_status(seller_client, kitchen) == 'data-status="OPENED">Opened'
