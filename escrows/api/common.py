@@ -304,6 +304,19 @@ class StrictInteger(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": settings.ESCROW_INSPECTION_DAYS_MIN,
+        "maximum": settings.ESCROW_INSPECTION_DAYS_MAX,
+        "example": settings.ESCROW_INSPECTION_PERIOD.days,
+    }
+)
+class InspectionDays(StrictInteger):
+    """The seller's inspection period in whole days; whether it is within the bounds the
+    service decides (one message for both surfaces and the pages)."""
+
+
 DECIMAL_STRING = re.compile(r"-?\d+(\.\d+)?")
 
 

@@ -12,9 +12,9 @@ from core.errors import InvalidRequest
 from escrows import selectors, services
 from escrows.models import Escrow, ReleaseType, SettlementType
 from escrows.money import format_minor, normalize_currency, to_minor
-from escrows.services import EscrowTerms
+from escrows.services import EscrowTerms, inspection_period_from_days
 
-from ..common import DecimalString, Email, Metadata, StrictSerializer, Text, iso, parse
+from ..common import DecimalString, Email, InspectionDays, Metadata, StrictSerializer, Text, iso, parse
 from .base import ERRORS, IntentAPIView
 
 
@@ -42,6 +42,7 @@ def intent_data(escrow: Escrow) -> dict[str, Any]:
         "settlementType": escrow.settlement_type,
         "paymentToken": escrow.payment_token,
         "termsVersion": escrow.terms_version,
+        "inspectionPeriodDays": escrow.inspection_days,
         "paymentUrl": payment_url(escrow),
         "sellerId": escrow.seller.customer_id,
         "buyerId": escrow.buyer.customer_id if escrow.buyer else None,
@@ -63,6 +64,12 @@ class IntentCreateInput(StrictSerializer):
     metadata = Metadata(required=False, allow_null=True)
     # Reserves the payment link for this buyer and emails them the invitation.
     buyerEmail = Email(required=False, allow_null=True)  # noqa: N815
+    inspectionPeriodDays = InspectionDays(  # noqa: N815
+        required=False,
+        allow_null=True,
+        help_text="How many days the buyer has to check a delivered milestone before it is released "
+        "by itself; absent or null: the default.",
+    )
 
 
 IntentOutput = inline_serializer(
@@ -85,6 +92,8 @@ IntentOutput = inline_serializer(
         "autoReleaseOnProof": serializers.BooleanField(),
         "settlementType": serializers.CharField(),
         "paymentToken": serializers.CharField(),
+        "termsVersion": serializers.IntegerField(),
+        "inspectionPeriodDays": serializers.IntegerField(),
         "paymentUrl": serializers.URLField(),
         "sellerId": serializers.CharField(),
         "buyerId": serializers.CharField(allow_null=True),
@@ -141,6 +150,11 @@ class PaymentIntentCreate(IntentAPIView):
                 settlement_destination=data.get("settlementDestination") or "",
                 metadata=metadata,
                 buyer_email=data.get("buyerEmail") or "",
+                inspection_period=(
+                    None
+                    if (days := data.get("inspectionPeriodDays")) is None
+                    else inspection_period_from_days(days)
+                ),
             ),
             milestones=None,
         )

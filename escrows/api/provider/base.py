@@ -73,6 +73,7 @@ ESCROW_COLUMNS = (
     "total_quantity",
     "category_id",
     "terms_version",
+    "inspection_period",
     "created_at",
 )
 MILESTONE_COLUMNS = (
@@ -129,6 +130,7 @@ def escrow_output(e: Mapping[str, Any], milestones: Iterable[Mapping[str, Any]])
         "feeScheduleVersion": e["fee_schedule_version"],
         "paymentToken": e["payment_token"],
         "termsVersion": e["terms_version"],
+        "inspectionPeriodDays": e["inspection_period"].days,
         "status": provider_status,
         "state": state,
         "settlementType": e["settlement_type"],
@@ -201,6 +203,7 @@ EscrowOutput = inline_serializer(
         "feeScheduleVersion": serializers.CharField(),
         "paymentToken": serializers.CharField(),
         "termsVersion": serializers.IntegerField(),
+        "inspectionPeriodDays": serializers.IntegerField(),
         "status": serializers.CharField(),
         "state": serializers.CharField(),
         "settlementType": serializers.CharField(),

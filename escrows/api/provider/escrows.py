@@ -12,9 +12,9 @@ from core.errors import InvalidRequest, NotFound
 from escrows import selectors, services
 from escrows.models import ReleaseType, SettlementType
 from escrows.money import major_int_to_minor, normalize_currency
-from escrows.services import EscrowTerms, MilestoneInput
+from escrows.services import EscrowTerms, MilestoneInput, inspection_period_from_days
 
-from ..common import Email, StrictInteger, StrictSerializer, Text, parse
+from ..common import Email, InspectionDays, StrictInteger, StrictSerializer, Text, parse
 from .base import (
     ERRORS,
     EscrowOutput,
@@ -50,6 +50,12 @@ class EscrowInput(StrictSerializer):
     categoryId = Text(max_length=64, required=False, allow_null=True)  # noqa: N815
     # Reserves the payment link for this buyer and emails them the invitation.
     buyerEmail = Email(required=False, allow_null=True)  # noqa: N815
+    inspectionPeriodDays = InspectionDays(  # noqa: N815
+        required=False,
+        allow_null=True,
+        help_text="How many days the buyer has to check a delivered milestone before it is released "
+        "by itself; absent or null: the default on create, unchanged on edit.",
+    )
     # many=True hands max_length to the ListSerializer; the stubs know only the child's arguments.
     milestones = MilestoneInputSerializer(many=True, max_length=100)  # type: ignore[call-arg]
 
@@ -94,6 +100,9 @@ def _terms(data: dict) -> tuple[EscrowTerms, list[MilestoneInput]]:
         total_quantity=data.get("totalQuantity"),
         category_id=data.get("categoryId") or "",
         buyer_email=data.get("buyerEmail") or "",
+        inspection_period=(
+            None if (days := data.get("inspectionPeriodDays")) is None else inspection_period_from_days(days)
+        ),
     )
     return terms, milestones
 
