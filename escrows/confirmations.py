@@ -266,11 +266,17 @@ def dispute_request_words(escrow: Escrow, outcome: str, seller_part: int, buyer_
     )
 
 
-def dispute_what_happens(dispute: Dispute, escrow: Escrow) -> str:
-    """What happens next to an active dispute, when, in words for both parties."""
-    request = dispute_request_words(
+def dispute_request_of(dispute: Dispute, escrow: Escrow) -> str:
+    """What the opener asked for, as money: what accepting the claim applies, and what applies
+    at the deadline if nobody answers."""
+    return dispute_request_words(
         escrow, dispute.default_outcome, dispute.default_seller_amount, dispute.default_buyer_amount
     )
+
+
+def dispute_what_happens(dispute: Dispute, escrow: Escrow) -> str:
+    """What happens next to an active dispute, when, in words for both parties."""
+    request = dispute_request_of(dispute, escrow)
     if dispute.is_contested:
         return (
             f"The {dispute.other_role} contested it, so an arbiter decides: nothing moves by itself. "
@@ -343,14 +349,17 @@ def dispute_withdraw_confirmation(escrow: Escrow, dispute: Dispute) -> Confirmat
 
 
 def dispute_accept_confirmation(escrow: Escrow, dispute: Dispute, text: str) -> Confirmation:
-    """The other party accepts the claim: settled at once in the opener's favour."""
-    amount = format_money(dispute.amount, escrow.currency)
+    """The other party accepts the claim: settled at once with what the opener asked for."""
     return Confirmation(
         kind="dispute",
         key=f"accept-{dispute.public_id}",
         eyebrow=f"{escrow.title} · dispute",
-        title=f"Accept the claim and send {amount} to the {dispute.opener_role}?",
-        lines=("This settles the dispute at once and cannot be undone.",),
+        title=f"Accept the claim: {dispute_request_of(dispute, escrow)}?",
+        lines=(
+            f"That is what the {dispute.opener_role} asked for when they opened the dispute about "
+            f"{format_money(dispute.amount, escrow.currency)}.",
+            "This settles the dispute at once and cannot be undone.",
+        ),
         fields=(("answer", "accept"), ("text", text), ("confirmed", "1")),
         button="Accept and settle",
         back_label="Back",

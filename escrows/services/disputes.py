@@ -1,10 +1,11 @@
 """Disputes and evidence. A dispute is about one milestone of a milestone escrow (only that
 milestone is frozen; the escrow stays OPENED and the others can still be released) or about the
 whole of a STANDARD escrow (the escrow goes DISPUTED). The opener says what they ask for (release,
-refund or a split). The other party answers by the deadline: accepting settles at once in the
-opener's favour; contesting sends it to an arbiter (staff), who decides, and nothing applies by
-itself after that. Only a dispute nobody answered gets the opener's request at its deadline (the
-other party had its chance: Dispute.request_applies_at_deadline). The opener may withdraw."""
+refund or a split). The other party answers by the deadline: accepting settles at once with
+what the opener asked for; contesting sends it to an arbiter (staff), who decides, and nothing
+applies by itself after that. Only a dispute nobody answered gets the opener's request at its
+deadline (the other party had its chance: Dispute.request_applies_at_deadline). The opener may
+withdraw."""
 
 import hashlib
 import os
@@ -387,9 +388,10 @@ def dispute_add_evidence(*, dispute: Dispute, by: User, evidence: EvidenceInput)
 
 @transaction.atomic(durable=True)
 def dispute_answer(*, dispute: Dispute, by: User, answer: str, text: str = "") -> Dispute:
-    """The other party answers. Accepting the claim settles the dispute at once in the
-    opener's favour (a buyer's dispute is refunded, a seller's is released); contesting sends it
-    to an arbiter, and the opener's request no longer applies by itself at the deadline."""
+    """The other party answers. Accepting the claim settles the dispute at once with what the
+    opener asked for (their request, as recorded when they opened it: a release, a refund or
+    their split, never more); contesting sends it to an arbiter, and the opener's request no
+    longer applies by itself at the deadline."""
     escrow, dispute, role = _lock_dispute(dispute, by)
     if answer not in DisputeAnswer.values:
         raise InvalidRequest(f"answer must be one of: {', '.join(DisputeAnswer.values)}", field="answer")
@@ -420,14 +422,12 @@ def dispute_answer(*, dispute: Dispute, by: User, answer: str, text: str = "") -
         details={"dispute": dispute.public_id, "answer": answer, "answeredBy": role, "reason": text[:2000]},
     )
     if answer == DisputeAnswer.ACCEPT:
-        outcome = DisputeOutcome.REFUND if dispute.opener_role == "buyer" else DisputeOutcome.RELEASE
-        seller_part, buyer_part = _split_amounts(outcome, dispute.amount, None, None, escrow.currency)
         _dispute_settle(
             escrow,
             dispute,
-            outcome=outcome,
-            seller_amount=seller_part,
-            buyer_amount=buyer_part,
+            outcome=dispute.default_outcome,
+            seller_amount=dispute.default_seller_amount,
+            buyer_amount=dispute.default_buyer_amount,
             by=by,
             note=f"The {role} accepted the claim",
         )

@@ -19,6 +19,7 @@ from .. import selectors, services
 from ..confirmations import (
     dispute_accept_confirmation,
     dispute_open_confirmation,
+    dispute_request_of,
     dispute_resolve_confirmation,
     dispute_what_happens,
     dispute_withdraw_confirmation,
@@ -219,9 +220,7 @@ def dispute_detail(request: AuthenticatedHttpRequest, public_id: str, dispute_id
             "can_resolve": active and request.user.is_staff,
             "evidence_form": EvidenceFields(),
             "answer_form": AnswerForm(),
-            "accept_outcome": "refund to the buyer"
-            if dispute.opener_role == "buyer"
-            else "release to the seller",
+            "accept_outcome": dispute_request_of(dispute, escrow),
             "what_happens": dispute_what_happens(dispute, escrow) if active else "",
             "withdraw": dispute_withdraw_confirmation(escrow, dispute)
             if active and role == dispute.opener_role
@@ -270,7 +269,7 @@ def dispute_answer(request: AuthenticatedHttpRequest, public_id: str, dispute_id
     else:
         messages.success(
             request,
-            "Claim accepted; the dispute is settled."
+            f"Claim accepted; the dispute is settled: {dispute_request_of(dispute, escrow)}."
             if answer == "accept"
             else "Answer sent to the arbiter.",
         )

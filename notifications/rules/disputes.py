@@ -20,15 +20,21 @@ def _outcome_words(s: _Story, outcome: str, seller_part: int, buyer_part: int) -
     return f"{s.money(seller_part)} goes to {payee} and {s.money(buyer_part)} back to {s.buyer_name}"
 
 
+def _request_words(s: _Story, dispute: Dispute) -> str:
+    """The opener's request as money: what accepting the claim applies, and what applies at the
+    deadline if nobody answers."""
+    return _outcome_words(
+        s, dispute.default_outcome, dispute.default_seller_amount, dispute.default_buyer_amount
+    )
+
+
 def _default_words(s: _Story, dispute: Dispute) -> str:
     """What happens at the deadline of a dispute nobody answered yet (a contested one goes to an
     arbiter instead: escrows.models.Dispute.request_applies_at_deadline)."""
-    outcome = _outcome_words(
-        s, dispute.default_outcome, dispute.default_seller_amount, dispute.default_buyer_amount
-    )
     return (
         f"If the {dispute.other_role} has not answered by {when(dispute.deadline)}, the "
-        f"{dispute.opener_role}'s request applies: {outcome}. If they contest, an administrator decides."
+        f"{dispute.opener_role}'s request applies: {_request_words(s, dispute)}. If they contest, "
+        "an administrator decides."
     )
 
 
@@ -82,7 +88,8 @@ def _dispute_answered(s: _Story) -> list[Notice]:
             opener,
             Category.DISPUTES,
             f"{s.name(answerer)} accepted your dispute on {_what(s)}",
-            f"{s.name(answerer)} accepted your claim on {_what(s)}.{said} It is settled in your favour.",
+            f"{s.name(answerer)} accepted your claim on {_what(s)}.{said} It is settled as you asked: "
+            f"{_request_words(s, dispute)}.",
             url=s.dispute_url(dispute),
             action="Open the dispute",
         )

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from escrows import services
 from escrows.models import Dispute, DisputeStatus, MilestoneStatus
+from escrows.selectors import wallet_balance
 from escrows.services import EscrowTerms
 from tests.helpers import assert_ledger_invariants, fund, ledger_fingerprint, make_escrow, milestones, refresh
 
@@ -195,7 +196,7 @@ def test_answer_contest_then_staff_resolves_split(buyer_api, seller_api, escrow,
 
 
 def test_accept_refunds_and_withdraw(buyer_api, seller_api, escrow):
-    d = open_dispute(buyer_api, escrow).json()
+    d = open_dispute(buyer_api, escrow, defaultOutcome="refund").json()
     r = seller_api.post(url(escrow, f"/{d['id']}/answer"), {"answer": "accept"}, format="json")
     assert r.json()["status"] == "RESOLVED" and r.json()["resolution"]["outcome"] == "refund"
     d2 = open_dispute(seller_api, escrow, milestoneId=milestones(escrow)[0].public_id).json()
@@ -203,6 +204,19 @@ def test_accept_refunds_and_withdraw(buyer_api, seller_api, escrow):
     r = seller_api.post(url(escrow, f"/{d2['id']}/withdraw"), {}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "WITHDRAWN"
     assert milestones(escrow)[0].status == MilestoneStatus.PENDING
+    assert_ledger_invariants()
+
+
+def test_accept_applies_the_split_the_opener_asked_for(buyer_api, seller_api, seller, buyer, escrow):
+    d = open_dispute(
+        buyer_api, escrow, defaultOutcome="split", defaultSellerAmount="200.00", defaultBuyerAmount="300.00"
+    ).json()
+    r = seller_api.post(url(escrow, f"/{d['id']}/answer"), {"answer": "accept"}, format="json")
+    assert r.status_code == 200, r.content
+    res = r.json()["resolution"]
+    assert (res["outcome"], res["sellerAmount"], res["buyerAmount"]) == ("split", "200.00", "300.00")
+    assert milestones(escrow)[1].status == MilestoneStatus.SPLIT
+    assert (wallet_balance(seller, "USD"), wallet_balance(buyer, "USD")) == (20_000, 30_000)
     assert_ledger_invariants()
 
 

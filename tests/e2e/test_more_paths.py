@@ -56,7 +56,11 @@ def test_seller_accepts_a_dispute_buyer_withdraws_one_seller_accepts_a_refund_re
         escrow=escrow, milestone=first, by=buyer_user, reason="The wireframes miss the checkout"
     )
     accepted = services.dispute_open(
-        escrow=escrow, milestone=second, by=buyer_user, reason="The visual design never arrived"
+        escrow=escrow,
+        milestone=second,
+        by=buyer_user,
+        reason="The visual design never arrived",
+        default_outcome="refund",
     )
     assert [m.status for m in milestones(escrow)] == ["DISPUTED", "DISPUTED", "PENDING"]
     detail = f"{site}/escrows/{escrow.public_id}/"
@@ -70,13 +74,13 @@ def test_seller_accepts_a_dispute_buyer_withdraws_one_seller_accepts_a_refund_re
     seller.locator('[data-milestone="1"] [data-milestone-dispute]').click()
     expect(seller.get_by_role("heading", name="Dispute of “Stage 1”")).to_be_visible()
     expect(seller.locator("[data-answer-box]")).to_contain_text(
-        "Accepting settles it now: 500.00 USD goes as a refund to the buyer."
+        "Accepting settles it now with what the buyer asked for: 500.00 USD back to the buyer."
     )
     seller.get_by_label("Accept the claim").check()
     seller.get_by_label("Your answer").fill("Fair: the designer left, we cannot deliver it.")
     seller.get_by_role("button", name="Send answer").click()
     expect(
-        seller.get_by_role("heading", name="Accept the claim and send 500.00 USD to the buyer?")
+        seller.get_by_role("heading", name="Accept the claim: 500.00 USD back to the buyer?")
     ).to_be_visible()
     expect(seller.get_by_text("This settles the dispute at once and cannot be undone.")).to_be_visible()
     shots(seller, "50-dispute-accept-confirm")
@@ -85,7 +89,9 @@ def test_seller_accepts_a_dispute_buyer_withdraws_one_seller_accepts_a_refund_re
     assert milestones(escrow)[1].status == MilestoneStatus.DISPUTED
     assert wallet_balance(buyer_user, "USD") == 0
     seller.get_by_role("button", name="Accept and settle").click()
-    expect(seller.locator(".flash").first).to_contain_text("Claim accepted; the dispute is settled.")
+    expect(seller.locator(".flash").first).to_contain_text(
+        "Claim accepted; the dispute is settled: 500.00 USD back to the buyer."
+    )
     outcome = "Refund to the buyer: seller 0.00 USD, buyer 500.00 USD · accepted by Sam Seller"
     expect(seller.locator("[data-dispute-resolution]")).to_contain_text(outcome)
     expect(seller.locator(".head-side [data-status]")).to_have_text("Resolved")
@@ -102,7 +108,8 @@ def test_seller_accepts_a_dispute_buyer_withdraws_one_seller_accepts_a_refund_re
     expect(badge(buyer, 1)).to_have_text("Refunded")
     expect(buyer.locator('[data-ledger="refunded"]')).to_have_text("500.00 USD")
     expect(buyer.locator('[data-ledger="held"]')).to_have_text("500.00 USD")
-    expect(buyer.locator(".escrow-head [data-status]").first).to_have_text("Opened")
+    # Stage 1 is still under dispute: the escrow shows as Disputed, as on the dashboard.
+    expect(buyer.locator(".escrow-head [data-status]").first).to_have_text("Disputed")
     assert wallet_balance(buyer_user, "USD") == 50_000
 
     # -- the buyer withdraws the dispute of the delivered stage 1: it is releasable again --------
@@ -121,6 +128,7 @@ def test_seller_accepts_a_dispute_buyer_withdraws_one_seller_accepts_a_refund_re
     shots(buyer, "52-dispute-withdrawn")
     assert refresh(withdrawn).status == DisputeStatus.WITHDRAWN
     buyer.goto(detail)
+    expect(buyer.locator(".escrow-head [data-status]").first).to_have_text("Opened")
     expect(badge(buyer, 0)).to_have_text("Delivered")
     expect(buyer.locator('[data-milestone="0"] [data-review-deadline]')).to_contain_text(
         "unless you confirm or dispute it"

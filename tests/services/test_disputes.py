@@ -185,7 +185,7 @@ def test_evidence_refusals(funded, buyer, stranger, admin_user, settings):
 
 
 def test_seller_accepts_a_buyer_dispute_refunds_the_buyer(funded, seller, buyer):
-    dispute = open_on(funded, 1, buyer)
+    dispute = open_on(funded, 1, buyer, default_outcome="refund")
     services.dispute_answer(dispute=dispute, by=seller, answer="accept", text="Fair enough")
     dispute = refresh(dispute)
     assert (dispute.status, dispute.outcome, dispute.seller_amount, dispute.buyer_amount) == (
@@ -201,7 +201,7 @@ def test_seller_accepts_a_buyer_dispute_refunds_the_buyer(funded, seller, buyer)
 
 
 def test_buyer_accepts_a_seller_dispute_releases(funded, seller, buyer):
-    dispute = open_on(funded, 0, seller)
+    dispute = open_on(funded, 0, seller, default_outcome="release")
     services.dispute_answer(dispute=dispute, by=buyer, answer="accept")
     assert refresh(milestones(funded)[0]).status == MilestoneStatus.RELEASED
     assert wallet_balance(seller, "USD") == 30_000

@@ -1,5 +1,5 @@
 """The other party's answer to a dispute, and what staff may rule: the answer is recorded with
-who gave it, when and why; accepting settles at once for the opener; a standard escrow's dispute
+who gave it, when and why; accepting settles at once with the opener's request; a standard escrow's dispute
 ends as withdrawn when both parties agree to cancel. Each refusal says exactly what is wrong."""
 
 from datetime import timedelta
@@ -53,7 +53,9 @@ def test_a_contested_dispute_records_the_answer_and_waits(funded, seller, buyer)
 
 
 def test_an_accepted_claim_settles_for_the_opener_with_a_note(funded, seller, buyer):
-    dispute = _open(funded, buyer)
+    dispute = services.dispute_open(
+        escrow=funded, milestone=milestones(funded)[1], by=buyer, reason="Late", default_outcome="refund"
+    )
     services.dispute_answer(dispute=dispute, by=seller, answer="accept")
     settled = refresh(dispute)
     assert (settled.status, settled.outcome) == (DisputeStatus.RESOLVED, "refund")

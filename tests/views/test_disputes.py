@@ -239,18 +239,42 @@ def test_add_evidence_answer_contest_and_withdraw(escrow, buyer, seller_client, 
     assert refresh(milestones(escrow)[0]).status == MilestoneStatus.PENDING
 
 
-def test_accepting_asks_to_confirm_before_money_moves(escrow, buyer, seller_client):
-    dispute = services.dispute_open(escrow=escrow, milestone=milestones(escrow)[1], by=buyer, reason="x")
+def test_accepting_asks_to_confirm_what_the_opener_asked_for_before_money_moves(
+    escrow, buyer, seller, seller_client
+):
+    dispute = services.dispute_open(
+        escrow=escrow,
+        milestone=milestones(escrow)[1],
+        by=buyer,
+        reason="x",
+        default_outcome="split",
+        default_seller_amount=20_000,
+        default_buyer_amount=30_000,
+    )
+    page = seller_client.get(dispute_url(dispute, "dispute_detail")).content.decode()
+    assert (
+        "Accepting settles it now with what the buyer asked for: "
+        "200.00 USD to the seller and 300.00 USD back to the buyer." in page
+    )
     before = ledger_fingerprint()
     confirm = seller_client.post(dispute_url(dispute, "dispute_answer"), {"answer": "accept", "text": "ok"})
     assert confirm.status_code == 200
-    assert "send 500.00 USD to the buyer?" in confirm.content.decode()
+    assert (
+        "Accept the claim: 200.00 USD to the seller and 300.00 USD back to the buyer?"
+        in confirm.content.decode()
+    )
     assert ledger_fingerprint() == before
-    seller_client.post(
-        dispute_url(dispute, "dispute_answer"), {"answer": "accept", "text": "ok", "confirmed": "1"}
+    done = seller_client.post(
+        dispute_url(dispute, "dispute_answer"),
+        {"answer": "accept", "text": "ok", "confirmed": "1"},
+        follow=True,
+    )
+    assert (
+        "Claim accepted; the dispute is settled: 200.00 USD to the seller and 300.00 USD back to the buyer."
+        in done.content.decode()
     )
     assert refresh(dispute).status == DisputeStatus.RESOLVED
-    assert wallet_balance(buyer, "USD") == 50_000
+    assert (wallet_balance(seller, "USD"), wallet_balance(buyer, "USD")) == (20_000, 30_000)
     assert_ledger_invariants()
 
 

@@ -291,8 +291,9 @@ class DisputeAnswerView(IntentAPIView):
         tags=TAGS,
         summary="Answer a dispute (the other party)",
         description=(
-            "accept settles the dispute at once in the opener's favour (a buyer's dispute is "
-            "refunded, a seller's released); contest leaves it to an arbiter or its deadline."
+            "accept settles the dispute at once with what the opener asked for when opening it "
+            "(their request: a release, a refund or their split); contest leaves it to an "
+            "arbiter (staff), and nothing applies by itself after that."
         ),
     )
     def post(self, request: AuthenticatedRequest, escrow_id: str, dispute_id: str) -> Response:
