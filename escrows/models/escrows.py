@@ -381,6 +381,18 @@ class Milestone(models.Model):
     review_deadline = models.DateTimeField(null=True, blank=True)
     review_extended_at = models.DateTimeField(null=True, blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # -- partial release: what the buyer released of this stage before releasing the rest.
+    # The hold keeps amount - released_part for it; the ledger records each part.
+    released_part = models.BigIntegerField(default=0, help_text="Minor units released so far")
+    # -- changes requested: the buyer sent the delivered stage back with a note (the review
+    # clock stops; the seller delivers again). How many times, the latest note and when.
+    changes_requested_count = models.PositiveIntegerField(default=0)
+    changes_requested_note = models.TextField(blank=True)
+    changes_requested_at = models.DateTimeField(null=True, blank=True)
+    # -- due date reminders: one to the seller before the due date, one to both once it passed
+    # (reset when a change order moves the due date).
+    due_reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    overdue_notified_at = models.DateTimeField(null=True, blank=True)
 
     # Not columns: the review clock as the escrow page shows it (views.escrows.escrow_detail sets
     # them for its template).
@@ -393,6 +405,10 @@ class Milestone(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["escrow", "index"], name="milestone_unique_index"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="milestone_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(released_part__gte=0) & Q(released_part__lt=models.F("amount")),
+                name="milestone_released_part_below_amount",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "completed_at"], name="milestone_status_done"),
