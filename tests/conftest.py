@@ -28,6 +28,18 @@ def _plain_static(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _celery_join_flag_per_test():
+    # In eager mode Celery marks "inside a task" with one process-wide flag that each task run
+    # sets and then puts back. Two threads running tasks at once (the race tests) put it back
+    # out of order and leave it set, and a later test's `result.get()` is then refused with
+    # "Never call result.get() within a task!". No test runs inside a task, so each starts clear.
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
+
+
 @pytest.fixture
 def seller(db):
     return UserFactory(email="seller@example.test")
