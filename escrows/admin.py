@@ -15,6 +15,7 @@ from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from . import services
+from .agreements import version_line
 from .models import (
     CancellationProposal,
     Dispute,
@@ -30,6 +31,7 @@ from .models import (
     Payment,
     RefundRequest,
     Settlement,
+    TermsVersion,
 )
 from .money import format_money
 from .templatetags.escrow_ui import period
@@ -501,3 +503,28 @@ class CancellationProposalInline(MoneyFields, _LinkedInline):
 
 # Added here rather than in EscrowAdmin's definition to keep this section self-contained.
 EscrowAdmin.inlines = [*EscrowAdmin.inlines, RefundRequestInline, CancellationProposalInline]
+
+
+class TermsVersionInline(_LinkedInline):
+    """Every version of the terms, who proposed it and when each party agreed (read-only)."""
+
+    model = TermsVersion
+    show_change_link = False
+    fields = (
+        "number",
+        "reason",
+        "proposer_role",
+        "proposed_at",
+        "seller_agreed_at",
+        "buyer_agreed_at",
+        "what",
+    )
+    readonly_fields = fields
+    ordering = ("number",)
+
+    @admin.display(description="What it says")
+    def what(self, obj: TermsVersion) -> str:
+        return version_line(obj, current=obj.number == obj.escrow.terms_version, viewer_role=None).what
+
+
+EscrowAdmin.inlines = [*EscrowAdmin.inlines, TermsVersionInline]

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.errors import NotFound
 
-from . import timeline
+from . import agreements, timeline
 from .models import (
     ACTIVE_DISPUTE_STATUSES,
     SETTLED_MILESTONE_STATUSES,
@@ -38,6 +38,7 @@ from .models import (
     Settlement,
     SettlementStatus,
     SettlementType,
+    TermsVersion,
     TransactionKind,
 )
 from .money import format_minor, format_money
@@ -380,6 +381,7 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
         .prefetch_related("evidence__submitted_by")
         .order_by("id")
     )
+    versions = list(terms_versions_of(escrow))
     record: dict[str, Any] = {
         "object": "evidence_export",
         "escrow": {
@@ -442,6 +444,7 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
             for t in transactions
         ],
         "disputes": [dispute_record(d, currency=currency) for d in disputes],
+        "termsVersions": [terms_version_record(v) for v in versions],
     }
     canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
     record["recordSha256"] = hashlib.sha256(canonical.encode()).hexdigest()
@@ -614,7 +617,8 @@ def evidence_export_readable(escrow: Escrow, viewer: Any, record: dict[str, Any]
         }
         for d in record["disputes"]
     ]
-    return {"events": events, "postings": postings, "disputes": disputes}
+    terms = agreements.terms_history(escrow, list(terms_versions_of(escrow)), viewer)
+    return {"events": events, "postings": postings, "disputes": disputes, "terms": terms}
 
 
 def _account_words(account: LedgerAccount, escrow: Escrow) -> str:
@@ -656,6 +660,49 @@ def cancellation_proposal_get(escrow: Escrow, public_id: str) -> CancellationPro
         return CancellationProposal.objects.select_related("escrow").get(escrow=escrow, public_id=public_id)
     except CancellationProposal.DoesNotExist:
         raise NotFound("Cancellation proposal not found") from None
+
+
+# -- agreed terms and change orders -----------------------------------------------------------
+
+
+def terms_versions_of(escrow: Escrow) -> QuerySet[TermsVersion]:
+    """Every recorded version of the escrow's terms, oldest first."""
+    return escrow.terms_versions.select_related("proposed_by").order_by("number")
+
+
+def terms_version_record(version: TermsVersion) -> dict[str, Any]:
+    """A version of the terms for the evidence record: the snapshot with money as decimal
+    strings, who proposed it and when each party agreed."""
+    currency = version.currency
+    terms = dict(version.terms)
+
+    def money(value: Any) -> str:
+        return format_minor(int(value or 0), currency)
+
+    terms["amount"], terms["fee"] = money(terms.get("amount")), money(terms.get("fee"))
+    terms["milestones"] = [{**m, "amount": money(m.get("amount"))} for m in version.stages]
+    return {
+        "number": version.number,
+        "reason": version.reason,
+        "proposedBy": version.proposer_role,
+        "proposedAt": _iso(version.proposed_at),
+        "sellerAgreedAt": _iso(version.seller_agreed_at),
+        "buyerAgreedAt": _iso(version.buyer_agreed_at),
+        "terms": terms,
+        "changes": [change_record(c, currency) for c in version.changes],
+    }
+
+
+def change_record(change: dict[str, Any], currency: str) -> dict[str, Any]:
+    """One change of a change order (or a stage added) with its amounts as decimal strings."""
+    out = dict(change)
+    if isinstance(out.get("amount"), int):
+        out["amount"] = format_minor(out["amount"], currency)
+    for side in ("before", "after"):
+        values = out.get(side)
+        if isinstance(values, dict) and isinstance(values.get("amount"), int):
+            out[side] = {**values, "amount": format_minor(values["amount"], currency)}
+    return out
 
 
 def open_cancellation_proposal(escrow: Escrow) -> CancellationProposal | None:

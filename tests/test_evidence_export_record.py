@@ -216,7 +216,7 @@ def test_the_record_hash_covers_everything_but_itself(disputed):
 def test_the_export_reads_a_fixed_number_of_queries(disputed, django_assert_num_queries):
     escrow, _ = disputed
     escrow = type(escrow).objects.select_related("seller", "buyer").get(pk=escrow.pk)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         selectors.evidence_export(escrow)
 
 

@@ -2,6 +2,10 @@
 row in memory; every write that matters (locks, ledger, events, side effects) lives in
 escrows/services/."""
 
+from .agreements import (  # noqa: F401
+    TermsReason,
+    TermsVersion,
+)
 from .disputes import (  # noqa: F401
     ACTIVE_DISPUTE_STATUSES,
     UNANSWERED_DISPUTE_STATUSES,

@@ -27,10 +27,12 @@ from ..models import (
     ReleaseType,
     SettlementMethod,
     SettlementType,
+    TermsReason,
     WhoPays,
 )
 from ..money import check_escrow_amount, check_minor, fee_for, format_money, normalize_currency
 from ._internal import _event, _lock_escrow, _milestones, _require_party
+from .agreements import _record_terms
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,8 @@ def _validate_milestone_set(
         )
 
 
-def _create_milestones(escrow: Escrow, milestones: Sequence[MilestoneInput]) -> None:
-    Milestone.objects.bulk_create(
+def _create_milestones(escrow: Escrow, milestones: Sequence[MilestoneInput]) -> list[Milestone]:
+    return Milestone.objects.bulk_create(
         [
             Milestone(
                 escrow=escrow,
@@ -225,8 +227,15 @@ def escrow_create(
         inspection_period=terms.inspection_period or settings.ESCROW_INSPECTION_PERIOD,
         expires_at=now + settings.ESCROW_PAYMENT_EXPIRY,
     )
-    if milestones:
-        _create_milestones(escrow, milestones)
+    created = _create_milestones(escrow, milestones) if milestones else []
+    _record_terms(
+        escrow,
+        created,
+        reason=TermsReason.CREATED,
+        proposed_by=seller,
+        proposer_role="seller",
+        proposed_at=now,
+    )
     _event(
         "escrow.created",
         by=seller,
@@ -285,7 +294,8 @@ def escrow_edit(
     # milestone's id in its details, and the edit event lists the ids it replaced).
     Event.objects.filter(milestone__in=old).update(milestone=None)
     Milestone.objects.filter(escrow=escrow).delete()
-    _create_milestones(escrow, milestones)
+    created = _create_milestones(escrow, milestones)
+    _record_terms(escrow, created, reason=TermsReason.EDITED, proposed_by=by, proposer_role=role)
     _event(
         "escrow.edited",
         by=by,
@@ -339,6 +349,14 @@ def milestone_add(*, escrow: Escrow, by: Actor, index: int, milestone: Milestone
         percentage=milestone.percentage,
         payee=milestone.payee,
         due_date=milestone.due_date,
+    )
+    _record_terms(
+        escrow,
+        [*existing, created],
+        reason=TermsReason.STAGE_ADDED,
+        proposed_by=by,
+        proposer_role=role,
+        changes=[{"kind": "add", "index": index, "title": created.title, "amount": created.amount}],
     )
     _event(
         "milestone.created",

@@ -27,6 +27,7 @@ from ..models import (
 from ..money import check_minor, format_money, normalize_currency
 from ..providers import card_gateway
 from ._internal import _event, _lock_escrow, _milestones
+from .agreements import _record_buyer_agreement
 from .escrows import MilestoneInput, _validate_milestone_set
 from .milestones import _release_ready
 from .review_clock import _review_clock_on_funding
@@ -164,6 +165,7 @@ def _escrow_fund(
     escrow.fund()
     escrow.funded_at = timezone.now()
     hot.SAVE_FUNDED.save(escrow)
+    _record_buyer_agreement(escrow, milestones, at=escrow.funded_at)
     _review_clock_on_funding(escrow, milestones)
     _event(
         "escrow.funded",

@@ -30,6 +30,7 @@ from ..models import INVITATION_EVENT_KINDS, Escrow, MilestoneStatus
 from ..money import EscrowTooLarge, fee_for, format_money, normalize_currency, to_minor
 from ..permissions import escrow_actions, invitation_resend_refusal
 from ..timeline import closing_words, timeline_entries
+from .change_orders import terms_context
 from .common import confirmation_page, escrow_action, escrow_or_404, run_service
 from .refunds import refund_panel_confirmations, refunds_context
 
@@ -210,6 +211,7 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
             "deliver_form": DeliverForm(),
             "disputes": list(selectors.disputes_of(escrow)) if "dispute.opened" in kinds else [],
             **refunds,
+            **terms_context(request, escrow),
             "confirmations": confirmations,
             "dialogs": [c for c in confirmations.values() if c is not None],
             "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
