@@ -23,6 +23,8 @@ class EscrowActions:
     # The single milestone the seller may mark delivered now / the buyer may release now.
     deliverable: Milestone | None = None
     releasable: Milestone | None = None
+    # The releasable milestone again when the buyer may also release part of it now.
+    part_releasable: Milestone | None = None
     # Milestones either party may dispute now (milestone escrows; can_dispute is the
     # whole-escrow dispute of a standard escrow).
     disputable: tuple[Milestone, ...] = ()
@@ -64,6 +66,7 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
         else ()
     )
     whole = "open_dispute" in escrow_moves and not escrow.is_milestone
+    releasable = nxt if opened and "release" in nxt_moves else None
     if role == "seller":
         return EscrowActions(
             role=role,
@@ -81,7 +84,8 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
         can_fund="fund" in escrow_moves,
         can_dispute=whole,
         disputable=disputable,
-        releasable=nxt if opened and "release" in nxt_moves else None,
+        releasable=releasable,
+        part_releasable=releasable if releasable is not None and releasable.can_release_in_parts else None,
         extendable=frozenset(m.pk for m in milestones if opened and review_extendable(m))
         if role == "buyer"
         else frozenset(),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, overload
 
-from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -16,6 +16,8 @@ from core.errors import NotFound
 from . import agreements, timeline
 from .models import (
     ACTIVE_DISPUTE_STATUSES,
+    PART_RELEASE_MEMO,
+    REST_RELEASE_MEMO,
     SETTLED_MILESTONE_STATUSES,
     AccountKind,
     CancellationProposal,
@@ -406,6 +408,7 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
                 "index": m.index,
                 "title": m.title,
                 "amount": format_minor(m.amount, currency),
+                "releasedPart": format_minor(m.released_part, currency),
                 "status": m.status,
                 "payee": m.payee.customer_id if m.payee else None,
                 "completionProof": m.completion_proof or None,
@@ -462,6 +465,9 @@ EVIDENCE_DETAIL_LABELS = {
     "sellerAmount": "To the seller",
     "buyerShare": "Buyer's share",
     "sellerShare": "Seller's share",
+    "released": "Released of the stage so far",
+    "remaining": "Still held for the stage",
+    "releasedBefore": "Released of the stage before",
     "defaultOutcome": "Default outcome",
     "defaultSellerAmount": "Default to the seller",
     "defaultBuyerAmount": "Default to the buyer",
@@ -506,6 +512,9 @@ EVIDENCE_MONEY_KEYS = {
     "sellerAmount",
     "buyerShare",
     "sellerShare",
+    "released",
+    "remaining",
+    "releasedBefore",
     "defaultSellerAmount",
     "defaultBuyerAmount",
 }
@@ -874,6 +883,10 @@ def _statement_words(txn: LedgerTransaction, entry: LedgerEntry, user: Any) -> s
     if txn.kind == TransactionKind.FUNDING and escrow is not None:
         paid = format_money(escrow.amount, currency)
         return f"You paid {title} from your balance: {paid} + {format_money(escrow.fee, currency)} fee"
+    if txn.kind == TransactionKind.RELEASE and txn.memo == PART_RELEASE_MEMO:
+        return f"Part released to you: {stage}{title} (the rest stays held)"
+    if txn.kind == TransactionKind.RELEASE and txn.memo == REST_RELEASE_MEMO:
+        return f"The rest released to you: {stage}{title}"
     if txn.kind == TransactionKind.RELEASE:
         return f"Released to you: {stage}{title}"
     if txn.kind == TransactionKind.REFUND:
@@ -948,7 +961,8 @@ def statement_totals(user: Any) -> list[StatementTotals]:
         .exclude(status__in=sorted(SETTLED_MILESTONE_STATUSES))
         .filter(Q(payee=user) | Q(payee__isnull=True, escrow__seller=user))
         .values_list("escrow__currency")
-        .annotate(t=Sum("amount"))
+        # What is left of each stage: a part the buyer released is in the balance already.
+        .annotate(t=Sum(F("amount") - F("released_part")))
         .order_by()
     )
     for currency, total in stages:
@@ -1017,6 +1031,8 @@ class ReceiptLink:
     milestone: Milestone | None
     created_at: datetime
     receipt_amount: int
+    # A release of part of a stage ("part") or of the rest of such a stage ("rest"); else "".
+    part: str = ""
 
 
 def receipts_of(escrow: Escrow) -> list[ReceiptLink]:
@@ -1038,10 +1054,22 @@ def receipts_of(escrow: Escrow) -> list[ReceiptLink]:
             found[txn.pk] = (txn, found.get(txn.pk, (txn, 0))[1] + e.amount)
     return [
         ReceiptLink(
-            pk=txn.pk, kind=txn.kind, milestone=txn.milestone, created_at=txn.created_at, receipt_amount=total
+            pk=txn.pk,
+            kind=txn.kind,
+            milestone=txn.milestone,
+            created_at=txn.created_at,
+            receipt_amount=total,
+            part=_release_part(txn),
         )
         for txn, total in found.values()
     ]
+
+
+def _release_part(txn: LedgerTransaction) -> str:
+    """Whether a release paid part of a stage ("part"), the rest of one ("rest"), or neither."""
+    if txn.kind != TransactionKind.RELEASE:
+        return ""
+    return {PART_RELEASE_MEMO: "part", REST_RELEASE_MEMO: "rest"}.get(txn.memo, "")
 
 
 def _pays_seller_side(entry: LedgerEntry, escrow: Escrow) -> bool:
@@ -1125,6 +1153,12 @@ def receipt_get(user: Any, escrow_public_id: str, number: int) -> Receipt:
         TransactionKind.SPLIT: "Split by the dispute's ruling",
         TransactionKind.CANCELLATION: "Split by the agreed cancellation",
     }[TransactionKind(txn.kind)]
+    part = _release_part(txn)
+    if part == "part":
+        how = "Part of the stage released; the rest stayed held for it"
+    elif part == "rest":
+        how = "The rest of the stage released (a part was released before)"
+    of_stage = [("Stage amount", format_money(stage.amount, currency))] if part and stage is not None else []
     return Receipt(
         number=receipt_number,
         posting=txn.pk,
@@ -1140,6 +1174,7 @@ def receipt_get(user: Any, escrow_public_id: str, number: int) -> Receipt:
         facts=[
             ("For", what),
             ("How", how),
+            *of_stage,
             ("Paid by", _buyer_name(escrow)),
             ("Escrow", f"{escrow.title} ({escrow.public_id})"),
         ],

@@ -35,6 +35,7 @@ EVENT_WORDS = {
     "milestone.created": "Milestone added",
     "milestone.completed": "Marked delivered",
     "milestone.released": "Released",
+    "milestone.partially_released": "Part released",
     "milestone.refunded": "Refunded",
     "settlement.scheduled": "Payout scheduled",
     "settlement.paid": "Payout paid",
@@ -169,6 +170,13 @@ def timeline_entries(events: Iterable[Event], *, escrow: Escrow, viewer: Any) ->
         elif event.kind == "escrow.funded":
             charged = _money(details, "charged", currency)
             note = f"{charged} paid, including the fee." if charged else ""
+        elif event.kind == "milestone.partially_released":
+            amount, left = _money(details, "amount", currency), _money(details, "remaining", currency)
+            note = f"{amount} released; {left} still held for the stage." if amount and left else ""
+        elif event.kind == "milestone.released" and _money(details, "releasedBefore", currency):
+            rest = _money(details, "amount", currency)
+            before = _money(details, "releasedBefore", currency)
+            note = " ".join(x for x in (f"The rest, {rest} ({before} released before).", note) if x)
         elif event.kind in ("refund.requested", "refund.accepted", "milestone.refunded"):
             amount = _money(details, "amount", currency)
             note = " ".join(x for x in (f"{amount}." if amount else "", note) if x)

@@ -4,7 +4,7 @@ the product's ledger rules that must hold after every operation."""
 from contextlib import contextmanager
 from unittest import mock
 
-from django.db.models import Count, Sum
+from django.db.models import F, Sum
 
 from escrows import services
 from escrows.ledger import TRACKED_KINDS
@@ -79,7 +79,7 @@ def ledger_fingerprint():
         LedgerEntry.objects.count(),
         tuple(LedgerAccount.objects.order_by("pk").values_list("pk", "balance")),
         tuple(Escrow.objects.order_by("pk").values_list("pk", "status", "amount", "fee")),
-        tuple(Milestone.objects.order_by("pk").values_list("pk", "status")),
+        tuple(Milestone.objects.order_by("pk").values_list("pk", "status", "released_part")),
     )
 
 
@@ -101,7 +101,8 @@ def assert_ledger_invariants():
             assert account.balance == total, f"{account} cached {account.balance} != entries {total}"
         if account.kind not in EXTERNAL_KINDS:
             assert total >= 0, f"{account} is negative: {total}"
-    # Holds: open escrows hold exactly their unsettled milestones; closed ones hold nothing.
+    # Holds: open escrows hold exactly what is left of their unsettled milestones (a part the buyer
+    # released is not held); closed ones hold nothing.
     held_by_escrow = {
         escrow_id: sums.get(pk, 0)
         for escrow_id, pk in LedgerAccount.objects.filter(kind=AccountKind.ESCROW_HOLD).values_list(
@@ -112,7 +113,7 @@ def assert_ledger_invariants():
         Milestone.objects.exclude(status__in=sorted(SETTLED_MILESTONE_STATUSES))
         .order_by()
         .values("escrow_id")
-        .annotate(t=Sum("amount"))
+        .annotate(t=Sum(F("amount") - F("released_part")))
         .values_list("escrow_id", "t")
     )
     for escrow in Escrow.objects.all():
@@ -122,14 +123,24 @@ def assert_ledger_invariants():
             assert held == expected, f"{escrow} holds {held}, expected {expected}"
         else:
             assert held == 0, f"{escrow} ({escrow.status}) still holds {held}"
-    # Nothing released twice: at most one RELEASE posting per milestone.
-    doubles = (
-        LedgerTransaction.objects.filter(kind="RELEASE", milestone__isnull=False)
-        .values("milestone_id")
-        .annotate(n=Count("id"))
-        .exclude(n=1)
+    # Nothing released twice, never more than a stage: a stage's RELEASE postings take at most its
+    # amount out of the hold, and while it is unsettled exactly the part recorded as released.
+    released = dict(
+        LedgerEntry.objects.filter(
+            transaction__kind="RELEASE",
+            transaction__milestone__isnull=False,
+            account__kind=AccountKind.ESCROW_HOLD,
+        )
+        .order_by()
+        .values("transaction__milestone_id")
+        .annotate(t=Sum("amount"))
+        .values_list("transaction__milestone_id", "t")
     )
-    assert list(doubles) == [], f"released twice: {list(doubles)}"
+    for m in Milestone.objects.filter(pk__in=released).values("pk", "amount", "released_part", "status"):
+        out = -released[m["pk"]]
+        assert out <= m["amount"], f"milestone {m['pk']} released {out} of {m['amount']}"
+        if m["status"] not in SETTLED_MILESTONE_STATUSES:
+            assert out == m["released_part"], f"milestone {m['pk']} released {out} of {m['released_part']}"
 
 
 def make_settling_escrow(seller, destination="bank_account_123", parts=(30_000, 70_000)):

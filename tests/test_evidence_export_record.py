@@ -76,6 +76,7 @@ def test_the_escrow_parties_and_stages(disputed, seller, buyer):
             "index": m.index,
             "title": m.title,
             "amount": f"{m.amount / 100:.2f}",
+            "releasedPart": "0.00",
             "status": m.status,
             "payee": None,
             "completionProof": m.completion_proof or None,

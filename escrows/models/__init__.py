@@ -45,6 +45,8 @@ from .events import (  # noqa: F401
 )
 from .ledger import (  # noqa: F401
     EXTERNAL_KINDS,
+    PART_RELEASE_MEMO,
+    REST_RELEASE_MEMO,
     AccountKind,
     LedgerAccount,
     LedgerEntry,

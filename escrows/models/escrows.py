@@ -276,11 +276,11 @@ class Escrow(models.Model):
 
     def held_amount(self, milestones: Iterable["Milestone"]) -> int:
         """What the hold account holds for this escrow: nothing before it is paid or once it is
-        closed; else its unsettled milestones (a standard escrow: its amount)."""
+        closed; else what is left of its unsettled milestones (a standard escrow: its amount)."""
         if self.status not in (EscrowStatus.OPENED, EscrowStatus.DISPUTED):
             return 0
         if self.is_milestone:
-            return sum(m.amount for m in milestones if not m.is_settled)
+            return sum(m.remaining_amount for m in milestones if not m.is_settled)
         return self.amount
 
     def payment_expired(self, now: datetime | None = None) -> bool:
@@ -470,6 +470,37 @@ class Milestone(models.Model):
 
     def amount_str(self) -> str:
         return format_minor(self.amount, self.escrow.currency)
+
+    # -- partial release: the buyer releases part of a stage, the rest stays held for it ------
+    @property
+    def remaining_amount(self) -> int:
+        """What is left of this stage: its amount less the part the buyer released before it
+        settled. The one place it is computed: what the hold keeps for an unsettled stage, and
+        all that its release, refund, dispute or cancellation moves."""
+        return self.amount - self.released_part
+
+    @property
+    def partly_released(self) -> bool:
+        return self.released_part > 0
+
+    def release_part_refusal(self, amount: int) -> str | None:
+        """Why the buyer may not release `amount` (minor units) of this stage now, in words that
+        follow the amount's name, or None. More than nothing and at most what is left; all of
+        what is left releases the rest (the stage settles as a release does). Who may release,
+        the escrow's and the stage's state and the release order are a release's own checks
+        (services.milestones), the same for a part as for the whole."""
+        if amount <= 0:
+            return "must be greater than zero"
+        if amount > self.remaining_amount:
+            left = format_money(self.remaining_amount, self.escrow.currency)
+            return f"can be at most {left}, what is left of this stage"
+        return None
+
+    @property
+    def can_release_in_parts(self) -> bool:
+        """Something is left to split: more than one minor unit of an unsettled stage not under
+        dispute (the page offers "Release part" beside the release)."""
+        return not self.is_settled and self.status != MilestoneStatus.DISPUTED and self.remaining_amount > 1
 
     @property
     def review_extended(self) -> bool:

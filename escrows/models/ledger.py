@@ -77,6 +77,12 @@ class TransactionKind(models.TextChoices):
     CANCELLATION = "CANCELLATION", "Mutual cancellation"
 
 
+# The memo of a RELEASE posting that paid part of a stage (the rest stayed held), and of the one
+# that released the rest of such a stage: the receipts and the statement say so from it.
+PART_RELEASE_MEMO = "part of the stage"
+REST_RELEASE_MEMO = "rest of the stage"
+
+
 class LedgerTransaction(models.Model):
     kind = models.CharField(max_length=20, choices=TransactionKind.choices)
     currency = models.CharField(max_length=8)

@@ -48,6 +48,8 @@ from .milestones import (
     milestone_complete,
     milestone_confirm,
     milestone_release,
+    milestone_release_part,
+    milestone_release_part_check,
 )
 from .refunds import (
     REASON_MAX,
@@ -122,6 +124,8 @@ __all__ = [
     "milestone_confirm",
     "milestone_refund",
     "milestone_release",
+    "milestone_release_part",
+    "milestone_release_part_check",
     "milestone_review_extend",
     "milestone_review_remind",
     "refund_request_accept",

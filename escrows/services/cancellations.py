@@ -215,11 +215,11 @@ def cancellation_propose(
 
 
 def _seller_shares(unsettled: list[Milestone], seller_amount: int) -> list[tuple[Milestone, int]]:
-    """The seller's share spread over the unsettled milestones in index order."""
+    """The seller's share spread over what is left of the unsettled milestones, in index order."""
     left = seller_amount
     shares = []
     for m in unsettled:
-        share = min(left, m.amount)
+        share = min(left, m.remaining_amount)
         shares.append((m, share))
         left -= share
     return shares
@@ -301,9 +301,9 @@ def cancellation_accept(*, proposal: CancellationProposal, by: Actor) -> Cancell
             at=None if settled_as == DisputeOutcome.SPLIT else now,
             details={
                 "index": m.index,
-                "amount": m.amount,
+                "amount": m.remaining_amount,
                 "sellerShare": share,
-                "buyerShare": m.amount - share,
+                "buyerShare": m.remaining_amount - share,
                 "reason": "mutual cancellation",
             },
         )

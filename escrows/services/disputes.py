@@ -220,7 +220,7 @@ def dispute_request_amounts(
     """(outcome, disputed amount, seller part, buyer part) that opening a dispute records as the
     opener's request; raises what dispute_open would about them. Writes nothing: the page shows
     it before asking to confirm."""
-    amount = milestone.amount if escrow.is_milestone and milestone is not None else escrow.amount
+    amount = milestone.remaining_amount if escrow.is_milestone and milestone is not None else escrow.amount
     outcome = outcome or settings.ESCROW_DISPUTE_DEFAULT_OUTCOME
     seller_part, buyer_part = _split_amounts(outcome, amount, seller_amount, buyer_amount, escrow.currency)
     return outcome, amount, seller_part, buyer_part
@@ -266,7 +266,8 @@ def dispute_open(
                 f"This milestone is already {milestone.get_status_display().lower()}",
                 code="milestone_settled",
             )
-        amount = milestone.amount
+        # A part the buyer already released is theirs no more to dispute: only what is left.
+        amount = milestone.remaining_amount
     else:
         if milestone is not None:
             raise InvalidRequest("A standard escrow has no milestones to dispute", field="milestoneId")
@@ -609,7 +610,7 @@ def _dispute_settle(
             at=now,
             details={
                 "index": milestone.index,
-                "amount": milestone.amount,
+                "amount": milestone.remaining_amount,
                 "sellerAmount": seller_amount,
                 "buyerAmount": buyer_amount,
                 "payee": payee.customer_id,

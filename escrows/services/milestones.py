@@ -1,10 +1,13 @@
 """Delivery and release: the seller marks a milestone delivered, the buyer (or the review
-clock, or auto-release on proof) releases it, in order; a standard escrow is confirmed whole."""
+clock, or auto-release on proof) releases it, in order, whole or in parts; a standard escrow is
+confirmed whole."""
+
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.types import Actor
+from accounts.types import Actor, User
 from core.errors import (
     Forbidden,
     InvalidRequest,
@@ -14,6 +17,8 @@ from core.errors import (
 
 from .. import hot, ledger
 from ..models import (
+    PART_RELEASE_MEMO,
+    REST_RELEASE_MEMO,
     DisputeOutcome,
     Escrow,
     EscrowStatus,
@@ -155,6 +160,13 @@ def milestone_auto_release(*, milestone: Milestone) -> Milestone | None:
 def _release_one(
     escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Actor, reason: str = ""
 ) -> None:
+    _check_releasable(escrow, milestones, milestone)
+    _release(escrow, milestones, milestone, by=by, reason=reason)
+
+
+def _check_releasable(escrow: Escrow, milestones: list[Milestone], milestone: Milestone) -> None:
+    """What a release of a stage needs, all of it or a part: not settled, the escrow funded and
+    open, the stage not under dispute, the stage before it (release order) settled."""
     if milestone.status == MilestoneStatus.RELEASED:
         raise InvalidRequest("Milestone already released")
     if milestone.status in (MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT):
@@ -164,38 +176,99 @@ def _release_one(
     previous = escrow.milestone_before(milestones, milestone)
     if previous is not None and not previous.is_settled:
         raise InvalidRequest(f"Previous milestone (index {previous.index}) must be released first")
-    _release(escrow, milestones, milestone, by=by, reason=reason)
 
 
-def _release(
-    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Actor, reason: str = ""
-) -> None:
+def _pay_payee(escrow: Escrow, milestone: Milestone, amount: int, *, memo: str = "") -> User:
+    """Move `amount` of a stage from the hold to its payee's balance (one posting); returns the
+    payee."""
     payee = milestone.payee or escrow.seller
     known = getattr(escrow, "seller_account_id", None) if payee.pk == escrow.seller_id else None
     payee_account = ledger.customer_account(payee, escrow.currency, known_id=known)
     ledger.post(
         TransactionKind.RELEASE,
         escrow.currency,
-        [(ledger.hold_account(escrow), -milestone.amount), (payee_account, milestone.amount)],
+        [(ledger.hold_account(escrow), -amount), (payee_account, amount)],
         escrow=escrow,
         milestone=milestone,
+        memo=memo,
     )
-    _settle_milestone(
-        escrow,
-        milestone,
-        DisputeOutcome.RELEASE,
-        by=by,
-        at=timezone.now(),
-        details={
-            "index": milestone.index,
-            "amount": milestone.amount,
-            "payee": payee.customer_id,
-            "reason": reason,
-        },
-    )
-    _schedule_payout(escrow, payee=payee, amount=milestone.amount, milestone=milestone, by=by)
+    return payee
+
+
+def _release(
+    escrow: Escrow, milestones: list[Milestone], milestone: Milestone, *, by: Actor, reason: str = ""
+) -> None:
+    """Release what is left of a stage (all of it unless the buyer released a part before) and
+    settle it; the escrow completes after its last stage."""
+    amount = milestone.remaining_amount
+    payee = _pay_payee(escrow, milestone, amount, memo=REST_RELEASE_MEMO if milestone.partly_released else "")
+    details = {"index": milestone.index, "amount": amount, "payee": payee.customer_id, "reason": reason}
+    if milestone.partly_released:
+        details["releasedBefore"] = milestone.released_part
+    _settle_milestone(escrow, milestone, DisputeOutcome.RELEASE, by=by, at=timezone.now(), details=details)
+    _schedule_payout(escrow, payee=payee, amount=amount, milestone=milestone, by=by)
     if all(m.is_settled for m in milestones):
         _close_after_last(escrow, milestones, by=by)
+
+
+def milestone_release_part_check(*, milestone: Milestone, amount: Any) -> int:
+    """The amount (minor units) milestone_release_part would move of this stage, refused as it
+    refuses it and in its words (`Milestone.release_part_refusal`). Writes nothing: the page
+    shows it before asking to confirm; the service checks it again under the lock."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidRequest(
+            "amount must be an exact number of minor units",
+            field="amount",
+            for_person="Enter the amount to release as money, such as 100.00.",
+        )
+    refusal = milestone.release_part_refusal(amount)
+    if refusal is not None:
+        raise InvalidRequest(
+            f"amount {refusal}",
+            code="amount_above_remaining" if amount > 0 else "amount_not_positive",
+            field="amount",
+            for_person=f"Amount to release {refusal}.",
+        )
+    return amount
+
+
+@transaction.atomic(durable=True)
+def milestone_release_part(*, milestone: Milestone, by: Actor, amount: int) -> Milestone:
+    """The buyer releases part of a stage now: `amount` (minor units) moves from the hold to the
+    payee's balance (paid out as a release is) and the rest stays held for the stage, which stays
+    where it was. All of what is left is the release of the rest: the stage settles, as
+    milestone_release settles it. Returns the milestone; its .escrow is the escrow as this
+    transaction left it."""
+    escrow = _lock_escrow(milestone.escrow, with_seller_account=True)
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    if role != "buyer":
+        raise Forbidden("Only the buyer can release a milestone")
+    _check_releasable(escrow, milestones, milestone)
+    milestone_release_part_check(milestone=milestone, amount=amount)
+    if amount == milestone.remaining_amount:
+        return _buyer_releases(escrow, milestones, milestone, role, by)
+    payee = _pay_payee(escrow, milestone, amount, memo=PART_RELEASE_MEMO)
+    milestone.released_part += amount
+    milestone.save(update_fields=["released_part"])
+    _event(
+        "milestone.partially_released",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        details={
+            "index": milestone.index,
+            "amount": amount,
+            "released": milestone.released_part,
+            "remaining": milestone.remaining_amount,
+            "payee": payee.customer_id,
+        },
+    )
+    # A stage has one payout of its own (Settlement.milestone is one to one): the one of the
+    # release that settles it. A part's payout names the escrow only.
+    _schedule_payout(escrow, payee=payee, amount=amount, milestone=None, by=by)
+    return milestone
 
 
 def _release_ready(escrow: Escrow, milestones: list[Milestone]) -> None:

@@ -28,6 +28,7 @@ from ..models import (
     RefundRequestStatus,
     TransactionKind,
 )
+from ..money import format_money
 from ._internal import (
     _check_actionable,
     _close_after_last,
@@ -65,7 +66,7 @@ def _refund_rest(escrow: Escrow, milestones: list[Milestone], *, by: Actor, reas
         _refuse_if_disputed(m)
     if escrow.is_milestone:
         to_refund = [m for m in milestones if not m.is_settled]
-        amount = sum(m.amount for m in to_refund)
+        amount = sum(m.remaining_amount for m in to_refund)
     else:
         to_refund = []
         amount = escrow.amount
@@ -80,7 +81,12 @@ def _refund_rest(escrow: Escrow, milestones: list[Milestone], *, by: Actor, reas
     now = timezone.now()
     for m in to_refund:
         _settle_milestone(
-            escrow, m, DisputeOutcome.REFUND, by=by, at=now, details={"amount": m.amount, "reason": reason}
+            escrow,
+            m,
+            DisputeOutcome.REFUND,
+            by=by,
+            at=now,
+            details={"amount": m.remaining_amount, "reason": reason},
         )
     return amount
 
@@ -115,8 +121,9 @@ def _refund_milestones(
 ) -> int:
     """One posting hold -> buyer for the chosen (unsettled, undisputed) milestones; each goes
     REFUNDED; the escrow closes when nothing is left. `reason`, never empty (the callers give
-    "seller refund" or the request), is the posting's memo and each stage's. Returns the amount."""
-    amount = sum(m.amount for m in chosen)
+    "seller refund" or the request), is the posting's memo and each stage's. Only what is left of
+    a stage is refunded: a part the buyer released stays released. Returns the amount."""
+    amount = sum(m.remaining_amount for m in chosen)
     ledger.post(
         TransactionKind.REFUND,
         escrow.currency,
@@ -133,7 +140,7 @@ def _refund_milestones(
             DisputeOutcome.REFUND,
             by=by,
             at=now,
-            details={"index": m.index, "amount": m.amount, "reason": reason},
+            details={"index": m.index, "amount": m.remaining_amount, "reason": reason},
         )
     if all(m.is_settled for m in milestones):
         _close_after_last(escrow, milestones, by=by)
@@ -148,6 +155,13 @@ def _refund_request_stale(escrow: Escrow, milestones: list[Milestone], request: 
     for m in milestones:
         if m.public_id in wanted and m.is_settled:
             return f"milestone {m.index} has since been {m.get_status_display().lower()}"
+    if escrow.is_milestone:
+        left = sum(m.remaining_amount for m in milestones if m.public_id in wanted)
+        if left != request.amount:
+            return (
+                f"part of it has since been released: {format_money(left, escrow.currency)} is left "
+                f"of the {format_money(request.amount, escrow.currency)} asked for"
+            )
     return ""
 
 
@@ -254,7 +268,7 @@ def refund_request_create(
             chosen = escrow.refundable_milestones(all_milestones)
             if not chosen:
                 raise InvalidState("Nothing is left that could be refunded", code="nothing_to_refund")
-        amount = sum(m.amount for m in chosen)
+        amount = sum(m.remaining_amount for m in chosen)
     else:
         if milestones:
             raise InvalidRequest("A standard escrow has no milestones", field="milestoneIds")
