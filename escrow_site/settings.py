@@ -384,6 +384,9 @@ MEDIA_URL = "media/"
 # reminder email goes out this long before the deadline (process_due / beat).
 ESCROW_REVIEW_EXTENSION = timedelta(days=envint("ESCROW_REVIEW_EXTENSION_DAYS", 7))
 ESCROW_REVIEW_REMINDER_BEFORE = timedelta(hours=envint("ESCROW_REVIEW_REMINDER_HOURS", 48))
+# Due dates: the seller is reminded this long before a stage not yet delivered is due (once per
+# due date; both parties are told once when it passes). process_due / beat.
+ESCROW_DUE_REMINDER_BEFORE = timedelta(hours=envint("ESCROW_DUE_REMINDER_HOURS", 48))
 # Largest amount of anything we accept, in major units (keeps sums far from BIGINT limits).
 ESCROW_MAX_AMOUNT_MAJOR = 10**12
 # The most one escrow can hold, in each currency's major units: ESCROW_MAX_AMOUNT for every

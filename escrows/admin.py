@@ -130,6 +130,9 @@ class MilestoneInline(MoneyFields, admin.TabularInline):
         "review_deadline",
         "review_extended_at",
         "reminder_sent_at",
+        "due_date",
+        "due_reminder_sent_at",
+        "overdue_notified_at",
         "released_at",
     )
     readonly_fields = fields
@@ -210,6 +213,9 @@ class MilestoneAdmin(MoneyFields, ReadOnlyAdmin):
         "review_deadline",
         "review_extended_at",
         "reminder_sent_at",
+        "due_date",
+        "due_reminder_sent_at",
+        "overdue_notified_at",
         "released_at",
     )
     list_filter = ("status",)

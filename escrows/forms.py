@@ -6,6 +6,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.forms import BaseFormSet, formset_factory
+from django.utils import timezone
 
 from accounts.forms import NoColonLabels
 from core.errors import EscrowError, InvalidRequest
@@ -27,6 +28,13 @@ class MoneyInput(forms.TextInput):
         super().__init__(
             attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00", **(attrs or {})}
         )
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+DATE_ERROR = "Enter a date as year-month-day, for example 2026-12-31."
 
 
 class EscrowForm(NoColonLabels, forms.Form):
@@ -78,10 +86,15 @@ class EscrowForm(NoColonLabels, forms.Form):
 class MilestoneForm(NoColonLabels, forms.Form):
     title = forms.CharField(max_length=200, required=False)
     amount = forms.CharField(max_length=40, widget=MoneyInput(attrs={"data-milestone-amount": ""}))
+    # A day: due by its end (services.due_date_from_day); whether it lies ahead is the service's rule.
+    due_date = forms.DateField(
+        label="Due by (optional)", required=False, widget=DateInput(), error_messages={"invalid": DATE_ERROR}
+    )
 
     @classmethod
     def initial_for(cls, milestone: Milestone, currency: str) -> dict[str, Any]:
-        return {"title": milestone.title, "amount": format_minor(milestone.amount, currency)}
+        due = timezone.localtime(milestone.due_date).date() if milestone.due_date else None
+        return {"title": milestone.title, "amount": format_minor(milestone.amount, currency), "due_date": due}
 
 
 class BaseMilestoneFormSet(BaseFormSet):
@@ -131,7 +144,13 @@ def terms_from_forms(
     milestones = []
     for i, row in enumerate(formset.rows()):
         minor = stage_amount(row["amount"], currency, i)
-        milestones.append(MilestoneInput(amount=minor, title=row.get("title") or f"Stage {i + 1}"))
+        milestones.append(
+            MilestoneInput(
+                amount=minor,
+                title=row.get("title") or f"Stage {i + 1}",
+                due_date=services.due_date_from_day(row.get("due_date")),
+            )
+        )
     # A form without the field (a post made before it existed) keeps the default or, on an edit,
     # the escrow's period; a field left empty is refused like any other period that is none.
     sent = form.add_prefix("inspection_days") in form.data
@@ -203,14 +222,8 @@ class WithdrawForm(TopupForm):
     )
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-
 class StatementPeriodForm(NoColonLabels, forms.Form):
     """The balance statement's period (both days included) and order."""
-
-    DATE_ERROR = "Enter a date as year-month-day, for example 2026-12-31."
 
     date_from = forms.DateField(
         label="From", required=False, widget=DateInput(), error_messages={"invalid": DATE_ERROR}

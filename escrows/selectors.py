@@ -411,6 +411,9 @@ def evidence_export(escrow: Escrow) -> dict[str, Any]:
                 "releasedPart": format_minor(m.released_part, currency),
                 "status": m.status,
                 "payee": m.payee.customer_id if m.payee else None,
+                "dueDate": _iso(m.due_date),
+                "dueReminderSentAt": _iso(m.due_reminder_sent_at),
+                "overdueNotifiedAt": _iso(m.overdue_notified_at),
                 "completionProof": m.completion_proof or None,
                 "completionProofURI": m.completion_proof_uri or None,
                 "completedAt": _iso(m.completed_at),
@@ -499,6 +502,7 @@ EVIDENCE_DETAIL_LABELS = {
     "deadline": "Deadline",
     "previousDeadline": "Previous deadline",
     "reviewDeadline": "Review ends",
+    "dueDate": "Due by",
     "expiresAt": "Link expires",
     "extensionSeconds": "Extended by",
     "currency": "Currency",
@@ -518,7 +522,7 @@ EVIDENCE_MONEY_KEYS = {
     "defaultSellerAmount",
     "defaultBuyerAmount",
 }
-EVIDENCE_TIME_KEYS = {"deadline", "previousDeadline", "reviewDeadline", "expiresAt"}
+EVIDENCE_TIME_KEYS = {"deadline", "previousDeadline", "reviewDeadline", "expiresAt", "dueDate"}
 # The event's own words already say these, or they are references between records (each
 # dispute's id is in its own section below).
 EVIDENCE_SKIPPED_KEYS = {
@@ -729,6 +733,17 @@ def with_review_clock(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
         .values("review_deadline")[:1]
     )
     return qs.annotate(next_review_deadline=Subquery(deadline))
+
+
+def with_overdue(qs: QuerySet[Escrow], now: datetime | None = None) -> QuerySet[Escrow]:
+    """Annotate `overdue_since`: the earliest due date among the escrow's overdue stages
+    (Milestone.is_overdue), None when none is late; in the list's own query."""
+    due = (
+        Milestone.objects.filter(Milestone.overdue_q(now or timezone.now()), escrow=OuterRef("pk"))
+        .order_by("due_date")
+        .values("due_date")[:1]
+    )
+    return qs.annotate(overdue_since=Subquery(due))
 
 
 # -- the balance statement and receipts -----------------------------------------------------

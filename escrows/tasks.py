@@ -120,6 +120,16 @@ def _remind(pk: int) -> bool:
     return services.milestone_review_remind(milestone=milestone) is not None
 
 
+def _due_remind(pk: int) -> bool:
+    milestone = Milestone.objects.select_related("escrow").get(pk=pk)
+    return services.milestone_due_remind(milestone=milestone) is not None
+
+
+def _overdue_notify(pk: int) -> bool:
+    milestone = Milestone.objects.select_related("escrow").get(pk=pk)
+    return services.milestone_overdue_notify(milestone=milestone) is not None
+
+
 def _expire(pk: int) -> bool:
     return services.escrow_expire(escrow=Escrow.objects.get(pk=pk)) is not None
 
@@ -151,13 +161,15 @@ def _redrive_settlement(pk: int) -> bool:
 
 
 def run_timers() -> dict[str, int]:
-    """Run the timers once: auto-release, review reminders, expiry and its reminder, dispute
-    deadlines and their reminder, settlement retries, then the webhook outbox and delivery
-    retries and the notification emails due."""
+    """Run the timers once: auto-release, review reminders, due date reminders and overdue
+    notices, expiry and its reminder, dispute deadlines and their reminder, settlement retries,
+    then the webhook outbox and delivery retries and the notification emails due."""
     now = timezone.now()
     counts = {
         "auto_released": 0,
         "review_reminders": 0,
+        "due_reminders": 0,
+        "overdue_notices": 0,
         "expired": 0,
         "expiry_reminders": 0,
         "disputes_defaulted": 0,
@@ -177,6 +189,10 @@ def run_timers() -> dict[str, int]:
         deadline__lte=now + settings.ESCROW_REVIEW_REMINDER_BEFORE,
     )
     _each("review_reminders", _ids(reminders), _remind, counts)
+    # Overdue notices before reminders: a stage whose date just passed is told as late, not as
+    # due soon.
+    _each("overdue_notices", _ids(services.milestones_overdue_due(now)), _overdue_notify, counts)
+    _each("due_reminders", _ids(services.milestones_due_reminder_due(now)), _due_remind, counts)
     unpaid = Escrow.objects.filter(status=EscrowStatus.AWAITING_PAYMENT, expires_at__lte=now)
     _each("expired", _ids(unpaid), _expire, counts)
     # Reminders after the deadlines themselves: what just lapsed is acted on, not reminded.

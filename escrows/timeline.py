@@ -5,7 +5,10 @@ events both read it."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from .models import ActorKind, Escrow, Event
 from .money import format_money
@@ -53,6 +56,8 @@ EVENT_WORDS = {
     "cancellation.superseded": "Cancellation proposal overtaken",
     "milestone.review_extended": "Review extended",
     "milestone.review_reminder_sent": "Review reminder emailed",
+    "milestone.due_reminder_sent": "Reminder emailed: the stage is due soon",
+    "milestone.overdue": "Stage overdue: both parties told",
 }
 
 # Reasons the services record in their own words, said for a person.
@@ -123,6 +128,20 @@ def _split_words(details: dict[str, Any], currency: str) -> str:
     return ", ".join(parts)
 
 
+def _due_note(kind: str, details: dict[str, Any], currency: str) -> str:
+    """A due date reminder or overdue notice in words: the stage's amount and its due date."""
+    due = details.get("dueDate")
+    try:
+        day = f"{timezone.localtime(datetime.fromisoformat(due)):%-d %b %Y}" if isinstance(due, str) else ""
+    except ValueError:
+        return ""
+    if not day:
+        return ""
+    amount = _money(details, "amount", currency)
+    was = "Was due" if kind == "milestone.overdue" else "Due"
+    return f"{was} on {day}{f' ({amount})' if amount else ''}, not delivered yet."
+
+
 def _reason_note(event: Event, reason: str) -> str:
     if reason in SYSTEM_REASONS:
         return SYSTEM_REASONS[reason]
@@ -180,6 +199,8 @@ def timeline_entries(events: Iterable[Event], *, escrow: Escrow, viewer: Any) ->
         elif event.kind in ("refund.requested", "refund.accepted", "milestone.refunded"):
             amount = _money(details, "amount", currency)
             note = " ".join(x for x in (f"{amount}." if amount else "", note) if x)
+        elif event.kind in ("milestone.due_reminder_sent", "milestone.overdue"):
+            note = _due_note(event.kind, details, currency)
         elif event.kind in ("settlement.scheduled",):
             amount = _money(details, "amount", currency)
             note = f"{amount} to {details.get('destination')}." if amount else ""

@@ -48,6 +48,8 @@ WEBHOOK_EVENT_TYPES = (
     "dispute.resolved",
     "milestone.review_extended",
     "milestone.review_reminder_sent",
+    "milestone.due_reminder_sent",
+    "milestone.overdue",
     "settlement.paid",
     "settlement.failed",
     # refunds and mutual cancellation

@@ -394,11 +394,12 @@ class Milestone(models.Model):
     due_reminder_sent_at = models.DateTimeField(null=True, blank=True)
     overdue_notified_at = models.DateTimeField(null=True, blank=True)
 
-    # Not columns: the review clock as the escrow page shows it (views.escrows.escrow_detail sets
-    # them for its template).
+    # Not columns: the review clock and whether the stage is late, as the escrow page shows them
+    # (views.escrows.escrow_detail sets them for its template).
     review_ends: datetime | None
     review_over: bool
     review_extend_to: datetime | None
+    overdue: bool
 
     class Meta:
         ordering = ["escrow_id", "index"]
@@ -535,3 +536,47 @@ class Milestone(models.Model):
     def in_review(self) -> bool:
         """Delivered and waiting for the buyer: the review clock is running."""
         return self.status == MilestoneStatus.COMPLETED and self.review_deadline is not None
+
+    # -- due dates: one rule for the pages, the API and the timers ---------------------------
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        """Late: its due date has passed and it is not delivered yet while the buyer's money is
+        held (a pending stage of an open escrow). A delivered, disputed or settled stage, or an
+        unpaid or closed escrow, is never overdue. `overdue_q` is the same rule as a query."""
+        return (
+            self.due_date is not None
+            and self.due_date <= (now or timezone.now())
+            and self.status == MilestoneStatus.PENDING
+            and self.escrow.status == EscrowStatus.OPENED
+        )
+
+    @staticmethod
+    def overdue_q(now: datetime) -> Q:
+        """`is_overdue` as a filter on milestones."""
+        return Q(due_date__lte=now, status=MilestoneStatus.PENDING, escrow__status=EscrowStatus.OPENED)
+
+    def due_reminder_due(self, now: datetime) -> bool:
+        """The seller is reminded once, ESCROW_DUE_REMINDER_BEFORE before the due date, of a stage
+        not delivered yet while the buyer's money is held; a stage already late is told as
+        overdue instead (`overdue_notice_due`)."""
+        return (
+            self.due_date is not None
+            and self.due_reminder_sent_at is None
+            and self.status == MilestoneStatus.PENDING
+            and self.escrow.status == EscrowStatus.OPENED
+            and self.due_date - settings.ESCROW_DUE_REMINDER_BEFORE <= now < self.due_date
+        )
+
+    def overdue_notice_due(self, now: datetime) -> bool:
+        """Both parties are told once that a stage is overdue."""
+        return self.overdue_notified_at is None and self.is_overdue(now)
+
+    def move_due_date(self, due_date: datetime | None) -> list[str]:
+        """Give this stage another due date (or none): a new date earns a new reminder and a new
+        overdue notice. The one place the reminders are reset; returns the fields to save (none
+        when the date is the same)."""
+        if due_date == self.due_date:
+            return []
+        self.due_date = due_date
+        self.due_reminder_sent_at = None
+        self.overdue_notified_at = None
+        return ["due_date", "due_reminder_sent_at", "overdue_notified_at"]

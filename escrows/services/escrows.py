@@ -33,6 +33,7 @@ from ..models import (
 from ..money import check_escrow_amount, check_minor, fee_for, format_money, normalize_currency
 from ._internal import _event, _lock_escrow, _milestones, _require_party
 from .agreements import _record_terms
+from .due_dates import check_due_date
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,7 @@ def _validate_milestone_set(
                 field="milestones",
                 for_person=f"Stage {i + 1} amount: Enter an amount greater than zero.",
             )
-        if m.due_date is not None and m.due_date <= now:
-            raise InvalidRequest(f"milestones[{i}].dueDate must be in the future", field="milestones")
+        check_due_date(m.due_date, now=now, index=i)
         if m.percentage is not None and not (0 <= m.percentage <= 100):
             raise InvalidRequest(f"milestones[{i}].percentage must be between 0 and 100", field="milestones")
     total = sum(m.amount for m in milestones)
@@ -336,6 +336,7 @@ def milestone_add(*, escrow: Escrow, by: Actor, index: int, milestone: Milestone
     check_minor(milestone.amount, escrow.currency)
     if milestone.percentage is not None and not (0 <= milestone.percentage <= 100):
         raise InvalidRequest("percentage must be between 0 and 100", field="percentage")
+    check_due_date(milestone.due_date, now=timezone.now())
     if sum(m.amount for m in existing) + milestone.amount > escrow.amount:
         raise InvalidRequest("Total milestone amounts exceed escrow order amount")
     escrow.terms_version += 1

@@ -22,8 +22,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     tab = "buying" if request.GET.get("tab") == "buying" else "selling"
-    base = selectors.with_dispute_state(
-        selectors.with_review_clock(selectors.escrows_for_user(request.user, role=tab, with_invitations=True))
+    base = selectors.with_overdue(
+        selectors.with_dispute_state(
+            selectors.with_review_clock(
+                selectors.escrows_for_user(request.user, role=tab, with_invitations=True)
+            )
+        )
     )
     filterset = EscrowFilter(request.GET, queryset=selectors.with_progress(base))
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))

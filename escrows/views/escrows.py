@@ -178,6 +178,7 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
         m.review_ends = services.review_deadline_of(m) if m.status == MilestoneStatus.COMPLETED else None
         m.review_over = m.review_ends is not None and m.review_ends <= now
         m.review_extend_to = m.review_ends + settings.ESCROW_REVIEW_EXTENSION if m.review_ends else None
+        m.overdue = m.is_overdue(now)
     actions = escrow_actions(escrow, milestones, request.user)
     summary = selectors.escrow_ledger_summary(escrow)
     released = summary.released  # the ledger's figure: split and standard escrows count too

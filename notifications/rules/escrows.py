@@ -188,6 +188,55 @@ def _review_reminder(s: _Story) -> list[Notice]:
     )
 
 
+def _due_words(s: _Story) -> tuple[str, str]:
+    """The stage's due date and amount in words, as the event recorded them."""
+    m = s.milestone
+    assert m is not None
+    due = when(_parse(s.details.get("dueDate")) or m.due_date)
+    return due, s.money(s.details.get("amount", m.amount))
+
+
+def _due_reminder(s: _Story) -> list[Notice]:
+    due, amount = _due_words(s)
+    return s.notice(
+        s.seller,
+        Category.REMINDERS,
+        f"{s.stage} of {s.title} is due by {due}",
+        f"{s.stage_named} of {s.title} ({amount}) is due by {due} and is not marked delivered yet.\n\n"
+        f"Mark it delivered once it is done; {s.buyer_name} then reviews it and releases the money.",
+        url=s.stage_url,
+        action="Open the stage",
+        required=True,
+    )
+
+
+def _overdue(s: _Story) -> list[Notice]:
+    due, amount = _due_words(s)
+    subject = f"{s.stage} of {s.title} is overdue: it was due by {due}"
+    return s.notice(
+        s.seller,
+        Category.REMINDERS,
+        subject,
+        f"{s.stage_named} of {s.title} ({amount}) was due by {due} and is not marked delivered yet. "
+        f"{s.buyer_name} has been told.\n\n"
+        "Mark it delivered as soon as it is done. The money stays held in escrow until then.",
+        url=s.stage_url,
+        action="Open the stage",
+        required=True,
+    ) + s.notice(
+        s.buyer(),
+        Category.REMINDERS,
+        subject,
+        f"{s.seller_name} has not marked {s.stage_named} of {s.title} ({amount}) delivered, and it was "
+        f"due by {due}.\n\n"
+        "Your money for it stays held in escrow: nothing is paid out for this stage until you "
+        "release it. If the work will not come, you can ask for a refund or open a dispute from "
+        "the escrow page.",
+        url=s.stage_url,
+        action="See the stage",
+    )
+
+
 def _review_extended(s: _Story) -> list[Notice]:
     deadline = when(_parse(s.details.get("reviewDeadline")))
     return s.notice(

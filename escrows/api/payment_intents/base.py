@@ -62,6 +62,9 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
         if milestone.status == MilestoneStatus.COMPLETED
         else None,
         "reviewExtended": milestone.review_extended,
+        # When the milestone is due, and whether it is late (Milestone.is_overdue).
+        "dueDate": iso(milestone.due_date),
+        "overdue": milestone.is_overdue(),
     }
 
 
@@ -105,6 +108,8 @@ class IntentMilestoneOutput(serializers.Serializer):
     createdAt = serializers.DateTimeField()  # noqa: N815
     reviewDeadline = serializers.DateTimeField(allow_null=True)  # noqa: N815
     reviewExtended = serializers.BooleanField()  # noqa: N815
+    dueDate = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    overdue = serializers.BooleanField()
 
 
 # -- routes that decide on a refund request or a cancellation proposal -------------------------

@@ -21,6 +21,12 @@ class MilestoneCreateInput(StrictSerializer):
     description = Text(max_length=5000, required=False, allow_null=True)
     amount = DecimalString()
     percentage = Percentage(required=False, allow_null=True)
+    dueDate = serializers.DateTimeField(  # noqa: N815
+        required=False,
+        allow_null=True,
+        help_text="When the milestone is due (ISO 8601, in the future); the seller is reminded before "
+        "it and both parties are told if it passes before the milestone is completed.",
+    )
 
 
 MilestoneOutput = IntentMilestoneOutput
@@ -51,6 +57,7 @@ class IntentMilestones(IntentAPIView):
                 amount=to_minor(data["amount"], escrow.currency),
                 description=data.get("description") or "",
                 percentage=data.get("percentage"),
+                due_date=data.get("dueDate"),
             ),
         )
         return Response(
