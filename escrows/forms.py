@@ -12,7 +12,7 @@ from accounts.forms import NoColonLabels
 from core.errors import EscrowError, InvalidRequest
 
 from . import services
-from .models import DisputeAnswer, DisputeOutcome, Escrow, FundingSource, Milestone
+from .models import CHANGES_NOTE_MAX, DisputeAnswer, DisputeOutcome, Escrow, FundingSource, Milestone
 from .money import format_minor, to_minor
 from .services import EscrowTerms, EvidenceInput, MilestoneInput
 
@@ -205,6 +205,18 @@ class DeliverForm(NoColonLabels, forms.Form):
         help_text="The buyer sees this when confirming the stage.",
     )
     proof_uri = forms.URLField(label="Link to the work (optional)", required=False, max_length=2000)
+
+
+class RequestChangesForm(NoColonLabels, forms.Form):
+    # Whether the note is there and short enough is the service's rule (Milestone.changes_request_refusal);
+    # the browser's maxlength only saves typing what would be refused.
+    note = forms.CharField(
+        label="What needs to change?",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": CHANGES_NOTE_MAX}),
+        help_text="The seller reads this and delivers the stage again. Nothing is paid or refunded.",
+    )
 
 
 class TopupForm(NoColonLabels, forms.Form):

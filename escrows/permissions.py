@@ -30,6 +30,8 @@ class EscrowActions:
     disputable: tuple[Milestone, ...] = ()
     # Review clock: pks of delivered milestones whose review the buyer may still extend.
     extendable: frozenset[int] = frozenset()
+    # pks of delivered milestones the buyer may send back for changes.
+    changes_requestable: frozenset[int] = frozenset()
 
     @property
     def any(self) -> bool:
@@ -44,6 +46,7 @@ class EscrowActions:
                 self.releasable,
                 self.disputable,
                 self.extendable,
+                self.changes_requestable,
             )
         )
 
@@ -89,12 +92,19 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
         extendable=frozenset(m.pk for m in milestones if opened and review_extendable(m))
         if role == "buyer"
         else frozenset(),
+        changes_requestable=frozenset(m.pk for m in milestones if changes_requestable(m, role)),
     )
 
 
 def review_extendable(milestone: Milestone, now: datetime | None = None) -> bool:
     """Delivered, never extended, and its review deadline still ahead (services decide again)."""
     return milestone.review_extension_refusal(now or timezone.now()) is None
+
+
+def changes_requestable(milestone: Milestone, role: str | None, now: datetime | None = None) -> bool:
+    """The buyer may send this delivered stage back for changes (the service decides again,
+    with the note)."""
+    return milestone.changes_request_refusal(role, now or timezone.now()) is None
 
 
 def reserved_for_other(escrow: Escrow, user: Any) -> bool:

@@ -492,6 +492,8 @@ EVIDENCE_DETAIL_LABELS = {
     "hasText": "With a written statement",
     "fileSize": "File size (bytes)",
     "url": "Link",
+    "round": "Round",
+    "requestedBy": "Requested by the",
     "proof": "Delivery note",
     "proofUri": "Link to the work",
     "completedBy": "Delivered by",

@@ -56,6 +56,7 @@ EVENT_WORDS = {
     "cancellation.superseded": "Cancellation proposal overtaken",
     "milestone.review_extended": "Review extended",
     "milestone.review_reminder_sent": "Review reminder emailed",
+    "milestone.changes_requested": "Sent back for changes",
     "milestone.due_reminder_sent": "Reminder emailed: the stage is due soon",
     "milestone.overdue": "Stage overdue: both parties told",
 }
@@ -201,6 +202,11 @@ def timeline_entries(events: Iterable[Event], *, escrow: Escrow, viewer: Any) ->
             note = " ".join(x for x in (f"{amount}." if amount else "", note) if x)
         elif event.kind in ("milestone.due_reminder_sent", "milestone.overdue"):
             note = _due_note(event.kind, details, currency)
+        elif event.kind == "milestone.changes_requested":
+            round_ = details.get("round")
+            note = f"Round {round_}: back in progress until the seller delivers again." if round_ else ""
+            typed = details.get("note")
+            quote = typed if isinstance(typed, str) else ""
         elif event.kind in ("settlement.scheduled",):
             amount = _money(details, "amount", currency)
             note = f"{amount} to {details.get('destination')}." if amount else ""

@@ -124,6 +124,11 @@ urlpatterns = [
         milestones.milestone_extend_review,
         name="milestone_extend_review",
     ),
+    path(
+        "escrows/<str:public_id>/milestones/<str:milestone_id>/request-changes/",
+        milestones.milestone_request_changes,
+        name="milestone_request_changes",
+    ),
     path("pay/<str:payment_token>", funding.pay, name="pay"),
     path("balance/", balance.balance, name="balance"),
     path("balance/statement.csv", balance.balance_statement_csv, name="balance_statement_csv"),

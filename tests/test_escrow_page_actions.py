@@ -62,9 +62,14 @@ def test_a_delivered_stage_may_be_extended_by_the_buyer_only(seller, buyer):
     escrow = refresh(escrow)
     first, second, third = stages = milestones(escrow)
     assert escrow_actions(escrow, stages, buyer) == EscrowActions(
-        role="buyer", disputable=(first, second, third), releasable=first, extendable=frozenset({first.pk})
+        role="buyer",
+        disputable=(first, second, third),
+        releasable=first,
+        extendable=frozenset({first.pk}),
+        changes_requestable=frozenset({first.pk}),
     )
     assert escrow_actions(escrow, stages, seller).extendable == frozenset()
+    assert escrow_actions(escrow, stages, seller).changes_requestable == frozenset()
     assert escrow_actions(escrow, stages, seller).deliverable is None
 
 

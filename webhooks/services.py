@@ -48,6 +48,7 @@ WEBHOOK_EVENT_TYPES = (
     "dispute.resolved",
     "milestone.review_extended",
     "milestone.review_reminder_sent",
+    "milestone.changes_requested",
     "milestone.due_reminder_sent",
     "milestone.overdue",
     "settlement.paid",

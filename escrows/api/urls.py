@@ -135,6 +135,11 @@ urlpatterns = [
         review_clock.MilestoneExtendReview.as_view(),
         name="api_milestone_extend_review",
     ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/milestones/(?P<milestone_id>{ID})/request-changes$",
+        review_clock.MilestoneRequestChanges.as_view(),
+        name="api_milestone_request_changes",
+    ),
     re_path(r"^fee-quote$", fees.FeeQuoteView.as_view(), name="api_fee_quote"),
     # Schema and docs (Swagger UI and Redoc served from static files: drf-spectacular-sidecar)
     re_path(r"^schema$", SpectacularAPIView.as_view(), name="api_schema"),

@@ -18,6 +18,7 @@ from .disputes import (  # noqa: F401
     new_evidence_id,
 )
 from .escrows import (  # noqa: F401
+    CHANGES_NOTE_MAX,
     CLOSED_STATUSES,
     INVITATION_EVENT_KINDS,
     INVITATION_RESEND_INTERVAL,

@@ -349,6 +349,9 @@ class MilestoneStatus(models.TextChoices):
 
 SETTLED_MILESTONE_STATUSES = {MilestoneStatus.RELEASED, MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT}
 
+# The most a buyer may write when sending a delivered stage back for changes.
+CHANGES_NOTE_MAX = 2000
+
 
 class Milestone(models.Model):
     public_id = models.CharField(max_length=48, unique=True, default=new_milestone_id, editable=False)
@@ -465,6 +468,11 @@ class Milestone(models.Model):
     def undispute_delivered(self) -> None:
         pass
 
+    # The buyer sends a delivered stage back for changes: in progress again until redelivered.
+    @transition(field=status, source=MilestoneStatus.COMPLETED, target=MilestoneStatus.PENDING)
+    def send_back(self) -> None:
+        pass
+
     @property
     def is_settled(self) -> bool:
         return self.status in SETTLED_MILESTONE_STATUSES
@@ -530,6 +538,33 @@ class Milestone(models.Model):
         deadline = self.review_ends_at
         if deadline is None or deadline <= now:
             return "review_ended", "The review period of this milestone has already ended"
+        return None
+
+    def changes_request_refusal(
+        self, role: str | None, now: datetime, note: str | None = None
+    ) -> tuple[str, str] | None:
+        """Why this party may not send this stage back for changes now, as (code, message), or
+        None: only the buyer, only a delivered stage whose review is still running on an open
+        escrow (a disputed stage is not in review), with a note of 1 to CHANGES_NOTE_MAX
+        characters. `note` None: whether they could at all (the page's button)."""
+        if role != "buyer":
+            return "not_buyer", "Only the buyer can request changes to a delivered milestone"
+        if self.escrow.status != EscrowStatus.OPENED:
+            return "not_open", "Changes can only be requested while the escrow is funded and open"
+        if self.status != MilestoneStatus.COMPLETED:
+            return (
+                "not_in_review",
+                "Only a delivered milestone that is waiting for your review can be sent back for changes",
+            )
+        deadline = self.review_ends_at
+        if deadline is None or deadline <= now:
+            return "review_ended", "The review period of this milestone has already ended"
+        if note is not None:
+            text = note.strip()
+            if not text:
+                return "note_required", "Say what needs to change"
+            if len(text) > CHANGES_NOTE_MAX:
+                return "note_too_long", f"The note is too long: at most {CHANGES_NOTE_MAX:,} characters"
         return None
 
     @property

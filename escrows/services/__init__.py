@@ -70,6 +70,7 @@ from .refunds import (
     refund_request_withdraw,
 )
 from .review_clock import (
+    milestone_request_changes,
     milestone_review_extend,
     milestone_review_remind,
     review_deadline_of,
@@ -138,6 +139,7 @@ __all__ = [
     "milestone_release",
     "milestone_release_part",
     "milestone_release_part_check",
+    "milestone_request_changes",
     "milestone_review_extend",
     "milestone_review_remind",
     "milestones_due_reminder_due",

@@ -1,4 +1,5 @@
-"""The buyer's review clock: its deadline, one extension, the reminder before it releases."""
+"""The buyer's review of a delivered stage: the clock's deadline, one extension, the reminder
+before it releases, and sending the stage back for changes (which stops the clock)."""
 
 from datetime import datetime, timedelta
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 from accounts.types import Actor
 from core.errors import (
     Forbidden,
+    InvalidRequest,
     InvalidState,
 )
 
@@ -135,5 +137,81 @@ def milestone_review_remind(*, milestone: Milestone) -> Milestone | None:
         milestone=milestone,
         customer=escrow.buyer,
         details={"index": milestone.index, "reviewDeadline": deadline.isoformat()},
+    )
+    return milestone
+
+
+@transaction.atomic(durable=True)
+def milestone_request_changes(*, milestone: Milestone, by: Actor, note: str) -> Milestone:
+    """The buyer sends a delivered stage back to the seller with a note: it is in progress again
+    (PENDING), its review clock stops (a new delivery starts a fresh one, with its own extension
+    and reminder) and the round is counted. No money moves: what is held stays held, and a part
+    already released stays released. The delivery sent back leaves the stage (the next one
+    replaces it) and is kept in the event."""
+    escrow = _lock_escrow(milestone.escrow)
+    role = _require_party(escrow, by)
+    milestones = _milestones(escrow)
+    milestone = _get_milestone(escrow, milestone, milestones)
+    if role != "buyer":
+        raise Forbidden("Only the buyer can request changes to a delivered milestone")
+    _refuse_if_disputed(milestone)
+    _check_actionable(escrow, allow_unfunded=False)
+    now = timezone.now()
+    refusal = milestone.changes_request_refusal(role, now, note=note)
+    if refusal is not None:
+        code, message = refusal
+        if code.startswith("note_"):
+            raise InvalidRequest(message, code=code, field="note")
+        raise InvalidState(message, code=code)
+    note = note.strip()
+    sent_back = {
+        "completedBy": milestone.completed_by,
+        "proof": milestone.completion_proof,
+        "proofUri": milestone.completion_proof_uri,
+    }
+    milestone.send_back()
+    milestone.changes_requested_count += 1
+    milestone.changes_requested_note = note
+    milestone.changes_requested_at = now
+    # Undelivered again: dispute_withdraw reads completed_at to put a stage back where it was.
+    milestone.completed_at = None
+    milestone.completed_by = ""
+    milestone.completion_proof = ""
+    milestone.completion_proof_uri = ""
+    milestone.review_deadline = None
+    milestone.review_extended_at = None
+    milestone.reminder_sent_at = None
+    milestone.save(
+        update_fields=[
+            "status",
+            "changes_requested_count",
+            "changes_requested_note",
+            "changes_requested_at",
+            "completed_at",
+            "completed_by",
+            "completion_proof",
+            "completion_proof_uri",
+            "review_deadline",
+            "review_extended_at",
+            "reminder_sent_at",
+        ]
+    )
+    _event(
+        "milestone.changes_requested",
+        by=by,
+        escrow=escrow,
+        milestone=milestone,
+        from_status=MilestoneStatus.COMPLETED,
+        to_status=milestone.status,
+        details={
+            "index": milestone.index,
+            "milestone": milestone.public_id,
+            "round": milestone.changes_requested_count,
+            "note": note,
+            "requestedBy": role,
+            # What stays held for the stage (a part released before stays released).
+            "held": milestone.remaining_amount,
+            **sent_back,
+        },
     )
     return milestone

@@ -26,7 +26,7 @@ from ..forms import (
     stage_amount,
     terms_from_forms,
 )
-from ..models import INVITATION_EVENT_KINDS, Escrow, MilestoneStatus
+from ..models import CHANGES_NOTE_MAX, INVITATION_EVENT_KINDS, Escrow, MilestoneStatus
 from ..money import EscrowTooLarge, fee_for, format_money, normalize_currency, to_minor
 from ..permissions import escrow_actions, invitation_resend_refusal
 from ..timeline import closing_words, timeline_entries
@@ -216,6 +216,7 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
             "confirmations": confirmations,
             "dialogs": [c for c in confirmations.values() if c is not None],
             "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
+            "changes_note_max": CHANGES_NOTE_MAX,
             "invitation_refusal": invitation_resend_refusal(
                 escrow, request.user, [e.created_at for e in events if e.kind in INVITATION_EVENT_KINDS]
             ),

@@ -1,18 +1,20 @@
-"""A milestone's steps: the seller marks it delivered, the buyer releases it or extends its review.
-Releasing and extending ask once more (a confirmation page) before they act."""
+"""A milestone's steps: the seller marks it delivered, the buyer releases it, extends its review or
+sends it back for changes. Releasing and extending ask once more (a confirmation page) before they
+act; sending back moves no money and asks only for the note."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from accounts.types import AuthenticatedHttpRequest
-from core.errors import NotFound
+from core.errors import EscrowError, NotFound
 
 from .. import selectors, services
 from ..confirmations import payee_name, release_confirmation, review_extend_confirmation
-from ..forms import DeliverForm
+from ..forms import DeliverForm, RequestChangesForm
 from ..models import Escrow, Milestone
 from ..money import format_money
 from ..permissions import escrow_actions
@@ -96,4 +98,43 @@ def milestone_extend_review(
     assert deadline is not None  # an extendable review has a running clock
     return confirmation_page(
         request, review_extend_confirmation(escrow, milestone, deadline + settings.ESCROW_REVIEW_EXTENSION)
+    )
+
+
+@login_required
+def milestone_request_changes(
+    request: AuthenticatedHttpRequest, public_id: str, milestone_id: str
+) -> HttpResponse:
+    """GET: the note form (the escrow page also has it inline). POST: send the stage back; a
+    refusal shows on the form with the note as typed."""
+    escrow = escrow_or_404(request, public_id)
+    milestone = _milestone_or_404(escrow, milestone_id)
+    name = milestone.title or f"Stage {milestone.index + 1}"
+    form = RequestChangesForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sent_back = services.milestone_request_changes(
+                milestone=milestone, by=request.user, note=form.cleaned_data["note"]
+            )
+        except EscrowError as exc:
+            form.add_error("note" if exc.field == "note" else None, exc.for_person)
+        else:
+            messages.success(
+                request,
+                f"Sent “{name}” back to {escrow.seller.display_name} for changes "
+                f"(round {sent_back.changes_requested_count}). Its review period has stopped; "
+                "a new one starts when it is delivered again.",
+            )
+            stage = reverse("escrow_detail", args=[escrow.public_id])
+            return redirect(f"{stage}#stage-{milestone.index + 1}")
+    elif request.method != "POST":
+        actions = escrow_actions(escrow, selectors.milestones_of(escrow), request.user)
+        if milestone.pk not in actions.changes_requestable:
+            messages.error(request, "This stage cannot be sent back for changes by you now.")
+            return redirect("escrow_detail", public_id=escrow.public_id)
+    return render(
+        request,
+        "escrows/request_changes.html",
+        {"escrow": escrow, "milestone": milestone, "form": form},
+        status=400 if form.errors else 200,
     )

@@ -16,6 +16,7 @@ from .disputes import (
 )
 from .escrows import (
     _cancelled,
+    _changes_requested,
     _closed,
     _delivered,
     _due_reminder,
@@ -55,6 +56,7 @@ HANDLERS: dict[str, Handler] = {
     "milestone.completed": _delivered,
     "milestone.review_reminder_sent": _review_reminder,
     "milestone.review_extended": _review_extended,
+    "milestone.changes_requested": _changes_requested,
     "milestone.due_reminder_sent": _due_reminder,
     "milestone.overdue": _overdue,
     "milestone.released": _released,

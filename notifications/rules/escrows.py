@@ -250,6 +250,28 @@ def _review_extended(s: _Story) -> list[Notice]:
     )
 
 
+def _changes_requested(s: _Story) -> list[Notice]:
+    m, escrow = s.milestone, s.escrow
+    assert m is not None and escrow is not None
+    note = str(s.details.get("note") or "")
+    round_ = s.details.get("round")
+    which = f" (round {round_})" if isinstance(round_, int) else ""
+    held = s.details.get("held", m.remaining_amount)
+    return s.notice(
+        s.seller,
+        Category.REQUESTS,
+        f"{s.buyer_name} asked for changes to {s.stage} of {s.title}",
+        f"{s.buyer_name} sent {s.stage_named} of {s.title} back for changes{which}. Their note:\n\n"
+        f"“{note}”\n\n"
+        f"The stage is in progress again and its {s.money(held)} stays held; its review period has "
+        f"stopped. Make the changes and mark it delivered again: the buyer then has "
+        f"{escrow.inspection_period.days} days to review it.",
+        url=s.stage_url,
+        action="See what to change",
+        required=True,
+    )
+
+
 # Reasons a stage settles that another notice already tells the parties about.
 _TOLD_ELSEWHERE = ("dispute resolved", "mutual cancellation", "refund request")
 

@@ -65,6 +65,10 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
         # When the milestone is due, and whether it is late (Milestone.is_overdue).
         "dueDate": iso(milestone.due_date),
         "overdue": milestone.is_overdue(),
+        # Also ours: how many times the buyer sent it back for changes, and their latest note.
+        "changesRequested": milestone.changes_requested_count,
+        "changesRequestedNote": milestone.changes_requested_note or None,
+        "changesRequestedAt": iso(milestone.changes_requested_at),
     }
 
 
@@ -110,6 +114,9 @@ class IntentMilestoneOutput(serializers.Serializer):
     reviewExtended = serializers.BooleanField()  # noqa: N815
     dueDate = serializers.DateTimeField(allow_null=True)  # noqa: N815
     overdue = serializers.BooleanField()
+    changesRequested = serializers.IntegerField()  # noqa: N815
+    changesRequestedNote = serializers.CharField(allow_null=True)  # noqa: N815
+    changesRequestedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
 
 
 # -- routes that decide on a refund request or a cancellation proposal -------------------------
