@@ -189,8 +189,7 @@ def run_timers() -> dict[str, int]:
         deadline__lte=now + settings.ESCROW_REVIEW_REMINDER_BEFORE,
     )
     _each("review_reminders", _ids(reminders), _remind, counts)
-    # Overdue notices before reminders: a stage whose date just passed is told as late, not as
-    # due soon.
+    # The reminder's window ends at the due date: a stage whose date passed is told it is late.
     _each("overdue_notices", _ids(services.milestones_overdue_due(now)), _overdue_notify, counts)
     _each("due_reminders", _ids(services.milestones_due_reminder_due(now)), _due_remind, counts)
     unpaid = Escrow.objects.filter(status=EscrowStatus.AWAITING_PAYMENT, expires_at__lte=now)

@@ -15,6 +15,7 @@ from notifications.rules import when
 from tests.factories import UserFactory
 from tests.helpers import fund, milestones, refresh
 from tests.notifications.helpers import dispatch, emails_of, told
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +103,25 @@ def test_a_payee_and_a_stranger_hear_nothing_of_a_due_date(seller, buyer):
         ).values_list("email", flat=True)
     )
     assert told_addresses == {seller.email, buyer.email}
+
+
+def test_both_kinds_reach_the_parties_webhook_endpoints(design, seller, buyer):
+    endpoints = {
+        who.email: WebhookEndpoint.objects.create(customer=who, url="https://93.184.216.34/")
+        for who in (seller, buyer)
+    }
+    services.milestone_due_remind(milestone=design)
+    Milestone.objects.filter(pk=design.pk).update(due_date=timezone.now() - timedelta(minutes=1))
+    services.milestone_overdue_notify(milestone=refresh(design))
+    dispatch()
+    sent = {
+        (d.endpoint_id, d.event_type)
+        for d in WebhookDelivery.objects.filter(
+            event_type__in=["milestone.due_reminder_sent", "milestone.overdue"]
+        )
+    }
+    assert sent == {
+        (endpoints[who].pk, kind)
+        for who in (seller.email, buyer.email)
+        for kind in ("milestone.due_reminder_sent", "milestone.overdue")
+    }
