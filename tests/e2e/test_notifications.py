@@ -253,6 +253,14 @@ def _every_kind_of_notice(settings) -> None:
     assert services.dispute_deadline_remind(dispute=refresh(unanswered)) is not None
     Dispute.objects.filter(pk=unanswered.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     services.dispute_apply_default(dispute=refresh(unanswered))
+
+    late = make_escrow(seller, buyer_email=buyer.email, title="Shop fit-out")
+    fund(late, buyer)
+    stage = milestones(late)[0]
+    Milestone.objects.filter(pk=stage.pk).update(due_date=timezone.now() + timedelta(hours=1))
+    services.milestone_due_remind(milestone=refresh(stage))
+    Milestone.objects.filter(pk=stage.pk).update(due_date=timezone.now() - timedelta(minutes=1))
+    services.milestone_overdue_notify(milestone=refresh(stage))
     dispatch()
 
 
@@ -274,6 +282,8 @@ def test_every_kind_of_email_rendered_on_a_desktop_and_a_phone(
         "milestone.completed",
         "milestone.review_extended",
         "milestone.review_reminder_sent",
+        "milestone.due_reminder_sent",
+        "milestone.overdue",
         "milestone.released",
         "milestone.refunded",
         "milestone.split",
