@@ -369,6 +369,8 @@ ESCROW_INSPECTION_PERIOD = timedelta(days=envint("ESCROW_INSPECTION_DAYS", 14))
 ESCROW_INSPECTION_DAYS_MIN = envint("ESCROW_INSPECTION_DAYS_MIN", 1)
 ESCROW_INSPECTION_DAYS_MAX = envint("ESCROW_INSPECTION_DAYS_MAX", 30)
 ESCROW_PAYMENT_EXPIRY = timedelta(days=envint("ESCROW_EXPIRY_DAYS", 30))
+# Change orders on a funded escrow: a proposal nobody answers lapses after this long.
+ESCROW_CHANGE_PROPOSAL_LAPSE = timedelta(days=envint("ESCROW_CHANGE_PROPOSAL_LAPSE_DAYS", 7))
 # Disputes: the other party has this long to answer one. Unanswered by then, the opener's request
 # applies (release, refund or a split, chosen when it was opened; this setting when they chose
 # none; "split" halves the disputed amount, the odd minor unit to the buyer). A contested dispute

@@ -132,12 +132,16 @@ def escrow_ledger_summary(escrow: Escrow) -> LedgerSummary:
     rows = (
         LedgerEntry.objects.filter(transaction__escrow=escrow, account__kind=AccountKind.ESCROW_HOLD)
         .values("transaction__kind")
-        .annotate(total=Sum("amount"))
+        .annotate(total=Sum("amount"), paid_in=Coalesce(Sum("amount", filter=Q(amount__gt=0)), 0))
     )
     by_kind = {r["transaction__kind"]: r["total"] for r in rows}
-    funded = by_kind.get(TransactionKind.FUNDING, 0)
+    # Change orders: an increase the buyer paid in counts as funded, a decrease given back as
+    # refunded (each posting moves the hold one way).
+    changed_in = sum(r["paid_in"] for r in rows if r["transaction__kind"] == TransactionKind.CHANGE_ORDER)
+    changed_out = changed_in - by_kind.get(TransactionKind.CHANGE_ORDER, 0)
+    funded = by_kind.get(TransactionKind.FUNDING, 0) + changed_in
     released = -by_kind.get(TransactionKind.RELEASE, 0)
-    refunded = -by_kind.get(TransactionKind.REFUND, 0)
+    refunded = -by_kind.get(TransactionKind.REFUND, 0) + changed_out
     if by_kind.get(TransactionKind.SPLIT):
         # A split posting takes both parts out of the hold; its dispute says which went where.
         parts = escrow.disputes.filter(outcome=DisputeOutcome.SPLIT, status=DisputeStatus.RESOLVED).aggregate(
@@ -216,6 +220,7 @@ def with_progress(qs: QuerySet[Escrow]) -> QuerySet[Escrow]:
                 TransactionKind.REFUND,
                 TransactionKind.SPLIT,
                 TransactionKind.CANCELLATION,
+                TransactionKind.CHANGE_ORDER,
             ],
             amount__gt=0,
         )
@@ -766,6 +771,7 @@ STATEMENT_KIND_WORDS: dict[str, str] = {
     TransactionKind.REFUND: "Refund",
     TransactionKind.SPLIT: "Dispute split",
     TransactionKind.CANCELLATION: "Cancellation",
+    TransactionKind.CHANGE_ORDER: "Change order",
     TransactionKind.PAYOUT_RESERVE: "Payout",
     TransactionKind.PAYOUT_RETURN: "Payout returned",
 }
@@ -914,6 +920,10 @@ def _statement_words(txn: LedgerTransaction, entry: LedgerEntry, user: Any) -> s
     if txn.kind == TransactionKind.CANCELLATION:
         side = "refunded to you" if escrow is not None and escrow.buyer_id == user.pk else "released to you"
         return f"Your part of the agreed cancellation of {title}, {side}"
+    if txn.kind == TransactionKind.CHANGE_ORDER:
+        if entry.amount < 0:
+            return f"You paid the increase of an agreed change to {title} from your balance, fee included"
+        return f"Refunded to you: the decrease of an agreed change to {title}"
     settlement = txn.settlement
     where = f" to {settlement.destination}" if settlement is not None else ""
     if txn.kind == TransactionKind.PAYOUT_RESERVE:

@@ -17,7 +17,16 @@ from django.utils import timezone
 from core import fastcache
 
 from . import broker, services
-from .models import Dispute, Escrow, EscrowStatus, Milestone, MilestoneStatus, Settlement, SettlementStatus
+from .models import (
+    ChangeProposal,
+    Dispute,
+    Escrow,
+    EscrowStatus,
+    Milestone,
+    MilestoneStatus,
+    Settlement,
+    SettlementStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +147,10 @@ def _expiry_remind(pk: int) -> bool:
     return services.escrow_expiry_remind(escrow=Escrow.objects.get(pk=pk)) is not None
 
 
+def _change_order_lapse(pk: int) -> bool:
+    return services.change_order_lapse(proposal=ChangeProposal.objects.get(pk=pk)) is not None
+
+
 def _dispute_remind(pk: int) -> bool:
     return services.dispute_deadline_remind(dispute=Dispute.objects.get(pk=pk)) is not None
 
@@ -162,7 +175,8 @@ def _redrive_settlement(pk: int) -> bool:
 
 def run_timers() -> dict[str, int]:
     """Run the timers once: auto-release, review reminders, due date reminders and overdue
-    notices, expiry and its reminder, dispute deadlines and their reminder, settlement retries,
+    notices, expiry and its reminder, change orders nobody answered, dispute deadlines and their
+    reminder, settlement retries,
     then the webhook outbox and delivery retries and the notification emails due."""
     now = timezone.now()
     counts = {
@@ -172,6 +186,7 @@ def run_timers() -> dict[str, int]:
         "overdue_notices": 0,
         "expired": 0,
         "expiry_reminders": 0,
+        "change_orders_lapsed": 0,
         "disputes_defaulted": 0,
         "dispute_reminders": 0,
         "settlements_retried": 0,
@@ -196,6 +211,7 @@ def run_timers() -> dict[str, int]:
     _each("expired", _ids(unpaid), _expire, counts)
     # Reminders after the deadlines themselves: what just lapsed is acted on, not reminded.
     _each("expiry_reminders", _ids(services.escrows_expiry_reminder_due(now)), _expiry_remind, counts)
+    _each("change_orders_lapsed", _ids(services.change_orders_due(now)), _change_order_lapse, counts)
     _each("disputes_defaulted", _ids(services.disputes_due(now)), _dispute_default, counts)
     _each("dispute_reminders", _ids(services.disputes_reminder_due(now)), _dispute_remind, counts)
     # A SCHEDULED retry is normally re-driven by its own Celery countdown; with a worker the

@@ -3,8 +3,11 @@ row in memory; every write that matters (locks, ledger, events, side effects) li
 escrows/services/."""
 
 from .agreements import (  # noqa: F401
+    ChangeProposal,
+    ChangeProposalStatus,
     TermsReason,
     TermsVersion,
+    new_change_proposal_id,
 )
 from .disputes import (  # noqa: F401
     ACTIVE_DISPUTE_STATUSES,

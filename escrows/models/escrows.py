@@ -252,6 +252,17 @@ class Escrow(models.Model):
     def is_editable(self, milestones: Iterable["Milestone"]) -> bool:
         return self.edit_refusal(milestones) is None
 
+    def change_order_refusal(self) -> str | None:
+        """Why nobody may propose or accept a change order on this escrow now, or None: only a
+        milestone escrow, once paid and while open (before payment the seller edits the terms)."""
+        if not self.is_milestone:
+            return "A standard escrow has no stages to change"
+        if self.status == EscrowStatus.AWAITING_PAYMENT:
+            return "Nobody has paid this escrow yet; the seller can edit its terms instead"
+        if self.status != EscrowStatus.OPENED:
+            return f"This escrow is {self.get_status_display().lower()}; its terms can no longer change"
+        return None
+
     def release_order(self, milestones: Iterable["Milestone"]) -> list["Milestone"]:
         """The milestones in the order they are released: by index, leaving out any under dispute
         (a dispute freezes only its own milestone, never the later ones)."""
@@ -524,6 +535,25 @@ class Milestone(models.Model):
         if self.completed_at is None:
             return None
         return self.completed_at + self.escrow.inspection_period
+
+    def change_refusal(self) -> str | None:
+        """Why a change order may not change or remove this stage, or None while it is still to
+        come (a future stage): not delivered yet, not under dispute, nothing of it released or
+        refunded."""
+        stage = f"Stage {self.index + 1}"
+        if self.is_settled:
+            return f"{stage} is already {self.get_status_display().lower()}"
+        if self.status == MilestoneStatus.DISPUTED:
+            return f"{stage} is under dispute"
+        if self.status == MilestoneStatus.COMPLETED:
+            return f"{stage} was already delivered"
+        if self.released_part:
+            return f"Part of {stage.lower()} was already released"
+        return None
+
+    @property
+    def is_future(self) -> bool:
+        return self.change_refusal() is None
 
     def review_extension_refusal(self, now: datetime) -> tuple[str, str] | None:
         """Why the buyer may not extend this milestone's review now, as (code, message), or None:

@@ -75,6 +75,9 @@ class TransactionKind(models.TextChoices):
     SPLIT = "SPLIT", "Split between payee and buyer"
     # One posting for an agreed cancellation: the hold goes partly to the buyer, partly to payees.
     CANCELLATION = "CANCELLATION", "Mutual cancellation"
+    # An accepted change order: the buyer pays an increase into the hold (with its fee), or the
+    # hold gives a decrease back to where the buyer paid from. The memo names the change order.
+    CHANGE_ORDER = "CHANGE_ORDER", "Change order"
 
 
 # The memo of a RELEASE posting that paid part of a stage (the rest stayed held), and of the one

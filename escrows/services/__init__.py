@@ -15,6 +15,21 @@ from .cancellations import (
     escrow_expiry_remind,
     escrows_expiry_reminder_due,
 )
+from .change_orders import (
+    ChangeQuote,
+    StageAdd,
+    StageChange,
+    StageEdit,
+    StageRemove,
+    change_order_accept,
+    change_order_decline,
+    change_order_fee,
+    change_order_lapse,
+    change_order_propose,
+    change_order_quote,
+    change_order_withdraw,
+    change_orders_due,
+)
 from .disputes import (
     DISPUTE_TEXT_MAX,
     EVIDENCE_CONTENT_TYPES,
@@ -88,6 +103,19 @@ from .settlements import (
 )
 
 __all__ = [
+    "ChangeQuote",
+    "StageAdd",
+    "StageChange",
+    "StageEdit",
+    "StageRemove",
+    "change_order_accept",
+    "change_order_decline",
+    "change_order_fee",
+    "change_order_lapse",
+    "change_order_propose",
+    "change_order_quote",
+    "change_order_withdraw",
+    "change_orders_due",
     "DISPUTE_TEXT_MAX",
     "EVIDENCE_CONTENT_TYPES",
     "REASON_MAX",

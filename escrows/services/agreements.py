@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.types import Actor
 
-from ..models import Escrow, Milestone, TermsReason, TermsVersion
+from ..models import ChangeProposal, Escrow, Milestone, TermsReason, TermsVersion
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -62,10 +62,12 @@ def _record_terms(
     proposed_at: datetime | None = None,
     agreed: dict[str, datetime] | None = None,
     changes: list[dict[str, Any]] | None = None,
+    change_proposal: ChangeProposal | None = None,
 ) -> TermsVersion:
     """Record the escrow's current terms as version `escrow.terms_version` (the caller has moved
-    the number on when the terms changed). The proposer agrees by proposing, at `proposed_at`
-    (default now); `agreed` adds the other party's agreement ({"buyer": when})."""
+        the number on when the terms changed). The proposer agrees by proposing, at `proposed_at`
+        (default now); `agreed` adds the other party's agreement ({"buyer": when}); a change order's
+    acceptance names the proposal."""
     now = timezone.now()
     proposed_at = proposed_at or now
     agreements = {proposer_role: proposed_at, **(agreed or {})}
@@ -80,6 +82,7 @@ def _record_terms(
         proposed_at=proposed_at,
         seller_agreed_at=agreements.get("seller"),
         buyer_agreed_at=agreements.get("buyer"),
+        change_proposal=change_proposal,
     )
 
 
