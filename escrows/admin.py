@@ -115,7 +115,8 @@ def run_service_action(
 
 class MilestoneInline(MoneyFields, admin.TabularInline):
     model = Milestone
-    money_fields = ("amount",)
+    money_fields = ("amount", "released_part")
+    released_part_money = _money_display("released_part", "Released so far")
     extra = 0
     can_delete = False
     fields = (
@@ -123,6 +124,7 @@ class MilestoneInline(MoneyFields, admin.TabularInline):
         "public_id",
         "title",
         "amount",
+        "released_part",
         "status",
         "payee",
         "completed_at",
@@ -204,13 +206,15 @@ class EscrowAdmin(MoneyFields, ReadOnlyAdmin):
 @admin.register(Milestone)
 class MilestoneAdmin(MoneyFields, ReadOnlyAdmin):
     model = Milestone
-    money_fields = ("amount",)
+    money_fields = ("amount", "released_part")
+    released_part_money = _money_display("released_part", "Released so far")
     list_display = (
         "public_id",
         "escrow",
         "index",
         "title",
         "amount",
+        "released_part",
         "status",
         "completed_at",
         "changes_requested_count",

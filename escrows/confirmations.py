@@ -24,7 +24,7 @@ from .models import (
     MilestoneStatus,
     RefundRequest,
 )
-from .money import format_money
+from .money import format_minor, format_money
 
 
 def _when(at: datetime) -> str:
@@ -41,8 +41,12 @@ def _stage(milestone: Milestone) -> str:
 
 
 def _stage_item(escrow: Escrow, milestone: Milestone) -> str:
+    """A stage as a list item, with what is left of it (what a refund of it moves)."""
     title = f" · {milestone.title}" if milestone.title else ""
-    return f"Stage {milestone.index + 1}{title} · {format_money(milestone.amount, escrow.currency)}"
+    left = format_money(milestone.remaining_amount, escrow.currency)
+    if milestone.partly_released:
+        left += f" (left of {format_money(milestone.amount, escrow.currency)})"
+    return f"Stage {milestone.index + 1}{title} · {left}"
 
 
 def _back(escrow: Escrow) -> str:
@@ -66,16 +70,22 @@ def payee_name(escrow: Escrow, milestone: Milestone) -> str:
 
 
 def release_confirmation(escrow: Escrow, milestone: Milestone) -> Confirmation:
-    """The buyer releases one stage. A stage the seller has not marked delivered may still be
-    released, and the confirmation says so plainly."""
-    amount = format_money(milestone.amount, escrow.currency)
+    """The buyer releases one stage (what is left of it, after a part released before). A stage
+    the seller has not marked delivered may still be released, and the confirmation says so
+    plainly."""
+    amount = format_money(milestone.remaining_amount, escrow.currency)
     payee = payee_name(escrow, milestone)
     delivered = milestone.status == MilestoneStatus.COMPLETED
     what = f"“{milestone.title}”" if milestone.title else "this stage"
-    lines = (
+    lines: tuple[str, ...] = (
         f"This confirms {what} is done. {amount} moves from escrow to {payee}'s balance and cannot "
         "be taken back.",
     )
+    if milestone.partly_released:
+        lines += (
+            f"{format_money(milestone.released_part, escrow.currency)} of its "
+            f"{format_money(milestone.amount, escrow.currency)} was released before: this releases the rest.",
+        )
     warning = ""
     if not delivered:
         warning = (
@@ -102,6 +112,46 @@ def release_confirmation(escrow: Escrow, milestone: Milestone) -> Confirmation:
     )
 
 
+def release_part_confirmation(escrow: Escrow, milestone: Milestone, amount: int) -> Confirmation:
+    """The buyer releases part of a stage (services.milestone_release_part): `amount` to the
+    payee's balance now, the rest stays held for the stage. All of what is left is the release of
+    the rest, and says so."""
+    money = format_money(amount, escrow.currency)
+    payee = payee_name(escrow, milestone)
+    left = milestone.remaining_amount - amount
+    what = f"“{milestone.title}”" if milestone.title else "this stage"
+    if left:
+        title = f"Release {money} of {what} to {payee} now?"
+        lines: tuple[str, ...] = (
+            f"{money} goes to {payee}'s balance now and cannot be taken back; "
+            f"{format_money(left, escrow.currency)} stays held for this stage.",
+        )
+    else:
+        title = f"Release the rest of {what}, {money}, to {payee}?"
+        lines = (
+            f"{money} is all that is left of {what}: it goes to {payee}'s balance now and cannot be "
+            "taken back, and the stage is released.",
+        )
+    if milestone.partly_released:
+        lines += (
+            f"Released of its {format_money(milestone.amount, escrow.currency)} so far: "
+            f"{format_money(milestone.released_part, escrow.currency)}.",
+        )
+    return Confirmation(
+        kind="release",
+        key=f"release-part-{milestone.public_id}",
+        eyebrow=f"{escrow.title} · stage {milestone.index + 1}",
+        title=title,
+        lines=lines,
+        fields=(("amount", format_minor(amount, escrow.currency)),),
+        button=f"Release {money}",
+        back_label="Not yet",
+        edit_label="Change the amount",
+        action_url=reverse("milestone_release_part", args=[escrow.public_id, milestone.public_id]),
+        back_url=_back(escrow),
+    )
+
+
 def review_extend_confirmation(escrow: Escrow, milestone: Milestone, new_deadline: datetime) -> Confirmation:
     days = settings.ESCROW_REVIEW_EXTENSION.days
     what = f"“{milestone.title}”" if milestone.title else "this stage"
@@ -113,7 +163,7 @@ def review_extend_confirmation(escrow: Escrow, milestone: Milestone, new_deadlin
         title=f"Extend your review of {what} by {days} days?",
         lines=(
             (f"It now releases automatically on {_when(now_ends)}. " if now_ends else "")
-            + f"After extending, {format_money(milestone.amount, escrow.currency)} releases on "
+            + f"After extending, {format_money(milestone.remaining_amount, escrow.currency)} releases on "
             f"{_when(new_deadline)} unless you confirm or dispute it. You can extend only once.",
         ),
         button=f"Extend by {days} days",
@@ -157,10 +207,11 @@ def escrow_refund_confirmation(escrow: Escrow, milestones: Sequence[Milestone]) 
     held = escrow.held_amount(milestones)
     amount = format_money(held, escrow.currency)
     to = refund_destination(escrow, "seller")
-    released = [m for m in milestones if m.status == MilestoneStatus.RELEASED]
+    # Whole stages released, and the parts released of stages not settled yet.
+    released = sum(m.amount if m.status == MilestoneStatus.RELEASED else m.released_part for m in milestones)
     lines = [f"{amount} goes back to {to} now and cannot be taken back. This closes the escrow."]
     if released:
-        paid = format_money(sum(m.amount for m in released), escrow.currency)
+        paid = format_money(released, escrow.currency)
         lines.append(f"What was already released ({paid}) stays yours.")
     return Confirmation(
         kind="refund",
@@ -178,8 +229,9 @@ def escrow_refund_confirmation(escrow: Escrow, milestones: Sequence[Milestone]) 
 def milestones_refund_confirmation(
     escrow: Escrow, milestones: Sequence[Milestone], chosen: Sequence[Milestone], reason: str
 ) -> Confirmation:
-    """The seller refunds the stages they ticked (the second step of that form)."""
-    amount = format_money(sum(m.amount for m in chosen), escrow.currency)
+    """The seller refunds the stages they ticked (the second step of that form): what is left of
+    each."""
+    amount = format_money(sum(m.remaining_amount for m in chosen), escrow.currency)
     to = refund_destination(escrow, "seller")
     closes = all(m.is_settled or m in chosen for m in milestones)
     return Confirmation(

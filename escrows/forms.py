@@ -263,7 +263,10 @@ class StatementPeriodForm(NoColonLabels, forms.Form):
 def _milestone_choices(milestones: Any, currency: str) -> list[tuple[str, str]]:
     def label(m: Milestone) -> str:
         title = f" · {m.title}" if m.title else ""
-        return f"Stage {m.index + 1}{title} · {format_minor(m.amount, currency)} {currency}"
+        left = f"{format_minor(m.remaining_amount, currency)} {currency}"
+        if m.partly_released:
+            left += f" (left of {format_minor(m.amount, currency)} {currency})"
+        return f"Stage {m.index + 1}{title} · {left}"
 
     return [(m.public_id, label(m)) for m in milestones]
 
@@ -391,4 +394,19 @@ class ResolveForm(NoColonLabels, forms.Form):
     buyer_amount = forms.CharField(label="Buyer gets (split)", required=False, widget=MoneyInput())
     note = forms.CharField(
         label="Note to both parties", widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+
+# -- partial release --------------------------------------------------------------------------
+
+
+class ReleasePartForm(NoColonLabels, forms.Form):
+    """How much of a stage the buyer releases now; whether that amount may go is the service's rule
+    (services.milestone_release_part_check)."""
+
+    amount = forms.CharField(
+        label="Amount to release",
+        max_length=40,
+        widget=MoneyInput(),
+        error_messages={"required": "Amount to release: enter how much goes to the seller now."},
     )

@@ -39,6 +39,11 @@ urlpatterns = [
         milestones.milestone_release,
         name="milestone_release",
     ),
+    path(
+        "escrows/<str:public_id>/milestones/<str:milestone_id>/release-part/",
+        milestones.milestone_release_part,
+        name="milestone_release_part",
+    ),
     # disputes and the evidence export
     path(
         "escrows/<str:public_id>/disputes/<str:dispute_id>/",

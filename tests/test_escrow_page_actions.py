@@ -37,7 +37,7 @@ def test_a_funded_escrow(seller, buyer):
         role="seller", can_refund=True, disputable=(first, second, third), deliverable=first
     )
     assert escrow_actions(escrow, stages, buyer) == EscrowActions(
-        role="buyer", disputable=(first, second, third), releasable=first
+        role="buyer", disputable=(first, second, third), releasable=first, part_releasable=first
     )
     buyer_refunds = refund_actions(escrow, stages, buyer)
     assert buyer_refunds == RefundActions(
@@ -55,6 +55,25 @@ def test_a_funded_escrow(seller, buyer):
     assert seller_refunds.can_refund_milestones and seller_refunds.any
 
 
+def test_the_buyer_may_release_part_of_the_stage_they_may_release_while_more_than_a_cent_is_left(
+    seller, buyer
+):
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    first = milestones(escrow)[0]
+    services.milestone_release_part(milestone=first, by=buyer, amount=first.amount - 2)
+    escrow = refresh(escrow)
+    stages = milestones(escrow)
+    assert escrow_actions(escrow, stages, buyer).part_releasable == stages[0]
+    assert escrow_actions(escrow, stages, seller).part_releasable is None
+    services.milestone_release_part(milestone=stages[0], by=buyer, amount=1)
+    escrow = refresh(escrow)
+    stages = milestones(escrow)
+    # One cent left: only the release of the rest.
+    actions = escrow_actions(escrow, stages, buyer)
+    assert (actions.releasable, actions.part_releasable) == (stages[0], None)
+
+
 def test_a_delivered_stage_may_be_extended_by_the_buyer_only(seller, buyer):
     escrow = make_escrow(seller, buyer=buyer)
     fund(escrow, buyer)
@@ -65,6 +84,7 @@ def test_a_delivered_stage_may_be_extended_by_the_buyer_only(seller, buyer):
         role="buyer",
         disputable=(first, second, third),
         releasable=first,
+        part_releasable=first,
         extendable=frozenset({first.pk}),
         changes_requestable=frozenset({first.pk}),
     )

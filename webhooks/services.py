@@ -38,6 +38,7 @@ WEBHOOK_EVENT_TYPES = (
     "escrow.disputed",
     "milestone.completed",
     "milestone.released",
+    "milestone.partially_released",
     "milestone.disputed",
     "milestone.refunded",
     "milestone.split",

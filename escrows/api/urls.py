@@ -140,6 +140,11 @@ urlpatterns = [
         review_clock.MilestoneRequestChanges.as_view(),
         name="api_milestone_request_changes",
     ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/milestones/(?P<milestone_id>{ID})/release$",
+        milestones.MilestoneRelease.as_view(),
+        name="api_milestone_release",
+    ),
     re_path(r"^fee-quote$", fees.FeeQuoteView.as_view(), name="api_fee_quote"),
     # Schema and docs (Swagger UI and Redoc served from static files: drf-spectacular-sidecar)
     re_path(r"^schema$", SpectacularAPIView.as_view(), name="api_schema"),

@@ -13,10 +13,15 @@ from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError, NotFound
 
 from .. import selectors, services
-from ..confirmations import payee_name, release_confirmation, review_extend_confirmation
-from ..forms import DeliverForm, RequestChangesForm
+from ..confirmations import (
+    payee_name,
+    release_confirmation,
+    release_part_confirmation,
+    review_extend_confirmation,
+)
+from ..forms import DeliverForm, ReleasePartForm, RequestChangesForm
 from ..models import Escrow, Milestone
-from ..money import format_money
+from ..money import format_money, to_minor
 from ..permissions import escrow_actions
 from .common import confirmation_page, escrow_or_404, run_service
 
@@ -35,7 +40,7 @@ def milestone_release(request: AuthenticatedHttpRequest, public_id: str, milesto
     escrow = escrow_or_404(request, public_id)
     milestone = _milestone_or_404(escrow, milestone_id)
     if request.method == "POST":
-        amount = format_money(milestone.amount, escrow.currency)
+        amount = format_money(milestone.remaining_amount, escrow.currency)
         run_service(
             request,
             lambda: services.milestone_release(milestone=milestone, by=request.user),
@@ -47,6 +52,80 @@ def milestone_release(request: AuthenticatedHttpRequest, public_id: str, milesto
         messages.error(request, "This stage cannot be released by you right now.")
         return redirect("escrow_detail", public_id=escrow.public_id)
     return confirmation_page(request, release_confirmation(escrow, milestone))
+
+
+def _release_part_page(
+    request: AuthenticatedHttpRequest, escrow: Escrow, milestone: Milestone, form: ReleasePartForm
+) -> HttpResponse:
+    left = format_money(milestone.remaining_amount, escrow.currency)
+    form.fields["amount"].help_text = f"Up to {left}, what is left of this stage."
+    return render(
+        request,
+        "escrows/release_part.html",
+        {"escrow": escrow, "milestone": milestone, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _part_amount(form: ReleasePartForm, escrow: Escrow, milestone: Milestone) -> int | None:
+    """The amount the form asks to release, checked as the service checks it; None with the
+    error on the form (what was typed stays in it)."""
+    if not form.is_valid():
+        return None
+    try:
+        amount = to_minor(form.cleaned_data["amount"], escrow.currency)
+        return services.milestone_release_part_check(milestone=milestone, amount=amount)
+    except EscrowError as exc:
+        form.add_error("amount", exc.for_person)
+        return None
+
+
+@login_required
+def milestone_release_part(
+    request: AuthenticatedHttpRequest, public_id: str, milestone_id: str
+) -> HttpResponse:
+    """GET: the amount form; with an amount, what releasing it does (a confirmation page, or the
+    dialog's content for the escrow page's script). POST: release that part (with edit=1: back
+    to the form with the amount). A refused amount shows the form again, as typed, with why."""
+    escrow = escrow_or_404(request, public_id)
+    milestone = _milestone_or_404(escrow, milestone_id)
+    data = request.POST if request.method == "POST" else request.GET
+    editing = data.get("edit") == "1"
+    form = ReleasePartForm(data if "amount" in data else None)
+    if request.method == "POST" and not editing:
+        amount = _part_amount(form, escrow, milestone)
+        if amount is None:
+            return _release_part_page(request, escrow, milestone, form)
+        try:
+            released = services.milestone_release_part(milestone=milestone, by=request.user, amount=amount)
+        except EscrowError as exc:
+            form.add_error("amount" if exc.field == "amount" else None, exc.for_person)
+            return _release_part_page(request, escrow, milestone, form)
+        money = format_money(amount, escrow.currency)
+        payee = payee_name(escrow, milestone)
+        if released.is_settled:
+            messages.success(request, f"Released {money} to {payee}: the stage is released.")
+        else:
+            left = format_money(released.remaining_amount, escrow.currency)
+            messages.success(request, f"Released {money} to {payee}; {left} stays held for this stage.")
+        stage = reverse("escrow_detail", args=[escrow.public_id])
+        return redirect(f"{stage}#stage-{milestone.index + 1}")
+    actions = escrow_actions(escrow, selectors.milestones_of(escrow), request.user)
+    if actions.part_releasable is None or actions.part_releasable.pk != milestone.pk:
+        messages.error(request, "Part of this stage cannot be released by you right now.")
+        return redirect("escrow_detail", public_id=escrow.public_id)
+    if not form.is_bound or editing:
+        return _release_part_page(request, escrow, milestone, form)
+    amount = _part_amount(form, escrow, milestone)
+    if amount is None:
+        # The script sends the form itself then, and the page shows why.
+        return (
+            HttpResponse(status=204) if request.htmx else _release_part_page(request, escrow, milestone, form)
+        )
+    confirmation = release_part_confirmation(escrow, milestone, amount)
+    if request.htmx:
+        return render(request, "partials/confirm_dialog.html", {"c": confirmation})
+    return confirmation_page(request, confirmation)
 
 
 @login_required

@@ -102,7 +102,7 @@ def milestones_refund(request: AuthenticatedHttpRequest, public_id: str) -> Http
     form = MilestoneRefundForm(request.POST or None, milestones=actions.refundable, currency=escrow.currency)
     if request.method == "POST" and form.is_valid():
         chosen = [m for m in actions.refundable if m.public_id in form.cleaned_data["milestones"]]
-        amount = sum(m.amount for m in chosen)
+        amount = sum(m.remaining_amount for m in chosen)
         refund_to = refund_destination(escrow, "seller")
         if request.POST.get("confirm") == "yes":
             run_service(

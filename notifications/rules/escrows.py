@@ -130,7 +130,7 @@ def _cancelled(s: _Story) -> list[Notice]:
 def _delivered(s: _Story) -> list[Notice]:
     escrow, m = s.escrow, s.milestone
     assert escrow is not None
-    amount = s.money(m.amount if m is not None else escrow.amount)
+    amount = s.money(m.remaining_amount if m is not None else escrow.amount)
     payee = s.name(s.payee) if s.payee is not None else s.seller_name
     proof = (s.details.get("proof") or "").strip()
     said = f"\n\nTheir note: {proof}" if proof else ""
@@ -180,8 +180,8 @@ def _review_reminder(s: _Story) -> list[Notice]:
         Category.REMINDERS,
         f"Review {named} by {deadline}: it releases automatically",
         f"{s.seller_name} marked {named} of {s.title} delivered.\n\n"
-        f"Unless you confirm or dispute it, {s.money(m.amount)} is released to {payee} automatically "
-        f"on {deadline}.",
+        f"Unless you confirm or dispute it, {s.money(m.remaining_amount)} is released to {payee} "
+        f"automatically on {deadline}.",
         url=s.stage_url,
         action="Review the stage",
         required=True,
@@ -335,6 +335,35 @@ def _released(s: _Story) -> list[Notice]:
             action="Open the escrow",
         )
     return notices
+
+
+def _part_released(s: _Story) -> list[Notice]:
+    """The buyer released part of a stage: the seller, and the stage's payee when someone else,
+    hear how much went where and what stays held."""
+    d = s.details
+    amount, left = s.money(d.get("amount")), s.money(d.get("remaining"))
+    notices: list[Notice] = []
+    if s.payee is not None:
+        notices += s.notice(
+            s.payee,
+            Category.MONEY,
+            f"{amount} released to you for {s.stage} of {s.title}",
+            f"{s.buyer_name} released part of {s.stage_named} of {s.title}: {amount} is now in your "
+            f"balance. {left} stays held for the stage until it is released.",
+            url=reverse("balance"),
+            action="Open your balance",
+            on_escrow=False,
+        )
+    to = f"to {s.name(s.payee)}" if s.payee is not None else "to your balance"
+    return notices + s.notice(
+        s.seller,
+        Category.MONEY,
+        f"{amount} released for {s.stage} of {s.title}; {left} still held",
+        f"{s.buyer_name} released part of {s.stage_named} of {s.title}: {amount} went {to}. "
+        f"{left} stays held for the stage until they release the rest.",
+        url=s.stage_url,
+        action="Open the escrow",
+    )
 
 
 def _refunded_stage(s: _Story) -> list[Notice]:

@@ -49,6 +49,15 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
         "milestoneIndex": milestone.index,
         "description": milestone.description,
         "amount": format_minor(milestone.amount, escrow.currency),
+        # Ours: released by the buyer so far (all of it once released, a part before), and what
+        # is still held for it (nothing once settled).
+        "releasedAmount": format_minor(
+            milestone.amount if milestone.status == MilestoneStatus.RELEASED else milestone.released_part,
+            escrow.currency,
+        ),
+        "remainingAmount": format_minor(
+            0 if milestone.is_settled else milestone.remaining_amount, escrow.currency
+        ),
         "percentage": _percentage(milestone.percentage),
         "status": milestone.status,
         "completedBy": milestone.completed_by or None,
@@ -102,6 +111,8 @@ class IntentMilestoneOutput(serializers.Serializer):
     milestoneIndex = serializers.IntegerField()  # noqa: N815
     description = serializers.CharField()
     amount = serializers.CharField()
+    releasedAmount = serializers.CharField()  # noqa: N815
+    remainingAmount = serializers.CharField()  # noqa: N815
     percentage = serializers.FloatField(allow_null=True)
     status = serializers.CharField()
     completedBy = serializers.CharField(allow_null=True)  # noqa: N815

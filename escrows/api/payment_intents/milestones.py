@@ -1,5 +1,6 @@
 """An intent's milestones (Finternet): added one by one, listed, completed by the seller or
-accepted (released) by the buyer."""
+accepted (released) by the buyer; and, on the payment-intents conventions, the buyer's release of
+a milestone in parts."""
 
 from typing import Any
 
@@ -133,3 +134,42 @@ class MilestoneComplete(IntentAPIView):
             )
             result = "completed"
         return Response({"id": milestone.public_id, "object": "milestone", "status": result})
+
+
+class MilestoneReleaseInput(StrictSerializer):
+    amount = DecimalString(
+        required=False,
+        allow_null=True,
+        help_text="How much of the milestone to release now; absent or null: all that is left of it.",
+    )
+
+
+class MilestoneRelease(IntentAPIView):
+    @extend_schema(
+        operation_id="escrow_milestone_release",
+        request=MilestoneReleaseInput,
+        responses={200: IntentMilestoneOutput, 403: ERRORS[400], **ERRORS},
+        tags=["payment-intents"],
+        summary="Release a milestone, whole or in part (buyer)",
+        description=(
+            "Without an `amount`, all that is left of the milestone goes to its payee's balance and it "
+            "is `RELEASED`, as the buyer's complete call releases it. With an `amount` (a decimal "
+            "string, more than zero and at most the milestone's `remainingAmount`) only that part "
+            "goes now and the rest stays held for the milestone, whose status does not change; "
+            "`releasedAmount` and `remainingAmount` say how much went and how much is left. An "
+            "amount equal to `remainingAmount` releases the rest: the milestone is `RELEASED`, and "
+            "the escrow completes after its last. The release order and the other rules of a "
+            "release apply to each part. Only the buyer, on a funded escrow; the seller gets 403, "
+            "anyone else 404. An amount above what is left is a 400 `amount_above_remaining` with "
+            "`param` `amount`."
+        ),
+    )
+    def post(self, request: AuthenticatedRequest, escrow_id: str, milestone_id: str) -> Response:
+        milestone = selectors.milestone_get_for_user(request.user, escrow_id, milestone_id)
+        data = parse(MilestoneReleaseInput, request)
+        if data.get("amount") is None:
+            milestone = services.milestone_release(milestone=milestone, by=request.user)
+        else:
+            amount = to_minor(data["amount"], milestone.escrow.currency)
+            milestone = services.milestone_release_part(milestone=milestone, by=request.user, amount=amount)
+        return Response(milestone_data(milestone, milestone.escrow))
