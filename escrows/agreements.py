@@ -75,7 +75,8 @@ def change_words(change: dict[str, Any], currency: str) -> str:
             parts.append(f"due date {day_words(before['dueDate'])} → {day_words(after['dueDate'])}")
         else:
             parts.append(f"due {day_words(after['dueDate'])}")
-    return f"{_stage(change.get('index'), before.get('title'))}: {', '.join(parts) or 'unchanged'}"
+    name = _stage(change.get("index"), before.get("title", change.get("title")))
+    return f"{name}: {', '.join(parts) or 'unchanged'}"
 
 
 def changes_words(changes: Iterable[dict[str, Any]], currency: str) -> str:

@@ -513,6 +513,15 @@ EVIDENCE_DETAIL_LABELS = {
     "expiresAt": "Link expires",
     "extensionSeconds": "Extended by",
     "currency": "Currency",
+    "amountBefore": "Total before",
+    "amountAfter": "Total after",
+    "difference": "Difference",
+    "paid": "Paid in by the buyer",
+    "paidFrom": "Paid from",
+    "refunded": "Back to the buyer",
+    "refundedTo": "Back to",
+    "termsVersion": "Terms version",
+    "lapsesAt": "Lapses",
 }
 EVIDENCE_MONEY_KEYS = {
     "amount",
@@ -528,8 +537,13 @@ EVIDENCE_MONEY_KEYS = {
     "releasedBefore",
     "defaultSellerAmount",
     "defaultBuyerAmount",
+    "amountBefore",
+    "amountAfter",
+    "difference",
+    "paid",
+    "refunded",
 }
-EVIDENCE_TIME_KEYS = {"deadline", "previousDeadline", "reviewDeadline", "expiresAt", "dueDate"}
+EVIDENCE_TIME_KEYS = {"deadline", "previousDeadline", "reviewDeadline", "expiresAt", "dueDate", "lapsesAt"}
 # The event's own words already say these, or they are references between records (each
 # dispute's id is in its own section below).
 EVIDENCE_SKIPPED_KEYS = {
@@ -543,6 +557,9 @@ EVIDENCE_SKIPPED_KEYS = {
     "milestone",
     "milestones",
     "payee",
+    # A change order's own id, and its changes (the event's words list them).
+    "changeOrder",
+    "changes",
 }
 
 
@@ -560,7 +577,9 @@ def _detail_value(key: str, value: Any, currency: str) -> str:
         return format_money(value, currency)
     if key == "index" and isinstance(value, int):
         return str(value + 1)
-    if key == "source" and value in FundingSource.values:
+    if key == "refundedTo" and value in ("wallet", "card"):
+        return "the buyer's balance" if value == "wallet" else "the card the buyer paid with"
+    if key in ("source", "paidFrom") and value in FundingSource.values:
         return str(FundingSource(value).label)
     if key == "extensionSeconds" and isinstance(value, int):
         return f"{value // 86400} days" if value % 86400 == 0 else f"{value // 3600} hours"

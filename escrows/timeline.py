@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from .agreements import changes_words
 from .models import ActorKind, Escrow, Event
 from .money import format_money
 
@@ -54,6 +55,11 @@ EVENT_WORDS = {
     "cancellation.declined": "Mutual cancellation declined",
     "cancellation.withdrawn": "Mutual cancellation withdrawn",
     "cancellation.superseded": "Cancellation proposal overtaken",
+    "change_order.proposed": "Change proposed",
+    "change_order.accepted": "Change agreed",
+    "change_order.declined": "Change declined",
+    "change_order.withdrawn": "Change withdrawn",
+    "change_order.lapsed": "Change lapsed",
     "milestone.review_extended": "Review extended",
     "milestone.review_reminder_sent": "Review reminder emailed",
     "milestone.changes_requested": "Sent back for changes",
@@ -68,6 +74,8 @@ SYSTEM_REASONS = {
     "seller refund": "The seller gave the money back.",
     "inspection period lapsed": "The buyer's review period ended without a confirmation or a dispute.",
     "auto-release on proof": "Released automatically once delivered, as the terms say.",
+    "no answer in time": "Nobody answered it in time; nothing changed.",
+    "escrow closed": "The escrow closed before it was answered; nothing changed.",
 }
 # Events whose "reason" is what a person typed (shown as their words, in quotes).
 TYPED_REASONS = {
@@ -79,6 +87,7 @@ TYPED_REASONS = {
     "refund.declined",
     "cancellation.proposed",
     "cancellation.declined",
+    "change_order.declined",
 }
 
 
@@ -187,6 +196,9 @@ def timeline_entries(events: Iterable[Event], *, escrow: Escrow, viewer: Any) ->
         elif event.kind in ("cancellation.proposed", "cancellation.accepted"):
             split = _split_words(details, currency)
             note = f"Split: {split}." if split else ""
+        elif event.kind in ("change_order.proposed", "change_order.accepted"):
+            note = change_order_note(details, currency)
+            quote = str(details.get("note") or "") if event.kind == "change_order.proposed" else ""
         elif event.kind == "escrow.funded":
             charged = _money(details, "charged", currency)
             note = f"{charged} paid, including the fee." if charged else ""
@@ -212,6 +224,25 @@ def timeline_entries(events: Iterable[Event], *, escrow: Escrow, viewer: Any) ->
             note = f"{amount} to {details.get('destination')}." if amount else ""
         out.append(TimelineEntry(event=event, headline=headline, who=who, note=note, quote=quote))
     return out
+
+
+def change_order_note(details: dict[str, Any], currency: str) -> str:
+    """A change order's event in words: what it changes, the total, and once accepted what moved."""
+    changes = details.get("changes")
+    words = (
+        changes_words([c for c in changes if isinstance(c, dict)], currency)
+        if isinstance(changes, list)
+        else ""
+    )
+    after = _money(details, "amountAfter", currency)
+    total = f"Total {_money(details, 'amountBefore', currency)} → {after}." if after else ""
+    moved = ""
+    if paid := _money(details, "paid", currency):
+        moved = f"The buyer paid {paid} more, with {_money(details, 'fee', currency)} fee."
+    elif refunded := _money(details, "refunded", currency):
+        where = "to the card they paid with" if details.get("refundedTo") == "card" else "to their balance"
+        moved = f"{refunded} back to the buyer, {where}."
+    return " ".join(x for x in (f"{words[:1].upper()}{words[1:]}." if words else "", total, moved) if x)
 
 
 def closing_words(escrow: Escrow, *, released: int, refunded: int) -> str:

@@ -64,6 +64,12 @@ WEBHOOK_EVENT_TYPES = (
     "cancellation.accepted",
     "cancellation.declined",
     "cancellation.withdrawn",
+    # change orders on a funded escrow
+    "change_order.proposed",
+    "change_order.accepted",
+    "change_order.declined",
+    "change_order.withdrawn",
+    "change_order.lapsed",
 )
 MAX_ENDPOINTS_PER_CUSTOMER = 10
 RESPONSE_SNIPPET = 500

@@ -8,7 +8,8 @@ new terms are recorded as a version both parties agreed to.
 
 The rows a proposal stores (`ChangeProposal.changes`), one per change:
     {"kind": "add", "index": <its place once added>, "title", "description", "amount", "dueDate"}
-    {"kind": "edit", "milestone": <id>, "index", "before": {<field>: <old>}, "after": {<field>: <new>}}
+    {"kind": "edit", "milestone": <id>, "index", "title", "before": {<field>: <old>},
+     "after": {<field>: <new>}}
     {"kind": "remove", "milestone": <id>, "index", "title", "amount"}
 (amounts in minor units, due dates as ISO 8601; an edit names only the fields it changes, among
 amount, title, description and dueDate: a dueDate of None removes it)."""
@@ -274,6 +275,7 @@ def _rows_from_input(
                     "kind": "edit",
                     "milestone": m.public_id,
                     "index": m.index,
+                    "title": m.title,
                     "before": {k: before[k] for k in after},
                     "after": after,
                 }

@@ -7,6 +7,13 @@ A kind missing from HANDLERS tells nobody (audit rows such as `settlement.schedu
 
 from escrows.models import Event
 
+from .change_orders import (
+    _change_order_accepted,
+    _change_order_declined,
+    _change_order_lapsed,
+    _change_order_proposed,
+    _change_order_withdrawn,
+)
 from .disputes import (
     _dispute_answered,
     _dispute_deadline_reminder,
@@ -77,6 +84,11 @@ HANDLERS: dict[str, Handler] = {
     "cancellation.accepted": lambda s: _cancellation_decided(s, "accepted"),
     "cancellation.declined": lambda s: _cancellation_decided(s, "declined"),
     "cancellation.withdrawn": lambda s: _cancellation_decided(s, "withdrawn"),
+    "change_order.proposed": _change_order_proposed,
+    "change_order.accepted": _change_order_accepted,
+    "change_order.declined": _change_order_declined,
+    "change_order.withdrawn": _change_order_withdrawn,
+    "change_order.lapsed": _change_order_lapsed,
     "settlement.paid": lambda s: _payout(s, paid=True),
     "settlement.failed": lambda s: _payout(s, paid=False),
     "webhook_endpoint.disabled": _endpoint_disabled,

@@ -305,6 +305,7 @@ def test_a_lower_amount_goes_back_to_the_buyers_balance(funded, seller, buyer):
             "kind": "edit",
             "milestone": second.public_id,
             "index": 1,
+            "title": "Stage 1",
             "before": {"amount": 50_000},
             "after": {"amount": 40_000},
         }
