@@ -428,6 +428,12 @@ class Milestone(models.Model):
         indexes = [
             models.Index(fields=["status", "completed_at"], name="milestone_status_done"),
             models.Index(fields=["status", "review_deadline"], name="milestone_review_due"),
+            # The due date timers' picks, every minute: stages not delivered yet, by due date.
+            models.Index(
+                fields=["due_date"],
+                condition=Q(status=MilestoneStatus.PENDING, due_date__isnull=False),
+                name="milestone_pending_due_date",
+            ),
         ]
 
     def __str__(self) -> str:
