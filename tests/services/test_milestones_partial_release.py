@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from core.errors import Forbidden, InvalidRequest, InvalidState, NotFound
-from escrows import services
+from escrows import selectors, services
 from escrows.ledger import cached_balance, hold_account
 from escrows.models import (
     PART_RELEASE_MEMO,
@@ -458,17 +458,24 @@ def test_a_cancellation_splits_only_what_is_held(funded, seller, buyer):
         services.cancellation_propose(escrow=funded, by=buyer, buyer_amount=50_000, seller_amount=50_000)
     assert exc.value.code == "split_mismatch" and "900.00 USD" in exc.value.message
     proposal = services.cancellation_propose(
-        escrow=funded, by=buyer, buyer_amount=70_000, seller_amount=20_000
+        escrow=funded, by=buyer, buyer_amount=65_000, seller_amount=25_000
     )
     services.cancellation_accept(proposal=proposal, by=seller)
     assert refresh(funded).status == EscrowStatus.CANCELLED
-    assert wallet_balance(seller, "USD") == 30_000 and wallet_balance(buyer, "USD") == 70_000
-    # The seller's 200.00 fills what is left of stage 1 first: exactly its 200.00.
-    settled = Event.objects.get(kind="milestone.split", milestone=first)
-    assert (settled.details["amount"], settled.details["sellerShare"], settled.details["buyerShare"]) == (
+    assert wallet_balance(seller, "USD") == 35_000 and wallet_balance(buyer, "USD") == 65_000
+    # The seller's 250.00 fills what is left of stage 1 first (its 200.00), then stage 2.
+    first_split, second_split, _ = (
+        Event.objects.get(kind="milestone.split", milestone=m).details for m in milestones(funded)
+    )
+    assert (first_split["amount"], first_split["sellerShare"], first_split["buyerShare"]) == (
         20_000,
         20_000,
         0,
+    )
+    assert (second_split["amount"], second_split["sellerShare"], second_split["buyerShare"]) == (
+        50_000,
+        5_000,
+        45_000,
     )
     assert_ledger_invariants()
 
@@ -534,3 +541,11 @@ def test_the_ledger_is_exact_through_a_whole_escrow_in_parts(funded, seller, buy
     assert sum(hold_entries.values_list("amount", flat=True)) == 0
     assert LedgerTransaction.objects.filter(kind="RELEASE", escrow=funded).count() == 9
     assert_ledger_invariants()
+
+
+def test_the_balance_totals_count_a_part_as_the_sellers_and_the_rest_as_held(funded, seller, buyer):
+    part(milestones(funded)[0], buyer, 10_000)
+    [mine] = selectors.statement_totals(seller)
+    assert (mine.available, mine.held_for_you) == (10_000, 90_000)
+    [theirs] = selectors.statement_totals(buyer)
+    assert (theirs.available, theirs.held_for_purchases) == (0, 90_000)

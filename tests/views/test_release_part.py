@@ -264,3 +264,30 @@ def test_the_admin_shows_the_released_part_as_money_read_only(escrow, buyer, adm
     assert "12345" not in milestone_page  # as money only
     listing = staff.get(reverse("admin:escrows_milestone_changelist")).content.decode()
     assert "123.45 USD" in listing
+
+
+def test_the_timeline_and_the_evidence_record_say_it_in_words(escrow, buyer, seller):
+    first = milestones(escrow)[0]
+    services.milestone_release_part(milestone=first, by=buyer, amount=10_000)
+    evidence = re.sub(
+        r"<[^>]+>", " ", text(client_for(seller).get(reverse("evidence_export", args=[escrow.public_id])))
+    )
+    evidence = re.sub(r"\s+", " ", evidence)
+    assert "100.00 USD released so far, 200.00 USD held" in evidence
+    assert "Released of the stage so far: 100.00 USD" in evidence
+    assert "Still held for the stage: 200.00 USD" in evidence
+    services.milestone_release(milestone=refresh(first), by=buyer)
+    page = text(client_for(seller).get(reverse("escrow_detail", args=[escrow.public_id])))
+    assert "The rest, 200.00 USD (100.00 USD released before)." in page
+    assert "Released in parts." in page
+    evidence = re.sub(
+        r"<[^>]+>", " ", text(client_for(buyer).get(reverse("evidence_export", args=[escrow.public_id])))
+    )
+    evidence = re.sub(r"\s+", " ", evidence)
+    assert "100.00 USD released in part before it settled" in evidence
+    assert "Released of the stage before: 100.00 USD" in evidence
+    record = client_for(buyer).get(reverse("evidence_export_json", args=[escrow.public_id])).json()
+    assert (record["milestones"][0]["amount"], record["milestones"][0]["releasedPart"]) == (
+        "300.00",
+        "100.00",
+    )
