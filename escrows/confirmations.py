@@ -14,8 +14,10 @@ from django.utils.formats import date_format
 
 from core.confirmations import Confirmation
 
+from .agreements import change_words
 from .models import (
     CancellationProposal,
+    ChangeProposal,
     Dispute,
     DisputeOutcome,
     Escrow,
@@ -25,6 +27,7 @@ from .models import (
     RefundRequest,
 )
 from .money import format_minor, format_money
+from .services import ChangeDraft, ChangeQuote
 
 
 def _when(at: datetime) -> str:
@@ -440,4 +443,158 @@ def dispute_resolve_confirmation(
         back_label="Back",
         action_url=reverse("dispute_resolve", args=[escrow.public_id, dispute.public_id]),
         back_url=reverse("dispute_detail", args=[escrow.public_id, dispute.public_id]),
+    )
+
+
+# -- change orders ------------------------------------------------------------------------------
+
+
+def _change_items(escrow: Escrow, rows: Sequence[dict], quote: ChangeQuote) -> tuple[str, ...]:
+    words = (change_words(row, escrow.currency) for row in rows)
+    changes = tuple(w[:1].upper() + w[1:] for w in words)
+    total = (
+        f"New total: {format_money(quote.amount_after, escrow.currency)} "
+        f"(was {format_money(quote.amount_before, escrow.currency)})"
+    )
+    return (*changes, total)
+
+
+def _money_item(escrow: Escrow, quote: ChangeQuote, *, role: str | None, pay_words: str) -> str:
+    currency = escrow.currency
+    if quote.difference > 0:
+        parts = f"{format_money(quote.difference, currency)} + {format_money(quote.fee, currency)} fee"
+        who = "You pay" if role == "buyer" else "The buyer pays"
+        return f"{who} {format_money(quote.buyer_pays, currency)} ({parts}){pay_words}"
+    if quote.difference < 0:
+        back = format_money(quote.buyer_gets_back, currency)
+        return f"Back to the buyer ({refund_destination(escrow, role)}): {back}"
+    return "No money moves"
+
+
+def change_order_propose_confirmation(
+    escrow: Escrow, draft: ChangeDraft, *, fields: tuple[tuple[str, str], ...]
+) -> Confirmation:
+    """The review of a proposal before it is sent: each change, the new total, what the buyer
+    would pay more (with the fee) or get back. Nothing moves until the other party accepts."""
+    other = "seller" if draft.role == "buyer" else "buyer"
+    pay = ""
+    if draft.pay_source:
+        pay = ", from your balance" if draft.pay_source == FundingSource.WALLET else ", by card"
+    return Confirmation(
+        kind="propose-change",
+        key="propose-change",
+        eyebrow=escrow.title,
+        title="Send this change to the " + other + "?",
+        items=(
+            *_change_items(escrow, draft.rows, draft.quote),
+            _money_item(escrow, draft.quote, role=draft.role, pay_words=pay + " when it is accepted"),
+        ),
+        lines=(
+            f"Nothing changes and no money moves until the {other} accepts. "
+            f"Unanswered, the proposal lapses after {settings.ESCROW_CHANGE_PROPOSAL_LAPSE.days} days.",
+        ),
+        button="Send proposal",
+        action_url=reverse("change_order_new", args=[escrow.public_id]),
+        back_url=_back(escrow),
+        back_label="Cancel",
+        fields=(*fields, ("confirmed", "1")),
+        edit_label="Change it",
+    )
+
+
+def change_order_accept_confirmation(
+    escrow: Escrow,
+    proposal: ChangeProposal,
+    quote: ChangeQuote,
+    role: str | None,
+    *,
+    pay_source: str = "",
+    card_token: str = "",
+    balance: int | None = None,
+) -> Confirmation:
+    """Accepting a change order moves money: exactly how much, which way and from where."""
+    currency = escrow.currency
+    pay_words = ""
+    if quote.difference > 0:
+        if pay_source == FundingSource.CARD:
+            pay_words = ", charged to your card" if role == "buyer" else ", charged to the card they named"
+        elif role == "buyer":
+            held = f" (it holds {format_money(balance, currency)})" if balance is not None else ""
+            pay_words = f", from your balance{held}"
+        else:
+            pay_words = ", from their balance"
+    if quote.difference > 0:
+        cost = format_money(quote.buyer_pays, currency)
+        title = (
+            f"Accept the change and pay {cost}?"
+            if role == "buyer"
+            else f"Accept the change? The buyer pays {cost}"
+        )
+        button = f"Accept & pay {cost}" if role == "buyer" else "Accept the change"
+    elif quote.difference < 0:
+        back = format_money(quote.buyer_gets_back, currency)
+        title = (
+            f"Accept the change and get {back} back?"
+            if role == "buyer"
+            else f"Accept the change and give {back} back to the buyer?"
+        )
+        button = f"Accept & refund {back}"
+    else:
+        title, button = "Accept the change?", "Accept the change"
+    lines = [f"Their note: {proposal.note}"] if proposal.note else []
+    lines.append(
+        "The money moves at once and the new terms bind you both (a new version of the terms). "
+        "This cannot be undone."
+    )
+    fields: list[tuple[str, str]] = [("confirmed", "1")]
+    if pay_source:
+        fields.append(("pay_source", pay_source))
+    if card_token:
+        fields.append(("card_token", card_token))
+    return Confirmation(
+        kind="accept-change",
+        key=f"accept-{proposal.public_id}",
+        eyebrow=escrow.title,
+        title=title,
+        items=(
+            *_change_items(escrow, proposal.changes, quote),
+            _money_item(escrow, quote, role=role, pay_words=pay_words),
+        ),
+        lines=tuple(lines),
+        button=button,
+        action_url=reverse("change_order_accept", args=[escrow.public_id, proposal.public_id]),
+        back_url=_back(escrow) + "#change-order",
+        fields=tuple(fields),
+    )
+
+
+def change_order_decline_confirmation(escrow: Escrow, proposal: ChangeProposal, reason: str) -> Confirmation:
+    proposer = proposal.proposer_role
+    return Confirmation(
+        kind="decline-change",
+        key=f"decline-{proposal.public_id}",
+        eyebrow=escrow.title,
+        title="Decline the proposed change?",
+        lines=(
+            f"Nothing changes and no money moves; the {proposer} is told your reason: “{reason}”. "
+            "They can propose another change.",
+        ),
+        button="Decline the change",
+        action_url=reverse("change_order_decline", args=[escrow.public_id, proposal.public_id]),
+        back_url=_back(escrow) + "#change-order",
+        fields=(("reason", reason), ("confirmed", "1")),
+    )
+
+
+def change_order_withdraw_confirmation(escrow: Escrow, proposal: ChangeProposal) -> Confirmation:
+    other = proposal.responder_role
+    return Confirmation(
+        kind="withdraw-change",
+        key=f"withdraw-{proposal.public_id}",
+        eyebrow=escrow.title,
+        title="Withdraw your proposed change?",
+        lines=(f"Nothing changes and no money moves; the {other} is told there is nothing to answer.",),
+        button="Withdraw the proposal",
+        action_url=reverse("change_order_withdraw", args=[escrow.public_id, proposal.public_id]),
+        back_url=_back(escrow) + "#change-order",
     )

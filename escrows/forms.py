@@ -1,6 +1,7 @@
 """HTML forms. They only shape input: every business rule (sums, minimums, who may act) is
 checked by the service the view calls, and its EscrowError is shown on the matching field."""
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django import forms
@@ -410,3 +411,166 @@ class ReleasePartForm(NoColonLabels, forms.Form):
         widget=MoneyInput(),
         error_messages={"required": "Amount to release: enter how much goes to the seller now."},
     )
+
+
+# -- change orders ------------------------------------------------------------------------------
+
+
+class ChangeOrderForm(NoColonLabels, forms.Form):
+    """A proposed change: each stage still to come as it stands (change its amount, title,
+    description or due date, or remove it) and empty rows for new stages after the last. What
+    differs from the stage as it is becomes a change; the service checks each one."""
+
+    NEW_ROWS = 2
+
+    note = forms.CharField(
+        label="Note to the other party (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    pay_source = forms.ChoiceField(
+        label="If the total goes up, pay the increase with",
+        choices=FundingSource.choices,
+        widget=forms.RadioSelect,
+        initial=FundingSource.WALLET,
+        required=False,
+    )
+    card_token = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Test card token",
+        help_text="Test mode: tok_visa succeeds, tok_decline is declined.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "tok_visa"}),
+    )
+
+    def __init__(
+        self, *args: Any, escrow: Escrow, stages: Sequence[Milestone], role: str, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.escrow, self.stages, self.role = escrow, list(stages), role
+        if role != "buyer":
+            del self.fields["pay_source"], self.fields["card_token"]
+        currency = escrow.currency
+        for m in self.stages:
+            n = m.index + 1
+            initial = MilestoneForm.initial_for(m, currency)
+            self.fields[f"{m.public_id}-amount"] = forms.CharField(
+                label=f"Stage {n} amount", max_length=40, widget=MoneyInput(), initial=initial["amount"]
+            )
+            self.fields[f"{m.public_id}-title"] = forms.CharField(
+                label=f"Stage {n} title", max_length=200, required=False, initial=m.title
+            )
+            self.fields[f"{m.public_id}-description"] = forms.CharField(
+                label=f"Stage {n} description",
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                initial=m.description,
+            )
+            self.fields[f"{m.public_id}-due"] = forms.DateField(
+                label=f"Stage {n} due by (optional)",
+                required=False,
+                widget=DateInput(),
+                initial=initial["due_date"],
+                error_messages={"invalid": DATE_ERROR},
+            )
+            self.fields[f"{m.public_id}-remove"] = forms.BooleanField(
+                label=f"Remove stage {n}", required=False
+            )
+        for k in range(self.NEW_ROWS):
+            self.fields[f"new{k}-title"] = forms.CharField(label="Title", max_length=200, required=False)
+            self.fields[f"new{k}-description"] = forms.CharField(
+                label="Description", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+            )
+            self.fields[f"new{k}-amount"] = forms.CharField(
+                label="Amount", max_length=40, required=False, widget=MoneyInput()
+            )
+            self.fields[f"new{k}-due"] = forms.DateField(
+                label="Due by (optional)",
+                required=False,
+                widget=DateInput(),
+                error_messages={"invalid": DATE_ERROR},
+            )
+
+    def stage_rows(self) -> list[dict[str, Any]]:
+        """Each stage's fields, for the template: the stage and its bound fields."""
+        return [
+            {
+                "stage": m,
+                "amount": self[f"{m.public_id}-amount"],
+                "title": self[f"{m.public_id}-title"],
+                "description": self[f"{m.public_id}-description"],
+                "due": self[f"{m.public_id}-due"],
+                "remove": self[f"{m.public_id}-remove"],
+            }
+            for m in self.stages
+        ]
+
+    def new_rows(self) -> list[dict[str, Any]]:
+        return [
+            {name: self[f"new{k}-{name}"] for name in ("title", "description", "amount", "due")}
+            for k in range(self.NEW_ROWS)
+        ]
+
+    def _amount(self, name: str, label: str) -> int:
+        try:
+            return to_minor(self.cleaned_data[name], self.escrow.currency, field=name)
+        except EscrowError as exc:
+            raise InvalidRequest(exc.message, field=name, for_person=f"{label}: {exc.for_person}") from None
+
+    def changes(self) -> list[services.StageChange]:
+        """The changes the form asks for: what differs from each stage, the stages to remove and
+        the new rows filled in. A bad amount is an EscrowError naming its field."""
+        data = self.cleaned_data
+        changes: list[services.StageChange] = []
+        for m in self.stages:
+            key, n = m.public_id, m.index + 1
+            if data.get(f"{key}-remove"):
+                changes.append(services.StageRemove(milestone=key))
+                continue
+            amount = self._amount(f"{key}-amount", f"Stage {n} amount")
+            title = (data.get(f"{key}-title") or "").strip()
+            description = (data.get(f"{key}-description") or "").strip()
+            day = data.get(f"{key}-due")
+            now_day = timezone.localtime(m.due_date).date() if m.due_date else None
+            edit = services.StageEdit(
+                milestone=key,
+                amount=amount if amount != m.amount else None,
+                title=title if title != m.title else None,
+                description=description if description != m.description.strip() else None,
+                due_date=services.due_date_from_day(day) if day and day != now_day else None,
+                clear_due_date=day is None and now_day is not None,
+            )
+            if (
+                any((edit.amount is not None, edit.title is not None, edit.description is not None))
+                or edit.due_date is not None
+                or edit.clear_due_date
+            ):
+                changes.append(edit)
+        for k in range(self.NEW_ROWS):
+            raw = (data.get(f"new{k}-amount") or "").strip()
+            title = (data.get(f"new{k}-title") or "").strip()
+            if not raw and not title and not data.get(f"new{k}-description") and not data.get(f"new{k}-due"):
+                continue
+            changes.append(
+                services.StageAdd(
+                    amount=self._amount(f"new{k}-amount", "New stage amount"),
+                    title=title,
+                    description=(data.get(f"new{k}-description") or "").strip(),
+                    due_date=services.due_date_from_day(data.get(f"new{k}-due")),
+                )
+            )
+        return changes
+
+    def carried(self) -> tuple[tuple[str, str], ...]:
+        """What was typed, as the review step's hidden fields (sent back to propose or edit)."""
+        out = []
+        for name, field in self.fields.items():
+            value = self.data.get(self.add_prefix(name))
+            if isinstance(field, forms.BooleanField):
+                if value:
+                    out.append((name, "on"))
+            elif value not in (None, ""):
+                out.append((name, str(value)))
+        return tuple(out)

@@ -9,7 +9,15 @@ from typing import Any
 
 from django.utils import timezone
 
-from .models import CancellationProposal, Escrow, EscrowStatus, Milestone, MilestoneStatus, RefundRequest
+from .models import (
+    CancellationProposal,
+    ChangeProposal,
+    Escrow,
+    EscrowStatus,
+    Milestone,
+    MilestoneStatus,
+    RefundRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -191,4 +199,40 @@ def refund_actions(
         proposal=proposal,
         can_answer_proposal=proposal is not None and proposal_live and role != proposal.proposer_role,
         can_withdraw_proposal=proposal is not None and role == proposal.proposer_role,
+    )
+
+
+# -- change orders ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeOrderActions:
+    """What this viewer may do about change orders on the escrow page."""
+
+    role: str | None
+    # The stages a change may still change or remove (Milestone.is_future), in order.
+    future: tuple[Milestone, ...] = ()
+    can_propose: bool = False
+    proposal: ChangeProposal | None = None
+    can_answer: bool = False
+    can_withdraw: bool = False
+
+
+def change_order_actions(
+    escrow: Escrow, milestones: Sequence[Milestone], user: Any, *, proposal: ChangeProposal | None = None
+) -> ChangeOrderActions:
+    """`proposal`: the escrow's open change order, if any (selectors read it). The services
+    decide again: on acceptance each change is checked against the stages under the lock."""
+    role = escrow.party_role(user)
+    if role is None:
+        return ChangeOrderActions(role=None)
+    changeable = escrow.change_order_refusal() is None
+    future = tuple(m for m in sorted(milestones, key=lambda m: m.index) if m.is_future) if changeable else ()
+    return ChangeOrderActions(
+        role=role,
+        future=future,
+        can_propose=changeable and proposal is None,
+        proposal=proposal,
+        can_answer=changeable and proposal is not None and role == proposal.responder_role,
+        can_withdraw=proposal is not None and role == proposal.proposer_role,
     )

@@ -22,6 +22,8 @@ from .models import (
     AccountKind,
     CancellationProposal,
     CancellationStatus,
+    ChangeProposal,
+    ChangeProposalStatus,
     Dispute,
     DisputeOutcome,
     DisputeStatus,
@@ -742,6 +744,22 @@ def change_record(change: dict[str, Any], currency: str) -> dict[str, Any]:
         if isinstance(values, dict) and isinstance(values.get("amount"), int):
             out[side] = {**values, "amount": format_minor(values["amount"], currency)}
     return out
+
+
+def change_proposals_of(escrow: Escrow) -> QuerySet[ChangeProposal]:
+    """The escrow's change orders, newest first (at most one is open)."""
+    return escrow.change_proposals.select_related("proposed_by", "decided_by").order_by("-created_at", "-id")
+
+
+def change_proposal_get(escrow: Escrow, public_id: str) -> ChangeProposal:
+    try:
+        return change_proposals_of(escrow).get(public_id=public_id)
+    except ChangeProposal.DoesNotExist:
+        raise NotFound("Change order not found") from None
+
+
+def open_change_proposal(escrow: Escrow) -> ChangeProposal | None:
+    return change_proposals_of(escrow).filter(status=ChangeProposalStatus.OPEN).first()
 
 
 def open_cancellation_proposal(escrow: Escrow) -> CancellationProposal | None:

@@ -5,6 +5,7 @@ from django.urls import path
 from .views import (
     balance,
     cancellations,
+    change_orders,
     dashboard,
     disputes,
     escrows,
@@ -133,6 +134,23 @@ urlpatterns = [
         "escrows/<str:public_id>/milestones/<str:milestone_id>/request-changes/",
         milestones.milestone_request_changes,
         name="milestone_request_changes",
+    ),
+    # change orders on a funded escrow
+    path("escrows/<str:public_id>/changes/new/", change_orders.change_order_new, name="change_order_new"),
+    path(
+        "escrows/<str:public_id>/changes/<str:proposal_id>/accept/",
+        change_orders.change_order_accept,
+        name="change_order_accept",
+    ),
+    path(
+        "escrows/<str:public_id>/changes/<str:proposal_id>/decline/",
+        change_orders.change_order_decline,
+        name="change_order_decline",
+    ),
+    path(
+        "escrows/<str:public_id>/changes/<str:proposal_id>/withdraw/",
+        change_orders.change_order_withdraw,
+        name="change_order_withdraw",
     ),
     path("pay/<str:payment_token>", funding.pay, name="pay"),
     path("balance/", balance.balance, name="balance"),

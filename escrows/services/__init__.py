@@ -16,12 +16,14 @@ from .cancellations import (
     escrows_expiry_reminder_due,
 )
 from .change_orders import (
+    ChangeDraft,
     ChangeQuote,
     StageAdd,
     StageChange,
     StageEdit,
     StageRemove,
     change_order_accept,
+    change_order_check,
     change_order_decline,
     change_order_fee,
     change_order_lapse,
@@ -103,12 +105,14 @@ from .settlements import (
 )
 
 __all__ = [
+    "ChangeDraft",
     "ChangeQuote",
     "StageAdd",
     "StageChange",
     "StageEdit",
     "StageRemove",
     "change_order_accept",
+    "change_order_check",
     "change_order_decline",
     "change_order_fee",
     "change_order_lapse",

@@ -474,6 +474,87 @@ def _details(proposal: ChangeProposal, quote: ChangeQuote) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ChangeDraft:
+    """A proposal as it would be recorded: its rows, the money, how a buyer proposer pays."""
+
+    role: str
+    rows: list[dict[str, Any]]
+    quote: ChangeQuote
+    note: str
+    pay_source: str
+    card_token: str
+
+
+def _draft(
+    escrow: Escrow,
+    milestones: list[Milestone],
+    *,
+    by: User,
+    changes: Sequence[StageChange],
+    note: str,
+    pay_source: str | None,
+    card_token: str,
+    now: datetime,
+) -> ChangeDraft:
+    """Every check of a proposal, writing nothing: the party, the escrow, no open proposal, each
+    change against the stages as read, the note, and how a buyer pays an increase."""
+    role = _require_party(escrow, by)
+    _check_escrow(escrow)
+    if ChangeProposal.objects.filter(escrow=escrow, status=ChangeProposalStatus.OPEN).exists():
+        raise Conflict(
+            "There is already an open change order on this escrow; answer or withdraw it first",
+            code="change_order_open",
+        )
+    rows = _rows_from_input(escrow, milestones, changes, now)
+    plan = _plan(escrow, milestones, rows, stale=False)
+    _predicted_indexes(milestones, rows)
+    note = (note or "").strip()
+    if len(note) > REASON_MAX:
+        raise InvalidRequest(
+            f"note must be at most {REASON_MAX} characters",
+            field="note",
+            for_person=f"The note can be at most {REASON_MAX:,} characters.",
+        )
+    source, token = "", ""
+    if role == "buyer" and plan.amount_after > escrow.amount:
+        source, token = _pay_source(pay_source, card_token)
+    quote = ChangeQuote(
+        currency=escrow.currency,
+        amount_before=escrow.amount,
+        amount_after=plan.amount_after,
+        fee=change_order_fee(escrow, plan.amount_after),
+    )
+    return ChangeDraft(role=role, rows=rows, quote=quote, note=note, pay_source=source, card_token=token)
+
+
+def change_order_check(
+    *,
+    escrow: Escrow,
+    by: User,
+    changes: Sequence[StageChange],
+    note: str = "",
+    pay_source: str | None = None,
+    card_token: str = "",
+) -> ChangeDraft:
+    """What change_order_propose would record, by the same checks, writing nothing (the page's
+    review step before it sends the proposal). The proposal itself checks again under the lock."""
+    escrow = Escrow.objects.select_related("seller", "buyer").get(pk=escrow.pk)
+    milestones = list(Milestone.objects.filter(escrow=escrow).order_by("index"))
+    for m in milestones:
+        Milestone.escrow.field.set_cached_value(m, escrow)
+    return _draft(
+        escrow,
+        milestones,
+        by=by,
+        changes=changes,
+        note=note,
+        pay_source=pay_source,
+        card_token=card_token,
+        now=timezone.now(),
+    )
+
+
 @transaction.atomic(durable=True)
 def change_order_propose(
     *,
@@ -488,46 +569,38 @@ def change_order_propose(
     open proposal per escrow. A buyer whose proposal raises the total names how they pay the
     increase when it is accepted (`pay_source`: their balance, the default, or a card)."""
     escrow = _lock_escrow(escrow)
-    role = _require_party(escrow, by)
-    _check_escrow(escrow)
-    if ChangeProposal.objects.filter(escrow=escrow, status=ChangeProposalStatus.OPEN).exists():
-        raise Conflict(
-            "There is already an open change order on this escrow; answer or withdraw it first",
-            code="change_order_open",
-        )
-    milestones = _milestones(escrow)
     now = timezone.now()
-    rows = _rows_from_input(escrow, milestones, changes, now)
-    plan = _plan(escrow, milestones, rows, stale=False)
-    _predicted_indexes(milestones, rows)
-    note = (note or "").strip()
-    if len(note) > REASON_MAX:
-        raise InvalidRequest(
-            f"note must be at most {REASON_MAX} characters",
-            field="note",
-            for_person=f"The note can be at most {REASON_MAX:,} characters.",
-        )
-    source, token = "", ""
-    if role == "buyer" and plan.amount_after > escrow.amount:
-        source, token = _pay_source(pay_source, card_token)
+    draft = _draft(
+        escrow,
+        _milestones(escrow),
+        by=by,
+        changes=changes,
+        note=note,
+        pay_source=pay_source,
+        card_token=card_token,
+        now=now,
+    )
     proposal = ChangeProposal.objects.create(
         escrow=escrow,
         proposed_by=by,
-        proposer_role=role,
-        changes=rows,
-        note=note,
+        proposer_role=draft.role,
+        changes=draft.rows,
+        note=draft.note,
         amount_before=escrow.amount,
-        amount_after=plan.amount_after,
-        pay_source=source,
-        card_token=token,
+        amount_after=draft.quote.amount_after,
+        pay_source=draft.pay_source,
+        card_token=draft.card_token,
         lapses_at=now + settings.ESCROW_CHANGE_PROPOSAL_LAPSE,
     )
-    quote = change_order_quote(escrow, proposal)
     _event(
         "change_order.proposed",
         by=by,
         escrow=escrow,
-        details={**_details(proposal, quote), "note": note, "lapsesAt": proposal.lapses_at.isoformat()},
+        details={
+            **_details(proposal, draft.quote),
+            "note": draft.note,
+            "lapsesAt": proposal.lapses_at.isoformat(),
+        },
     )
     return proposal
 

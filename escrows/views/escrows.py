@@ -30,7 +30,7 @@ from ..models import CHANGES_NOTE_MAX, INVITATION_EVENT_KINDS, Escrow, Milestone
 from ..money import EscrowTooLarge, fee_for, format_money, normalize_currency, to_minor
 from ..permissions import escrow_actions, invitation_resend_refusal
 from ..timeline import closing_words, timeline_entries
-from .change_orders import terms_context
+from .change_orders import change_order_confirmations, change_orders_context, terms_context
 from .common import confirmation_page, escrow_action, escrow_or_404, run_service
 from .refunds import refund_panel_confirmations, refunds_context
 
@@ -188,12 +188,14 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
     kinds = {e.kind for e in events}
     money_story = closing_words(escrow, released=summary.released, refunded=summary.refunded)
     refunds = refunds_context(request, escrow, milestones, kinds=kinds)
+    changes = change_orders_context(request, escrow, milestones, kinds=kinds)
     # The dialogs of the actions this viewer is offered: the same words as their pages.
     confirmations = {
         "release": release_confirmation(escrow, actions.releasable) if actions.releasable else None,
         "cancel": escrow_cancel_confirmation(escrow, actions.role) if actions.can_cancel else None,
         "refund": escrow_refund_confirmation(escrow, milestones) if actions.can_refund else None,
         **refund_panel_confirmations(escrow, milestones, refunds["refunds"]),
+        **change_order_confirmations(escrow, changes),
     }
     return render(
         request,
@@ -213,6 +215,7 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
             "disputes": list(selectors.disputes_of(escrow)) if "dispute.opened" in kinds else [],
             **refunds,
             **terms_context(request, escrow),
+            **changes,
             "confirmations": confirmations,
             "dialogs": [c for c in confirmations.values() if c is not None],
             "extension_days": settings.ESCROW_REVIEW_EXTENSION.days,
