@@ -209,6 +209,10 @@ ENDPOINTS = [
     Endpoint("POST extend review", "api",
              lambda w, c: c.post(f"/v1/escrows/{w.escrow.public_id}/milestones/{_first(w)}/extend-review"),
              403, 200, delivered=True),
+    # -- partial release (the buyer; the seller is a party but refused)
+    Endpoint("POST milestone release part", "api",
+             lambda w, c: c.post(f"/v1/escrows/{w.escrow.public_id}/milestones/{_first(w)}/release",
+                                 {"amount": "100.00"}, format="json"), 403, 200),
     Endpoint("DELETE webhook endpoint", "api", lambda w, c: c.delete(f"/v1/webhooks/{_webhook(w)}"),
              200, 404),
     # -- disputes and the evidence export: the buyer opened the dispute
@@ -318,6 +322,13 @@ ENDPOINTS = [
     Endpoint("page release", "page",
              lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/milestones/{_first(w)}/release/",
                                  {"confirm": "1"}), 302, 302),
+    Endpoint("page release part confirm", "page",
+             lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/milestones/{_first(w)}/release-part/",
+                                {"amount": "100.00"}), 302, 200),
+    # The seller's POST is refused by the service, said on the form it came from (400).
+    Endpoint("page release part", "page",
+             lambda w, c: c.post(f"/escrows/{w.escrow.public_id}/milestones/{_first(w)}/release-part/",
+                                 {"amount": "100.00"}), 400, 302),
     Endpoint("page extend review confirm", "page",
              lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/milestones/{_first(w)}/extend-review/"),
              302, 200, delivered=True),

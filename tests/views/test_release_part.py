@@ -291,3 +291,13 @@ def test_the_timeline_and_the_evidence_record_say_it_in_words(escrow, buyer, sel
         "300.00",
         "100.00",
     )
+
+
+def test_the_dispute_form_names_what_is_left_of_a_partly_released_stage(escrow, buyer):
+    first = milestones(escrow)[0]
+    services.milestone_release_part(milestone=first, by=buyer, amount=10_000)
+    address = reverse("escrow_dispute", args=[escrow.public_id])
+    page = re.sub(r"<[^>]+>", " ", text(client_for(buyer).get(address, {"milestone": first.public_id})))
+    page = re.sub(r"\s+", " ", page)
+    assert "(200.00 USD left of 300.00 USD)" in page
+    assert "must add up to 200.00 USD" in page
