@@ -8,7 +8,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from . import schema  # noqa: F401 -- registers the auth schemes
 from .common import ID, unknown_route
 from .payment_intents import base as intents_base
-from .payment_intents import cancellations, disputes, fees, intents, milestones, refunds, review_clock
+from .payment_intents import (
+    cancellations,
+    change_orders,
+    disputes,
+    fees,
+    intents,
+    milestones,
+    refunds,
+    review_clock,
+)
 from .provider import base as provider_base
 from .provider import customers, escrow_list, escrows, payments
 
@@ -128,6 +137,27 @@ urlpatterns = [
         rf"^escrows/(?P<escrow_id>{ID})/cancellation-proposals/(?P<proposal_id>{ID})/withdraw$",
         cancellations.CancellationWithdraw.as_view(),
         name="api_cancellation_withdraw",
+    ),
+    # Change orders on a funded escrow (payment-intents conventions)
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/change-orders$",
+        change_orders.ChangeOrders.as_view(),
+        name="api_change_orders",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/change-orders/(?P<change_order_id>{ID})/accept$",
+        change_orders.ChangeOrderAccept.as_view(),
+        name="api_change_order_accept",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/change-orders/(?P<change_order_id>{ID})/decline$",
+        change_orders.ChangeOrderDecline.as_view(),
+        name="api_change_order_decline",
+    ),
+    re_path(
+        rf"^escrows/(?P<escrow_id>{ID})/change-orders/(?P<change_order_id>{ID})/withdraw$",
+        change_orders.ChangeOrderWithdraw.as_view(),
+        name="api_change_order_withdraw",
     ),
     # Review clock and fee quote (docs/disputes-and-refunds.md)
     re_path(
