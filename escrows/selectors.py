@@ -565,12 +565,14 @@ EVIDENCE_SKIPPED_KEYS = {
 }
 
 
-def _status_words() -> dict[str, str]:
+def _status_words(*, of_milestone: bool = False) -> dict[str, str]:
+    """Each status in the words its page uses. Escrows and milestones share some names and not
+    their words: a milestone's COMPLETED is "Delivered", an escrow's "Completed"."""
     words: dict[str, str] = {}
     for choices in (SettlementStatus, RefundRequestStatus, CancellationStatus, DisputeStatus):
         words.update({c.value: str(c.label) for c in choices})
-    words.update({c.value: str(c.label) for c in MilestoneStatus})
-    words.update({c.value: str(c.label) for c in EscrowStatus})
+    for choices in (EscrowStatus, MilestoneStatus) if of_milestone else (MilestoneStatus, EscrowStatus):
+        words.update({c.value: str(c.label) for c in choices})
     return words
 
 
@@ -605,6 +607,7 @@ def evidence_export_readable(escrow: Escrow, viewer: Any, record: dict[str, Any]
     currency; each posting's entries as whose account and how much."""
     currency = escrow.currency
     statuses = _status_words()
+    stage_statuses = _status_words(of_milestone=True)
     events = []
     for entry in timeline.timeline_entries(events_of(escrow), escrow=escrow, viewer=viewer):
         ev = entry.event
@@ -619,7 +622,8 @@ def evidence_export_readable(escrow: Escrow, viewer: Any, record: dict[str, Any]
         ]
         change = ""
         if ev.from_status or ev.to_status:
-            change = " → ".join(statuses.get(x, x) for x in (ev.from_status, ev.to_status) if x)
+            words = stage_statuses if ev.kind.startswith("milestone.") else statuses
+            change = " → ".join(words.get(x, x) for x in (ev.from_status, ev.to_status) if x)
         events.append(
             {
                 "at": ev.created_at,
