@@ -15,9 +15,10 @@ from accounts.types import AuthenticatedHttpRequest
 from core.errors import EscrowError
 
 from . import services
-from .agreements import version_line
+from .agreements import changes_words, version_line
 from .models import (
     CancellationProposal,
+    ChangeProposal,
     Dispute,
     DisputeEvidence,
     DisputeOutcome,
@@ -542,3 +543,82 @@ class TermsVersionInline(_LinkedInline):
 
 
 EscrowAdmin.inlines = [*EscrowAdmin.inlines, TermsVersionInline]
+
+
+@admin.register(ChangeProposal)
+class ChangeProposalAdmin(ReadOnlyAdmin):
+    """Change orders, read-only: what each changed, in words and money, and how it ended."""
+
+    list_display = (
+        "public_id",
+        "escrow_link",
+        "proposer_role",
+        "before_money",
+        "after_money",
+        "status",
+        "created_at",
+    )
+    list_filter = ("status", "proposer_role", "created_at")
+    search_fields = ("public_id", "escrow__public_id", "proposed_by__email", "note", "decline_reason")
+    list_select_related = ("escrow", "proposed_by")
+    fields = (
+        "public_id",
+        "escrow_link",
+        "proposed_by",
+        "proposer_role",
+        "what",
+        "before_money",
+        "after_money",
+        "note",
+        "pay_source",
+        "status",
+        "lapses_at",
+        "decline_reason",
+        "decided_by",
+        "decided_at",
+        "paid",
+        "refunded_money",
+        "gateway_reference",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Escrow")
+    def escrow_link(self, obj: ChangeProposal) -> str:
+        return _escrow_link(obj.escrow)
+
+    @admin.display(description="Changes")
+    def what(self, obj: ChangeProposal) -> str:
+        return changes_words(obj.changes, obj.escrow.currency)
+
+    @admin.display(description="Total before", ordering="amount_before")
+    def before_money(self, obj: ChangeProposal) -> str:
+        return format_money(obj.amount_before, obj.escrow.currency)
+
+    @admin.display(description="Total after", ordering="amount_after")
+    def after_money(self, obj: ChangeProposal) -> str:
+        return format_money(obj.amount_after, obj.escrow.currency)
+
+    @admin.display(description="Paid in by the buyer")
+    def paid(self, obj: ChangeProposal) -> str:
+        if not obj.paid_amount:
+            return ""
+        currency = obj.escrow.currency
+        return (
+            f"{format_money(obj.paid_amount, currency)} + {format_money(obj.paid_fee, currency)} fee "
+            f"({obj.paid_from.lower()})"
+        )
+
+    @admin.display(description="Back to the buyer")
+    def refunded_money(self, obj: ChangeProposal) -> str:
+        return format_money(obj.refunded_amount, obj.escrow.currency) if obj.refunded_amount else ""
+
+
+class ChangeProposalInline(MoneyFields, _LinkedInline):
+    model = ChangeProposal
+    money_fields = ("amount_before", "amount_after")
+    fields = ("public_id", "proposer_role", "status", "amount_before", "amount_after", "decided_at")
+    readonly_fields = fields
+
+
+EscrowAdmin.inlines = [*EscrowAdmin.inlines, ChangeProposalInline]

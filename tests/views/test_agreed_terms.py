@@ -78,3 +78,21 @@ def test_an_unpaid_escrow_waits_for_the_buyers_agreement(seller, seller_client):
         escrow = make_escrow(seller, parts=(30_000, 50_000), inspection_period=timedelta(days=7))
     html = seller_client.get(reverse("escrow_detail", args=[escrow.public_id])).content.decode()
     assert "proposed by you on 5 Dec 2026, awaiting the buyer’s agreement: created: 2 stages" in html
+
+
+def test_the_admin_shows_change_orders_read_only(funded, seller, buyer, admin_user):
+    from escrows.models import ChangeProposal
+    from escrows.services import StageAdd
+
+    proposal = services.change_order_propose(
+        escrow=funded, by=seller, changes=[StageAdd(amount=30_000, title="Launch")]
+    )
+    services.change_order_decline(proposal=proposal, by=buyer, reason="Over budget")
+    client = Client()
+    client.force_login(admin_user)
+    escrow_page = client.get(reverse("admin:escrows_escrow_change", args=[funded.pk])).content.decode()
+    assert proposal.public_id in escrow_page and "1,300.00 USD" in escrow_page
+    page = client.get(reverse("admin:escrows_changeproposal_change", args=[proposal.pk])).content.decode()
+    assert "stage 4 “Launch” added (300.00 USD)" in page and "Over budget" in page
+    assert client.get(reverse("admin:escrows_changeproposal_changelist")).status_code == 200
+    assert not ChangeProposal.objects.exclude(status="DECLINED").exists()
