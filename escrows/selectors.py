@@ -569,7 +569,13 @@ def _status_words(*, of_milestone: bool = False) -> dict[str, str]:
     """Each status in the words its page uses. Escrows and milestones share some names and not
     their words: a milestone's COMPLETED is "Delivered", an escrow's "Completed"."""
     words: dict[str, str] = {}
-    for choices in (SettlementStatus, RefundRequestStatus, CancellationStatus, DisputeStatus):
+    for choices in (
+        SettlementStatus,
+        RefundRequestStatus,
+        CancellationStatus,
+        ChangeProposalStatus,
+        DisputeStatus,
+    ):
         words.update({c.value: str(c.label) for c in choices})
     for choices in (EscrowStatus, MilestoneStatus) if of_milestone else (MilestoneStatus, EscrowStatus):
         words.update({c.value: str(c.label) for c in choices})

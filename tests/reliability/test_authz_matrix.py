@@ -168,6 +168,15 @@ def _proposal(world: World) -> str:
     ).public_id
 
 
+def _change_order(world: World) -> str:
+    """A change order the buyer proposed lowering the second stage (so the seller answers, the
+    buyer withdraws; accepting it moves money without anyone topping up)."""
+    second = milestones(world.escrow)[1]
+    return services.change_order_propose(
+        escrow=world.escrow, by=world.buyer, changes=[services.StageEdit(milestone=second, amount=60_000)]
+    ).public_id
+
+
 def _e(world: World) -> str:
     return f"/v1/escrows/{world.escrow.public_id}"
 
@@ -299,6 +308,30 @@ ENDPOINTS = [
              lambda w, c: c.post(f"{_p(w)}/cancellation/{_proposal(w)}/decline/"), 302, 302),
     Endpoint("page cancellation withdraw", "page",
              lambda w, c: c.post(f"{_p(w)}/cancellation/{_proposal(w)}/withdraw/"), 302, 302),
+    # -- change orders
+    Endpoint("GET change orders", "api", lambda w, c: c.get(f"{_e(w)}/change-orders"), 200, 200),
+    Endpoint("POST change order", "api",
+             lambda w, c: c.post(f"{_e(w)}/change-orders",
+                                 {"changes": [{"type": "add", "amount": "10.00"}]}, format="json"), 201, 201),
+    Endpoint("POST change order accept", "api",
+             lambda w, c: c.post(f"{_e(w)}/change-orders/{_change_order(w)}/accept"), 200, 403),
+    Endpoint("POST change order decline", "api",
+             lambda w, c: c.post(f"{_e(w)}/change-orders/{_change_order(w)}/decline", {"reason": "no"},
+                                 format="json"), 200, 403),
+    Endpoint("POST change order withdraw", "api",
+             lambda w, c: c.post(f"{_e(w)}/change-orders/{_change_order(w)}/withdraw"), 403, 200),
+    Endpoint("page change propose", "page", lambda w, c: c.get(f"{_p(w)}/changes/new/"), 200, 200),
+    Endpoint("page change accept confirm", "page",
+             lambda w, c: c.get(f"{_p(w)}/changes/{_change_order(w)}/accept/"), 200, 302),
+    Endpoint("page change accept", "page",
+             lambda w, c: c.post(f"{_p(w)}/changes/{_change_order(w)}/accept/", {"confirmed": "1"}),
+             302, 302),
+    Endpoint("page change decline confirm", "page",
+             lambda w, c: c.get(f"{_p(w)}/changes/{_change_order(w)}/decline/", {"reason": "no"}), 200, 302),
+    Endpoint("page change withdraw confirm", "page",
+             lambda w, c: c.get(f"{_p(w)}/changes/{_change_order(w)}/withdraw/"), 302, 200),
+    Endpoint("page change withdraw", "page",
+             lambda w, c: c.post(f"{_p(w)}/changes/{_change_order(w)}/withdraw/"), 302, 302),
     # -- pages
     Endpoint("page escrow", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/"), 200, 200),
     Endpoint("page edit", "page", lambda w, c: c.get(f"/escrows/{w.escrow.public_id}/edit/"), 200, 302,
