@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from accounts.types import AuthenticatedRequest, User
 from core.errors import InvalidRequest
 from escrows import selectors, services
-from escrows.models import ChangeProposal, Escrow, FundingSource
+from escrows.models import ChangeProposal, Escrow
 from escrows.money import format_minor, to_minor
 
 from ..common import DecimalString, StrictSerializer, Text, iso, parse
@@ -67,7 +67,7 @@ def change_order_data(proposal: ChangeProposal, escrow: Escrow) -> dict[str, Any
 
 
 class ChangeRowOutput(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=CHANGE_TYPES)
+    kind = serializers.CharField(help_text="add, edit or remove")
     index = serializers.IntegerField(help_text="The milestone's index (an added one: where it lands)")
     milestone = serializers.CharField(required=False, help_text="The milestone changed or removed")
     title = serializers.CharField(required=False)
@@ -134,27 +134,29 @@ class ChangeInput(StrictSerializer):
         ref_name = "ChangeOrderChangeInput"
 
 
-class ProposeInput(StrictSerializer):
+class ChangeOrderProposeInput(StrictSerializer):
     changes = ChangeInput(many=True)
     note = Text(max_length=2000, required=False, allow_null=True)
-    paySource = serializers.ChoiceField(  # noqa: N815
-        choices=FundingSource.values,
+    paySource = Text(  # noqa: N815
+        max_length=10,
         required=False,
-        help_text="A buyer whose change raises the total: how they pay the increase when it is accepted",
+        help_text="A buyer whose change raises the total: how they pay the increase when it is accepted, "
+        "WALLET (the default) or CARD (with cardToken)",
     )
     cardToken = Text(max_length=100, required=False)  # noqa: N815
 
 
-class AcceptInput(StrictSerializer):
-    paySource = serializers.ChoiceField(  # noqa: N815
-        choices=FundingSource.values,
+class ChangeOrderAcceptInput(StrictSerializer):
+    paySource = Text(  # noqa: N815
+        max_length=10,
         required=False,
-        help_text="The buyer accepting an increase: pay from their balance (the default) or by card",
+        help_text="The buyer accepting an increase: WALLET (their balance, the default) or CARD (with "
+        "cardToken)",
     )
     cardToken = Text(max_length=100, required=False)  # noqa: N815
 
 
-class DeclineInput(StrictSerializer):
+class ChangeOrderDeclineInput(StrictSerializer):
     reason = Text(max_length=2000, required=True)
 
 
@@ -196,7 +198,7 @@ def _changes(rows: list[dict[str, Any]], currency: str) -> list[services.StageCh
 class ChangeOrders(IntentAPIView):
     @extend_schema(
         operation_id="change_order_propose",
-        request=ProposeInput,
+        request=ChangeOrderProposeInput,
         responses={201: ChangeOrderOutput, **ERRORS_409},
         tags=TAGS,
         summary="Propose a change to a funded escrow's milestones still to come (either party)",
@@ -210,13 +212,13 @@ class ChangeOrders(IntentAPIView):
     )
     def post(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(request.user, escrow_id)
-        data = parse(ProposeInput, request)
+        data = parse(ChangeOrderProposeInput, request)
         proposal = services.change_order_propose(
             escrow=escrow,
             by=request.user,
             changes=_changes(data["changes"], escrow.currency),
             note=data.get("note") or "",
-            pay_source=data.get("paySource"),
+            pay_source=data.get("paySource") or None,
             card_token=data.get("cardToken") or "",
         )
         return Response(change_order_data(proposal, escrow), status=status.HTTP_201_CREATED)
@@ -273,12 +275,12 @@ def _action_schema(operation_id: str, summary: str, request: Any, description: s
 
 
 class ChangeOrderAccept(_ChangeOrderAction):
-    input_class = AcceptInput
+    input_class = ChangeOrderAcceptInput
 
     @_action_schema(
         "change_order_accept",
         "Accept a change order: the money moves and the new terms apply (the other party)",
-        AcceptInput,
+        ChangeOrderAcceptInput,
         "Each change is checked again against the milestones as they are now; one that moved on since "
         "(completed, released, disputed) refuses the acceptance (400, change_order_stale). An increase "
         "is paid by the buyer with the fee on it (the fee of the new total less the fees paid): the "
@@ -292,15 +294,20 @@ class ChangeOrderAccept(_ChangeOrderAction):
 
     def act(self, proposal: ChangeProposal, by: User, data: dict[str, Any]) -> ChangeProposal:
         return services.change_order_accept(
-            proposal=proposal, by=by, pay_source=data.get("paySource"), card_token=data.get("cardToken") or ""
+            proposal=proposal,
+            by=by,
+            pay_source=data.get("paySource") or None,
+            card_token=data.get("cardToken") or "",
         )
 
 
 class ChangeOrderDecline(_ChangeOrderAction):
-    input_class = DeclineInput
+    input_class = ChangeOrderDeclineInput
 
     @_action_schema(
-        "change_order_decline", "Decline a change order, saying why (the other party)", DeclineInput
+        "change_order_decline",
+        "Decline a change order, saying why (the other party)",
+        ChangeOrderDeclineInput,
     )
     def post(self, request: AuthenticatedRequest, escrow_id: str, change_order_id: str) -> Response:
         return super().post(request, escrow_id, change_order_id)
