@@ -577,8 +577,9 @@ def _status_words(*, of_milestone: bool = False) -> dict[str, str]:
         DisputeStatus,
     ):
         words.update({c.value: str(c.label) for c in choices})
-    for choices in (EscrowStatus, MilestoneStatus) if of_milestone else (MilestoneStatus, EscrowStatus):
-        words.update({c.value: str(c.label) for c in choices})
+    # The later one's words win where both name a status.
+    for shared in (EscrowStatus, MilestoneStatus) if of_milestone else (MilestoneStatus, EscrowStatus):
+        words.update({c.value: str(c.label) for c in shared})
     return words
 
 
