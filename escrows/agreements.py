@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import dateformat, timezone
 from django.utils.dateparse import parse_datetime
 
-from .models import Escrow, TermsReason, TermsVersion
+from .models import Escrow, Milestone, TermsReason, TermsVersion
 from .money import format_money
 
 
@@ -127,6 +127,29 @@ def version_line(version: TermsVersion, *, current: bool, viewer_role: str | Non
         who.append(f"replaced before {_role_words(other, viewer_role)} agreed")
     return VersionLine(
         version=version, number=version.number, current=current, who=", ".join(who), what=_what(version)
+    )
+
+
+def unchanged_version(escrow: Escrow, milestones: Sequence[Milestone]) -> TermsVersion:
+    """The one version of an escrow whose terms never changed (version 1): what it is now, as the
+    seller created it and (once paid) the buyer agreed to it. Every change moves the number on, so
+    a page can show it without reading the recorded row."""
+    return TermsVersion(
+        escrow=escrow,
+        number=1,
+        reason=TermsReason.CREATED,
+        terms={
+            "title": escrow.title,
+            "currency": escrow.currency,
+            "amount": escrow.amount,
+            "fee": escrow.fee,
+            "inspectionPeriodDays": escrow.inspection_days,
+            "milestones": [{"index": m.index, "amount": m.amount} for m in milestones],
+        },
+        proposer_role="seller",
+        proposed_at=escrow.created_at,
+        seller_agreed_at=escrow.created_at,
+        buyer_agreed_at=escrow.funded_at,
     )
 
 

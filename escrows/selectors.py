@@ -719,7 +719,7 @@ def cancellation_proposal_get(escrow: Escrow, public_id: str) -> CancellationPro
 
 def terms_versions_of(escrow: Escrow) -> QuerySet[TermsVersion]:
     """Every recorded version of the escrow's terms, oldest first."""
-    return escrow.terms_versions.select_related("proposed_by").order_by("number")
+    return escrow.terms_versions.order_by("number")
 
 
 def terms_version_record(version: TermsVersion) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from core.confirmations import Confirmation
 from core.errors import EscrowError, NotFound, page_message
 
 from .. import selectors, services
-from ..agreements import changes_words, terms_history
+from ..agreements import changes_words, terms_history, unchanged_version
 from ..confirmations import (
     change_order_accept_confirmation,
     change_order_decline_confirmation,
@@ -53,9 +53,14 @@ def _actions(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) 
     )
 
 
-def terms_context(request: HttpRequest, escrow: Escrow) -> dict[str, Any]:
-    """What the escrow page shows of its agreed terms: each version, newest first."""
-    return {"terms_history": terms_history(escrow, list(selectors.terms_versions_of(escrow)), request.user)}
+def terms_context(request: HttpRequest, escrow: Escrow, milestones: list[Milestone]) -> dict[str, Any]:
+    """What the escrow page shows of its agreed terms: each version, newest first. Terms that
+    never changed are one version, the escrow as it is: no query for it."""
+    if escrow.terms_version == 1:
+        versions = [unchanged_version(escrow, milestones)]
+    else:
+        versions = list(selectors.terms_versions_of(escrow))
+    return {"terms_history": terms_history(escrow, versions, request.user)}
 
 
 def change_orders_context(

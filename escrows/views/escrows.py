@@ -214,7 +214,7 @@ def escrow_detail(request: AuthenticatedHttpRequest, public_id: str) -> HttpResp
             "deliver_form": DeliverForm(),
             "disputes": list(selectors.disputes_of(escrow)) if "dispute.opened" in kinds else [],
             **refunds,
-            **terms_context(request, escrow),
+            **terms_context(request, escrow, milestones),
             **changes,
             "confirmations": confirmations,
             "dialogs": [c for c in confirmations.values() if c is not None],

@@ -1,6 +1,5 @@
 """Lists and the escrow page read a fixed number of queries whatever the data size: the
-counts are measured on a small and on a larger data set and must be equal and at most 8 (the
-escrow page itself 9: it also lists the versions of its agreed terms)."""
+counts are measured on a small and on a larger data set and must be equal and at most 8."""
 
 import io
 
@@ -16,8 +15,6 @@ from escrows import selectors
 from escrows.models import Escrow
 
 MAX_QUERIES = 8
-# The escrow page reads one more: the versions of its agreed terms, with who agreed to each.
-MAX_ESCROW_PAGE_QUERIES = 9
 
 
 def _grow(escrows: int) -> None:
@@ -81,4 +78,4 @@ def test_pages_query_count_does_not_grow_with_data(db, client, page):
             response = client.get(url, params)
         assert response.status_code == 200
         counts.append(len(ctx.captured_queries))
-    assert counts[0] == counts[1] <= (MAX_ESCROW_PAGE_QUERIES if page == "escrow" else MAX_QUERIES), counts
+    assert counts[0] == counts[1] <= MAX_QUERIES, counts

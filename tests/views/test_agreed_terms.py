@@ -96,3 +96,21 @@ def test_the_admin_shows_change_orders_read_only(funded, seller, buyer, admin_us
     assert "stage 4 “Launch” added (300.00 USD)" in page and "Over budget" in page
     assert client.get(reverse("admin:escrows_changeproposal_changelist")).status_code == 200
     assert not ChangeProposal.objects.exclude(status="DECLINED").exists()
+
+
+def test_terms_that_never_changed_read_as_the_recorded_version(seller, buyer):
+    """The escrow page shows version 1 from the escrow itself (no query): the same words as the
+    recorded row."""
+    from escrows.agreements import terms_history, unchanged_version
+    from escrows.models import Escrow, TermsVersion
+    from tests.helpers import milestones
+
+    with at(DAY1):
+        escrow = make_escrow(seller, parts=(30_000, 50_000), inspection_period=timedelta(days=7))
+    with at(DAY1 + timedelta(days=2)):
+        fund(escrow, buyer)
+    escrow = Escrow.objects.get(pk=escrow.pk)
+    derived = terms_history(escrow, [unchanged_version(escrow, milestones(escrow))], buyer)
+    recorded = terms_history(escrow, list(TermsVersion.objects.filter(escrow=escrow)), buyer)
+    assert [(v.number, v.who, v.what) for v in derived] == [(v.number, v.who, v.what) for v in recorded]
+    assert derived[0].who == "proposed by the seller on 5 Dec 2026, agreed by you on 7 Dec 2026 (by paying)"
