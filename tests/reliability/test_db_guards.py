@@ -13,6 +13,8 @@ from escrows.models import (
     AccountKind,
     CancellationProposal,
     CancellationStatus,
+    ChangeProposal,
+    ChangeProposalStatus,
     Dispute,
     DisputeStatus,
     Escrow,
@@ -30,10 +32,19 @@ from tests.helpers import fund, make_escrow
 from tests.reliability import figures
 
 SECTION = "database guards"
-# The latest migration that sets the guarded pairs.
+# The migrations that set the guarded pairs, the latest of each table winning.
 guards = importlib.import_module("escrows.migrations.0006_beyond_status_guards")
 request_guards = importlib.import_module("escrows.migrations.0010_request_status_guards")
-GUARDED = {**guards.TRANSITIONS, **request_guards.TRANSITIONS}
+milestone_guards = importlib.import_module(
+    "escrows.migrations.0013_milestone_partial_release_changes_due_dates"
+)
+change_order_guards = importlib.import_module("escrows.migrations.0015_change_orders")
+GUARDED = {
+    **guards.TRANSITIONS,
+    **request_guards.TRANSITIONS,
+    **milestone_guards.MILESTONE_GUARD,
+    **change_order_guards.TRANSITIONS,
+}
 
 
 def _fsm_pairs(model) -> set[tuple[str, str]]:
@@ -42,7 +53,7 @@ def _fsm_pairs(model) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(
-    "model", [Escrow, Milestone, Settlement, Dispute, RefundRequest, CancellationProposal]
+    "model", [Escrow, Milestone, Settlement, Dispute, RefundRequest, CancellationProposal, ChangeProposal]
 )
 def test_the_guarded_pairs_are_exactly_the_fsm_transitions(model):
     assert set(GUARDED[model._meta.db_table]) == _fsm_pairs(model)
@@ -90,6 +101,18 @@ def _row_in(model, status: str, seller, escrow):
             seller_amount=0,
             status=status,
         )
+    if model is ChangeProposal:
+        # One open change order per escrow: each row gets an escrow of its own.
+        return ChangeProposal.objects.create(
+            escrow=make_escrow(seller),
+            proposed_by=seller,
+            proposer_role="seller",
+            changes=[],
+            amount_before=1,
+            amount_after=2,
+            lapses_at=escrow.expires_at,
+            status=status,
+        )
     return Settlement.objects.create(
         customer=seller, amount=1, currency="USD", method="OFF_RAMP_MOCK", destination="x", status=status
     )
@@ -105,6 +128,7 @@ def _row_in(model, status: str, seller, escrow):
         (Dispute, DisputeStatus.values),
         (RefundRequest, RefundRequestStatus.values),
         (CancellationProposal, CancellationStatus.values),
+        (ChangeProposal, ChangeProposalStatus.values),
     ],
 )
 def test_status_moves_only_along_transitions(model, statuses, seller):
