@@ -237,9 +237,12 @@ def change_order_note(details: dict[str, Any], currency: str) -> str:
     after = _money(details, "amountAfter", currency)
     total = f"Total {_money(details, 'amountBefore', currency)} → {after}." if after else ""
     moved = ""
-    if paid := _money(details, "paid", currency):
-        moved = f"The buyer paid {paid} more, with {_money(details, 'fee', currency)} fee."
-    elif refunded := _money(details, "refunded", currency):
+    # An accepted change records both what was paid and what was refunded; one of them is 0.
+    if details.get("paid"):
+        paid, fee = _money(details, "paid", currency), _money(details, "fee", currency)
+        moved = f"The buyer paid {paid} more, with {fee} fee."
+    elif details.get("refunded"):
+        refunded = _money(details, "refunded", currency)
         where = "to the card they paid with" if details.get("refundedTo") == "card" else "to their balance"
         moved = f"{refunded} back to the buyer, {where}."
     return " ".join(x for x in (f"{words[:1].upper()}{words[1:]}." if words else "", total, moved) if x)
