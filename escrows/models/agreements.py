@@ -182,6 +182,11 @@ class ChangeProposal(models.Model):
     def is_open(self) -> bool:
         return self.status == ChangeProposalStatus.OPEN
 
+    def ran_out(self, now: Any) -> bool:
+        """Open past `lapses_at`: unanswered for ESCROW_CHANGE_PROPOSAL_LAPSE, it can no longer be
+        accepted, and the lapse timer closes it (within a minute)."""
+        return self.is_open and self.lapses_at <= now
+
     @property
     def responder_role(self) -> str:
         return "seller" if self.proposer_role == "buyer" else "buyer"

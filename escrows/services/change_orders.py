@@ -714,6 +714,14 @@ def change_order_accept(
     _check_escrow(escrow)
     milestones = _milestones(escrow)
     now = timezone.now()
+    if proposal.ran_out(now):
+        # Past its time the proposer is no longer bound, even before the timer lapses it.
+        raise InvalidState(
+            "This change order ran out unanswered; it can no longer be accepted",
+            code="change_order_lapsed",
+            for_person="This change order ran out before it was answered, so it can no longer be "
+            "accepted. Ask for it to be proposed again.",
+        )
     for row in proposal.changes:
         due = _row_due_date(row)
         if due is not None and due <= now:
@@ -893,7 +901,7 @@ def change_order_lapse(*, proposal: ChangeProposal) -> ChangeProposal | None:
     if not proposal.is_open:
         return None
     closed = escrow.status != EscrowStatus.OPENED
-    if not closed and proposal.lapses_at > now:
+    if not closed and not proposal.ran_out(now):
         return None
     proposal.lapse()
     proposal.decided_at = now

@@ -640,6 +640,35 @@ def test_an_unanswered_proposal_lapses(funded, seller, settings):
     assert (event.actor, event.actor_kind, event.details["reason"]) == (None, "system", "no answer in time")
 
 
+def test_a_proposal_past_its_time_is_not_accepted_before_the_timer_lapses_it(funded, seller, buyer):
+    # The timer runs each minute; a buyer answering in between must not be charged for a
+    # proposal that has run out.
+    start = timezone.now()
+    with at(start):
+        proposal = add_stage(funded, seller)
+    services.wallet_topup(customer=buyer, amount=30_450, currency="USD")
+    before = ledger_fingerprint()
+    with at(proposal.lapses_at), pytest.raises(InvalidState) as exc:
+        services.change_order_accept(proposal=proposal, by=buyer)
+    assert exc.value.code == "change_order_lapsed"
+    assert exc.value.message == "This change order ran out unanswered; it can no longer be accepted"
+    assert exc.value.for_person == (
+        "This change order ran out before it was answered, so it can no longer be accepted. "
+        "Ask for it to be proposed again."
+    )
+    assert ledger_fingerprint() == before
+    assert refresh(proposal).status == "OPEN"
+    assert stages(funded) == [
+        (0, "Stage 0", 30_000, "PENDING"),
+        (1, "Stage 1", 50_000, "PENDING"),
+        (2, "Stage 2", 20_000, "PENDING"),
+    ]
+    # A moment before, it is still accepted.
+    with at(proposal.lapses_at - timedelta(seconds=1)):
+        services.change_order_accept(proposal=refresh(proposal), by=buyer)
+    assert refresh(proposal).status == "ACCEPTED"
+
+
 def test_a_proposal_on_an_escrow_that_closed_lapses_at_once(funded, seller, buyer):
     proposal = add_stage(funded, seller)
     services.escrow_refund(escrow=funded, by=seller)
