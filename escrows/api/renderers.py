@@ -3,7 +3,7 @@
 Encoding was a tenth of an API list request (json.dumps with DRF's encoder class over 50
 escrows and their milestones). orjson writes the same compact UTF-8 JSON; whatever it does not
 encode natively the way DRF does (Decimal, datetimes, lazy strings, ...) goes to DRF's own
-encoder's default(), and anything orjson refuses (an integer beyond 64 bits, say) is rendered
+encoder's default(), and anything orjson refuses (an integer wider than 64 bits, say) is rendered
 by DRF's renderer itself. Indented output (an Accept header asking for it) is DRF's too. As DRF
 does, U+2028 and U+2029 are escaped so the output is also valid JavaScript."""
 

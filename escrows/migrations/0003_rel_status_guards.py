@@ -1,4 +1,4 @@
-"""Database-level guards beyond the ORM: status columns move only along the FSM's transitions
+"""Database-level guards under the ORM: status columns move only along the FSM's transitions
 (from, to) — whatever writes the row, raw SQL included — and, on SQLite too, ledger
 transactions are append-only like their entries (PostgreSQL got that in 0002).
 

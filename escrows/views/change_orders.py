@@ -36,8 +36,8 @@ def _lower_first(words: str) -> str:
     return words[:1].lower() + words[1:]
 
 
-def _anchor(escrow: Escrow, anchor: str = "change-order") -> HttpResponse:
-    return redirect(reverse("escrow_detail", args=[escrow.public_id]) + f"#{anchor}")
+def _back_to_escrow(escrow: Escrow, part: str = "change-order") -> HttpResponse:
+    return redirect(reverse("escrow_detail", args=[escrow.public_id]) + f"#{part}")
 
 
 def _proposal_or_404(escrow: Escrow, proposal_id: str) -> ChangeProposal:
@@ -140,7 +140,7 @@ def change_order_new(request: AuthenticatedHttpRequest, public_id: str) -> HttpR
                 else _lower_first(escrow.change_order_refusal() or "this escrow cannot change") + "."
             ),
         )
-        return _anchor(escrow)
+        return _back_to_escrow(escrow)
     data = request.POST if request.method == "POST" else None
     form = ChangeOrderForm(data, escrow=escrow, stages=actions.future, role=actions.role)
     if data is None or data.get("edit") == "1" or not form.is_valid():
@@ -164,7 +164,7 @@ def change_order_new(request: AuthenticatedHttpRequest, public_id: str) -> HttpR
         return _propose_page(request, escrow, form, actions, status=400)
     other = "seller" if actions.role == "buyer" else "buyer"
     messages.success(request, f"Change proposed. The {other} can accept or decline it.")
-    return _anchor(escrow)
+    return _back_to_escrow(escrow)
 
 
 # -- answering ----------------------------------------------------------------------------------
@@ -189,15 +189,15 @@ def change_order_accept(request: AuthenticatedHttpRequest, public_id: str, propo
             messages.error(request, exc.for_person)
         else:
             messages.success(request, _accepted_words(escrow, proposal))
-            return _anchor(escrow, "terms")
-        return _anchor(escrow)
+            return _back_to_escrow(escrow, "terms")
+        return _back_to_escrow(escrow)
     milestones = selectors.milestones_of(escrow)
     actions = change_order_actions(
         escrow, milestones, request.user, proposal=proposal if proposal.is_open else None
     )
     if not actions.can_answer or actions.proposal is None:
         messages.error(request, "This change cannot be accepted by you right now.")
-        return _anchor(escrow)
+        return _back_to_escrow(escrow)
     quote = services.change_order_quote(escrow, proposal)
     if quote.difference > 0 and actions.role == "buyer":
         source = source if source in FundingSource.values else FundingSource.WALLET
@@ -250,13 +250,13 @@ def change_order_decline(request: AuthenticatedHttpRequest, public_id: str, prop
             messages.error(request, exc.for_person)
         else:
             messages.success(request, f"Change declined. The {proposal.proposer_role} is told your reason.")
-        return _anchor(escrow)
+        return _back_to_escrow(escrow)
     actions = change_order_actions(
         escrow, selectors.milestones_of(escrow), request.user, proposal=proposal if proposal.is_open else None
     )
     if not actions.can_answer:
         messages.error(request, "This change cannot be declined by you right now.")
-        return _anchor(escrow)
+        return _back_to_escrow(escrow)
     if not form.is_bound or not form.is_valid():
         if request.htmx:
             return HttpResponse(status=204)
@@ -291,8 +291,8 @@ def change_order_withdraw(
             messages.error(request, exc.for_person)
         else:
             messages.success(request, "Proposal withdrawn. Nothing changed.")
-        return _anchor(escrow)
+        return _back_to_escrow(escrow)
     if not (proposal.is_open and escrow.party_role(request.user) == proposal.proposer_role):
         messages.error(request, "This proposal cannot be withdrawn by you now.")
-        return _anchor(escrow)
+        return _back_to_escrow(escrow)
     return confirmation_page(request, change_order_withdraw_confirmation(escrow, proposal))
