@@ -64,6 +64,12 @@ class TermsChanged(Conflict):
     code = "terms_changed"
 
 
+class StageChanged(Conflict):
+    """A release was confirmed against what was left of a stage then; less is left now."""
+
+    code = "stage_changed"
+
+
 class InsufficientFunds(EscrowError):
     code = "insufficient_funds"
 

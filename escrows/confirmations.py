@@ -118,7 +118,8 @@ def release_confirmation(escrow: Escrow, milestone: Milestone) -> Confirmation:
 def release_part_confirmation(escrow: Escrow, milestone: Milestone, amount: int) -> Confirmation:
     """The buyer releases part of a stage (services.milestone_release_part): `amount` to the
     payee's balance now, the rest stays held for the stage. All of what is left is the release of
-    the rest, and says so."""
+    the rest, and says so. The form carries what was left when it was shown: sent again after
+    the part went, it releases nothing."""
     money = format_money(amount, escrow.currency)
     payee = payee_name(escrow, milestone)
     left = milestone.remaining_amount - amount
@@ -146,7 +147,10 @@ def release_part_confirmation(escrow: Escrow, milestone: Milestone, amount: int)
         eyebrow=f"{escrow.title} · stage {milestone.index + 1}",
         title=title,
         lines=lines,
-        fields=(("amount", format_minor(amount, escrow.currency)),),
+        fields=(
+            ("amount", format_minor(amount, escrow.currency)),
+            ("remaining", str(milestone.remaining_amount)),
+        ),
         button=f"Release {money}",
         back_label="Not yet",
         edit_label="Change the amount",

@@ -411,6 +411,8 @@ class ReleasePartForm(NoColonLabels, forms.Form):
         widget=MoneyInput(),
         error_messages={"required": "Amount to release: enter how much goes to the seller now."},
     )
+    # What was left of the stage when the buyer confirmed (the confirmation's hidden field).
+    remaining = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 # -- change orders ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from core.errors import (
     InvalidRequest,
     InvalidState,
     NotFound,
+    StageChanged,
 )
 
 from .. import hot, ledger
@@ -26,6 +27,7 @@ from ..models import (
     MilestoneStatus,
     TransactionKind,
 )
+from ..money import format_money
 from ._internal import (
     _check_actionable,
     _close_after_last,
@@ -211,10 +213,35 @@ def _release(
         _close_after_last(escrow, milestones, by=by)
 
 
-def milestone_release_part_check(*, milestone: Milestone, amount: Any) -> int:
+def _refuse_if_stage_changed(milestone: Milestone, remaining_seen: int | None) -> None:
+    """A part is released against what the buyer saw left of the stage when they confirmed: the
+    same confirmation sent again (a double click, the browser sending the form again) finds less
+    left and releases nothing. A settled stage has nothing left, whatever its parts were."""
+    if remaining_seen is None:
+        return
+    left = 0 if milestone.is_settled else milestone.remaining_amount
+    if remaining_seen == left:
+        return
+    now = (
+        f"{format_money(left, milestone.escrow.currency)} of it is left now"
+        if left
+        else "none of it is held now"
+    )
+    raise StageChanged(
+        f"The milestone changed since the release was confirmed ({left} minor units remain); "
+        "nothing was released",
+        for_person=f"This stage changed since you confirmed: {now}. Nothing was released.",
+    )
+
+
+def milestone_release_part_check(
+    *, milestone: Milestone, amount: Any, remaining_seen: int | None = None
+) -> int:
     """The amount (minor units) milestone_release_part would move of this stage, refused as it
-    refuses it and in its words (`Milestone.release_part_refusal`). Writes nothing: the page
-    shows it before asking to confirm; the service checks it again under the lock."""
+    refuses it and in its words (`Milestone.release_part_refusal`); with `remaining_seen`, refused
+    first if the stage no longer has that much left. Writes nothing: the page shows it before
+    asking to confirm; the service checks it again under the lock."""
+    _refuse_if_stage_changed(milestone, remaining_seen)
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidRequest(
             "amount must be an exact number of minor units",
@@ -233,18 +260,23 @@ def milestone_release_part_check(*, milestone: Milestone, amount: Any) -> int:
 
 
 @transaction.atomic(durable=True)
-def milestone_release_part(*, milestone: Milestone, by: Actor, amount: int) -> Milestone:
+def milestone_release_part(
+    *, milestone: Milestone, by: Actor, amount: int, remaining_seen: int | None = None
+) -> Milestone:
     """The buyer releases part of a stage now: `amount` (minor units) moves from the hold to the
     payee's balance (paid out as a release is) and the rest stays held for the stage, which stays
     where it was. All of what is left is the release of the rest: the stage settles, as
-    milestone_release settles it. Returns the milestone; its .escrow is the escrow as this
-    transaction left it."""
+    milestone_release settles it. `remaining_seen` is what was left of the stage when the buyer
+    confirmed on a page: if it is no longer what is left, nothing moves (a confirmation sent
+    twice releases once). The API leaves it None; its retries repeat through Idempotency-Key.
+    Returns the milestone; its .escrow is the escrow as this transaction left it."""
     escrow = _lock_escrow(milestone.escrow, with_seller_account=True)
     role = _require_party(escrow, by)
     milestones = _milestones(escrow)
     milestone = _get_milestone(escrow, milestone, milestones)
     if role != "buyer":
         raise Forbidden("Only the buyer can release a milestone")
+    _refuse_if_stage_changed(milestone, remaining_seen)
     _check_releasable(escrow, milestones, milestone)
     milestone_release_part_check(milestone=milestone, amount=amount)
     if amount == milestone.remaining_amount:

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from accounts.types import AuthenticatedHttpRequest
-from core.errors import EscrowError, NotFound
+from core.errors import EscrowError, NotFound, StageChanged
 
 from .. import selectors, services
 from ..confirmations import (
@@ -67,14 +67,22 @@ def _release_part_page(
     )
 
 
-def _part_amount(form: ReleasePartForm, escrow: Escrow, milestone: Milestone) -> int | None:
-    """The amount the form asks to release, checked as the service checks it; None with the
-    error on the form (what was typed stays in it)."""
+def _part_amount(
+    form: ReleasePartForm, escrow: Escrow, milestone: Milestone, *, confirmed: bool = False
+) -> int | None:
+    """The amount the form asks to release, checked as the service checks it (once confirmed,
+    against what was left when the confirmation was shown); None with the error on the form
+    (what was typed stays in it). A stage changed since the confirmation raises StageChanged."""
     if not form.is_valid():
         return None
+    remaining_seen = form.cleaned_data["remaining"] if confirmed else None
     try:
         amount = to_minor(form.cleaned_data["amount"], escrow.currency)
-        return services.milestone_release_part_check(milestone=milestone, amount=amount)
+        return services.milestone_release_part_check(
+            milestone=milestone, amount=amount, remaining_seen=remaining_seen
+        )
+    except StageChanged:
+        raise
     except EscrowError as exc:
         form.add_error("amount", exc.for_person)
         return None
@@ -93,11 +101,22 @@ def milestone_release_part(
     editing = data.get("edit") == "1"
     form = ReleasePartForm(data if "amount" in data else None)
     if request.method == "POST" and not editing:
-        amount = _part_amount(form, escrow, milestone)
-        if amount is None:
-            return _release_part_page(request, escrow, milestone, form)
+        stage = reverse("escrow_detail", args=[escrow.public_id])
         try:
-            released = services.milestone_release_part(milestone=milestone, by=request.user, amount=amount)
+            amount = _part_amount(form, escrow, milestone, confirmed=True)
+            if amount is None:
+                return _release_part_page(request, escrow, milestone, form)
+            released = services.milestone_release_part(
+                milestone=milestone,
+                by=request.user,
+                amount=amount,
+                remaining_seen=form.cleaned_data["remaining"],
+            )
+        except StageChanged as exc:
+            # The confirmation was for a stage as it was (sent twice, or something released
+            # since): back to the escrow, which shows the stage as it is now.
+            messages.error(request, exc.for_person)
+            return redirect(f"{stage}#stage-{milestone.index + 1}")
         except EscrowError as exc:
             form.add_error("amount" if exc.field == "amount" else None, exc.for_person)
             return _release_part_page(request, escrow, milestone, form)
@@ -108,7 +127,6 @@ def milestone_release_part(
         else:
             left = format_money(released.remaining_amount, escrow.currency)
             messages.success(request, f"Released {money} to {payee}; {left} stays held for this stage.")
-        stage = reverse("escrow_detail", args=[escrow.public_id])
         return redirect(f"{stage}#stage-{milestone.index + 1}")
     actions = escrow_actions(escrow, selectors.milestones_of(escrow), request.user)
     if actions.part_releasable is None or actions.part_releasable.pk != milestone.pk:

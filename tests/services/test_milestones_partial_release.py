@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.errors import Forbidden, InvalidRequest, InvalidState, NotFound
+from core.errors import Forbidden, InvalidRequest, InvalidState, NotFound, StageChanged
 from escrows import selectors, services
 from escrows.ledger import cached_balance, hold_account
 from escrows.models import (
@@ -355,6 +355,68 @@ def test_the_check_the_page_asks_first_refuses_in_the_same_words(funded, buyer):
     with pytest.raises(InvalidRequest) as exc:
         services.milestone_release_part_check(milestone=first, amount=30_001)
     assert exc.value.for_person == "Amount to release can be at most 300.00 USD, what is left of this stage."
+
+
+# -- what was left when the buyer confirmed: a resubmitted confirmation releases nothing twice --
+
+
+def test_a_part_confirmed_against_what_was_left_before_is_refused(funded, seller, buyer):
+    first = milestones(funded)[0]  # 300.00 USD
+    services.milestone_release_part(milestone=first, by=buyer, amount=10_000, remaining_seen=30_000)
+    before = ledger_fingerprint()
+    # The same confirmation sent again: it was made when 300.00 USD was left.
+    with pytest.raises(StageChanged) as exc:
+        services.milestone_release_part(
+            milestone=refresh(first), by=buyer, amount=10_000, remaining_seen=30_000
+        )
+    assert exc.value.code == "stage_changed"
+    assert exc.value.for_person == (
+        "This stage changed since you confirmed: 200.00 USD of it is left now. Nothing was released."
+    )
+    assert ledger_fingerprint() == before
+    assert refresh(first).released_part == 10_000
+    assert wallet_balance(seller, "USD") == 10_000
+    assert Event.objects.filter(kind="milestone.partially_released").count() == 1
+
+
+def test_a_part_confirmed_against_what_is_left_now_is_released(funded, seller, buyer):
+    first = milestones(funded)[0]
+    part(first, buyer, 10_000)
+    returned = services.milestone_release_part(
+        milestone=refresh(first), by=buyer, amount=5_000, remaining_seen=20_000
+    )
+    assert (returned.released_part, returned.remaining_amount) == (15_000, 15_000)
+    # All of what is left, confirmed against it: the stage is released.
+    services.milestone_release_part(milestone=refresh(first), by=buyer, amount=15_000, remaining_seen=15_000)
+    assert refresh(first).status == MilestoneStatus.RELEASED
+    assert wallet_balance(seller, "USD") == 30_000
+    assert_hold_is_what_is_left(funded)
+
+
+def test_the_rest_confirmed_again_after_the_stage_was_released_is_refused_in_words(funded, seller, buyer):
+    first = milestones(funded)[0]
+    part(first, buyer, 10_000)
+    services.milestone_release_part(milestone=refresh(first), by=buyer, amount=20_000, remaining_seen=20_000)
+    before = ledger_fingerprint()
+    with pytest.raises(StageChanged) as exc:
+        services.milestone_release_part(
+            milestone=refresh(first), by=buyer, amount=20_000, remaining_seen=20_000
+        )
+    assert exc.value.for_person == (
+        "This stage changed since you confirmed: none of it is held now. Nothing was released."
+    )
+    assert ledger_fingerprint() == before
+    assert wallet_balance(seller, "USD") == 30_000
+
+
+def test_the_check_the_page_asks_first_knows_what_was_left(funded, buyer):
+    first = milestones(funded)[0]
+    assert services.milestone_release_part_check(milestone=first, amount=100, remaining_seen=30_000) == 100
+    with pytest.raises(StageChanged) as exc:
+        services.milestone_release_part_check(milestone=first, amount=100, remaining_seen=29_999)
+    assert exc.value.for_person == (
+        "This stage changed since you confirmed: 300.00 USD of it is left now. Nothing was released."
+    )
 
 
 # -- every other way out of a partly released stage moves only what is left ------------------

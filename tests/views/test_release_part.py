@@ -171,6 +171,31 @@ def test_the_post_releases_the_part(escrow, buyer, seller):
     assert refresh(escrow).status == EscrowStatus.OPENED
 
 
+def test_the_confirmation_carries_what_was_left_when_it_was_shown(escrow, buyer):
+    first = milestones(escrow)[0]
+    services.milestone_release_part(milestone=first, by=buyer, amount=10_000)
+    response = client_for(buyer).get(url(escrow, first), {"amount": "50.00"})
+    assert '<input type="hidden" name="remaining" value="20000">' in response.content.decode()
+
+
+def test_the_same_confirmation_sent_twice_releases_once(escrow, buyer, seller):
+    first = milestones(escrow)[0]
+    confirmation = client_for(buyer).get(url(escrow, first), {"amount": "100.00"}).content.decode()
+    sent = dict(re.findall(r'<input type="hidden" name="(amount|remaining)" value="([^"]*)">', confirmation))
+    assert sent == {"amount": "100.00", "remaining": "30000"}
+    client_for(buyer).post(url(escrow, first), sent)
+    before = ledger_fingerprint()
+    again = client_for(buyer).post(url(escrow, first), sent, follow=True)
+    assert again.redirect_chain[-1][0].endswith(f"/escrows/{escrow.public_id}/#stage-1")
+    assert (
+        "This stage changed since you confirmed: 200.00 USD of it is left now. Nothing was released."
+        in text(again)
+    )
+    assert ledger_fingerprint() == before
+    assert refresh(first).released_part == 10_000
+    assert wallet_balance(seller, "USD") == 10_000
+
+
 def test_change_the_amount_goes_back_to_the_form_with_it(escrow, buyer):
     first = milestones(escrow)[0]
     before = ledger_fingerprint()
