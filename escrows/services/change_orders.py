@@ -122,10 +122,16 @@ class ChangeQuote:
 
 
 def change_order_fee(escrow: Escrow, amount_after: int) -> int:
-    """The fee on an increase, by the same schedule as the payment: the fee of the new total,
-    less what the buyer paid in fees already (never below nothing; a decrease refunds no fee)."""
+    """The fee on an increase. While the schedule the escrow was funded under is still the
+    current one: the fee of the new total, less what the buyer paid in fees already (never below
+    nothing). Once the schedule has changed: the current schedule's fee on the increase alone, so
+    the money already held never pays a new rate. A decrease refunds no fee. The one rule for the
+    review page, the confirmation, the notices and the acceptance."""
     if amount_after <= escrow.amount:
         return 0
+    if escrow.fee_schedule_version != settings.ESCROW_FEE_SCHEDULE["version"]:
+        fee, _ = fee_for(amount_after - escrow.amount, escrow.currency)
+        return fee
     fee, _ = fee_for(amount_after, escrow.currency)
     return max(fee - escrow.fee, 0)
 

@@ -292,6 +292,42 @@ def test_the_fee_on_an_increase_is_what_the_new_total_adds(seller, buyer):
     assert_hold_matches(escrow)
 
 
+def test_after_the_schedule_changed_the_increase_alone_pays_the_new_rate(funded, seller, buyer, settings):
+    # Funded at 1.5% (15.00 on 1,000.00); the schedule is 3% now. The money already held keeps
+    # the fee it paid: the 300.00 increase pays 3% of itself, 9.00 (not 3% of 1,300.00 less 15.00).
+    settings.ESCROW_FEE_SCHEDULE = {
+        **settings.ESCROW_FEE_SCHEDULE,
+        "version": "2027-01-v2",
+        "basis_points": 300,
+    }
+    proposal = add_stage(funded, seller)
+    assert Event.objects.get(kind="change_order.proposed", escrow=funded).details["fee"] == 900
+    quote = services.change_order_quote(funded, proposal)
+    assert (quote.difference, quote.fee, quote.buyer_pays) == (30_000, 900, 30_900)
+    assert services.change_order_fee(refresh(funded), 130_000) == 900
+    services.wallet_topup(customer=buyer, amount=30_900, currency="USD")
+    services.change_order_accept(proposal=proposal, by=buyer)
+    assert postings(funded)[0][1] == {
+        f"CUSTOMER_MAIN:{buyer.pk}": -30_900,
+        "ESCROW_HOLD": 30_000,
+        "PLATFORM_FEES": 900,
+    }
+    escrow = refresh(funded)
+    assert (escrow.amount, escrow.fee, escrow.fee_schedule_version) == (130_000, 2_400, "2026-11-v1")
+    assert wallet_balance(buyer, "USD") == 0
+    # The schedule's minimum holds for the increase on its own.
+    proposal = add_stage(escrow, seller, amount=1_000)
+    assert services.change_order_quote(escrow, proposal).fee == 100
+    assert_hold_matches(escrow)
+
+
+def test_with_the_escrows_own_schedule_still_current_the_new_total_sets_the_fee(funded, seller, settings):
+    # Same version, a rate the escrow was funded under: the fee of the new total less what was paid.
+    proposal = add_stage(funded, seller)
+    assert settings.ESCROW_FEE_SCHEDULE["version"] == refresh(funded).fee_schedule_version
+    assert services.change_order_quote(funded, proposal).fee == 1_950 - 1_500
+
+
 # -- a decrease: back to where the buyer paid from ---------------------------------------------
 
 
