@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
@@ -612,18 +612,23 @@ class Milestone(models.Model):
     def is_overdue(self, now: datetime | None = None) -> bool:
         """Late: its due date has passed and it is not delivered yet while the buyer's money is
         held (a pending stage of an open escrow). A delivered, disputed or settled stage, or an
-        unpaid or closed escrow, is never overdue. `overdue_q` is the same rule as a query."""
+        unpaid or closed escrow, is never overdue; nor is a stage the buyer sent back for changes
+        after its due date (the seller delivered it; the parties can set a new due date by
+        change order). `overdue_q` is the same rule as a query."""
         return (
             self.due_date is not None
             and self.due_date <= (now or timezone.now())
             and self.status == MilestoneStatus.PENDING
             and self.escrow.status == EscrowStatus.OPENED
+            and (self.changes_requested_at is None or self.changes_requested_at <= self.due_date)
         )
 
     @staticmethod
     def overdue_q(now: datetime) -> Q:
         """`is_overdue` as a filter on milestones."""
-        return Q(due_date__lte=now, status=MilestoneStatus.PENDING, escrow__status=EscrowStatus.OPENED)
+        return Q(due_date__lte=now, status=MilestoneStatus.PENDING, escrow__status=EscrowStatus.OPENED) & (
+            Q(changes_requested_at__isnull=True) | Q(changes_requested_at__lte=F("due_date"))
+        )
 
     def due_reminder_due(self, now: datetime) -> bool:
         """The seller is reminded once, ESCROW_DUE_REMINDER_BEFORE before the due date, of a stage

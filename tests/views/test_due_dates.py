@@ -151,6 +151,18 @@ def test_an_unpaid_or_delivered_stage_is_not_shown_late(seller, buyer, seller_cl
     assert "Overdue" not in escrow_page(seller_client, escrow)
 
 
+def test_a_stage_sent_back_for_changes_after_its_due_date_is_not_shown_late(seller, buyer, seller_client):
+    escrow = with_due_dates(seller, timezone.now() + timedelta(hours=1))
+    fund(escrow, buyer)
+    first = milestones(escrow)[0]
+    services.milestone_complete(milestone=first, by=seller)
+    # The buyer reviews past the due date and sends it back: delivered, not late.
+    Milestone.objects.filter(pk=first.pk).update(due_date=timezone.now() - timedelta(days=1))
+    services.milestone_request_changes(milestone=refresh(first), by=buyer, note="Bigger logo")
+    assert "Overdue" not in escrow_page(seller_client, escrow)
+    assert "data-overdue" not in seller_client.get(reverse("dashboard")).content.decode()
+
+
 def test_the_dashboard_marks_an_escrow_with_a_late_stage_in_its_own_query(seller, buyer, seller_client):
     late = timezone.now() - timedelta(days=3)
     fund(with_due_dates(seller, late), buyer)
