@@ -94,6 +94,22 @@ def notifications_unsubscribe(*, recipient_key: str, category: str) -> None:
 # -- creation from the event outbox ------------------------------------------------------------
 
 
+def _mark_answered(events: list[Event]) -> None:
+    """A request that ended (answered, withdrawn, lapsed) no longer asks anyone to act: the
+    notices that asked for its answer stop needing action (rules.ANSWERED)."""
+    for event in events:
+        asked = rules.ANSWERED.get(event.kind)
+        request = event.details.get(asked[1]) if asked is not None else None
+        if asked is None or event.escrow_id is None or not request:
+            continue
+        Notification.objects.filter(
+            event__escrow_id=event.escrow_id,
+            event__kind=asked[0],
+            action_required=True,
+            **{f"event__details__{asked[1]}": request},
+        ).update(action_required=False)
+
+
 def notifications_create(*, events: list[Event]) -> list[int]:
     """Write the notices these events give (notifications/rules/), at most one per (event,
     person) however often it runs, and hand the emails to the worker after the commit. Runs
@@ -128,9 +144,11 @@ def notifications_create(*, events: list[Event]) -> list[int]:
                     next_attempt_at=now if address else None,
                 )
             )
+    if rows:
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    _mark_answered(events)
     if not rows:
         return []
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
     fresh = list(
         Notification.objects.filter(
             event_id__in={r.event_id for r in rows}, email_status=EmailStatus.PENDING, attempts=0

@@ -50,7 +50,7 @@ from .requests import (
 )
 from .story import Handler, Notice, Reader, _Story, when
 
-__all__ = ["HANDLERS", "Notice", "Reader", "notices_for", "when"]
+__all__ = ["ANSWERED", "HANDLERS", "Notice", "Reader", "notices_for", "when"]
 
 HANDLERS: dict[str, Handler] = {
     "escrow.created": _invited,
@@ -92,6 +92,15 @@ HANDLERS: dict[str, Handler] = {
     "settlement.paid": lambda s: _payout(s, paid=True),
     "settlement.failed": lambda s: _payout(s, paid=False),
     "webhook_endpoint.disabled": _endpoint_disabled,
+}
+
+# An event that ends a request, and what asked for the answer: the notices of the event of that
+# kind on the same escrow naming the same request (the detail) no longer need action.
+ANSWERED: dict[str, tuple[str, str]] = {
+    "change_order.accepted": ("change_order.proposed", "changeOrder"),
+    "change_order.declined": ("change_order.proposed", "changeOrder"),
+    "change_order.withdrawn": ("change_order.proposed", "changeOrder"),
+    "change_order.lapsed": ("change_order.proposed", "changeOrder"),
 }
 
 

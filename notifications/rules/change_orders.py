@@ -1,5 +1,5 @@
 """Notices of change orders: the other party must answer a proposal (what changes, in money); the
-proposer hears the answer; both parties hear an acceptance with the money it moved."""
+proposer hears the answer; both parties hear an acceptance with the money it moved, and a lapse."""
 
 from typing import Any
 
@@ -130,17 +130,28 @@ def _change_order_withdrawn(s: _Story) -> list[Notice]:
 
 
 def _change_order_lapsed(s: _Story) -> list[Notice]:
+    """Both parties: the proposer, and the other party, who was asked to answer it (that notice
+    no longer needs action: rules.ANSWERED)."""
     role = str(s.details.get("role") or "")
     proposer, other = s.role_reader(role), s.role_reader(s.other_role(role))
-    if s.details.get("reason") == "escrow closed":
-        why = "the escrow closed before it was answered"
-    else:
-        why = f"{s.name(other)} did not answer it in time"
+    closed = s.details.get("reason") == "escrow closed"
+    why = (
+        "the escrow closed before it was answered" if closed else f"{s.name(other)} did not answer it in time"
+    )
+    to_other = "the escrow closed before it was answered" if closed else "it was not answered in time"
     return s.notice(
         proposer,
         Category.REQUESTS,
         f"Your change to {s.title} lapsed",
         f"Your proposed change to {s.title} lapsed: {why}. Nothing changed.",
+        url=s.escrow_url(),
+        action="Open the escrow",
+    ) + s.notice(
+        other,
+        Category.REQUESTS,
+        f"{s.name(proposer)}'s change to {s.title} lapsed",
+        f"{s.name(proposer)}'s proposed change to {s.title} lapsed: {to_other}. "
+        "Nothing changed; there is nothing to answer.",
         url=s.escrow_url(),
         action="Open the escrow",
     )

@@ -1,6 +1,7 @@
 """Change orders: the other party is asked to answer a proposal (what changes, what it costs or
-gives back, one link); the proposer hears a decline (with the reason) and a lapse; the other party
-hears a withdrawal; both hear an acceptance with the money it moved."""
+gives back, one link); the proposer hears a decline (with the reason); the other party hears a
+withdrawal; both hear a lapse and an acceptance (with the money it moved). Once a proposal ends,
+however it ends, the notice asking for its answer no longer needs action."""
 
 from datetime import timedelta
 
@@ -9,9 +10,9 @@ from django.utils import timezone
 
 from escrows import services
 from escrows.services import StageAdd, StageEdit
-from notifications.models import Category
+from notifications.models import Category, Notification
 from tests.helpers import at, milestones
-from tests.notifications.helpers import told
+from tests.notifications.helpers import dispatch, told
 
 pytestmark = pytest.mark.django_db
 
@@ -106,13 +107,77 @@ def test_the_other_party_hears_a_withdrawal(paid, seller, buyer):
     assert notices[buyer.email].subject == "Sam Seller withdrew their change to “Website build”"
 
 
-def test_the_proposer_hears_a_lapse(paid, seller, buyer):
+def asked(escrow, email):
+    """The notice asking this person to answer the escrow's latest proposal."""
+    return Notification.objects.filter(event__kind="change_order.proposed", email=email).latest("event_id")
+
+
+def test_both_hear_a_lapse_and_the_answer_is_no_longer_asked_for(paid, seller, buyer):
     proposal = add_stage(paid, buyer)
+    dispatch()
+    assert asked(paid, seller.email).action_required
     with at(timezone.now() + timedelta(days=8)):
         services.change_order_lapse(proposal=proposal)
     notices = told("change_order.lapsed")
-    assert list(notices) == [buyer.email]
+    assert sorted(notices) == [buyer.email, seller.email]
     assert notices[buyer.email].body_text == (
         "Your proposed change to “Website build” lapsed: Sam Seller did not answer it in time. "
         "Nothing changed."
     )
+    to_seller = notices[seller.email]
+    assert to_seller.subject == "Bea Buyer's change to “Website build” lapsed"
+    assert to_seller.body_text == (
+        "Bea Buyer's proposed change to “Website build” lapsed: it was not answered in time. "
+        "Nothing changed; there is nothing to answer."
+    )
+    assert (to_seller.url, to_seller.category, to_seller.action_required) == (
+        page(paid),
+        Category.REQUESTS,
+        False,
+    )
+    assert not asked(paid, seller.email).action_required
+
+
+def test_a_proposal_lapsed_because_the_escrow_closed_says_so_to_both(paid, seller, buyer):
+    proposal = add_stage(paid, seller)
+    dispatch()
+    services.escrow_refund(escrow=paid, by=seller)
+    services.change_order_lapse(proposal=proposal)
+    notices = told("change_order.lapsed")
+    assert (
+        "lapsed: the escrow closed before it was answered. Nothing changed."
+        in notices[seller.email].body_text
+    )
+    assert notices[buyer.email].body_text == (
+        "Sam Seller's proposed change to “Website build” lapsed: the escrow closed before it was "
+        "answered. Nothing changed; there is nothing to answer."
+    )
+    assert not asked(paid, buyer.email).action_required
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        lambda proposal, seller, buyer: services.change_order_withdraw(proposal=proposal, by=seller),
+        lambda proposal, seller, buyer: services.change_order_decline(
+            proposal=proposal, by=buyer, reason="No"
+        ),
+        lambda proposal, seller, buyer: services.change_order_accept(
+            proposal=proposal, by=buyer, pay_source="CARD", card_token="tok_visa"
+        ),
+    ],
+    ids=["withdrawn", "declined", "accepted"],
+)
+def test_a_proposal_that_ended_no_longer_asks_for_an_answer(paid, seller, buyer, end):
+    proposal = add_stage(paid, seller)
+    dispatch()
+    end(proposal, seller, buyer)
+    dispatch()
+    assert not asked(paid, buyer.email).action_required
+    # The next proposal asks again; the ended one's notice stays answered.
+    add_stage(paid, seller)
+    dispatch()
+    assert [n.action_required for n in Notification.objects.filter(event__kind="change_order.proposed")] == [
+        True,
+        False,
+    ]
