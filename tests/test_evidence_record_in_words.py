@@ -2,13 +2,18 @@
 its currency, stages counted from 1, times as dates, durations in days or hours), each posting's
 entries as whose account, and each status in the word its page uses."""
 
+from datetime import UTC, datetime
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from escrows import selectors, services
 from escrows.ledger import clearing_account, customer_account, hold_account, platform_account
-from escrows.models import AccountKind
+from escrows.models import AccountKind, ActorKind, Event, LedgerTransaction
 from escrows.selectors import _account_words, _detail_value, _status_words
-from tests.helpers import fund, make_escrow, milestones
+from escrows.services import EscrowTerms, MilestoneInput
+from tests.helpers import at, fund, make_escrow, make_standard, milestones
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +98,280 @@ def test_a_stage_delivered_and_released_reads_as_its_page_says(seller, buyer):
         ("Held in this escrow", "-300.00 USD"),
         (f"{seller.display_name}'s balance", "300.00 USD"),
     ]
+
+
+def day(n: int) -> datetime:
+    return datetime(2026, 3, n, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def disputed_logo(seller, buyer, admin_user):
+    """A three-stage escrow, the first titled, the others not: the first is delivered, its review
+    extended, disputed and the dispute withdrawn, then released; the second is disputed and split
+    by staff; the buyer asks for the third back and the seller declines. One step a day."""
+    with at(day(1)):
+        escrow = services.escrow_create(
+            seller=seller,
+            buyer=buyer,
+            terms=EscrowTerms(title="Logo", currency="USD", amount=60_000),
+            milestones=[
+                MilestoneInput(amount=20_000, title="Sketches"),
+                MilestoneInput(amount=30_000),
+                MilestoneInput(amount=10_000),
+            ],
+        )
+    with at(day(2)):
+        fund(escrow, buyer)
+    first, second, third = milestones(escrow)
+    with at(day(3)):
+        services.milestone_complete(milestone=first, by=seller, proof="Three sketches")
+    with at(day(4)):
+        services.milestone_review_extend(milestone=first, by=buyer)
+    with at(day(5)):
+        withdrawn = services.dispute_open(
+            escrow=escrow, by=buyer, reason="Only two sketches", milestone=first
+        )
+    with at(day(6)):
+        services.dispute_withdraw(dispute=withdrawn, by=buyer)
+    with at(day(7)):
+        services.milestone_release(milestone=first, by=buyer)
+    with at(day(8)):
+        split = services.dispute_open(escrow=escrow, by=buyer, reason="Not what we agreed", milestone=second)
+    with at(day(9)):
+        services.dispute_resolve(
+            dispute=split,
+            by=admin_user,
+            outcome="split",
+            seller_amount=18_000,
+            buyer_amount=12_000,
+            note="Half",
+        )
+    with at(day(10)):
+        request = services.refund_request_create(
+            escrow=escrow, by=buyer, reason="No longer needed", milestones=[third]
+        )
+    with at(day(11)):
+        services.refund_request_decline(refund_request=request, by=seller, reason="Already started")
+    return escrow
+
+
+def test_every_event_of_the_record_in_words_as_the_buyer_reads_it(disputed_logo, seller, buyer):
+    readable = selectors.evidence_export_readable(
+        disputed_logo, buyer, selectors.evidence_export(disputed_logo)
+    )
+    assert sorted(readable) == ["disputes", "events", "postings", "terms"]
+    them = seller.display_name
+    staff = "Milestone Escrow staff"
+    extended = [
+        "Stage: 1",
+        "Previous deadline: 17 Mar 2026, 12:00 UTC",
+        "Review ends: 24 Mar 2026, 12:00 UTC",
+        "Extended by: 7 days",
+    ]
+    opened_split = [
+        "Opened by the: buyer",
+        "Amount: 300.00 USD",
+        "Deadline: 22 Mar 2026, 12:00 UTC",
+        "Default outcome: split",
+        "Default to the seller: 150.00 USD",
+        "Default to the buyer: 150.00 USD",
+    ]
+    ruled = ["To the seller: 180.00 USD", "To the buyer: 120.00 USD"]
+    assert readable["events"] == [
+        {
+            "at": day(1),
+            "what": "Escrow created",
+            "who": them,
+            # Only a status after: an escrow has none before it exists.
+            "change": "Awaiting payment",
+            # A key without a label of its own reads capitalised.
+            "details": ["Amount: 600.00 USD", "Fee: 9.00 USD", "Currency: USD", "Fee schedule: 2026-11-v1"],
+        },
+        {
+            "at": day(2),
+            "what": "Funded",
+            "who": "you",
+            "change": "Awaiting payment → Opened",
+            "details": [
+                "609.00 USD paid, including the fee.",
+                "Paid from: Wallet balance",
+                "Charged: 609.00 USD",
+                "Terms version: 1",
+            ],
+        },
+        {
+            "at": day(3),
+            "what": "Marked delivered · Sketches",
+            "who": them,
+            "change": "Pending → Delivered",
+            # The empty "delivered by" and "link to the work" are left out.
+            "details": ["Stage: 1", "Delivery note: Three sketches", "Review ends: 17 Mar 2026, 12:00 UTC"],
+        },
+        {"at": day(4), "what": "Review extended · Sketches", "who": "you", "change": "", "details": extended},
+        {
+            "at": day(5),
+            "what": "Milestone disputed · Sketches",
+            "who": "you",
+            "change": "Delivered → Disputed",
+            "details": ["“Only two sketches”", "Stage: 1", "Amount: 200.00 USD"],
+        },
+        {
+            "at": day(5),
+            "what": "Dispute opened · Sketches",
+            "who": "you",
+            "change": "Open",
+            "details": [
+                "Opened by the: buyer",
+                "Amount: 200.00 USD",
+                "Deadline: 19 Mar 2026, 12:00 UTC",
+                "Default outcome: split",
+                "Default to the seller: 100.00 USD",
+                "Default to the buyer: 100.00 USD",
+            ],
+        },
+        {
+            "at": day(6),
+            "what": "Milestone back in progress · Sketches",
+            "who": "you",
+            "change": "Disputed → Delivered",
+            "details": ["Stage: 1"],
+        },
+        {
+            "at": day(6),
+            "what": "Dispute withdrawn · Sketches",
+            "who": "you",
+            "change": "Open → Withdrawn",
+            "details": ["Withdrawn by the: buyer"],
+        },
+        {
+            "at": day(7),
+            "what": "Released · Sketches",
+            "who": "you",
+            "change": "Delivered → Released",
+            "details": ["Stage: 1", "Amount: 200.00 USD"],
+        },
+        {
+            "at": day(8),
+            "what": "Milestone disputed · stage",
+            "who": "you",
+            "change": "Pending → Disputed",
+            "details": ["“Not what we agreed”", "Stage: 2", "Amount: 300.00 USD"],
+        },
+        {
+            "at": day(8),
+            "what": "Dispute opened · stage",
+            "who": "you",
+            "change": "Open",
+            "details": opened_split,
+        },
+        {
+            "at": day(9),
+            "what": "Split between seller and buyer · stage",
+            "who": staff,
+            "change": "Disputed → Split",
+            "details": ["By the dispute's ruling.", "Stage: 2", "Amount: 300.00 USD", *ruled],
+        },
+        {
+            "at": day(9),
+            "what": "Dispute resolved · stage",
+            "who": staff,
+            "change": "Open → Resolved",
+            "details": ["Outcome: split", *ruled],
+        },
+        {
+            "at": day(10),
+            "what": "Refund requested",
+            "who": "you",
+            "change": "",
+            "details": ["100.00 USD.", "“No longer needed”", "Amount: 100.00 USD"],
+        },
+        {
+            "at": day(11),
+            "what": "Refund request declined",
+            "who": them,
+            "change": "",
+            "details": ["“Already started”"],
+        },
+    ]
+
+
+def test_every_posting_and_dispute_of_the_record_in_words(disputed_logo, seller, buyer):
+    record = selectors.evidence_export(disputed_logo)
+    readable = selectors.evidence_export_readable(disputed_logo, seller, record)
+    funding, release, split = LedgerTransaction.objects.filter(escrow=disputed_logo).order_by("id")
+    sellers, buyers = f"{seller.display_name}'s balance", f"{buyer.display_name}'s balance"
+    assert readable["postings"] == [
+        {
+            "number": funding.pk,
+            "at": day(2),
+            "what": "Escrow funded",
+            "entries": [
+                (buyers, "-609.00 USD"),
+                ("Held in this escrow", "600.00 USD"),
+                ("Platform fees", "9.00 USD"),
+            ],
+        },
+        {
+            "number": release.pk,
+            "at": day(7),
+            "what": "Milestone released",
+            "entries": [("Held in this escrow", "-200.00 USD"), (sellers, "200.00 USD")],
+        },
+        {
+            "number": split.pk,
+            "at": day(9),
+            "what": "Split between payee and buyer",
+            "entries": [
+                ("Held in this escrow", "-180.00 USD"),
+                (sellers, "180.00 USD"),
+                ("Held in this escrow", "-120.00 USD"),
+                (buyers, "120.00 USD"),
+            ],
+        },
+    ]
+    withdrawn, ruled = record["disputes"]
+    assert readable["disputes"] == [
+        {"record": withdrawn, "stage": "Stage 1 · Sketches", "status": "Withdrawn"},
+        {"record": ruled, "stage": "Stage 2", "status": "Resolved"},
+    ]
+
+
+def test_a_dispute_over_the_whole_escrow_names_no_stage(seller, buyer):
+    escrow = make_standard(seller)
+    fund(escrow, buyer)
+    services.dispute_open(escrow=escrow, by=buyer, reason="Never arrived")
+    record = selectors.evidence_export(escrow)
+    [dispute] = selectors.evidence_export_readable(escrow, buyer, record)["disputes"]
+    assert dispute == {"record": record["disputes"][0], "stage": "", "status": "Open"}
+
+
+def test_event_rows_as_an_import_may_have_written_them(seller, buyer):
+    """Nobody named, a status no list knows, details that are not a mapping, a detail without a
+    label of its own: each still reads."""
+    escrow = make_escrow(seller, buyer=buyer)
+    with at(day(1)):
+        Event.objects.create(
+            kind="escrow.archived",
+            escrow=escrow,
+            actor_kind=ActorKind.USER,
+            from_status="OPENED",
+            to_status="ARCHIVED",
+            details=["archived"],
+        )
+    with at(day(2)):
+        Event.objects.create(
+            kind="escrow.imported", escrow=escrow, actor_kind=ActorKind.USER, details={"batchSize": 3}
+        )
+    events = selectors.evidence_export_readable(escrow, buyer, selectors.evidence_export(escrow))["events"]
+    assert [e for e in events if e["at"] in (day(1), day(2))] == [
+        {"at": day(1), "what": "Escrow archived", "who": "—", "change": "Opened → ARCHIVED", "details": []},
+        {"at": day(2), "what": "Escrow imported", "who": "—", "change": "", "details": ["BatchSize: 3"]},
+    ]
+
+
+def test_the_postings_entries_are_read_at_once_however_many_postings(disputed_logo, buyer):
+    record = selectors.evidence_export(disputed_logo)
+    with CaptureQueriesContext(connection) as queries:
+        selectors.evidence_export_readable(disputed_logo, buyer, record)
+    entry_reads = [q["sql"] for q in queries.captured_queries if 'FROM "escrows_ledgerentry"' in q["sql"]]
+    assert len(entry_reads) == 1

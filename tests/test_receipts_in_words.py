@@ -149,3 +149,11 @@ def test_an_agreed_cancellations_split_shows_both_sides(seller, buyer):
         None,
         [("For", "Website build"), ("How", "Split by the agreed cancellation")],
     )
+
+
+def test_a_release_of_the_smallest_amount_still_has_its_receipt(seller, buyer):
+    escrow = make_escrow(seller, buyer=buyer)
+    fund(escrow, buyer)
+    services.milestone_release_part(milestone=milestones(escrow)[0], by=buyer, amount=1)
+    r = receipt(buyer, escrow, posting(escrow, "RELEASE"))
+    assert (labelled(r), r.total) == ([(f"Released to {seller.display_name}", 1)], 1)

@@ -39,7 +39,7 @@ def test_the_sellers_choice_is_stored(seller):
     assert escrow.inspection_period == 5 * DAY and escrow.inspection_days == 5
 
 
-@pytest.mark.parametrize("days", [1, 30, "7", " 12 ", 1 * DAY, 30 * DAY])
+@pytest.mark.parametrize("days", [1, 30, "7", " 12 ", "000030", 1 * DAY, 30 * DAY])
 def test_whole_days_within_the_bounds_are_allowed(days):
     expected = days if isinstance(days, timedelta) else int(days) * DAY
     assert inspection_period_from_days(days) == expected
@@ -58,6 +58,8 @@ def test_whole_days_within_the_bounds_are_allowed(days):
         "",
         "abc",
         "7 days",
+        # Six digits are read, more are not, whatever their value.
+        "0000007",
         "1.5",
         "٣",
         True,

@@ -43,3 +43,16 @@ def test_the_quote_refuses_in_creates_words_and_field(seller, change, message, f
             milestones=args["milestones"],
         )
     assert (created.value.message, created.value.field) == (message, field)
+
+
+@pytest.mark.parametrize(
+    ("change", "for_person"),
+    [
+        ({"amount": "100000"}, "Enter the amount as money, such as 300.00."),
+        ({"amount": 1000.0}, "Enter the amount as money, such as 300.00."),
+    ],
+)
+def test_the_quote_refuses_in_a_persons_words(change, for_person):
+    with pytest.raises(InvalidRequest) as quoted:
+        fee_quote(**{**GOOD, **change})
+    assert quoted.value.for_person == for_person
