@@ -490,17 +490,17 @@ EVIDENCE_DETAIL_LABELS = {
     "index": "Stage",
     "title": "Title",
     "answer": "Answer",
-    "answeredBy": "Answered by the",
-    "openedBy": "Opened by the",
-    "submittedBy": "From the",
-    "withdrawnBy": "Withdrawn by the",
-    "role": "Proposed by the",
+    "answeredBy": "Answered by",
+    "openedBy": "Opened by",
+    "submittedBy": "From",
+    "withdrawnBy": "Withdrawn by",
+    "role": "Proposed by",
     "outcome": "Outcome",
     "hasText": "With a written statement",
     "fileSize": "File size (bytes)",
     "url": "Link",
     "round": "Round",
-    "requestedBy": "Requested by the",
+    "requestedBy": "Requested by",
     "proof": "Delivery note",
     "proofUri": "Link to the work",
     "completedBy": "Delivered by",
@@ -583,7 +583,13 @@ def _status_words(*, of_milestone: bool = False) -> dict[str, str]:
     return words
 
 
+# Details that name a party by role ("buyer"), read as "the buyer".
+EVIDENCE_ROLE_KEYS = {"answeredBy", "openedBy", "submittedBy", "withdrawnBy", "role", "requestedBy"}
+
+
 def _detail_value(key: str, value: Any, currency: str) -> str:
+    if key in EVIDENCE_ROLE_KEYS and value in ("buyer", "seller"):
+        return f"the {value}"
     if key in EVIDENCE_MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
         return format_money(value, currency)
     if key == "index" and isinstance(value, int):
@@ -634,7 +640,8 @@ def evidence_export_readable(escrow: Escrow, viewer: Any, record: dict[str, Any]
         events.append(
             {
                 "at": ev.created_at,
-                "what": entry.headline + (f" · {ev.milestone.title or 'stage'}" if ev.milestone else ""),
+                "what": entry.headline
+                + (f" · {ev.milestone.title or f'Stage {ev.milestone.index + 1}'}" if ev.milestone else ""),
                 "who": entry.who.removeprefix("by ") or "—",
                 "change": change,
                 "details": lines,

@@ -148,7 +148,7 @@ def test_the_timeline_and_the_evidence_record_say_it_in_words(delivered, buyer, 
     html = html_of(buyer_client.get(reverse("evidence_export", args=[delivered.escrow.public_id])))
     record = text(html[html.index("data-evidence-record") : html.rindex("</article>")])
     assert "Sent back for changes · Stage 0" in record
-    assert "“Bigger buttons”" in record and "Round: 1" in record and "Requested by the: buyer" in record
+    assert "“Bigger buttons”" in record and "Round: 1" in record and "Requested by: the buyer" in record
     assert "Delivery note: done" in record
     assert "milestone_" not in record.split("Sent back for changes", 1)[1].split("Marked delivered", 1)[0]
 
