@@ -1,3 +1,6 @@
+import os
+import shutil
+
 import pytest
 
 from escrows import services
@@ -38,6 +41,39 @@ def _celery_join_flag_per_test():
 
     _set_task_join_will_block(False)
     yield
+
+
+# A mutation run (tools/mutation.py) starts pytest afresh for each mutant, and building the test
+# database from the models took most of a mutant's time. It names a template file here: the first
+# session builds it the usual way, and every session after gets its own copy of it.
+_TEMPLATE_DATABASE = os.environ.get("MUTATION_TEMPLATE_DB")
+
+if _TEMPLATE_DATABASE:
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(request, django_test_environment, django_db_blocker, django_db_use_migrations):
+        from django.conf import settings
+        from django.db import connection
+        from django.test.utils import setup_databases
+        from pytest_django.fixtures import _disable_migrations
+
+        own = f"{_TEMPLATE_DATABASE}.{os.getpid()}"
+        with django_db_blocker.unblock():
+            if not os.path.exists(_TEMPLATE_DATABASE):
+                if not django_db_use_migrations:
+                    _disable_migrations()
+                building = f"{_TEMPLATE_DATABASE}.building.{os.getpid()}"
+                connection.settings_dict["TEST"]["NAME"] = building
+                setup_databases(verbosity=0, interactive=False, aliases={"default"})
+                connection.close()
+                os.replace(building, _TEMPLATE_DATABASE)
+            shutil.copyfile(_TEMPLATE_DATABASE, own)
+            connection.close()
+            settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = own
+        yield
+        with django_db_blocker.unblock():
+            connection.close()
+        os.unlink(own)
 
 
 @pytest.fixture

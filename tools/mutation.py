@@ -25,7 +25,9 @@ import difflib
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -40,6 +42,7 @@ RUN_RECORD = MUTANTS / "mutation-run.json"
 
 # mutmut's exit codes, as mutmut.stats.status_by_exit_code reads them.
 KILLED_CODES = {1, 3}
+SKIPPED = 34
 STATUS = {
     1: "killed",
     3: "killed",
@@ -100,6 +103,29 @@ def _patch_mutmut() -> None:
 
     file_mutation.MutationVisitor._skip_node_and_children = skip_node_and_children  # type: ignore[method-assign]  # on purpose
     file_mutation.function_trampoline_arrangement = function_trampoline_arrangement
+
+    import mutmut.__main__ as mutmut_main
+
+    collect = mutmut_main.collect_source_file_mutation_data
+
+    def collect_without_equivalents(*, mutant_names):
+        # A mutant listed as equivalent cannot be killed, and a survivor runs every test of its
+        # function: it is left out while its function stays as it was when it was listed.
+        mutants, by_path = collect(mutant_names=mutant_names)
+        if mutant_names:
+            return mutants, by_path
+        listed = load_equivalents()
+        kept = []
+        for data, name, result in mutants:
+            function = name.rsplit(".", 1)[1].rsplit("__mutmut_", 1)[0]
+            if result is None and f"{_local(name)} {data.hash_by_function_name.get(function, '')}" in listed:
+                data.exit_code_by_key[name] = result = SKIPPED
+            kept.append((data, name, result))
+        for data in by_path.values():
+            data.save()
+        return kept, by_path
+
+    mutmut_main.collect_source_file_mutation_data = collect_without_equivalents
 
     from mutmut.runners import harness
 
@@ -190,7 +216,6 @@ def _sync_copy() -> None:
     the copies of deleted files and refresh the changed ones, so the copy runs today's code."""
     import filecmp
     import fnmatch
-    import shutil
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
@@ -252,6 +277,12 @@ def run(args: list[str]) -> int:
         os.environ["DATABASE_URL"] = os.environ["MUTATION_DATABASE_URL"]
     else:
         os.environ.pop("DATABASE_URL", None)
+        # Each mutant's pytest would build its SQLite test database from the models afresh, most
+        # of its time: the first builds this template and the rest copy it (tests/conftest.py).
+        # In memory where the system offers it; a private folder, removed when the run ends.
+        memory = "/dev/shm"  # noqa: S108  # only as the parent of the private folder below
+        folder = tempfile.mkdtemp(prefix="escrow-mutation-", dir=memory if Path(memory).is_dir() else None)
+        os.environ["MUTATION_TEMPLATE_DB"] = str(Path(folder) / "template.sqlite3")
     os.environ.setdefault("ESCROW_TEST_MODE", "1")
     if not args:
         print(f"Retrying {_retry_open_verdicts()} mutants that were not killed last time", flush=True)
@@ -270,6 +301,10 @@ def run(args: list[str]) -> int:
     except SystemExit as stop:
         if stop.code:
             return int(stop.code) if isinstance(stop.code, int) else 1
+    finally:
+        # The template, and the copies of mutants stopped before they could remove their own.
+        if "MUTATION_TEMPLATE_DB" in os.environ:
+            shutil.rmtree(Path(os.environ["MUTATION_TEMPLATE_DB"]).parent, ignore_errors=True)
     # Every run's time is kept (mutants/ holds the results, so `rm -rf mutants` starts over):
     # the report adds them up, since results built over several runs took all of them.
     runs = _runs()
