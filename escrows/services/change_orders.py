@@ -167,7 +167,7 @@ def _amount(value: Any, currency: str, i: int, what: str) -> int:
     try:
         return check_minor(value, currency)
     except InvalidRequest as exc:
-        raise _refused(f"amount {exc.message}", i, for_person=f"{what}: {exc.for_person}") from None
+        raise _refused(exc.message, i, for_person=f"{what}: {exc.for_person}") from None
 
 
 def _text(value: Any, i: int, name: str, limit: int, what: str) -> str:
