@@ -200,6 +200,10 @@ def _due(value: Any, i: int, what: str, now: datetime) -> datetime:
 
 def _find_stage(milestones: list[Milestone], ref: Any, i: int) -> Milestone:
     public_id = ref.public_id if isinstance(ref, Milestone) else str(ref or "")
+    if not public_id:
+        raise _refused(
+            "milestoneId is required", i, code="milestone_required", for_person="Choose the stage to change."
+        )
     for m in milestones:
         if m.public_id == public_id:
             return m

@@ -131,13 +131,13 @@ def test_a_stage_the_escrow_does_not_have_is_refused_as_unknown(funded, seller):
 
 
 @pytest.mark.parametrize("ref", ["", None])
-def test_a_change_naming_no_stage_is_refused_as_unknown(funded, seller, ref):
+def test_a_change_naming_no_stage_is_refused_asking_for_one(funded, seller, ref):
     # The API passes an edit or removal without its milestoneId as "".
     assert refused_proposal(funded, seller, [StageEdit(milestone=ref, amount=5)]) == (
-        "milestone_unknown",
+        "milestone_required",
         "changes",
-        "changes[0]: no milestone  in this escrow",
-        "That stage is not part of this escrow (any more).",
+        "changes[0]: milestoneId is required",
+        "Choose the stage to change.",
     )
 
 
