@@ -20,6 +20,8 @@ from ..models import (
     Escrow,
     EscrowStatus,
     FundingSource,
+    LedgerAccount,
+    Milestone,
     Payment,
     TransactionKind,
     new_payment_id,
@@ -95,32 +97,12 @@ def _escrow_fund(
         prior = hot.PAYMENT_BY_REFERENCE.first(by.pk, reference)
         if prior is not None:
             return _replay(prior, escrow)
-    if by.pk == escrow.seller_id:
-        raise Forbidden("The seller cannot pay their own escrow")
-    if escrow.reserved_for_other(by):
-        raise Forbidden("This escrow is reserved for another buyer")
-    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
-        if escrow.status in (EscrowStatus.CANCELLED,):
-            raise InvalidState("This escrow was cancelled and can no longer be paid")
-        raise InvalidState("This escrow is already funded", code="already_funded")
-    if escrow.payment_expired():
-        raise InvalidState(
-            "This escrow's time to pay ran out and it can no longer be paid", code="payment_expired"
-        )
+    _refuse_unpayable(escrow, by)
     if source not in FundingSource.values:
         raise InvalidRequest(f"gateway must be one of: {', '.join(FundingSource.values)}", field="gateway")
     _refuse_changed_terms(escrow, terms_version=terms_version, expected_total=expected_total)
-    milestones = _milestones(escrow)
-    if escrow.is_milestone:
-        _validate_milestone_set(
-            [MilestoneInput(amount=m.amount) for m in milestones],
-            amount=escrow.amount,
-            currency=escrow.currency,
-            settlement_type=escrow.settlement_type,
-        )
+    milestones = _payable_milestones(escrow)
     total = escrow.total_charge
-    hold = ledger.hold_account(escrow)
-    fees = ledger.platform_account(AccountKind.PLATFORM_FEES, escrow.currency)
     # Without a client reference the payment's own id is its reference: a fixed pattern such as
     # "fund_<escrow id>" could already have been taken by someone's explicit reference.
     payment_id = new_payment_id()
@@ -155,9 +137,49 @@ def _escrow_fund(
             card_token=card_token,
         )
         payment.save(update_fields=["gateway_reference"])
-    entries = [(payer_account, -total), (hold, escrow.amount)]
+    _funding_posted(escrow, milestones, by=by, payment=payment, payer_account=payer_account)
+    return payment
+
+
+def _refuse_unpayable(escrow: Escrow, by: User) -> None:
+    """Whether `by` may pay this (locked) escrow now, whatever they pay with."""
+    if by.pk == escrow.seller_id:
+        raise Forbidden("The seller cannot pay their own escrow")
+    if escrow.reserved_for_other(by):
+        raise Forbidden("This escrow is reserved for another buyer")
+    if escrow.status != EscrowStatus.AWAITING_PAYMENT:
+        if escrow.status in (EscrowStatus.CANCELLED,):
+            raise InvalidState("This escrow was cancelled and can no longer be paid")
+        raise InvalidState("This escrow is already funded", code="already_funded")
+    if escrow.payment_expired():
+        raise InvalidState(
+            "This escrow's time to pay ran out and it can no longer be paid", code="payment_expired"
+        )
+
+
+def _payable_milestones(escrow: Escrow) -> list[Milestone]:
+    """The (locked) escrow's milestones, refused if they no longer add up to what is paid."""
+    milestones = _milestones(escrow)
+    if escrow.is_milestone:
+        _validate_milestone_set(
+            [MilestoneInput(amount=m.amount) for m in milestones],
+            amount=escrow.amount,
+            currency=escrow.currency,
+            settlement_type=escrow.settlement_type,
+        )
+    return milestones
+
+
+def _funding_posted(
+    escrow: Escrow, milestones: list[Milestone], *, by: User, payment: Payment, payer_account: LedgerAccount
+) -> None:
+    """The money of a payment made (amount + fee from the payer's account, to the hold and the
+    fees) and the escrow funded by it: the transition, the buyer's agreement, the review clock,
+    the event, and a release of what was already delivered when the terms say so."""
+    total = escrow.total_charge
+    entries = [(payer_account, -total), (ledger.hold_account(escrow), escrow.amount)]
     if escrow.fee:
-        entries.append((fees, escrow.fee))
+        entries.append((ledger.platform_account(AccountKind.PLATFORM_FEES, escrow.currency), escrow.fee))
     ledger.post(TransactionKind.FUNDING, escrow.currency, entries, escrow=escrow, memo=payment.public_id)
     if escrow.buyer_id is None:
         escrow.buyer = by
@@ -175,14 +197,13 @@ def _escrow_fund(
         to_status=escrow.status,
         details={
             "payment": payment.public_id,
-            "source": source,
+            "source": payment.source,
             "charged": total,
             "terms_version": escrow.terms_version,
         },
     )
     if escrow.auto_release_on_proof:
         _release_ready(escrow, milestones)
-    return payment
 
 
 def _refuse_changed_terms(escrow: Escrow, *, terms_version: int | None, expected_total: int | None) -> None:
