@@ -418,6 +418,20 @@ ESCROW_SETTLEMENT_LEASE_SECONDS = envint("ESCROW_SETTLEMENT_LEASE_SECONDS", 300)
 # worker while it waits).
 ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS = float(os.environ.get("ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS", 5))
 
+# --- Stripe (docs/stripe.md) ---------------------------------------------------------------
+# Card payments through Stripe, beside the mock gateway: off unless STRIPE_SECRET_KEY is set.
+# Stripe's signed events come to /stripe/webhook, signed with STRIPE_WEBHOOK_SECRET; one older than
+# the tolerance is refused. STRIPE_API_BASE points the SDK elsewhere (the tests' local server).
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = envint("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+# Payouts to sellers' connected accounts (Stripe Connect); not built yet, so nothing reads it.
+STRIPE_CONNECT = envbool("STRIPE_CONNECT", False)
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", 20))
+STRIPE_NETWORK_RETRIES = envint("STRIPE_NETWORK_RETRIES", 2)
+
 # --- Webhooks ------------------------------------------------------------------------------
 WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", 5))
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8)

@@ -164,3 +164,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     figures.add("skipped here (not run)", reason.removeprefix("Skipped: ")[:80])
+
+
+@pytest.fixture
+def stripe_fake(settings):
+    """Stripe on 127.0.0.1 (tests/stripe_fake.py), and the settings that point the product at it."""
+    from tests.stripe_fake import StripeFake
+
+    fake = StripeFake(api_key="sk_test_local", webhook_secret="whsec_local").start()
+    settings.STRIPE_SECRET_KEY = fake.api_key
+    settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
+    settings.STRIPE_API_BASE = fake.url
+    yield fake
+    fake.stop()

@@ -59,10 +59,13 @@ from .ledger import (  # noqa: F401
     TransactionKind,
 )
 from .payments import (  # noqa: F401
+    CardPayment,
+    CardPaymentStatus,
     FundingSource,
     Payment,
     Settlement,
     SettlementStatus,
+    StripeEvent,
 )
 from .refunds import (  # noqa: F401
     CancellationProposal,

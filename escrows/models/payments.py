@@ -112,3 +112,86 @@ class Settlement(models.Model):
 
     def amount_str(self) -> str:
         return format_minor(self.amount, self.currency)
+
+
+class CardPaymentStatus(models.TextChoices):
+    PENDING = "PENDING", "Waiting for the card"
+    DECLINED = "DECLINED", "Declined"
+    SUCCEEDED = "SUCCEEDED", "Paid, escrow funded"
+    # The card was charged but the escrow could no longer take the money (paid another way,
+    # cancelled, expired, its terms changed): the money is owed back to the buyer.
+    NOT_APPLIED = "NOT_APPLIED", "Paid, not applied"
+
+
+class CardPayment(models.Model):
+    """A card payment of an escrow at the card network (a Stripe PaymentIntent): recorded before
+    any money moves, confirmed by the buyer's browser, and funding the escrow once, when the
+    network says it succeeded. Its id is the funding payment's id and the network's
+    idempotency key, so a retried request never charges twice."""
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_payment_id, editable=False)
+    escrow = models.ForeignKey(Escrow, on_delete=models.PROTECT, related_name="card_payments")
+    payer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="card_payments"
+    )
+    amount = models.BigIntegerField()
+    fee = models.BigIntegerField()
+    currency = models.CharField(max_length=8)
+    # The terms the payer was shown when the payment started: it funds only those terms.
+    terms_version = models.PositiveIntegerField()
+    # The network's own id for this payment (Stripe's PaymentIntent id).
+    provider_reference = models.CharField(max_length=255, blank=True)
+    status = FSMField(default=CardPaymentStatus.PENDING, choices=CardPaymentStatus.choices, protected=True)
+    # The network's words for the last refusal (a decline), shown to the payer.
+    decline_reason = models.TextField(blank=True)
+    decline_code = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["escrow", "payer", "status"], name="card_payment_open")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_reference"],
+                condition=~Q(provider_reference=""),
+                name="card_payment_provider_reference",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="card_payment_amount_positive"),
+        ]
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.fee
+
+    @transition(
+        field=status,
+        source=[CardPaymentStatus.PENDING, CardPaymentStatus.DECLINED],
+        target=CardPaymentStatus.DECLINED,
+    )
+    def decline(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[CardPaymentStatus.PENDING, CardPaymentStatus.DECLINED],
+        target=CardPaymentStatus.SUCCEEDED,
+    )
+    def succeed(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[CardPaymentStatus.PENDING, CardPaymentStatus.DECLINED],
+        target=CardPaymentStatus.NOT_APPLIED,
+    )
+    def set_aside(self) -> None:
+        pass
+
+
+class StripeEvent(models.Model):
+    """A Stripe event already handled. Stripe delivers an event at least once, sometimes more:
+    its id is recorded in the same transaction as what it changed, so a repeat changes nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)

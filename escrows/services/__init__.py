@@ -15,6 +15,7 @@ from .cancellations import (
     escrow_expiry_remind,
     escrows_expiry_reminder_due,
 )
+from .card_payments import CardPaymentStarted, card_payment_refresh, card_payment_start, stripe_event_handle
 from .change_orders import (
     ChangeDraft,
     ChangeQuote,
@@ -134,6 +135,9 @@ __all__ = [
     "cancellation_decline",
     "cancellation_propose",
     "cancellation_withdraw",
+    "CardPaymentStarted",
+    "card_payment_refresh",
+    "card_payment_start",
     "check_due_date",
     "dispute_add_evidence",
     "dispute_answer",
@@ -187,6 +191,7 @@ __all__ = [
     "settlement_max_attempts",
     "settlement_process",
     "settlement_retry",
+    "stripe_event_handle",
     "wallet_topup",
     "wallet_withdraw",
 ]

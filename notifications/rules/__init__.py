@@ -23,6 +23,7 @@ from .disputes import (
 )
 from .escrows import (
     _cancelled,
+    _card_declined,
     _changes_requested,
     _closed,
     _delivered,
@@ -57,6 +58,7 @@ HANDLERS: dict[str, Handler] = {
     "escrow.invitation_resent": _invited,
     "escrow.edited": _invitation_after_edit,
     "escrow.funded": _funded,
+    "card_payment.declined": _card_declined,
     "escrow.expiry_reminder_sent": _expiry_reminder,
     "escrow.cancelled": _cancelled,
     "escrow.completed": lambda s: _closed(s, "complete"),

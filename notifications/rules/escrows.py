@@ -58,6 +58,25 @@ def _funded(s: _Story) -> list[Notice]:
     )
 
 
+def _card_declined(s: _Story) -> list[Notice]:
+    """The payer's card was refused at the card network: nothing was paid, and why, in the
+    network's words."""
+    escrow = s.escrow
+    assert escrow is not None
+    reason = str(s.details.get("reason") or "Your card was declined.")
+    return s.notice(
+        s.customer,
+        Category.MONEY,
+        f"Your card payment for {s.title} did not go through",
+        f"Your card payment of {s.money(escrow.amount + escrow.fee)} for {s.title} was declined: "
+        f"{reason}\n\nNothing was paid and the escrow is still waiting for payment. "
+        "You can try again with another card.",
+        url=s.buyer_url(),
+        action="Pay again",
+        required=True,
+    )
+
+
 def _expiry_reminder(s: _Story) -> list[Notice]:
     escrow = s.escrow
     assert escrow is not None

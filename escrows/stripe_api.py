@@ -1,0 +1,141 @@
+"""Stripe, through its official SDK: card payments as PaymentIntents, and the signed events Stripe
+sends back. Only what the services call; they decide what a payment changes (docs/stripe.md).
+
+Off unless STRIPE_SECRET_KEY is set. Tests point STRIPE_API_BASE at a local Stripe-compatible
+server; nothing here knows the difference."""
+
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+from core.errors import InvalidRequest, PaymentFailed
+
+from .models import CardPayment, Escrow
+
+# Currencies Stripe counts in whole units (its "zero-decimal" list) and in thousandths (whose
+# last digit must be 0); every other currency it counts in hundredths.
+ZERO_DECIMAL = frozenset(
+    {
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    }
+)
+THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def enabled() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+def stripe_amount(amount: int, currency: str) -> tuple[int, str]:
+    """Our integer minor units as Stripe's amount and currency code. A currency Stripe has no
+    code for (USDC) is refused, as is an amount Stripe's unit cannot say exactly."""
+    code = currency.upper()
+    if len(code) != 3 or not code.isalpha():
+        raise InvalidRequest(
+            f"Card payments through Stripe are not available in {code}", code="currency_not_supported"
+        )
+    ours = settings.ESCROW_CURRENCIES[code]
+    theirs = 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+    if theirs >= ours:
+        converted = amount * 10 ** (theirs - ours)
+    else:
+        converted, rest = divmod(amount, 10 ** (ours - theirs))
+        if rest:
+            raise InvalidRequest(
+                f"Stripe cannot charge this amount in {code} exactly", code="currency_not_supported"
+            )
+    return converted, code.lower()
+
+
+def _client() -> stripe.StripeClient:
+    base = settings.STRIPE_API_BASE
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses={"api": base} if base else None,
+        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+        # A retry carries the same idempotency key, so it never charges twice.
+        max_network_retries=settings.STRIPE_NETWORK_RETRIES,
+    )
+
+
+def _unavailable(exc: stripe.StripeError) -> PaymentFailed:
+    return PaymentFailed(
+        "The card network could not be reached; nothing was charged. Please try again.",
+        code="card_network_unavailable",
+        for_person="We could not reach the card network, so nothing was charged. Please try again.",
+    )
+
+
+def payment_intent_create(card_payment: CardPayment, escrow: Escrow) -> dict[str, Any]:
+    """The PaymentIntent for this card payment's amount + fee, captured as soon as the buyer's
+    card is confirmed (an authorisation would lapse after about 7 days, long before a release).
+    The idempotency key is the card payment's own id: asking again returns the same
+    PaymentIntent, never a second one."""
+    amount, currency = stripe_amount(card_payment.total, card_payment.currency)
+    try:
+        intent = _client().v1.payment_intents.create(
+            {
+                "amount": amount,
+                "currency": currency,
+                "capture_method": "automatic",
+                "automatic_payment_methods": {"enabled": True},
+                "transfer_group": escrow.public_id,
+                "description": f"Escrow {escrow.public_id}",
+                "metadata": {"escrow": escrow.public_id, "payment": card_payment.public_id},
+            },
+            {"idempotency_key": f"card-payment-{card_payment.public_id}"},
+        )
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        raise _unavailable(exc) from exc
+    return as_data(intent)
+
+
+def payment_intent_retrieve(reference: str) -> dict[str, Any]:
+    try:
+        intent = _client().v1.payment_intents.retrieve(reference)
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        raise _unavailable(exc) from exc
+    return as_data(intent)
+
+
+def as_data(obj: stripe.StripeObject) -> dict[str, Any]:
+    """A Stripe object as the plain JSON data Stripe sent (what the services read)."""
+    return obj.to_dict()
+
+
+def decline_of(intent: dict[str, Any]) -> tuple[str, str]:
+    """Why the card was refused, in Stripe's words (shown to the payer), and its decline code."""
+    error = intent.get("last_payment_error") or {}
+    reason = error.get("message") or "Your card was declined."
+    return str(reason), str(error.get("decline_code") or error.get("code") or "")
+
+
+def event_from_request(payload: bytes, signature: str | None) -> dict[str, Any]:
+    """The event Stripe signed, as its data, or stripe.SignatureVerificationError (a wrong or missing
+    signature, one older than the tolerance, a body that is not Stripe's event)."""
+    try:
+        event = stripe.Webhook.construct_event(
+            payload,
+            signature,
+            settings.STRIPE_WEBHOOK_SECRET,
+            tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+        )
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise stripe.SignatureVerificationError("The body is not a Stripe event", signature) from exc
+    return as_data(event)
