@@ -13,10 +13,12 @@ from .views import (
     milestones,
     receipts,
     refunds,
+    stripe_webhook,
 )
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
+    path("stripe/webhook", stripe_webhook.stripe_webhook, name="stripe_webhook"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("escrows/new/", escrows.escrow_new, name="escrow_new"),
     path("escrows/fee-quote/", escrows.fee_quote, name="fee_quote"),

@@ -61,8 +61,10 @@ def _fill(pattern: str, values: dict[str, str]) -> str | None:
 
 
 # One-click unsubscribe (RFC 8058): a mail client posts without cookies or token; the signed link
-# is the authority (tests/notifications/test_preferences_and_unsubscribe.py).
-CSRF_EXEMPT = ("notifications/unsubscribe/<str:token>/",)
+# is the authority (tests/notifications/test_preferences_and_unsubscribe.py). Stripe's webhook
+# likewise: Stripe posts without cookies, its Stripe-Signature is the authority
+# (tests/test_stripe_card_payments.py).
+CSRF_EXEMPT = ("notifications/unsubscribe/<str:token>/", "stripe/webhook")
 
 
 @pytest.mark.django_db
