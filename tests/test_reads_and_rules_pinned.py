@@ -2,7 +2,8 @@
 nothing else: another escrow's version stays unagreed, an agreement already recorded keeps its
 time, and an escrow whose current version was never recorded gets exactly that one recorded,
 proposed by the seller. The ledger summary counts what a change order moved, a lowering
-with nothing paid in and an increase of one cent alike."""
+with nothing paid in and an increase of one cent alike; a version in the evidence record
+shows when it was proposed and agreed, its amount and fee in money, and what it changed."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ import pytest
 
 from escrows import services
 from escrows.models import Escrow, TermsVersion
-from escrows.selectors import escrow_ledger_summary
+from escrows.selectors import escrow_ledger_summary, terms_version_record
 from escrows.services import EscrowTerms, MilestoneInput, StageEdit
 from tests.helpers import at, fund, make_escrow, milestones, refresh
 
@@ -93,3 +94,26 @@ def test_the_ledger_summary_counts_a_one_cent_increase_as_funded(funded, seller,
     services.change_order_accept(proposal=higher, by=buyer)
     summary = escrow_ledger_summary(refresh(funded))
     assert (summary.funded, summary.refunded, summary.held) == (100_001, 0, 100_001)
+
+
+def test_a_terms_version_in_the_evidence_record_has_its_times_money_and_changes(seller):
+    with at(DAY1):
+        escrow = services.escrow_create(
+            seller=seller, terms=EscrowTerms(title="Shop", currency="USD", amount=20_000), milestones=None
+        )
+    with at(DAY2):
+        services.milestone_add(
+            escrow=escrow, by=seller, index=0, milestone=MilestoneInput(amount=20_000, title="Logo")
+        )
+    version = TermsVersion.objects.get(escrow=escrow, number=2)
+    version.terms = {**version.terms, "fee": 0}
+    record = terms_version_record(version)
+    assert (record["proposedAt"], record["sellerAgreedAt"], record["buyerAgreedAt"]) == (
+        "2026-12-06T10:00:00Z",
+        "2026-12-06T10:00:00Z",
+        None,
+    )
+    assert (record["terms"]["amount"], record["terms"]["fee"]) == ("200.00", "0.00")
+    assert record["changes"] == [{"kind": "add", "index": 0, "title": "Logo", "amount": "200.00"}]
+    version.terms = {**version.terms, "fee": 150}
+    assert terms_version_record(version)["terms"]["fee"] == "1.50"
