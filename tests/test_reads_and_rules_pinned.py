@@ -3,15 +3,16 @@ nothing else: another escrow's version stays unagreed, an agreement already reco
 time, and an escrow whose current version was never recorded gets exactly that one recorded,
 proposed by the seller. The ledger summary counts what a change order moved, a lowering
 with nothing paid in and an increase of one cent alike; a version in the evidence record
-shows when it was proposed and agreed, its amount and fee in money, and what it changed."""
+shows when it was proposed and agreed, its amount and fee in money, and what it changed; the
+lists read the earliest review deadline and the earliest due date of several stages."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from escrows import services
-from escrows.models import Escrow, TermsVersion
-from escrows.selectors import escrow_ledger_summary, terms_version_record
+from escrows.models import Escrow, Milestone, MilestoneStatus, TermsVersion
+from escrows.selectors import escrow_ledger_summary, terms_version_record, with_overdue, with_review_clock
 from escrows.services import EscrowTerms, MilestoneInput, StageEdit
 from tests.helpers import at, fund, make_escrow, milestones, refresh
 
@@ -117,3 +118,16 @@ def test_a_terms_version_in_the_evidence_record_has_its_times_money_and_changes(
     assert record["changes"] == [{"kind": "add", "index": 0, "title": "Logo", "amount": "200.00"}]
     version.terms = {**version.terms, "fee": 150}
     assert terms_version_record(version)["terms"]["fee"] == "1.50"
+
+
+def test_lists_read_the_earliest_review_deadline_and_due_date_of_several_stages(seller, buyer):
+    escrow = make_escrow(seller, parts=(10_000, 20_000, 30_000, 40_000))
+    fund(escrow, buyer)
+    first, second, third, fourth = milestones(escrow)
+    delivered = MilestoneStatus.COMPLETED
+    Milestone.objects.filter(pk=first.pk).update(status=delivered, review_deadline=DAY3)
+    Milestone.objects.filter(pk=second.pk).update(status=delivered, review_deadline=DAY2)
+    Milestone.objects.filter(pk=third.pk).update(due_date=DAY2)
+    Milestone.objects.filter(pk=fourth.pk).update(due_date=DAY1)
+    listed = with_overdue(with_review_clock(Escrow.objects.filter(pk=escrow.pk)), now=DAY3).get()
+    assert (listed.next_review_deadline, listed.overdue_since) == (DAY2, DAY1)
