@@ -199,3 +199,29 @@ def totp_code(secret, at=None):
 
     counter = int(time.time() if at is None else at) // app_settings.TOTP_PERIOD
     return format_hotp_value(hotp_value(secret, counter))
+
+
+def refusal(error_class, call):
+    """What a refused call says: its code, the field it names, its message and the words a
+    person reads."""
+    import pytest
+
+    with pytest.raises(error_class) as caught:
+        call()
+    exc = caught.value
+    return exc.code, exc.field, exc.message, exc.for_person
+
+
+def refused_proposal(escrow, by, changes, error_class=None, **kwargs):
+    """The refusal of a change order proposed with these changes (see `refusal`)."""
+    from core.errors import InvalidRequest
+
+    def propose():
+        return services.change_order_propose(escrow=escrow, by=by, changes=changes, **kwargs)
+
+    return refusal(error_class or InvalidRequest, propose)
+
+
+def drafted(escrow, by, changes):
+    """The rows a change order would record (the review step: the same checks, nothing written)."""
+    return services.change_order_check(escrow=escrow, by=by, changes=changes).rows

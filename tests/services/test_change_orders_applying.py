@@ -13,16 +13,9 @@ from core.errors import InvalidRequest, InvalidState
 from escrows import services
 from escrows.models import ChangeProposalStatus, Event, FundingSource
 from escrows.services import StageAdd, StageEdit, StageRemove
-from tests.helpers import at, ledger_fingerprint, milestones, refresh
+from tests.helpers import at, ledger_fingerprint, milestones, refresh, refusal
 
 pytestmark = pytest.mark.django_db
-
-
-def refusal(error_class, call):
-    with pytest.raises(error_class) as caught:
-        call()
-    exc = caught.value
-    return exc.code, exc.field, exc.message, exc.for_person
 
 
 # -- a new stage as proposed -------------------------------------------------------------------

@@ -9,32 +9,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.errors import InvalidRequest, InvalidState
+from core.errors import InvalidState
 from escrows import services
 from escrows.models import ChangeProposal, Event, FundingSource, Milestone
 from escrows.services import StageAdd, StageEdit
-from tests.helpers import fund, make_escrow, make_standard, milestones, refresh
+from tests.helpers import drafted, fund, make_escrow, make_standard, milestones, refresh, refused_proposal
 
 pytestmark = pytest.mark.django_db
-
-
-def refusal(error_class, call):
-    with pytest.raises(error_class) as caught:
-        call()
-    exc = caught.value
-    return exc.code, exc.field, exc.message, exc.for_person
-
-
-def refused_proposal(escrow, by, changes, error_class=InvalidRequest, **kwargs):
-    def propose():
-        return services.change_order_propose(escrow=escrow, by=by, changes=changes, **kwargs)
-
-    return refusal(error_class, propose)
-
-
-def drafted(escrow, by, changes):
-    """The rows the proposal would record (the review step: same checks, nothing written)."""
-    return services.change_order_check(escrow=escrow, by=by, changes=changes).rows
 
 
 def due_in(days):

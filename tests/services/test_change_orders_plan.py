@@ -9,16 +9,9 @@ from core.errors import Conflict, InvalidRequest, InvalidState
 from escrows import services
 from escrows.models import ChangeProposal, ChangeProposalStatus, FundingSource, Milestone
 from escrows.services import StageAdd, StageEdit, StageRemove
-from tests.helpers import fund, ledger_fingerprint, make_escrow, milestones, refresh
+from tests.helpers import fund, ledger_fingerprint, make_escrow, milestones, refresh, refusal
 
 pytestmark = pytest.mark.django_db
-
-
-def refusal(error_class, call):
-    with pytest.raises(error_class) as caught:
-        call()
-    exc = caught.value
-    return exc.code, exc.field, exc.message, exc.for_person
 
 
 def proposing(escrow, by, changes, **fields):

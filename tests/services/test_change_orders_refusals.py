@@ -12,16 +12,9 @@ from core.errors import InvalidRequest, InvalidState
 from escrows import services
 from escrows.models import FundingSource
 from escrows.services import StageAdd, StageEdit
-from tests.helpers import at, ledger_fingerprint, milestones
+from tests.helpers import at, ledger_fingerprint, milestones, refused_proposal
 
 pytestmark = pytest.mark.django_db
-
-
-def refused_proposal(escrow, by, changes):
-    with pytest.raises(InvalidRequest) as refused:
-        services.change_order_propose(escrow=escrow, by=by, changes=changes)
-    exc = refused.value
-    return exc.code, exc.field, exc.message, exc.for_person
 
 
 # -- each change's refusal names the change, the field and what to do ------------------------

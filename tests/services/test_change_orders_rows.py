@@ -6,32 +6,13 @@ message; a stage gone from the escrow by the time the other party answers."""
 
 import pytest
 
-from core.errors import InvalidRequest, InvalidState
+from core.errors import InvalidState
 from escrows import services
 from escrows.models import ChangeProposalStatus, Event, Milestone
 from escrows.services import StageAdd, StageEdit, StageRemove
-from tests.helpers import ledger_fingerprint, milestones, refresh
+from tests.helpers import drafted, ledger_fingerprint, milestones, refresh, refusal, refused_proposal
 
 pytestmark = pytest.mark.django_db
-
-
-def refusal(error_class, call):
-    with pytest.raises(error_class) as caught:
-        call()
-    exc = caught.value
-    return exc.code, exc.field, exc.message, exc.for_person
-
-
-def refused_proposal(escrow, by, changes):
-    def propose():
-        return services.change_order_propose(escrow=escrow, by=by, changes=changes)
-
-    return refusal(InvalidRequest, propose)
-
-
-def drafted(escrow, by, changes):
-    """The rows the proposal would record (the review step: same checks, nothing written)."""
-    return services.change_order_check(escrow=escrow, by=by, changes=changes).rows
 
 
 # -- amounts ----------------------------------------------------------------------------------
