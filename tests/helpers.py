@@ -225,3 +225,19 @@ def refused_proposal(escrow, by, changes, error_class=None, **kwargs):
 def drafted(escrow, by, changes):
     """The rows a change order would record (the review step: the same checks, nothing written)."""
     return services.change_order_check(escrow=escrow, by=by, changes=changes).rows
+
+
+def change_order_postings(escrow):
+    """Each change-order posting as (memo, {account: amount}), accounts named by kind and owner."""
+    from escrows.models import LedgerTransaction, TransactionKind
+
+    out = []
+    for txn in LedgerTransaction.objects.filter(escrow=escrow, kind=TransactionKind.CHANGE_ORDER).order_by(
+        "pk"
+    ):
+        legs = {}
+        for e in txn.entries.select_related("account"):
+            name = e.account.kind if e.account.owner_id is None else f"{e.account.kind}:{e.account.owner_id}"
+            legs[name] = e.amount
+        out.append((txn.memo, legs))
+    return out

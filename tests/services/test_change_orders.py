@@ -26,10 +26,8 @@ from escrows.models import (
     ChangeProposalStatus,
     EscrowStatus,
     Event,
-    LedgerTransaction,
     Milestone,
     TermsVersion,
-    TransactionKind,
 )
 from escrows.money import EscrowTooLarge
 from escrows.selectors import wallet_balance
@@ -38,6 +36,7 @@ from tests.helpers import (
     _dispute,
     assert_ledger_invariants,
     at,
+    change_order_postings,
     fund,
     ledger_fingerprint,
     make_escrow,
@@ -47,20 +46,6 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def postings(escrow):
-    """Each change-order posting as {account: amount}, accounts named by kind and owner."""
-    out = []
-    for txn in LedgerTransaction.objects.filter(escrow=escrow, kind=TransactionKind.CHANGE_ORDER).order_by(
-        "pk"
-    ):
-        legs = {}
-        for e in txn.entries.select_related("account"):
-            name = e.account.kind if e.account.owner_id is None else f"{e.account.kind}:{e.account.owner_id}"
-            legs[name] = e.amount
-        out.append((txn.memo, legs))
-    return out
 
 
 def stages(escrow):
@@ -125,7 +110,7 @@ def test_seller_adds_a_stage_and_the_buyer_pays_it_from_their_balance(funded, se
         (2, "Stage 2", 20_000, "PENDING"),
         (3, "Launch", 30_000, "PENDING"),
     ]
-    assert postings(escrow) == [
+    assert change_order_postings(escrow) == [
         (
             proposal.public_id,
             {f"CUSTOMER_MAIN:{buyer.pk}": -30_450, "ESCROW_HOLD": 30_000, "PLATFORM_FEES": 450},
@@ -225,7 +210,7 @@ def test_the_buyer_cannot_afford_the_increase_and_nothing_moves(funded, seller, 
 def test_the_buyer_pays_the_increase_by_card(funded, seller, buyer):
     proposal = add_stage(funded, seller)
     services.change_order_accept(proposal=proposal, by=buyer, pay_source="CARD", card_token="tok_visa")
-    assert postings(funded) == [
+    assert change_order_postings(funded) == [
         (proposal.public_id, {"EXTERNAL_FUNDING": -30_450, "ESCROW_HOLD": 30_000, "PLATFORM_FEES": 450})
     ]
     accepted = refresh(proposal)
@@ -248,7 +233,7 @@ def test_a_buyers_own_increase_is_paid_as_they_named_when_the_seller_accepts(fun
     proposal = add_stage(funded, buyer, pay_source="CARD", card_token="tok_visa")
     assert (proposal.pay_source, proposal.card_token) == ("CARD", "tok_visa")
     services.change_order_accept(proposal=proposal, by=seller)
-    assert postings(funded)[0][1]["EXTERNAL_FUNDING"] == -30_450
+    assert change_order_postings(funded)[0][1]["EXTERNAL_FUNDING"] == -30_450
     accepted = refresh(proposal)
     assert accepted.card_token == "" and accepted.paid_from == "CARD"
     version = TermsVersion.objects.get(escrow=funded, number=2)
@@ -276,7 +261,7 @@ def test_the_fee_on_an_increase_is_what_the_new_total_adds(seller, buyer):
     assert services.change_order_quote(escrow, proposal).fee == 0
     services.wallet_topup(customer=buyer, amount=2_000, currency="USD")
     services.change_order_accept(proposal=proposal, by=buyer)
-    assert postings(escrow)[0][1] == {f"CUSTOMER_MAIN:{buyer.pk}": -2_000, "ESCROW_HOLD": 2_000}
+    assert change_order_postings(escrow)[0][1] == {f"CUSTOMER_MAIN:{buyer.pk}": -2_000, "ESCROW_HOLD": 2_000}
     # At 160.00 the fee is 2.40: the increase pays the 1.40 the fee paid does not cover.
     proposal = add_stage(escrow, seller, amount=10_000)
     assert services.change_order_quote(escrow, proposal).fee == 140
@@ -307,7 +292,7 @@ def test_after_the_schedule_changed_the_increase_alone_pays_the_new_rate(funded,
     assert services.change_order_fee(refresh(funded), 130_000) == 900
     services.wallet_topup(customer=buyer, amount=30_900, currency="USD")
     services.change_order_accept(proposal=proposal, by=buyer)
-    assert postings(funded)[0][1] == {
+    assert change_order_postings(funded)[0][1] == {
         f"CUSTOMER_MAIN:{buyer.pk}": -30_900,
         "ESCROW_HOLD": 30_000,
         "PLATFORM_FEES": 900,
@@ -349,7 +334,7 @@ def test_a_lower_amount_goes_back_to_the_buyers_balance(funded, seller, buyer):
     services.change_order_accept(proposal=proposal, by=seller)
     escrow = refresh(funded)
     assert (escrow.amount, escrow.fee) == (90_000, 1_500)
-    assert postings(escrow) == [
+    assert change_order_postings(escrow) == [
         (proposal.public_id, {"ESCROW_HOLD": -10_000, f"CUSTOMER_MAIN:{buyer.pk}": 10_000})
     ]
     assert wallet_balance(buyer, "USD") == 10_000
@@ -366,7 +351,9 @@ def test_a_lower_amount_goes_back_to_the_card_the_buyer_paid_with(seller, buyer)
         escrow=escrow, by=seller, changes=[StageEdit(milestone=third, amount=15_000)]
     )
     services.change_order_accept(proposal=proposal, by=buyer)
-    assert postings(escrow) == [(proposal.public_id, {"ESCROW_HOLD": -5_000, "EXTERNAL_REFUNDS": 5_000})]
+    assert change_order_postings(escrow) == [
+        (proposal.public_id, {"ESCROW_HOLD": -5_000, "EXTERNAL_REFUNDS": 5_000})
+    ]
     assert wallet_balance(buyer, "USD") == 0
     assert Event.objects.get(kind="change_order.accepted").details["refundedTo"] == "card"
     assert_hold_matches(escrow)
@@ -397,7 +384,7 @@ def test_removing_a_stage_refunds_it_and_the_stages_after_it_move_up(funded, sel
     assert milestones(escrow)[1].pk == third.pk
     assert refresh(reminded).milestone is None
     assert escrow.amount == 60_000
-    assert postings(escrow) == [
+    assert change_order_postings(escrow) == [
         (proposal.public_id, {"ESCROW_HOLD": -40_000, f"CUSTOMER_MAIN:{buyer.pk}": 40_000})
     ]
     assert_hold_matches(escrow)
@@ -432,7 +419,7 @@ def test_a_new_title_description_and_due_date(funded, seller, buyer):
     assert (changed.title, changed.description, changed.due_date) == ("Polish", "Two rounds", due)
     # A new due date earns a new reminder.
     assert changed.due_reminder_sent_at is None
-    assert postings(funded) == []
+    assert change_order_postings(funded) == []
     assert refresh(funded).terms_version == 2
 
 

@@ -13,27 +13,20 @@ from django.utils import timezone
 from core import errors
 from core.errors import Forbidden, InvalidState
 from escrows import services
-from escrows.models import ChangeProposalStatus, Event, LedgerTransaction, TransactionKind
+from escrows.models import ChangeProposalStatus, Event
 from escrows.providers import MockCardGateway
 from escrows.selectors import wallet_balance
 from escrows.services import StageAdd, StageEdit
-from tests.helpers import assert_ledger_invariants, at, ledger_fingerprint, milestones, refresh
+from tests.helpers import (
+    assert_ledger_invariants,
+    at,
+    change_order_postings,
+    ledger_fingerprint,
+    milestones,
+    refresh,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def postings(escrow):
-    """Each change-order posting as {account kind (and owner): amount}."""
-    out = []
-    for txn in LedgerTransaction.objects.filter(escrow=escrow, kind=TransactionKind.CHANGE_ORDER).order_by(
-        "pk"
-    ):
-        legs = {}
-        for e in txn.entries.select_related("account"):
-            name = e.account.kind if e.account.owner_id is None else f"{e.account.kind}:{e.account.owner_id}"
-            legs[name] = e.amount
-        out.append((txn.memo, legs))
-    return out
 
 
 def add_stage(escrow, by, **kwargs):
@@ -104,7 +97,9 @@ def test_an_increase_of_one_cent_is_paid_by_the_buyer(funded, seller, buyer):
     services.wallet_topup(customer=buyer, amount=1, currency="USD")
     services.change_order_accept(proposal=proposal, by=buyer)
     # 1.5% of 1,000.01 rounds to the 15.00 already paid: the cent alone, no fee.
-    assert postings(funded) == [(proposal.public_id, {f"CUSTOMER_MAIN:{buyer.pk}": -1, "ESCROW_HOLD": 1})]
+    assert change_order_postings(funded) == [
+        (proposal.public_id, {f"CUSTOMER_MAIN:{buyer.pk}": -1, "ESCROW_HOLD": 1})
+    ]
     assert wallet_balance(buyer, "USD") == 0
     accepted = refresh(proposal)
     assert (accepted.paid_amount, accepted.paid_fee, accepted.paid_from) == (1, 0, "WALLET")
@@ -161,7 +156,7 @@ def test_a_change_that_keeps_the_total_pays_no_fee_after_the_schedule_changed(
     services.change_order_accept(proposal=proposal, by=buyer)
     escrow = refresh(funded)
     assert (escrow.amount, escrow.fee, escrow.terms_version) == (100_000, 1_500, 2)
-    assert postings(escrow) == []
+    assert change_order_postings(escrow) == []
     fees = [e.details["fee"] for e in Event.objects.filter(escrow=escrow, kind__startswith="change_order.")]
     assert fees == [0, 0]
     assert_ledger_invariants()
