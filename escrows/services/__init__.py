@@ -15,7 +15,7 @@ from .cancellations import (
     escrow_expiry_remind,
     escrows_expiry_reminder_due,
 )
-from .card_payments import CardPaymentStarted, card_payment_refresh, card_payment_start, stripe_event_handle
+from .card_payments import CardPaymentStarted, card_payment_refresh, card_payment_start
 from .change_orders import (
     ChangeDraft,
     ChangeQuote,
@@ -104,6 +104,7 @@ from .settlements import (
     settlement_retry,
     wallet_withdraw,
 )
+from .stripe_events import stripe_event_handle
 
 __all__ = [
     "ChangeDraft",

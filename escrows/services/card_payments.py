@@ -6,7 +6,7 @@ tells the buyer why (docs/stripe.md)."""
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from accounts.types import User
 from core.errors import InvalidState
@@ -20,7 +20,6 @@ from ..models import (
     EscrowStatus,
     FundingSource,
     Payment,
-    StripeEvent,
 )
 from ._internal import _event, _lock_escrow
 from .funding import _funding_posted, _payable_milestones, _refuse_changed_terms, _refuse_unpayable
@@ -105,25 +104,10 @@ def card_payment_refresh(*, card_payment: CardPayment) -> CardPayment:
         return card_payment
     intent = stripe_api.payment_intent_retrieve(card_payment.provider_reference)
     with transaction.atomic(durable=True):
-        return _apply_intent(intent) or card_payment
+        return apply_payment_intent(intent) or card_payment
 
 
-def stripe_event_handle(*, event_id: str, kind: str, intent: dict[str, Any]) -> bool:
-    """Apply one event Stripe signed, once: its id is recorded in the transaction that applies it,
-    so a second delivery changes nothing. False when it was handled before."""
-    try:
-        with transaction.atomic(durable=True):
-            StripeEvent.objects.create(event_id=event_id, kind=kind)
-            if kind in ("payment_intent.succeeded", "payment_intent.payment_failed"):
-                _apply_intent(intent)
-    except IntegrityError:
-        if StripeEvent.objects.filter(event_id=event_id).exists():
-            return False
-        raise
-    return True
-
-
-def _apply_intent(intent: dict[str, Any]) -> CardPayment | None:
+def apply_payment_intent(intent: dict[str, Any]) -> CardPayment | None:
     """A PaymentIntent as Stripe reports it, applied to its card payment: succeeded funds the
     escrow (once), a refusal records the decline. An intent that is none of ours changes nothing."""
     card_payment = _card_payment_for(intent)

@@ -1,0 +1,33 @@
+"""The events Stripe signs and sends to /stripe/webhook, each applied once by the service that
+owns what it reports (docs/stripe.md). An event of a type not listed here is acknowledged and
+left: Stripe sends many we do not use."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from ..models import StripeEvent
+from .card_payments import apply_payment_intent
+
+# Each runs inside the transaction that records the event's id, with the event's data object.
+HANDLERS: dict[str, Callable[[dict[str, Any]], object]] = {
+    "payment_intent.succeeded": apply_payment_intent,
+    "payment_intent.payment_failed": apply_payment_intent,
+}
+
+
+def stripe_event_handle(*, event_id: str, kind: str, obj: dict[str, Any]) -> bool:
+    """Apply one event Stripe signed, once: its id is recorded in the transaction that applies it,
+    so a second delivery changes nothing. False when it was handled before."""
+    try:
+        with transaction.atomic(durable=True):
+            StripeEvent.objects.create(event_id=event_id, kind=kind)
+            handler = HANDLERS.get(kind)
+            if handler is not None:
+                handler(obj)
+    except IntegrityError:
+        if StripeEvent.objects.filter(event_id=event_id).exists():
+            return False
+        raise
+    return True
