@@ -75,3 +75,11 @@ from .refunds import (  # noqa: F401
     new_cancellation_id,
     new_refund_request_id,
 )
+from .stripe_refunds import (  # noqa: F401
+    ChargebackStatus,
+    StripeChargeback,
+    StripeRefund,
+    StripeRefundPurpose,
+    StripeRefundStatus,
+    new_stripe_refund_id,
+)

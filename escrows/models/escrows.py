@@ -131,6 +131,10 @@ class Escrow(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A chargeback of the card that paid this escrow is open at the card network: its money still
+    # held may be neither released nor refunded until it closes (services/stripe_refunds.py).
+    # On the row, so the check every release makes reads nothing more.
+    frozen_by_chargeback = models.BooleanField(default=False)
 
     # Not a column: the milestones a service read under this escrow's lock, as the service left
     # them (services._internal._milestones sets it). Only for answering about that same change.

@@ -78,6 +78,9 @@ class TransactionKind(models.TextChoices):
     # An accepted change order: the buyer pays an increase into the hold (with its fee), or the
     # hold gives a decrease back to where the buyer paid from. The memo names the change order.
     CHANGE_ORDER = "CHANGE_ORDER", "Change order"
+    # A card payment that never funded its escrow (set aside as not applied) given back to the
+    # card whole: in from the card network and straight out again, no customer's balance touched.
+    CARD_GIVEN_BACK = "CARD_GIVEN_BACK", "Card payment given back"
 
 
 # The memo of a RELEASE posting that paid part of a stage (the rest stayed held), and of the one

@@ -121,6 +121,8 @@ class CardPaymentStatus(models.TextChoices):
     # The card was charged but the escrow could no longer take the money (paid another way,
     # cancelled, expired, its terms changed): the money is owed back to the buyer.
     NOT_APPLIED = "NOT_APPLIED", "Paid, not applied"
+    # A payment set aside as not applied, given back to the card in full (a Stripe Refund).
+    REFUNDED = "REFUNDED", "Paid, given back"
 
 
 class CardPayment(models.Model):
@@ -141,6 +143,8 @@ class CardPayment(models.Model):
     terms_version = models.PositiveIntegerField()
     # The network's own id for this payment (Stripe's PaymentIntent id).
     provider_reference = models.CharField(max_length=255, blank=True)
+    # Stripe's id of the charge that took the money (a refund or a chargeback names it).
+    charge_reference = models.CharField(max_length=255, blank=True)
     status = FSMField(default=CardPaymentStatus.PENDING, choices=CardPaymentStatus.choices, protected=True)
     # The network's words for the last refusal (a decline), shown to the payer.
     decline_reason = models.TextField(blank=True)
@@ -185,6 +189,10 @@ class CardPayment(models.Model):
         target=CardPaymentStatus.NOT_APPLIED,
     )
     def set_aside(self) -> None:
+        pass
+
+    @transition(field=status, source=CardPaymentStatus.NOT_APPLIED, target=CardPaymentStatus.REFUNDED)
+    def give_back(self) -> None:
         pass
 
 
