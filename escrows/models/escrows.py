@@ -80,6 +80,8 @@ class WhoPays(models.TextChoices):
 
 class SettlementMethod(models.TextChoices):
     OFF_RAMP_MOCK = "OFF_RAMP_MOCK", "Off-ramp (mock)"
+    # To the person's connected Stripe account (escrows/stripe_connect.py), while Connect is on.
+    STRIPE_TRANSFER = "STRIPE_TRANSFER", "Stripe transfer"
 
 
 class Escrow(models.Model):

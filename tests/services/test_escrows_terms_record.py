@@ -188,7 +188,7 @@ def create(seller, milestones=None, **terms):
         ({"who_pays": "seller"}, "whoPays must be buyer for milestone escrows", "whoPays"),
         (
             {"settlement_method": "PIGEON"},
-            "settlementMethod must be one of: OFF_RAMP_MOCK",
+            "settlementMethod must be one of: OFF_RAMP_MOCK, STRIPE_TRANSFER",
             "settlementMethod",
         ),
         (
