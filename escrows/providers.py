@@ -45,6 +45,12 @@ class PayoutResult:
     retryable: bool = True
 
 
+@dataclass(frozen=True)
+class PayoutHeldUp(PayoutResult):
+    """A failed attempt only staff can clear (the platform's own balance at the network cannot
+    cover the payout): retried as any other, and staff are told."""
+
+
 class OffRamp:
     def payout(self, *, idempotency_key: str, amount: int, currency: str, destination: str) -> PayoutResult:
         raise NotImplementedError
@@ -110,3 +116,13 @@ def card_gateway() -> CardGateway:
 
 def off_ramp() -> OffRamp:
     return _load(settings.ESCROW_OFF_RAMP)  # type: ignore[return-value]
+
+
+def payout_network(method: str) -> OffRamp:
+    """Where a settlement of this method is paid out: a Stripe transfer to the person's
+    connected account, or the off-ramp."""
+    from .models import SettlementMethod
+
+    if method == SettlementMethod.STRIPE_TRANSFER:
+        return _load("escrows.stripe_connect.StripeTransferOffRamp")  # type: ignore[return-value]
+    return off_ramp()
