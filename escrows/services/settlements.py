@@ -1,5 +1,6 @@
-"""Payouts through the off-ramp: withdrawals, paying a settlement out with retries and a
-lease, retrying a failed one, giving up on a stuck one."""
+"""Payouts through the off-ramp, or as Stripe transfers to a person's connected account while
+Stripe Connect is on: withdrawals, paying a settlement out with retries and a lease, retrying a
+failed one, giving up on a stuck one."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,24 +16,45 @@ from core.errors import (
     NotFound,
 )
 
-from .. import ledger
+from .. import ledger, stripe_connect
 from ..models import (
     AccountKind,
+    Event,
     Settlement,
     SettlementMethod,
     SettlementStatus,
     TransactionKind,
 )
 from ..money import check_minor, normalize_currency
-from ..providers import PayoutResult, off_ramp
+from ..providers import OffRamp, PayoutHeldUp, PayoutResult, off_ramp, payout_network
 from ._internal import _enqueue_settlement, _event, _settlement_schedule
+from .connect import CONNECT_TO_WITHDRAW, connect_transfer_destination
 
 
 @transaction.atomic(durable=True)
 def wallet_withdraw(*, customer: User, amount: int, currency: str, destination: str) -> Settlement:
-    """The customer asks for part of their balance to be paid out to a destination."""
+    """The customer asks for part of their balance to be paid out to a destination; while Stripe
+    Connect is on, always to their connected account (the destination asked for is not read)."""
     currency = normalize_currency(currency)
     check_minor(amount, currency)
+    if stripe_connect.enabled():
+        account_id = connect_transfer_destination(customer, currency)
+        if not account_id:
+            raise InvalidState(
+                "A connected Stripe account with payouts enabled is required to withdraw",
+                code="stripe_account_required",
+                for_person=CONNECT_TO_WITHDRAW,
+            )
+        return _settlement_schedule(
+            customer=customer,
+            amount=amount,
+            currency=currency,
+            method=SettlementMethod.STRIPE_TRANSFER,
+            destination=account_id,
+            escrow=None,
+            milestone=None,
+            by=customer,
+        )
     destination = (destination or "").strip()
     if not destination or len(destination) > 200:
         raise InvalidRequest("destination is required (at most 200 characters)", field="destination")
@@ -62,6 +84,12 @@ def settlement_backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.ESCROW_SETTLEMENT_BACKOFF_MAX_SECONDS))
 
 
+def _payout_network(method: str) -> OffRamp:
+    """A Stripe transfer goes through Stripe (providers.payout_network), the rest through the
+    configured off-ramp."""
+    return payout_network(method) if method == SettlementMethod.STRIPE_TRANSFER else off_ramp()
+
+
 @dataclass(frozen=True)
 class SettlementOutcome:
     status: str
@@ -69,8 +97,9 @@ class SettlementOutcome:
 
 
 def settlement_process(*, settlement_id: int) -> SettlementOutcome:
-    """Pay a settlement out. Safe to run twice or to die halfway: the off-ramp is called with
-    the settlement's id as its idempotency key, so a repeat returns the same payout."""
+    """Pay a settlement out through its method's network (_payout_network). Safe to run
+    twice or to die halfway: the network is called with the settlement's id as its idempotency
+    key, so a repeat returns the same payout."""
     with transaction.atomic(durable=True):
         settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
         if settlement.status in (SettlementStatus.PAID, SettlementStatus.FAILED):
@@ -89,7 +118,7 @@ def settlement_process(*, settlement_id: int) -> SettlementOutcome:
         settlement.save()
     # The outside call runs outside any transaction: no row lock is held while we wait on it.
     try:
-        result = off_ramp().payout(
+        result = _payout_network(settlement.method).payout(
             idempotency_key=settlement.public_id,
             amount=settlement.amount,
             currency=settlement.currency,
@@ -132,6 +161,8 @@ def settlement_process(*, settlement_id: int) -> SettlementOutcome:
             )
             return SettlementOutcome(settlement.status)
         settlement.last_error = result.error[:2000]
+        if isinstance(result, PayoutHeldUp):
+            _settlement_held_up(settlement)
         if result.retryable and settlement.attempts < settlement_max_attempts():
             delay = settlement_backoff(settlement.attempts)
             settlement.reschedule()
@@ -140,6 +171,21 @@ def settlement_process(*, settlement_id: int) -> SettlementOutcome:
             return SettlementOutcome(settlement.status, retry_in=delay)
         _settlement_fail(settlement)
         return SettlementOutcome(settlement.status)
+
+
+def _settlement_held_up(settlement: Settlement) -> None:
+    """Staff are told, once per settlement, of a payout only they can clear (the platform's own
+    balance at the network cannot cover it); it is retried meanwhile."""
+    if Event.objects.filter(settlement=settlement, kind="settlement.held_up").exists():
+        return
+    _event(
+        "settlement.held_up",
+        by=None,
+        customer=settlement.customer,
+        escrow=settlement.escrow,
+        settlement=settlement,
+        details={"error": settlement.last_error},
+    )
 
 
 def _settlement_fail(settlement: Settlement) -> None:
