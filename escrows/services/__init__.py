@@ -33,6 +33,12 @@ from .change_orders import (
     change_order_withdraw,
     change_orders_due,
 )
+from .connect import (
+    CONNECT_TO_WITHDRAW,
+    connect_transfer_destination,
+    stripe_account_onboard,
+    stripe_account_refresh,
+)
 from .disputes import (
     DISPUTE_TEXT_MAX,
     EVIDENCE_CONTENT_TYPES,
@@ -140,6 +146,8 @@ __all__ = [
     "card_payment_refresh",
     "card_payment_start",
     "check_due_date",
+    "CONNECT_TO_WITHDRAW",
+    "connect_transfer_destination",
     "dispute_add_evidence",
     "dispute_answer",
     "dispute_apply_default",
@@ -192,6 +200,8 @@ __all__ = [
     "settlement_max_attempts",
     "settlement_process",
     "settlement_retry",
+    "stripe_account_onboard",
+    "stripe_account_refresh",
     "stripe_event_handle",
     "wallet_topup",
     "wallet_withdraw",
