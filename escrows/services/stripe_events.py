@@ -9,15 +9,24 @@ from django.db import IntegrityError, transaction
 
 from ..models import StripeEvent
 from .card_payments import apply_payment_intent
+from .connect import stripe_account_apply, stripe_payout_failed, stripe_transfer_reversed
 
 # Each runs inside the transaction that records the event's id, with the event's data object.
 HANDLERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "payment_intent.succeeded": apply_payment_intent,
     "payment_intent.payment_failed": apply_payment_intent,
+    "account.updated": stripe_account_apply,
+    "transfer.reversed": stripe_transfer_reversed,
+}
+
+# Events of a connected account's own money (its payouts to its bank), which Stripe names in the
+# event's `account`: each runs with that account's id as well.
+ACCOUNT_HANDLERS: dict[str, Callable[[dict[str, Any], str], object]] = {
+    "payout.failed": stripe_payout_failed,
 }
 
 
-def stripe_event_handle(*, event_id: str, kind: str, obj: dict[str, Any]) -> bool:
+def stripe_event_handle(*, event_id: str, kind: str, obj: dict[str, Any], account: str = "") -> bool:
     """Apply one event Stripe signed, once: its id is recorded in the transaction that applies it,
     so a second delivery changes nothing. False when it was handled before."""
     try:
@@ -26,6 +35,9 @@ def stripe_event_handle(*, event_id: str, kind: str, obj: dict[str, Any]) -> boo
             handler = HANDLERS.get(kind)
             if handler is not None:
                 handler(obj)
+            on_account = ACCOUNT_HANDLERS.get(kind)
+            if on_account is not None and account:
+                on_account(obj, account)
     except IntegrityError:
         if StripeEvent.objects.filter(event_id=event_id).exists():
             return False

@@ -35,7 +35,11 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     obj = data.get("object") if isinstance(data, dict) else None
     try:
         handled = services.stripe_event_handle(
-            event_id=event_id, kind=kind, obj=obj if isinstance(obj, dict) else {}
+            event_id=event_id,
+            kind=kind,
+            obj=obj if isinstance(obj, dict) else {},
+            # A connected account's event names it (Stripe Connect).
+            account=str(event.get("account") or ""),
         )
     except EscrowError as exc:
         # Not applied now (Stripe sends it again later): say why, as our API would.
