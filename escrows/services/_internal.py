@@ -28,6 +28,7 @@ from ..models import (
     Milestone,
     MilestoneStatus,
     Settlement,
+    SettlementMethod,
     TransactionKind,
 )
 
@@ -221,9 +222,33 @@ def _settle_milestone(
 def _schedule_payout(
     escrow: Escrow, *, payee: User, amount: int, milestone: Milestone | None, by: Actor
 ) -> None:
-    """What the seller receives from this escrow goes out by the escrow's settlement method, when
-    it has one; another payee's money (and nothing) stays where it was credited."""
-    if amount and escrow.settlement_method and payee.pk == escrow.seller_id:
+    """What a payee with a connected Stripe account receives goes out to it as a Stripe transfer
+    while Connect is on (services.connect); else what the seller receives goes out by the
+    escrow's settlement method, when it has one; another payee's money (and nothing) stays where
+    it was credited."""
+    if not amount:
+        return
+    from .connect import connect_transfer_destination  # connect shares this module's steps
+
+    transfer_to = connect_transfer_destination(payee, escrow.currency)
+    if transfer_to:
+        _settlement_schedule(
+            customer=payee,
+            amount=amount,
+            currency=escrow.currency,
+            method=SettlementMethod.STRIPE_TRANSFER,
+            destination=transfer_to,
+            escrow=escrow,
+            milestone=milestone,
+            by=by,
+        )
+        return
+    # A Stripe transfer goes only to the payee's own connected account, never a named destination.
+    if (
+        escrow.settlement_method
+        and escrow.settlement_method != SettlementMethod.STRIPE_TRANSFER
+        and payee.pk == escrow.seller_id
+    ):
         _settlement_schedule(
             customer=payee,
             amount=amount,
