@@ -1,7 +1,8 @@
 """Who hears what: for each kind of event, the people told, what they read and the one page where
 they act. Readers come only from the event's own escrow (its seller, its buyer or the address
-invited to pay), the payee of the event's own stage, and the customer a payout or webhook
-endpoint belongs to: nobody else is ever told anything.
+invited to pay), the payee of the event's own stage, the customer a payout, connected Stripe
+account or webhook endpoint belongs to, and staff of a payout only they can clear or that Stripe
+reversed: nobody else is ever told anything.
 
 A kind missing from HANDLERS tells nobody (audit rows such as `settlement.scheduled`)."""
 
@@ -14,6 +15,7 @@ from .change_orders import (
     _change_order_proposed,
     _change_order_withdrawn,
 )
+from .connect import _account_updated, _held_up, _payout_failed, _reversed
 from .disputes import (
     _dispute_answered,
     _dispute_deadline_reminder,
@@ -94,6 +96,10 @@ HANDLERS: dict[str, Handler] = {
     "settlement.paid": lambda s: _payout(s, paid=True),
     "settlement.failed": lambda s: _payout(s, paid=False),
     "webhook_endpoint.disabled": _endpoint_disabled,
+    "settlement.held_up": _held_up,
+    "settlement.reversed": _reversed,
+    "stripe_account.updated": _account_updated,
+    "stripe_account.payout_failed": _payout_failed,
 }
 
 # An event that ends a request, and what asked for the answer: the notices of the event of that
@@ -111,7 +117,11 @@ def notices_for(event: Event) -> list[Notice]:
     handler = HANDLERS.get(event.kind)
     if handler is None:
         return []
-    if event.escrow_id is None and event.kind.split(".")[0] not in ("settlement", "webhook_endpoint"):
+    if event.escrow_id is None and event.kind.split(".")[0] not in (
+        "settlement",
+        "webhook_endpoint",
+        "stripe_account",
+    ):
         return []
     seen: set[str] = set()
     notices = []
