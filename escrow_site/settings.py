@@ -426,7 +426,8 @@ STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = envint("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
-# Payouts to sellers' connected accounts (Stripe Connect); not built yet, so nothing reads it.
+# Payouts as Stripe transfers to people's connected Express accounts (Stripe Connect, with
+# STRIPE_SECRET_KEY set too); off, payouts go through ESCROW_OFF_RAMP as before.
 STRIPE_CONNECT = envbool("STRIPE_CONNECT", False)
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", 20))

@@ -159,4 +159,7 @@ urlpatterns = [
     path("balance/statement.csv", balance.balance_statement_csv, name="balance_statement_csv"),
     path("balance/topup/", funding.balance_topup, name="balance_topup"),
     path("balance/withdraw/", balance.balance_withdraw, name="balance_withdraw"),
+    path("balance/stripe/connect/", balance.balance_stripe_connect, name="balance_stripe_connect"),
+    path("balance/stripe/refresh/", balance.balance_stripe_refresh, name="balance_stripe_refresh"),
+    path("balance/stripe/return/", balance.balance_stripe_return, name="balance_stripe_return"),
 ]

@@ -1,24 +1,27 @@
 """The balance page: what a customer has, where it is, every movement with the balance after it
-(for a period, as a page or a CSV file), and withdrawing, which asks once before it pays out."""
+(for a period, as a page or a CSV file), withdrawing, which asks once before it pays out, and,
+while Stripe Connect is on, connecting the Stripe account withdrawals are paid to."""
 
 import csv
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.types import AuthenticatedHttpRequest
 from core.confirmations import Confirmation
 from core.errors import EscrowError
 
-from .. import selectors, services
+from .. import selectors, services, stripe_connect
 from ..forms import StatementPeriodForm, TopupForm, WithdrawForm
+from ..models import StripeAccount
 from ..money import format_money, to_decimal, to_minor
 from .common import run_service
 
@@ -40,6 +43,21 @@ def _statement(request: HttpRequest) -> tuple[StatementPeriodForm, selectors.Sta
     return form, selectors.balance_statement(request.user, **period)
 
 
+def _withdraw_form(data: Any = None) -> WithdrawForm:
+    """The withdrawal form; while Stripe Connect is on it asks no destination: the money goes to
+    the person's connected Stripe account."""
+    form = WithdrawForm(data, auto_id="withdraw_%s")
+    if stripe_connect.enabled():
+        del form.fields["destination"]
+    return form
+
+
+def _stripe_account(request: AuthenticatedHttpRequest) -> StripeAccount | None:
+    if not stripe_connect.enabled():
+        return None
+    return StripeAccount.objects.filter(customer=request.user).first()
+
+
 def _balance_page(
     request: AuthenticatedHttpRequest, *, withdraw_form: WithdrawForm | None = None
 ) -> HttpResponse:
@@ -59,8 +77,10 @@ def _balance_page(
             "query": query.urlencode(),
             "settlements": list(selectors.settlements_for_user(request.user)[:50]),
             "topup_form": TopupForm(auto_id="topup_%s"),
-            "withdraw_form": withdraw_form or WithdrawForm(auto_id="withdraw_%s"),
+            "withdraw_form": withdraw_form or _withdraw_form(),
             "test_mode": settings.ESCROW_TEST_MODE,
+            "stripe_connect": stripe_connect.enabled(),
+            "stripe_account": _stripe_account(request),
         },
     )
 
@@ -128,7 +148,9 @@ class _Withdrawal:
     destination: str
 
 
-def _withdrawal(form: WithdrawForm, available: dict[str, int]) -> _Withdrawal | None:
+def _withdrawal(
+    request: AuthenticatedHttpRequest, form: WithdrawForm, available: dict[str, int]
+) -> _Withdrawal | None:
     """The withdrawal the form asks for, or None with the errors on the form's fields."""
     if not form.is_valid():
         return None
@@ -138,7 +160,14 @@ def _withdrawal(form: WithdrawForm, available: dict[str, int]) -> _Withdrawal | 
     except EscrowError as exc:
         form.add_error("amount", getattr(exc, "for_person", None) or exc.message)
         return None
-    destination = data["destination"].strip()
+    if stripe_connect.enabled():
+        account = _stripe_account(request)
+        if account is None or not account.payouts_enabled:
+            form.add_error(None, services.CONNECT_TO_WITHDRAW)
+            return None
+        destination = account.account_id
+    else:
+        destination = data["destination"].strip()
     if not destination:
         form.add_error("destination", "Say where the money should go.")
         return None
@@ -155,10 +184,13 @@ def _withdrawal(form: WithdrawForm, available: dict[str, int]) -> _Withdrawal | 
 
 def withdraw_confirmation(request: HttpRequest, w: _Withdrawal, available: int) -> Confirmation:
     amount = format_money(w.amount, w.currency)
+    to_stripe = stripe_connect.enabled()
+    where = f"your Stripe account ({w.destination})" if to_stripe else w.destination
+    network = "Stripe, and Stripe pays it on to your bank" if to_stripe else "the payout network"
     return Confirmation(
         kind="withdraw",
         key="withdraw",
-        title=f"Pay out {amount} to {w.destination}?",
+        title=f"Pay out {amount} to {where}?",
         button=f"Withdraw {amount}",
         action_url=reverse("balance_withdraw"),
         back_url=reverse("balance"),
@@ -166,7 +198,7 @@ def withdraw_confirmation(request: HttpRequest, w: _Withdrawal, available: int) 
         eyebrow="Withdraw from your balance",
         lines=(
             f"{amount} leaves your available {w.currency} balance now and is paid out to "
-            f"{w.destination} through the payout network.",
+            f"{where} through {network}.",
             f"Your available balance goes from {format_money(available, w.currency)} to "
             f"{format_money(available - w.amount, w.currency)}. Until the payout is paid it shows "
             "as being paid out; if it fails, the money comes back to your balance.",
@@ -174,7 +206,7 @@ def withdraw_confirmation(request: HttpRequest, w: _Withdrawal, available: int) 
         fields=(
             ("currency", w.currency),
             ("amount", f"{to_decimal(w.amount, w.currency):f}"),
-            ("destination", w.destination),
+            *(() if to_stripe else (("destination", w.destination),)),
         ),
     )
 
@@ -185,21 +217,22 @@ def balance_withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
     page's script); POST: the payout, scheduled."""
     available = {t.currency: t.available for t in selectors.statement_totals(request.user)}
     if request.method == "POST":
-        form = WithdrawForm(request.POST, auto_id="withdraw_%s")
-        asked = _withdrawal(form, available)
+        form = _withdraw_form(request.POST)
+        asked = _withdrawal(request, form, available)
         if asked is None:
             return _balance_page(request, withdraw_form=form)
         w = asked
+        where = f"your Stripe account ({w.destination})" if stripe_connect.enabled() else w.destination
         ok = run_service(
             request,
             lambda: services.wallet_withdraw(
                 customer=request.user, amount=w.amount, currency=w.currency, destination=w.destination
             ),
-            f"Payout of {format_money(w.amount, w.currency)} scheduled to {w.destination}.",
+            f"Payout of {format_money(w.amount, w.currency)} scheduled to {where}.",
         )
         return redirect("balance") if ok else _balance_page(request, withdraw_form=form)
-    form = WithdrawForm(request.GET, auto_id="withdraw_%s")
-    asked = _withdrawal(form, available)
+    form = _withdraw_form(request.GET)
+    asked = _withdrawal(request, form, available)
     if asked is None:
         if request.htmx:
             return HttpResponse(status=204)  # the script then sends the form itself
@@ -208,3 +241,57 @@ def balance_withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "partials/confirm_dialog.html", {"c": confirmation})
     return render(request, "confirm.html", {"confirmation": confirmation})
+
+
+# -- connecting a Stripe account (Stripe Connect) --------------------------------------------
+
+
+def _stripe_urls(request: HttpRequest) -> dict[str, str]:
+    return {
+        "refresh_url": request.build_absolute_uri(reverse("balance_stripe_refresh")),
+        "return_url": request.build_absolute_uri(reverse("balance_stripe_return")),
+    }
+
+
+@login_required
+@require_POST
+def balance_stripe_connect(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The button "Connect a Stripe account to get paid": on to Stripe's onboarding (the account
+    is made on the first visit; again continues it)."""
+    try:
+        url = services.stripe_account_onboard(customer=request.user, **_stripe_urls(request))
+    except EscrowError as exc:
+        messages.error(request, exc.for_person)
+        return redirect("balance")
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def balance_stripe_refresh(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Stripe sends the person here when their onboarding link has lapsed: a fresh one."""
+    if _stripe_account(request) is None:
+        return redirect("balance")
+    try:
+        url = services.stripe_account_onboard(customer=request.user, **_stripe_urls(request))
+    except EscrowError as exc:
+        messages.error(request, exc.for_person)
+        return redirect("balance")
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def balance_stripe_return(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Back from Stripe's onboarding: what Stripe says of the account now, in words."""
+    try:
+        account = services.stripe_account_refresh(customer=request.user)
+    except EscrowError as exc:
+        messages.error(request, exc.for_person)
+        return redirect("balance")
+    if account is not None:
+        if account.payouts_enabled:
+            messages.success(request, "Your Stripe account is connected: payouts enabled.")
+        else:
+            messages.info(request, f"{account.status_words}.")
+    return redirect(f"{reverse('balance')}#stripe-account")
