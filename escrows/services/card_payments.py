@@ -11,7 +11,7 @@ from django.db import transaction
 from accounts.types import User
 from core.errors import InvalidState
 
-from .. import hot, ledger, stripe_api
+from .. import ledger, stripe_api
 from ..models import (
     AccountKind,
     CardPayment,
@@ -19,10 +19,15 @@ from ..models import (
     Escrow,
     EscrowStatus,
     FundingSource,
-    Payment,
 )
 from ._internal import _event, _lock_escrow
-from .funding import _funding_posted, _payable_milestones, _refuse_changed_terms, _refuse_unpayable
+from .funding import (
+    _funding_posted,
+    _payable_milestones,
+    _payment_recorded,
+    _refuse_changed_terms,
+    _refuse_unpayable,
+)
 
 OPEN_STATUSES = (CardPaymentStatus.PENDING, CardPaymentStatus.DECLINED)
 
@@ -160,19 +165,14 @@ def _card_payment_succeeded(card_payment: CardPayment, escrow: Escrow, intent: d
     card_payment.succeed()
     card_payment.provider_reference = str(intent.get("id"))
     card_payment.save(update_fields=["status", "provider_reference", "updated_at"])
-    payment = hot.INSERT_PAYMENT.create(
-        Payment(
-            public_id=card_payment.public_id,
-            escrow=escrow,
-            payer=card_payment.payer,
-            source=FundingSource.CARD,
-            reference=card_payment.public_id,
-            amount=card_payment.amount,
-            fee=card_payment.fee,
-            currency=card_payment.currency,
-            terms_version=card_payment.terms_version,
-            gateway_reference=card_payment.provider_reference,
-        )
+    # _why_not_applied made sure the escrow's terms are the ones this card paid.
+    payment = _payment_recorded(
+        escrow,
+        by=card_payment.payer,
+        source=FundingSource.CARD,
+        public_id=card_payment.public_id,
+        reference=card_payment.public_id,
+        gateway_reference=card_payment.provider_reference,
     )
     _funding_posted(
         escrow,

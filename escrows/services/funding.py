@@ -116,19 +116,7 @@ def _escrow_fund(
         payer_account = ledger.platform_account(AccountKind.EXTERNAL_FUNDING, escrow.currency)
     # The payment row first: a reference this payer is using for another escrow at this very
     # moment fails here (the unique constraint), before any card is charged.
-    payment = hot.INSERT_PAYMENT.create(
-        Payment(
-            public_id=payment_id,
-            escrow=escrow,
-            payer=by,
-            source=source,
-            reference=reference,
-            amount=escrow.amount,
-            fee=escrow.fee,
-            currency=escrow.currency,
-            terms_version=escrow.terms_version,
-        )
-    )
+    payment = _payment_recorded(escrow, by=by, source=source, public_id=payment_id, reference=reference)
     if source != FundingSource.WALLET:
         payment.gateway_reference = card_gateway().charge(
             reference=f"{by.customer_id}:{reference}",
@@ -139,6 +127,27 @@ def _escrow_fund(
         payment.save(update_fields=["gateway_reference"])
     _funding_posted(escrow, milestones, by=by, payment=payment, payer_account=payer_account)
     return payment
+
+
+def _payment_recorded(
+    escrow: Escrow, *, by: User, source: str, public_id: str, reference: str, gateway_reference: str = ""
+) -> Payment:
+    """The row of a payment funding the (locked) escrow: the escrow's amount and fee as its terms
+    stand now, whatever paid them (the wallet, the mock gateway, a card through Stripe)."""
+    return hot.INSERT_PAYMENT.create(
+        Payment(
+            public_id=public_id,
+            escrow=escrow,
+            payer=by,
+            source=source,
+            reference=reference,
+            amount=escrow.amount,
+            fee=escrow.fee,
+            currency=escrow.currency,
+            terms_version=escrow.terms_version,
+            gateway_reference=gateway_reference,
+        )
+    )
 
 
 def _refuse_unpayable(escrow: Escrow, by: User) -> None:
