@@ -5,6 +5,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -432,6 +433,35 @@ STRIPE_CONNECT = envbool("STRIPE_CONNECT", False)
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", 20))
 STRIPE_NETWORK_RETRIES = envint("STRIPE_NETWORK_RETRIES", 2)
+# Where the payment page loads Stripe.js from (the tests serve a stand-in from their local Stripe).
+STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+
+
+def with_stripe_js(policy: dict[str, list[str]], js_url: str) -> dict[str, list[str]]:
+    """The policy, also allowing what Stripe.js at `js_url` loads, as Stripe's integration
+    security guide lists it: its script and its frames from js.stripe.com and its subdomains
+    (3D Secure pages from hooks.stripe.com), its calls to api.stripe.com. A stand-in served from
+    elsewhere (the tests' local Stripe) does all three from its own origin."""
+    url = urlsplit(js_url)
+    origin = f"{url.scheme}://{url.netloc}"
+    if url.hostname == "js.stripe.com":
+        sources = {
+            "script-src": [origin, "https://*.js.stripe.com"],
+            "frame-src": [origin, "https://*.js.stripe.com", "https://hooks.stripe.com"],
+            "connect-src": ["https://api.stripe.com"],
+        }
+    else:
+        sources = {"script-src": [origin], "frame-src": [origin], "connect-src": [origin]}
+    # A directive the policy leaves out falls back to default-src: keep what that allowed.
+    return {
+        **policy,
+        **{name: [*policy.get(name, policy["default-src"]), *extra] for name, extra in sources.items()},
+    }
+
+
+# Only when the payment page takes cards through Stripe does any page load it.
+if STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY:
+    SECURE_CSP = with_stripe_js(SECURE_CSP, STRIPE_JS_URL)
 
 # --- Webhooks ------------------------------------------------------------------------------
 WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", 5))

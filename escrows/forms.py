@@ -14,6 +14,7 @@ from core.errors import EscrowError, InvalidRequest
 
 from . import services
 from .models import CHANGES_NOTE_MAX, DisputeAnswer, DisputeOutcome, Escrow, FundingSource, Milestone
+from .models.payments import funding_source_label
 from .money import format_minor, to_minor
 from .services import EscrowTerms, EvidenceInput, MilestoneInput
 
@@ -196,6 +197,12 @@ class FundForm(NoColonLabels, forms.Form):
     )
     # The terms version the page showed: a payment against terms changed since is refused.
     terms_version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A card reads as the mock gateway's test card only while cards do not go through Stripe.
+        source = cast(forms.ChoiceField, self.fields["source"])
+        source.choices = [(s.value, funding_source_label(s.value)) for s in FundingSource]
 
 
 class DeliverForm(NoColonLabels, forms.Form):

@@ -45,6 +45,7 @@ from .models import (
     TermsVersion,
     TransactionKind,
 )
+from .models.payments import funding_source_label
 from .money import format_minor, format_money
 
 
@@ -597,7 +598,7 @@ def _detail_value(key: str, value: Any, currency: str) -> str:
     if key == "refundedTo" and value in ("wallet", "card"):
         return "the buyer's balance" if value == "wallet" else "the card the buyer paid with"
     if key in ("source", "paidFrom") and value in FundingSource.values:
-        return str(FundingSource(value).label)
+        return funding_source_label(value)
     if key == "extensionSeconds" and isinstance(value, int):
         return f"{value // 86400} days" if value % 86400 == 0 else f"{value // 3600} hours"
     if key in EVIDENCE_TIME_KEYS and isinstance(value, str):
@@ -1206,7 +1207,7 @@ def receipt_get(user: Any, escrow_public_id: str, number: int) -> Receipt:
             facts=[
                 ("Paid by", payment.payer.display_name),
                 ("Paid to", f"Milestone Escrow, held in escrow for {escrow.seller.display_name}"),
-                ("Paid from", payment.get_source_display()),
+                ("Paid from", funding_source_label(payment.source)),
                 ("Payment reference", payment.reference),
                 ("Escrow", f"{escrow.title} ({escrow.public_id})"),
             ],

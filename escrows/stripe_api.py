@@ -42,6 +42,12 @@ def enabled() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
 
 
+def cards_through_stripe() -> bool:
+    """Whether a buyer's card is charged through Stripe rather than the mock gateway: the server
+    can create PaymentIntents and the payer's browser can be given the publishable key."""
+    return enabled() and bool(settings.STRIPE_PUBLISHABLE_KEY)
+
+
 def stripe_amount(amount: int, currency: str) -> tuple[int, str]:
     """Our integer minor units as Stripe's amount and currency code. A currency Stripe has no
     code for (USDC) is refused, as is an amount Stripe's unit cannot say exactly."""
@@ -103,6 +109,15 @@ def payment_intent_create(card_payment: CardPayment, escrow: Escrow) -> dict[str
         )
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
         raise _unavailable(exc) from exc
+    except stripe.InvalidRequestError as exc:
+        # Stripe refuses what it cannot charge (an amount under its minimum, a currency the
+        # account does not take): its own words, nothing charged.
+        reason = exc.user_message or "Stripe refused the payment."
+        raise PaymentFailed(
+            f"Stripe refused the card payment: {reason}",
+            code="card_payment_refused",
+            for_person=f"This escrow cannot be paid by card: {reason} Nothing was charged.",
+        ) from exc
     return as_data(intent)
 
 

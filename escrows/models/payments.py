@@ -14,6 +14,16 @@ class FundingSource(models.TextChoices):
     CARD = "CARD", "Card (test gateway)"
 
 
+def funding_source_label(source: str) -> str:
+    """A payment's source as pages, receipts and the evidence record name it. A card is the mock
+    gateway's test card until cards go through Stripe: then it is a card."""
+    from .. import stripe_api  # it reads these models
+
+    if source == FundingSource.CARD and stripe_api.cards_through_stripe():
+        return "Card"
+    return str(FundingSource(source).label)
+
+
 class Payment(models.Model):
     """The buyer's funding of an escrow: amount + fee, charged exactly once."""
 
