@@ -140,8 +140,8 @@ def transfer_create(
     try:
         transfer = stripe_api._client().v1.transfers.create(params, {"idempotency_key": key})
     except _NETWORK as exc:
-        reason = exc.user_message or str(exc) or type(exc).__name__
-        return PayoutResult(ok=False, error=f"Stripe could not be reached: {reason}", retryable=True), False
+        unreachable = f"Stripe could not be reached ({type(exc).__name__}); it is asked again later"
+        return PayoutResult(ok=False, error=unreachable, retryable=True), False
     except stripe.InvalidRequestError as exc:
         reason = exc.user_message or "Stripe refused the transfer."
         if exc.code == "balance_insufficient":
