@@ -5,7 +5,9 @@ Stripe signs them. The SDK is pointed at it by STRIPE_API_BASE; nothing else is 
 
 The test plays the buyer's browser by confirming a PaymentIntent with one of Stripe's test
 payment methods: `pm_card_visa` succeeds, `pm_card_chargeDeclined` and
-`pm_card_chargeDeclinedInsufficientFunds` are declined."""
+`pm_card_chargeDeclinedInsufficientFunds` are declined. A real browser does the same through the
+stand-in for Stripe.js served at GET /v3/ (tests/stripe_js_fake.js): it confirms with the
+publishable key and the PaymentIntent's client secret, as Stripe.js does, across origins (CORS)."""
 
 import hashlib
 import hmac
@@ -15,8 +17,18 @@ import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+STRIPE_JS = Path(__file__).with_name("stripe_js_fake.js")
+PUBLISHABLE_KEY_FORBIDDEN = (
+    "This API call cannot be made with a publishable API key. Please use a secret API key. You can "
+    "find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
+)
+
+# Stripe's smallest charge in a few currencies: (in its unit, as its message says it).
+MINIMUM_CHARGE = {"usd": (50, "$0.50"), "eur": (50, "€0.50"), "gbp": (30, "£0.30"), "jpy": (50, "¥50")}
 
 DECLINES = {
     "pm_card_chargeDeclined": ("generic_decline", "Your card was declined."),
@@ -44,9 +56,12 @@ def form_params(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 class StripeFake:
-    def __init__(self, *, api_key: str, webhook_secret: str):
+    def __init__(self, *, api_key: str, webhook_secret: str, publishable_key: str = "pk_test_local"):
         self.api_key = api_key
         self.webhook_secret = webhook_secret
+        # What a browser holds: it may only confirm or read a PaymentIntent whose client secret
+        # it was given.
+        self.publishable_key = publishable_key
         self.intents: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         # Every request as it came: method, path, params, headers.
@@ -60,6 +75,11 @@ class StripeFake:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def js_url(self) -> str:
+        """Where the page loads the stand-in for Stripe.js (STRIPE_JS_URL)."""
+        return f"{self.url}/v3/"
 
     def start(self) -> "StripeFake":
         self._thread.start()
@@ -91,7 +111,11 @@ class StripeFake:
         self, method: str, path: str, params: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, Any]:
         self.requests.append((method, path, params, headers))
-        if headers.get("authorization") != f"Bearer {self.api_key}":
+        if headers.get("authorization") == f"Bearer {self.publishable_key}":
+            refusal = self._publishable_refusal(method, path, params)
+            if refusal is not None:
+                return refusal
+        elif headers.get("authorization") != f"Bearer {self.api_key}":
             return 401, {
                 "error": {
                     "type": "invalid_request_error",
@@ -119,6 +143,28 @@ class StripeFake:
                 return status, body
         with self._lock:
             return self._route(method, path, params)
+
+    def _publishable_refusal(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, Any] | None:
+        """Stripe's rule for a publishable key: it may confirm or read a PaymentIntent, and only
+        with that PaymentIntent's own client secret. None when the call may go on."""
+        parts = path.strip("/").split("/")
+        browser_call = (method == "POST" and len(parts) == 4 and parts[3] == "confirm") or (
+            method == "GET" and len(parts) == 3
+        )
+        if not (browser_call and parts[:2] == ["v1", "payment_intents"]):
+            return 401, {"error": {"type": "invalid_request_error", "message": PUBLISHABLE_KEY_FORBIDDEN}}
+        intent = self.intents.get(parts[2])
+        if intent is not None and params.get("client_secret") != intent["client_secret"]:
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "payment_intent_invalid_parameter",
+                    "param": "client_secret",
+                    "message": "The client_secret provided does not match the client_secret associated "
+                    "with the PaymentIntent.",
+                }
+            }
+        return None
 
     def _route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, Any]:
         parts = path.strip("/").split("/")
@@ -168,6 +214,17 @@ class StripeFake:
                     "code": "parameter_invalid_integer",
                     "param": "amount",
                     "message": "This value must be greater than or equal to 1.",
+                },
+            )
+        least = MINIMUM_CHARGE.get(params["currency"])
+        if least is not None and int(params["amount"]) < least[0]:
+            raise StripeError(
+                400,
+                {
+                    "type": "invalid_request_error",
+                    "code": "amount_too_small",
+                    "param": "amount",
+                    "message": f"Amount must be at least {least[1]} {params['currency']}",
                 },
             )
         intent_id = "pi_" + secrets.token_hex(12)
@@ -249,6 +306,13 @@ class StripeFake:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _cors(self) -> None:
+                # Stripe answers a browser's call from any page's origin.
+                origin = self.headers.get("Origin")
+                if origin:
+                    self.send_header("Access-Control-Allow-Origin", origin)
+                    self.send_header("Vary", "Origin")
+
             def _answer(self, method: str) -> None:
                 url = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
@@ -263,14 +327,32 @@ class StripeFake:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Request-Id", "req_" + secrets.token_hex(7))
+                self._cors()
                 self.end_headers()
                 self.wfile.write(data)
 
             def do_GET(self) -> None:  # noqa: N802
+                if urlsplit(self.path).path in ("/v3", "/v3/"):
+                    script = STRIPE_JS.read_bytes()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/javascript; charset=utf-8")
+                    self.send_header("Content-Length", str(len(script)))
+                    self.end_headers()
+                    self.wfile.write(script)
+                    return
                 self._answer("GET")
 
             def do_POST(self) -> None:  # noqa: N802
                 self._answer("POST")
+
+            def do_OPTIONS(self) -> None:  # noqa: N802
+                # The browser's preflight before a call that carries the Authorization header.
+                self.send_response(204)
+                self._cors()
+                self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+                self.send_header("Access-Control-Allow-Headers", "authorization, content-type")
+                self.send_header("Access-Control-Max-Age", "600")
+                self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
