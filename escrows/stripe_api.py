@@ -112,7 +112,7 @@ def payment_intent_create(card_payment: CardPayment, escrow: Escrow) -> dict[str
     except stripe.InvalidRequestError as exc:
         # Stripe refuses what it cannot charge (an amount under its minimum, a currency the
         # account does not take): its own words, nothing charged.
-        reason = exc.user_message or "Stripe refused the payment."
+        reason = (exc.user_message or "Stripe refused the payment").rstrip(".") + "."
         raise PaymentFailed(
             f"Stripe refused the card payment: {reason}",
             code="card_payment_refused",

@@ -155,6 +155,7 @@ urlpatterns = [
         name="change_order_withdraw",
     ),
     path("pay/<str:payment_token>", funding.pay, name="pay"),
+    path("pay/<str:payment_token>/card/return", funding.pay_card_return, name="pay_card_return"),
     path("balance/", balance.balance, name="balance"),
     path("balance/statement.csv", balance.balance_statement_csv, name="balance_statement_csv"),
     path("balance/topup/", funding.balance_topup, name="balance_topup"),

@@ -1,23 +1,25 @@
 """Paying an escrow through its payment link, and the wallet balance: top-up and withdrawal."""
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.types import AuthenticatedHttpRequest
+from accounts.types import AuthenticatedHttpRequest, User
 from core.errors import EscrowError, NotFound, page_message
 
-from .. import selectors, services
+from .. import selectors, services, stripe_api
 from ..forms import FundForm, TopupForm
-from ..models import EscrowStatus, FundingSource
+from ..models import CardPayment, CardPaymentStatus, Escrow, EscrowStatus, FundingSource
 from ..money import format_minor, format_money, to_minor
 from ..permissions import reserved_for_other
 from .common import run_service
@@ -40,8 +42,11 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
         if not payer.is_authenticated:
             return redirect(f"{reverse('login')}?next={request.path}")
         if not form.is_valid():
-            messages.error(request, "Choose how to pay: wallet balance or test card.")
+            card = "card" if stripe_api.cards_through_stripe() else "test card"
+            messages.error(request, f"Choose how to pay: wallet balance or {card}.")
             return redirect("pay", payment_token=payment_token)
+        if form.cleaned_data["source"] == FundingSource.CARD and stripe_api.cards_through_stripe():
+            return _card_page(request, escrow, payer, terms_version=form.cleaned_data["terms_version"])
         # One reference per page view: a double-submitted form funds once.
         reference = request.POST.get("reference") or None
         ok = run_service(
@@ -78,8 +83,92 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
             "reserved_for_other": request.user.is_authenticated and reserved_for_other(escrow, request.user),
             "topup_form": TopupForm(initial={"currency": escrow.currency}),
             "card_source": FundingSource.CARD,
+            "card_through_stripe": stripe_api.cards_through_stripe(),
         },
     )
+
+
+def _card_page(
+    request: HttpRequest, escrow: Escrow, payer: User, *, terms_version: int | None
+) -> HttpResponse:
+    """The buyer chose to pay by card: the card payment starts (or continues, after a reload or a
+    declined card) and the page holds Stripe's Payment Element to confirm it in the browser."""
+    try:
+        started = services.card_payment_start(escrow=escrow, by=payer, terms_version=terms_version)
+    except EscrowError as exc:
+        messages.error(request, exc.for_person)
+        return redirect("pay", payment_token=escrow.payment_token)
+    card_payment = started.card_payment
+    wallet = selectors.wallet_balance(payer, escrow.currency)
+    response = render(
+        request,
+        "escrows/pay_card.html",
+        {
+            "escrow": escrow,
+            "card_payment": card_payment,
+            "client_secret": started.client_secret,
+            "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            "stripe_js_url": settings.STRIPE_JS_URL,
+            "return_url": request.build_absolute_uri(reverse("pay_card_return", args=[escrow.payment_token])),
+            "wallet": wallet,
+            "wallet_covers": wallet >= escrow.total_charge,
+            "reference": f"web_{uuid.uuid4().hex}",
+        },
+    )
+    # The page carries the payment's client secret: no cache keeps it.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def pay_card_return(request: AuthenticatedHttpRequest, payment_token: str) -> HttpResponse:
+    """Where Stripe sends the buyer back after confirming their card: ask Stripe how it went
+    (its webhook may have told us already) and say so. Only the payer's own card payment of this
+    escrow is looked up; any other is not found."""
+    card_payment = (
+        CardPayment.objects.select_related("escrow")
+        .filter(
+            payer=request.user,
+            escrow__payment_token=payment_token,
+            provider_reference=request.GET.get("payment_intent") or "-",
+        )
+        .first()
+    )
+    if card_payment is None:
+        raise Http404("Card payment not found")
+    escrow = card_payment.escrow
+    charge = format_money(card_payment.total, card_payment.currency)
+    # Stripe may not be reachable now; its webhook will still tell us (the answer below: processing).
+    with contextlib.suppress(EscrowError):
+        card_payment = services.card_payment_refresh(card_payment=card_payment)
+    if card_payment.status == CardPaymentStatus.SUCCEEDED:
+        messages.success(
+            request, f"Paid {charge} by card. The money is held in escrow until you confirm each stage."
+        )
+        return redirect("escrow_detail", public_id=escrow.public_id)
+    if card_payment.status == CardPaymentStatus.DECLINED:
+        messages.error(
+            request,
+            f"Your card payment of {charge} did not go through: {card_payment.decline_reason} "
+            f"Nothing was charged. Choose Pay {charge} to try another card or pay from your balance.",
+        )
+    elif card_payment.status == CardPaymentStatus.NOT_APPLIED:
+        messages.error(
+            request,
+            f"Your card was charged {charge}, but this escrow could no longer take the payment "
+            "(it was paid another way, closed or changed). The money is owed back to you.",
+        )
+    else:
+        messages.info(
+            request,
+            f"Your card payment of {charge} is still being processed. The escrow shows as paid "
+            "as soon as Stripe confirms it; you need not pay again.",
+        )
+    # Funded another way meanwhile, the buyer may be a party now: read the escrow as it is.
+    escrow = Escrow.objects.get(pk=escrow.pk)
+    if escrow.party_role(request.user) is not None:
+        return redirect("escrow_detail", public_id=escrow.public_id)
+    return redirect("pay", payment_token=payment_token)
 
 
 def _payment_link_closed(request: HttpRequest) -> HttpResponse:
