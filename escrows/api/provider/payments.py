@@ -1,16 +1,18 @@
-"""Paying an escrow (Payluk's pay call, with our terms check) and the test-mode wallet top-up."""
+"""Paying an escrow (Payluk's pay call, with our terms check) and the test-mode wallet top-up. With
+Stripe on, a card payment starts as a PaymentIntent the integrator's page confirms with Stripe.js;
+Stripe's answer (its webhook, or the return to our page) funds the escrow."""
 
 import math
 from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.types import AuthenticatedRequest
-from escrows import services
-from escrows.models import FundingSource
+from escrows import services, stripe_api
+from escrows.models import Escrow, FundingSource
 from escrows.money import major_int_to_minor, normalize_currency, to_minor
 
 from ..common import DecimalString, StrictInteger, StrictSerializer, Text, parse
@@ -60,18 +62,68 @@ PayOutput = inline_serializer(
 )
 
 
+CardConfirmationOutput = inline_serializer(
+    "ProviderCardPayment",
+    {
+        "reference": serializers.CharField(help_text="The payment's id: the funded payment's reference"),
+        "status": serializers.ChoiceField(
+            choices=["AWAITING_CARD_CONFIRMATION"],
+            help_text="Nothing is charged yet: the buyer's browser confirms the card with Stripe.js",
+        ),
+        "amount": serializers.DecimalField(max_digits=20, decimal_places=2, coerce_to_string=False),
+        "fee": serializers.DecimalField(max_digits=20, decimal_places=2, coerce_to_string=False),
+        "currency": serializers.CharField(),
+        "gateway": serializers.CharField(),
+        "escrowId": serializers.CharField(),
+        "paymentId": serializers.CharField(),
+        "state": serializers.CharField(),
+        "escrowStatus": serializers.CharField(),
+        "paymentIntentId": serializers.CharField(help_text="Stripe's PaymentIntent"),
+        "clientSecret": serializers.CharField(
+            help_text="For stripe.confirmPayment / elements({clientSecret}) in the buyer's browser only"
+        ),
+        "publishableKey": serializers.CharField(help_text="The key to load Stripe.js with"),
+        "declineReason": serializers.CharField(
+            allow_null=True, help_text="Stripe's words for the last card refused on this payment, if any"
+        ),
+    },
+)
+
+AWAITING_CARD = "Payment awaiting card confirmation"
+
+
 class PayEscrow(ProviderAPIView):
     @extend_schema(
         operation_id="provider_pay_escrow",
         request=PayInput,
-        responses={200: envelope("ProviderPaid", PayOutput), 402: ErrorOutput, 409: ErrorOutput, **ERRORS},
+        responses={
+            200: envelope("ProviderPaid", PayOutput),
+            202: envelope("ProviderCardPaymentStarted", CardConfirmationOutput),
+            402: ErrorOutput,
+            409: ErrorOutput,
+            **ERRORS,
+        },
         tags=["escrow-provider"],
         summary="Pay (fund) an escrow: amount + fee, once (customer-id = buyer)",
+        description=(
+            "`WALLET`, or `CARD`: with the mock gateway (`cardToken`, test mode) the answer is 200 "
+            '"Payment successful" and the escrow is funded. When card payments go through Stripe, '
+            f'`CARD` answers 202 "{AWAITING_CARD}" with the escrow still awaiting payment, the '
+            "PaymentIntent's `clientSecret` and the `publishableKey`: confirm it with Stripe.js in "
+            "the buyer's browser. Stripe's webhook funds the escrow. Calling again before then "
+            "continues the same PaymentIntent (another card after a decline); `cardToken` and "
+            "`reference` are not used."
+        ),
     )
     def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(PayInput, request)
         escrow = escrow_for_payer(request.user, data["escrowDetails"]["escrowId"])
         expected = data.get("expectedAmount")
+        expected_total = (
+            None if expected is None else to_minor(expected, escrow.currency, field="expectedAmount")
+        )
+        if data["gateway"] == FundingSource.CARD and stripe_api.cards_through_stripe():
+            return self._card_payment_start(request, escrow, data, expected_total)
         payment = services.escrow_fund(
             escrow=escrow,
             by=request.user,
@@ -79,9 +131,7 @@ class PayEscrow(ProviderAPIView):
             reference=data.get("reference"),
             card_token=data.get("cardToken") or "",
             terms_version=data.get("termsVersion"),
-            expected_total=None
-            if expected is None
-            else to_minor(expected, escrow.currency, field="expectedAmount"),
+            expected_total=expected_total,
         )
         escrow = payment.escrow  # as the payment's transaction left it (a replay reads it afresh)
         state, provider_status = STATE_MAP[escrow.status]
@@ -99,6 +149,38 @@ class PayEscrow(ProviderAPIView):
                 "state": state,
                 "escrowStatus": provider_status,
             },
+        )
+
+    def _card_payment_start(
+        self, request: AuthenticatedRequest, escrow: Escrow, data: dict[str, Any], expected_total: int | None
+    ) -> Response:
+        started = services.card_payment_start(
+            escrow=escrow,
+            by=request.user,
+            terms_version=data.get("termsVersion"),
+            expected_total=expected_total,
+        )
+        card_payment = started.card_payment
+        state, provider_status = STATE_MAP[escrow.status]
+        return ok(
+            AWAITING_CARD,
+            {
+                "reference": card_payment.public_id,
+                "status": "AWAITING_CARD_CONFIRMATION",
+                "amount": major(card_payment.total, card_payment.currency),
+                "fee": major(card_payment.fee, card_payment.currency),
+                "currency": card_payment.currency,
+                "gateway": FundingSource.CARD,
+                "escrowId": escrow.public_id,
+                "paymentId": card_payment.public_id,
+                "state": state,
+                "escrowStatus": provider_status,
+                "paymentIntentId": card_payment.provider_reference,
+                "clientSecret": started.client_secret,
+                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+                "declineReason": card_payment.decline_reason or None,
+            },
+            code=status.HTTP_202_ACCEPTED,
         )
 
 
