@@ -22,7 +22,7 @@ def test_a_succeeded_payment_told_three_times_at_once_funds_the_escrow_once(stri
     browser_confirm(stripe_fake, card_payment.provider_reference, "pm_card_visa")
     [event] = stripe_fake.events_of("payment_intent.succeeded")
     deliver = partial(
-        services.stripe_event_handle, event_id=event["id"], kind=event["type"], intent=event["data"]["object"]
+        services.stripe_event_handle, event_id=event["id"], kind=event["type"], obj=event["data"]["object"]
     )
 
     with connection_pool(6):
