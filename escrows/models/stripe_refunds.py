@@ -72,7 +72,12 @@ class StripeRefund(models.Model):
             ),
         ]
 
-    @transition(field=status, source=StripeRefundStatus.PENDING, target=StripeRefundStatus.SUCCEEDED)
+    # From FAILED too: Stripe reports a refund made that our attempts had given up on.
+    @transition(
+        field=status,
+        source=[StripeRefundStatus.PENDING, StripeRefundStatus.FAILED],
+        target=StripeRefundStatus.SUCCEEDED,
+    )
     def succeed(self) -> None:
         pass
 
