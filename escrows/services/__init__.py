@@ -111,6 +111,16 @@ from .settlements import (
     wallet_withdraw,
 )
 from .stripe_events import stripe_event_handle
+from .stripe_refunds import (
+    CardRefundOutcome,
+    apply_charge_refunded,
+    apply_dispute_closed,
+    apply_dispute_created,
+    card_payment_give_back,
+    card_refund_process,
+    card_refund_retry,
+    card_refunds_due,
+)
 
 __all__ = [
     "ChangeDraft",
@@ -203,6 +213,14 @@ __all__ = [
     "stripe_account_onboard",
     "stripe_account_refresh",
     "stripe_event_handle",
+    "CardRefundOutcome",
+    "apply_charge_refunded",
+    "apply_dispute_closed",
+    "apply_dispute_created",
+    "card_payment_give_back",
+    "card_refund_process",
+    "card_refund_retry",
+    "card_refunds_due",
     "wallet_topup",
     "wallet_withdraw",
 ]
