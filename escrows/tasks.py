@@ -18,6 +18,8 @@ from core import fastcache
 
 from . import broker, services
 from .models import (
+    CardPayment,
+    CardPaymentStatus,
     ChangeProposal,
     Dispute,
     Escrow,
@@ -26,6 +28,7 @@ from .models import (
     MilestoneStatus,
     Settlement,
     SettlementStatus,
+    StripeRefund,
 )
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,18 @@ def settlement_process_task(self: Task, settlement_pk: int) -> str:
         return "GONE"
     if outcome.retry_in is not None and not self.request.is_eager:
         # Exponential backoff (services.settlement_backoff); in eager mode process_due retries.
+        raise self.retry(countdown=outcome.retry_in.total_seconds())
+    return outcome.status
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def card_refund_process_task(self: Task, refund_pk: int) -> str:
+    """Send a card refund to Stripe (services.card_refund_process), with the payouts' backoff."""
+    try:
+        outcome = services.card_refund_process(refund_id=refund_pk)
+    except StripeRefund.DoesNotExist:
+        return "GONE"
+    if outcome.retry_in is not None and not self.request.is_eager:
         raise self.retry(countdown=outcome.retry_in.total_seconds())
     return outcome.status
 
@@ -173,10 +188,20 @@ def _redrive_settlement(pk: int) -> bool:
     return True
 
 
+def _give_back_card_payment(pk: int) -> bool:
+    services.card_payment_give_back(card_payment=CardPayment.objects.get(pk=pk), by=None)
+    return True
+
+
+def _redrive_card_refund(pk: int) -> bool:
+    card_refund_process_task.apply_async((pk,), expires=SWEEP_TASK_EXPIRES)
+    return True
+
+
 def run_timers() -> dict[str, int]:
     """Run the timers once: auto-release, review reminders, due date reminders and overdue
     notices, expiry and its reminder, change orders nobody answered, dispute deadlines and their
-    reminder, settlement retries,
+    reminder, settlement retries, card payments set aside given back, card refunds due,
     then the webhook outbox and delivery retries and the notification emails due."""
     now = timezone.now()
     counts = {
@@ -191,6 +216,8 @@ def run_timers() -> dict[str, int]:
         "dispute_reminders": 0,
         "settlements_retried": 0,
         "settlements_failed": 0,
+        "card_payments_given_back": 0,
+        "card_refunds_sent": 0,
         "errors": 0,
     }
     in_review = Milestone.objects.filter(
@@ -227,6 +254,13 @@ def run_timers() -> dict[str, int]:
         | Q(status=SettlementStatus.PROCESSING, next_attempt_at__lte=now)
     )
     _each("settlements_retried", _ids(stuck), _redrive_settlement, counts)
+    # A card payment set aside as not applied is owed back to the buyer: the next sweep gives it
+    # back whole, as a Stripe refund sent at once.
+    set_aside = CardPayment.objects.filter(status=CardPaymentStatus.NOT_APPLIED)
+    _each("card_payments_given_back", _ids(set_aside), _give_back_card_payment, counts)
+    # A card refund is due when never sent (a broker outage), its backoff ran out (with a worker,
+    # a minute late: its own countdown comes first) or the run holding its lease died.
+    _each("card_refunds_sent", _ids(services.card_refunds_due(overdue)), _redrive_card_refund, counts)
 
     from notifications.tasks import run_notification_timers
     from webhooks.tasks import run_webhook_timers
