@@ -20,15 +20,20 @@ from .. import broker, hot, ledger
 from ..models import (
     AccountKind,
     ActorKind,
+    CardPayment,
+    CardPaymentStatus,
     DisputeOutcome,
     Escrow,
     EscrowStatus,
     Event,
     FundingSource,
+    LedgerTransaction,
     Milestone,
     MilestoneStatus,
     Settlement,
     SettlementMethod,
+    StripeRefund,
+    StripeRefundPurpose,
     TransactionKind,
 )
 
@@ -321,3 +326,83 @@ def _refund_target(escrow: Escrow) -> Any:
     if payment.source == FundingSource.WALLET:
         return ledger.customer_account(payment.payer, escrow.currency)
     return ledger.platform_account(AccountKind.EXTERNAL_REFUNDS, escrow.currency)
+
+
+def _refuse_if_frozen(escrow: Escrow) -> None:
+    """Money still held for an escrow moves neither to the seller nor back to the buyer while a
+    chargeback of the card that paid it is open at the card network (docs/stripe.md)."""
+    if escrow.frozen_by_chargeback:
+        raise InvalidState(
+            "The buyer's card payment for this escrow is being disputed with their bank (a "
+            "chargeback), so the money still held can be neither released nor refunded until the "
+            "bank decides",
+            code="chargeback_open",
+        )
+
+
+def _give_back(
+    kind: str,
+    escrow: Escrow,
+    entries: list[tuple[Any, int]],
+    *,
+    to_buyer: int,
+    milestone: Milestone | None = None,
+    memo: str = "",
+) -> LedgerTransaction:
+    """The one posting of money out of the hold that gives `to_buyer` back to the buyer (with
+    whatever else `entries` moves: the hold's side, a payee's share). The buyer's leg goes where
+    they paid from (_refund_target); for an escrow paid by card through Stripe, the same
+    transaction records a Stripe refund of that amount, sent to Stripe after the commit. The fee
+    is not given back. Refused while a chargeback freezes the escrow."""
+    _refuse_if_frozen(escrow)
+    legs = list(entries)
+    if to_buyer:
+        legs.append((_refund_target(escrow), to_buyer))
+    txn = ledger.post(kind, escrow.currency, legs, escrow=escrow, milestone=milestone, memo=memo)
+    if to_buyer:
+        _card_refund_record(escrow, amount=to_buyer, txn=txn, reason=TransactionKind(kind).label)
+    return txn
+
+
+def _card_refund_record(escrow: Escrow, *, amount: int, txn: LedgerTransaction, reason: str) -> None:
+    """A pending Stripe refund of money the ledger gave back to a buyer who paid by card through
+    Stripe; nothing for a wallet or the test card gateway."""
+    payment = escrow.payment
+    if payment.source != FundingSource.CARD:
+        return
+    card_payment = CardPayment.objects.filter(
+        escrow=escrow, public_id=payment.public_id, status=CardPaymentStatus.SUCCEEDED
+    ).first()
+    if card_payment is None:
+        return
+    refund = StripeRefund.objects.create(
+        card_payment=card_payment,
+        escrow=escrow,
+        amount=amount,
+        currency=escrow.currency,
+        purpose=StripeRefundPurpose.ESCROW,
+        reason=reason,
+        ledger_transaction=txn,
+        next_attempt_at=timezone.now(),
+    )
+    _card_refund_scheduled(refund, by=None)
+
+
+def _card_refund_scheduled(refund: StripeRefund, *, by: Actor) -> None:
+    """The event of a card refund recorded, and its sending after the commit (robust: a broker
+    outage leaves it due, and the process_due sweep sends it)."""
+    _event(
+        "card_refund.scheduled",
+        by=by,
+        escrow=refund.escrow,
+        customer=refund.card_payment.payer,
+        to_status=refund.status,
+        details={"refund": refund.public_id, "amount": refund.amount, "reason": refund.reason},
+    )
+    transaction.on_commit(lambda: _enqueue_card_refund(refund.pk), robust=True)
+
+
+def _enqueue_card_refund(refund_pk: int) -> None:
+    from ..tasks import card_refund_process_task
+
+    broker.publish(card_refund_process_task, (refund_pk,))

@@ -36,10 +36,11 @@ from ..money import format_money
 from ._internal import (
     _close_escrow,
     _event,
+    _give_back,
     _lock_escrow,
     _milestones,
-    _refund_target,
     _refuse_if_disputed,
+    _refuse_if_frozen,
     _require_party,
     _schedule_payout,
     _settle_milestone,
@@ -111,6 +112,7 @@ def _check_cancellable(escrow: Escrow, milestones: list[Milestone]) -> None:
         raise InvalidState("Nobody has paid this escrow yet; cancel it instead", code="not_funded")
     if escrow.status not in (EscrowStatus.OPENED, EscrowStatus.DISPUTED):
         raise InvalidState(f"This escrow is {escrow.get_status_display().lower()}", code="escrow_closed")
+    _refuse_if_frozen(escrow)
     for m in milestones:
         _refuse_if_disputed(m)
 
@@ -272,16 +274,14 @@ def cancellation_accept(*, proposal: CancellationProposal, by: Actor) -> Cancell
         if proposal.seller_amount:
             to_payee[escrow.seller_id] = (escrow.seller, proposal.seller_amount)
     entries: list[tuple[Any, int]] = [(ledger.hold_account(escrow), -held)]
-    if proposal.buyer_amount:
-        entries.append((_refund_target(escrow), proposal.buyer_amount))
     for payee, amount in to_payee.values():
         known = getattr(escrow, "seller_account_id", None) if payee.pk == escrow.seller_id else None
         entries.append((ledger.customer_account(payee, escrow.currency, known_id=known), amount))
-    ledger.post(
+    _give_back(
         TransactionKind.CANCELLATION,
-        escrow.currency,
+        escrow,
         entries,
-        escrow=escrow,
+        to_buyer=proposal.buyer_amount,
         memo=f"mutual cancellation {proposal.public_id}",
     )
     settled_as = (

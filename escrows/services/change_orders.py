@@ -54,7 +54,7 @@ from ..models import (
 )
 from ..money import check_escrow_amount, check_minor, fee_for, format_money
 from ..providers import card_gateway
-from ._internal import _event, _lock_escrow, _milestones, _refund_target, _require_party
+from ._internal import _event, _give_back, _lock_escrow, _milestones, _require_party
 from .agreements import _record_terms
 from .due_dates import check_due_date
 from .refunds import REASON_MAX, _supersede_stale
@@ -754,14 +754,11 @@ def change_order_accept(
             source, token = proposal.pay_source or FundingSource.WALLET, proposal.card_token
         _pay_increase(escrow, proposal, quote, role=role, source=source, card_token=token)
     elif quote.difference < 0:
-        ledger.post(
+        _give_back(
             TransactionKind.CHANGE_ORDER,
-            escrow.currency,
-            [
-                (ledger.hold_account(escrow), quote.difference),
-                (_refund_target(escrow), quote.buyer_gets_back),
-            ],
-            escrow=escrow,
+            escrow,
+            [(ledger.hold_account(escrow), quote.difference)],
+            to_buyer=quote.buyer_gets_back,
             memo=proposal.public_id,
         )
         proposal.refunded_amount = quote.buyer_gets_back

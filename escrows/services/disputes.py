@@ -51,9 +51,10 @@ from ._internal import (
     _close_escrow,
     _event,
     _get_milestone,
+    _give_back,
     _lock_escrow,
     _milestones,
-    _refund_target,
+    _refuse_if_frozen,
     _require_party,
     _schedule_payout,
     _settle_milestone,
@@ -543,7 +544,8 @@ def dispute_apply_default(*, dispute: Dispute) -> Dispute | None:
     qualify (any more)."""
     escrow = _lock_escrow(dispute.escrow)
     dispute = Dispute.objects.select_related("milestone").get(pk=dispute.pk)
-    if not dispute.request_applies_at_deadline(timezone.now()):
+    if not dispute.request_applies_at_deadline(timezone.now()) or escrow.frozen_by_chargeback:
+        # A chargeback's freeze holds the deadline's outcome back until it closes.
         return None
     _dispute_settle(
         escrow,
@@ -571,6 +573,7 @@ def _dispute_settle(
     """Move the disputed amount out of the hold in one posting (payee and/or buyer), settle the
     milestone (or close the standard escrow), record the resolution, schedule the payout."""
     assert seller_amount + buyer_amount == dispute.amount and seller_amount >= 0 and buyer_amount >= 0
+    _refuse_if_frozen(escrow)
     milestones = _milestones(escrow)
     milestone = _get_milestone(escrow, dispute.milestone, milestones) if dispute.milestone else None
     if milestone is not None and milestone.status != MilestoneStatus.DISPUTED:
@@ -583,7 +586,7 @@ def _dispute_settle(
     if seller_amount:
         entries += [(hold, -seller_amount), (ledger.customer_account(payee, escrow.currency), seller_amount)]
     if buyer_amount:
-        entries += [(hold, -buyer_amount), (_refund_target(escrow), buyer_amount)]
+        entries.append((hold, -buyer_amount))
     # How the money moved is how the milestone settles.
     settled_as, kind = (
         (DisputeOutcome.RELEASE, TransactionKind.RELEASE)
@@ -592,13 +595,8 @@ def _dispute_settle(
         if not seller_amount
         else (DisputeOutcome.SPLIT, TransactionKind.SPLIT)
     )
-    ledger.post(
-        kind,
-        escrow.currency,
-        entries,
-        escrow=escrow,
-        milestone=milestone,
-        memo=f"dispute {dispute.public_id}",
+    _give_back(
+        kind, escrow, entries, to_buyer=buyer_amount, milestone=milestone, memo=f"dispute {dispute.public_id}"
     )
     now = timezone.now()
     if milestone is not None:

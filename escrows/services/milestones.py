@@ -37,6 +37,7 @@ from ._internal import (
     _lock_escrow,
     _milestones,
     _refuse_if_disputed,
+    _refuse_if_frozen,
     _require_party,
     _schedule_payout,
     _settle_milestone,
@@ -149,6 +150,8 @@ def milestone_auto_release(*, milestone: Milestone) -> Milestone | None:
     milestone = _get_milestone(escrow, milestone, milestones)
     if escrow.status != EscrowStatus.OPENED or milestone.status != MilestoneStatus.COMPLETED:
         return None
+    if escrow.frozen_by_chargeback:
+        return None
     deadline = review_deadline_of(milestone)
     if deadline is None or deadline > timezone.now():
         return None
@@ -174,6 +177,7 @@ def _check_releasable(escrow: Escrow, milestones: list[Milestone], milestone: Mi
     if milestone.status in (MilestoneStatus.REFUNDED, MilestoneStatus.SPLIT):
         raise InvalidState("Milestone was refunded")
     _check_actionable(escrow, allow_unfunded=False)
+    _refuse_if_frozen(escrow)
     _refuse_if_disputed(milestone)
     previous = escrow.milestone_before(milestones, milestone)
     if previous is not None and not previous.is_settled:
@@ -307,7 +311,7 @@ def _release_ready(escrow: Escrow, milestones: list[Milestone]) -> None:
     """Auto-release on proof: release delivered milestones, in order, while prerequisites hold.
     The system releases them, whoever's action made them ready."""
     for m in escrow.release_order(milestones):
-        if escrow.status != EscrowStatus.OPENED:
+        if escrow.status != EscrowStatus.OPENED or escrow.frozen_by_chargeback:
             return
         if m.is_settled:
             continue
@@ -326,6 +330,7 @@ def escrow_confirm_delivery(*, escrow: Escrow, by: Actor) -> Escrow:
     if escrow.is_milestone:
         raise InvalidRequest("A milestone escrow is released milestone by milestone")
     _check_actionable(escrow, allow_unfunded=False)
+    _refuse_if_frozen(escrow)
     ledger.post(
         TransactionKind.RELEASE,
         escrow.currency,

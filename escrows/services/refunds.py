@@ -34,9 +34,9 @@ from ._internal import (
     _close_after_last,
     _close_escrow,
     _event,
+    _give_back,
     _lock_escrow,
     _milestones,
-    _refund_target,
     _refuse_if_disputed,
     _require_party,
     _settle_milestone,
@@ -71,13 +71,8 @@ def _refund_rest(escrow: Escrow, milestones: list[Milestone], *, by: Actor, reas
         to_refund = []
         amount = escrow.amount
     if amount:
-        ledger.post(
-            TransactionKind.REFUND,
-            escrow.currency,
-            [(ledger.hold_account(escrow), -amount), (_refund_target(escrow), amount)],
-            escrow=escrow,
-            memo=reason,
-        )
+        hold = ledger.hold_account(escrow)
+        _give_back(TransactionKind.REFUND, escrow, [(hold, -amount)], to_buyer=amount, memo=reason)
     now = timezone.now()
     for m in to_refund:
         _settle_milestone(
@@ -124,11 +119,11 @@ def _refund_milestones(
     "seller refund" or the request), is the posting's memo and each stage's. Only what is left of
     a stage is refunded: a part the buyer released stays released. Returns the amount."""
     amount = sum(m.remaining_amount for m in chosen)
-    ledger.post(
+    _give_back(
         TransactionKind.REFUND,
-        escrow.currency,
-        [(ledger.hold_account(escrow), -amount), (_refund_target(escrow), amount)],
-        escrow=escrow,
+        escrow,
+        [(ledger.hold_account(escrow), -amount)],
+        to_buyer=amount,
         milestone=chosen[0] if len(chosen) == 1 else None,
         memo=reason[:200],
     )
@@ -336,11 +331,11 @@ def refund_request_accept(*, refund_request: RefundRequest, by: Actor) -> Refund
     if escrow.is_milestone:
         _refund_milestones(escrow, milestones, chosen, by=by, reason=f"refund request {request.public_id}")
     else:
-        ledger.post(
+        _give_back(
             TransactionKind.REFUND,
-            escrow.currency,
-            [(ledger.hold_account(escrow), -escrow.amount), (_refund_target(escrow), escrow.amount)],
-            escrow=escrow,
+            escrow,
+            [(ledger.hold_account(escrow), -escrow.amount)],
+            to_buyer=escrow.amount,
             memo=f"refund request {request.public_id}",
         )
         _close_escrow(escrow, escrow.refund, by=by, details={"amount": escrow.amount})
