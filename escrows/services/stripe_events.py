@@ -10,11 +10,15 @@ from django.db import IntegrityError, transaction
 from ..models import StripeEvent
 from .card_payments import apply_payment_intent
 from .connect import stripe_account_apply, stripe_payout_failed, stripe_transfer_reversed
+from .stripe_refunds import apply_charge_refunded, apply_dispute_closed, apply_dispute_created
 
 # Each runs inside the transaction that records the event's id, with the event's data object.
 HANDLERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "payment_intent.succeeded": apply_payment_intent,
     "payment_intent.payment_failed": apply_payment_intent,
+    "charge.refunded": apply_charge_refunded,
+    "charge.dispute.created": apply_dispute_created,
+    "charge.dispute.closed": apply_dispute_closed,
     "account.updated": stripe_account_apply,
     "transfer.reversed": stripe_transfer_reversed,
 }
