@@ -4,10 +4,21 @@ invited to pay), the payee of the event's own stage, the customer a payout, conn
 account or webhook endpoint belongs to, and staff of a payout only they can clear or that Stripe
 reversed: nobody else is ever told anything.
 
+Card refunds and chargebacks through Stripe (rules/card_refunds.py) also tell staff, who alone
+can act in Stripe's dashboard.
+
 A kind missing from HANDLERS tells nobody (audit rows such as `settlement.scheduled`)."""
 
 from escrows.models import Event
 
+from .card_refunds import (
+    _card_payment_given_back,
+    _card_refund_failed,
+    _card_refund_succeeded,
+    _card_refund_unrecognised,
+    _chargeback_closed,
+    _chargeback_opened,
+)
 from .change_orders import (
     _change_order_accepted,
     _change_order_declined,
@@ -96,6 +107,12 @@ HANDLERS: dict[str, Handler] = {
     "settlement.paid": lambda s: _payout(s, paid=True),
     "settlement.failed": lambda s: _payout(s, paid=False),
     "webhook_endpoint.disabled": _endpoint_disabled,
+    "card_refund.succeeded": _card_refund_succeeded,
+    "card_refund.failed": _card_refund_failed,
+    "card_refund.unrecognised": _card_refund_unrecognised,
+    "card_payment.given_back": _card_payment_given_back,
+    "chargeback.opened": _chargeback_opened,
+    "chargeback.closed": _chargeback_closed,
     "settlement.held_up": _held_up,
     "settlement.reversed": _reversed,
     "stripe_account.updated": _account_updated,
