@@ -32,6 +32,8 @@ from .models import (
     Payment,
     RefundRequest,
     Settlement,
+    StripeChargeback,
+    StripeRefund,
     TermsVersion,
 )
 from .money import format_money
@@ -270,6 +272,56 @@ class SettlementAdmin(MoneyFields, ReadOnlyAdmin):
             lambda s: services.settlement_retry(settlement=s, by=request.user),
             "Retried",
         )
+
+
+@admin.register(StripeRefund)
+class StripeRefundAdmin(MoneyFields, ReadOnlyAdmin):
+    model = StripeRefund
+    money_fields = ("amount",)
+    list_display = (
+        "public_id",
+        "escrow",
+        "amount",
+        "currency",
+        "purpose",
+        "status",
+        "attempts",
+        "provider_reference",
+        "created_at",
+    )
+    list_filter = ("status", "purpose", "currency")
+    search_fields = ("public_id", "provider_reference", "escrow__public_id", "card_payment__public_id")
+    list_select_related = ("escrow",)
+    actions = ["retry"]
+
+    @admin.action(description="Send failed card refunds again")
+    def retry(self, request: AuthenticatedHttpRequest, queryset: QuerySet[StripeRefund]) -> None:
+        run_service_action(
+            self,
+            request,
+            queryset,
+            lambda r: services.card_refund_retry(refund=r, by=request.user),
+            "Sent again",
+        )
+
+
+@admin.register(StripeChargeback)
+class StripeChargebackAdmin(MoneyFields, ReadOnlyAdmin):
+    model = StripeChargeback
+    money_fields = ("amount",)
+    list_display = (
+        "provider_reference",
+        "escrow",
+        "amount",
+        "currency",
+        "reason",
+        "status",
+        "opened_at",
+        "closed_at",
+    )
+    list_filter = ("status", "currency")
+    search_fields = ("provider_reference", "escrow__public_id", "card_payment__public_id")
+    list_select_related = ("escrow",)
 
 
 @admin.register(Event)
