@@ -264,3 +264,20 @@ def test_a_decline_records_what_changed_and_stripes_words(stripe_fake, seller, b
         "declineCode": "generic_decline",
     }
     assert refresh(escrow).expires_at > timezone.now()
+
+
+def test_new_terms_of_the_same_amount_start_a_new_payment(stripe_fake, seller, buyer):
+    escrow = make_escrow(seller)
+    first = services.card_payment_start(escrow=escrow, by=buyer).card_payment
+    services.escrow_edit(
+        escrow=escrow,
+        by=seller,
+        terms=EscrowTerms(title="Website build and hosting", currency="USD", amount=100_000),
+        milestones=[MilestoneInput(amount=50_000, title="A"), MilestoneInput(amount=50_000, title="B")],
+    )
+    escrow = refresh(escrow)
+    assert escrow.total_charge == first.total
+
+    again = services.card_payment_start(escrow=escrow, by=buyer).card_payment
+
+    assert again.pk != first.pk and again.terms_version == escrow.terms_version
