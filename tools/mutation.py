@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
@@ -133,15 +134,28 @@ def _patch_mutmut() -> None:
     run_tests = harness.PytestRunner.run_tests
 
     def run_tests_with_fresh_queries(self, *, mutant_name, tests):
-        # Two sessions: the mutated module's own tests, then (if they all pass) the rest. pytest
-        # collects every file a session names before it runs the first test, and a function
-        # that a thousand tests call names a hundred files: collecting them took a second of
-        # each such mutant, most of which its own tests kill.
-        own, rest = _likely_killers_first(mutant_name, tests)
-        if not own and not rest:
+        # Up to three sessions: the mutated module's own tests, then (if they all pass) the
+        # rest of its package's tests, then the rest. pytest collects every file a session names
+        # before it runs the first test, and a function that a thousand tests call names a
+        # hundred files: collecting them took a second of each such mutant, most of which its
+        # own tests kill.
+        profile_to = os.environ.get("MUTATION_PROFILE")  # a folder: where each mutant's time goes
+        if not profile_to:
+            return _in_stages(self, mutant_name, tests)
+        import cProfile
+
+        profiler = cProfile.Profile()
+        try:
+            return profiler.runcall(_in_stages, self, mutant_name, tests)
+        finally:
+            profiler.dump_stats(str(Path(profile_to) / f"{mutant_name}.prof"))
+
+    def _in_stages(self: harness.PytestRunner, mutant_name: str | None, tests: list[str]) -> int:
+        parts = _likely_killers_first(mutant_name, tests)
+        if not any(parts):
             return run_tests(self, mutant_name=mutant_name, tests=[])  # mutmut's "all of them"
         code = NO_TESTS
-        for part in (own, rest):
+        for part in parts:
             if part:
                 _forget_compiled_queries()
                 code = run_tests(self, mutant_name=mutant_name, tests=part)
@@ -167,41 +181,62 @@ def _patch_mutmut() -> None:
     harness.PytestRunner.execute_pytest = execute_pytest_with_fresh_queries  # type: ignore[method-assign]  # on purpose
 
 
-def _likely_killers_first(mutant_name: str | None, tests: Iterable[str]) -> tuple[list[str], list[str]]:
+def _likely_killers_first(mutant_name: str | None, tests: Iterable[str]) -> list[list[str]]:
     """The order a mutant's tests run in, stopping at the first failure: mutmut hands them over as
     a set, so a killed mutant of a function nearly every test calls (funding, say) ran dozens of
     unrelated tests before one that checks it. The tests mirror the code (tests/services/test_funding*.py
     for escrows/services/funding.py), so the mutated module's own test files come first, then the
-    rest; within each, the fastest first."""
+    other tests of its package's folder (tests/services/ for a helper module of the services
+    that has no test file of its own), then the rest; within each, the fastest first."""
     from mutmut.state import state
 
     durations = state().duration_by_test
     module = re.match(r"(.+?)\.x[_ǁ]", mutant_name or "")
-    own = f"/test_{module.group(1).rsplit('.', 1)[-1].lstrip('_')}" if module else None
+    parts = module.group(1).split(".") if module else []
+    own = f"/test_{parts[-1].lstrip('_')}" if parts else None
+    # escrows.services._internal -> tests/services/; a module at the top of its app has none.
+    folder = f"tests/{'/'.join(parts[1:-1])}/" if len(parts) > 2 else None
 
-    def is_own(test: str) -> bool:
-        return bool(own and own in test.split("::", 1)[0])
+    def stage(test: str) -> int:
+        path = test.split("::", 1)[0]
+        if own and own in path:
+            return 0
+        if folder and path.startswith(folder):
+            return 1
+        return 2
 
     def order(test: str) -> tuple[float, str]:
         return (durations.get(test, 0.0), test)
 
     ordered = sorted(tests, key=order)
-    return [t for t in ordered if is_own(t)], [t for t in ordered if not is_own(t)]
+    return [[t for t in ordered if stage(t) == n] for n in range(3)]
+
+
+# The hot queries found by the last scan, and how many modules were loaded then: each mutant
+# forgets them before every test, and scanning every module's names each time cost 10 ms.
+_compiled_found: tuple[int, list[Any]] = (0, [])
 
 
 def _forget_compiled_queries() -> None:
     """core.compiled builds each hot query's SQL once per process, and each mutant's process
     is forked from one that already built them: without this, a mutant in a function that builds
     such a query (the escrow lock, say) would never reach the SQL its tests run."""
+    global _compiled_found
     compiled = sys.modules.get("core.compiled")
     if compiled is None:
         return
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] not in ("escrows", "accounts", "webhooks") or module is None:
-            continue
-        for value in list(vars(module).values()):
-            if isinstance(value, compiled.CompiledQuery):
-                value._by_alias.clear()
+    loaded, queries = _compiled_found
+    if loaded != len(sys.modules):
+        queries = [
+            value
+            for name, module in list(sys.modules.items())
+            if name.split(".")[0] in ("escrows", "accounts", "webhooks") and module is not None
+            for value in list(vars(module).values())
+            if isinstance(value, compiled.CompiledQuery)
+        ]
+        _compiled_found = (len(sys.modules), queries)
+    for query in queries:
+        query._by_alias.clear()
 
 
 def _only() -> list[str]:
