@@ -426,6 +426,8 @@ ESCROW_MOCK_OFF_RAMP_SLOW_SECONDS = float(os.environ.get("ESCROW_MOCK_OFF_RAMP_S
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+# The secret of a second endpoint for connected accounts' events (Stripe Connect), if there is one.
+STRIPE_CONNECT_WEBHOOK_SECRET = os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", "")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = envint("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
 # Payouts as Stripe transfers to people's connected Express accounts (Stripe Connect, with
 # STRIPE_SECRET_KEY set too); off, payouts go through ESCROW_OFF_RAMP as before.

@@ -143,14 +143,20 @@ def decline_of(intent: dict[str, Any]) -> tuple[str, str]:
 
 def event_from_request(payload: bytes, signature: str | None) -> dict[str, Any]:
     """The event Stripe signed, as its data, or stripe.SignatureVerificationError (a wrong or missing
-    signature, one older than the tolerance, a body that is not Stripe's event)."""
-    try:
-        event = stripe.Webhook.construct_event(
-            payload,
-            signature,
-            settings.STRIPE_WEBHOOK_SECRET,
-            tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
-        )
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise stripe.SignatureVerificationError("The body is not a Stripe event", signature) from exc
-    return as_data(event)
+    signature, one older than the tolerance, a body that is not Stripe's event). Stripe signs the
+    events of the platform's own account and those of its connected accounts at two endpoints,
+    each with its own secret; both may point here."""
+    secrets = [s for s in (settings.STRIPE_WEBHOOK_SECRET, settings.STRIPE_CONNECT_WEBHOOK_SECRET) if s]
+    refusal: stripe.SignatureVerificationError | None = None
+    for secret in secrets:
+        try:
+            event = stripe.Webhook.construct_event(
+                payload, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+            )
+        except stripe.SignatureVerificationError as exc:
+            refusal = exc
+            continue
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise stripe.SignatureVerificationError("The body is not a Stripe event", signature) from exc
+        return as_data(event)
+    raise refusal or stripe.SignatureVerificationError("No webhook secret is set", signature)

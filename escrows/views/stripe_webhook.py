@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    if not settings.STRIPE_WEBHOOK_SECRET:
+    if not (settings.STRIPE_WEBHOOK_SECRET or settings.STRIPE_CONNECT_WEBHOOK_SECRET):
         return JsonResponse({"error": "Stripe webhooks are not configured here"}, status=400)
     try:
         event = stripe_api.event_from_request(request.body, request.headers.get("Stripe-Signature"))
