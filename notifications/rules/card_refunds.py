@@ -3,13 +3,12 @@ a refund reached their card or that a payment the escrow could not take is on it
 hear what only they can see to (a refund Stripe would not make, one made outside the product, a
 chargeback); both parties hear that a chargeback froze, and then freed, the escrow's money."""
 
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from escrows.models import Escrow, StripeChargeback, StripeRefund
 
 from ..models import Category
-from .story import Notice, Reader, _Story
+from .story import Notice, _Story, staff_readers
 
 REASONS = {
     "fraudulent": "the cardholder says they did not make the payment",
@@ -20,12 +19,6 @@ REASONS = {
     "credit_not_processed": "the buyer says a refund they were promised never came",
     "unrecognized": "the cardholder does not recognise the payment",
 }
-
-
-def _staff() -> list[Reader]:
-    """Everyone who runs the platform: only they can act in Stripe's dashboard."""
-    staff = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("pk")
-    return [Reader(user, user.email) for user in staff]
 
 
 def _refund(s: _Story) -> StripeRefund | None:
@@ -50,7 +43,7 @@ def _escrow_admin_url(escrow: Escrow | None) -> str:
 
 def _to_staff(s: _Story, subject: str, body: str, *, url: str, action: str) -> list[Notice]:
     notices: list[Notice] = []
-    for reader in _staff():
+    for reader in staff_readers():
         notices += s.notice(
             reader, Category.MONEY, subject, body, url=url, action=action, required=True, on_escrow=False
         )

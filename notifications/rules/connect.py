@@ -2,19 +2,12 @@
 Stripe still needs), a transfer Stripe reversed, a bank payout that failed at Stripe, and a
 payout held up by the platform's own Stripe balance, which staff must see to."""
 
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from escrows.money import format_money
 
 from ..models import Category
-from .story import Notice, Reader, _Story
-
-
-def _staff() -> list[Reader]:
-    """Everyone who runs the platform: they alone can top up its Stripe balance or ask Stripe."""
-    staff = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("pk")
-    return [Reader(user, user.email) for user in staff]
+from .story import Notice, _Story, staff_readers
 
 
 def _settlement_admin_url(s: _Story) -> str:
@@ -68,7 +61,7 @@ def _held_up(s: _Story) -> list[Notice]:
         action="Open your balance",
         on_escrow=False,
     )
-    for reader in _staff():
+    for reader in staff_readers():
         notices += s.notice(
             reader,
             Category.MONEY,
@@ -99,7 +92,7 @@ def _reversed(s: _Story) -> list[Notice]:
         action="Open your balance",
         on_escrow=False,
     )
-    for reader in _staff():
+    for reader in staff_readers():
         notices += s.notice(
             reader,
             Category.MONEY,

@@ -38,6 +38,13 @@ class Reader:
         return user_key(self.user.pk) if self.user is not None else email_key(self.email)
 
 
+def staff_readers() -> list[Reader]:
+    """Everyone who runs the platform, for what only they can act on (Stripe's dashboard, its
+    balance, a refund that failed)."""
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("pk")
+    return [Reader(user, user.email) for user in staff]
+
+
 @dataclass(frozen=True)
 class Notice:
     reader: Reader
