@@ -77,13 +77,15 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
         else ()
     )
     whole = "open_dispute" in escrow_moves and not escrow.is_milestone
-    releasable = nxt if opened and "release" in nxt_moves else None
+    # A chargeback freezes what is held (_internal._refuse_if_frozen): nothing of it moves.
+    frozen = escrow.frozen_by_chargeback
+    releasable = nxt if opened and "release" in nxt_moves and not frozen else None
     if role == "seller":
         return EscrowActions(
             role=role,
             can_edit=escrow.is_editable(milestones),
             can_cancel="cancel" in escrow_moves,
-            can_refund="refund" in escrow_moves,
+            can_refund="refund" in escrow_moves and not frozen,
             can_dispute=whole,
             disputable=disputable,
             # Delivering before the buyer has paid is allowed by the API but never offered here.
@@ -179,7 +181,8 @@ def refund_actions(
     funded = escrow.status in (EscrowStatus.OPENED, EscrowStatus.DISPUTED)
     disputed = any(m.status == MilestoneStatus.DISPUTED for m in milestones)
     held = escrow.held_amount(milestones)
-    refundable = tuple(escrow.refundable_milestones(milestones)) if opened else ()
+    frozen = escrow.frozen_by_chargeback  # nothing held moves (_internal._refuse_if_frozen)
+    refundable = tuple(escrow.refundable_milestones(milestones)) if opened and not frozen else ()
     if escrow.is_closed:
         refund_request = proposal = None  # overtaken: the escrow closed another way
     # A proposal whose split no longer matches what is held can only be withdrawn.
@@ -190,12 +193,13 @@ def refund_actions(
         refundable=refundable if escrow.is_milestone else (),
         can_request_refund=role == "buyer"
         and opened
+        and not frozen
         and refund_request is None
         and (bool(refundable) or not escrow.is_milestone),
         refund_request=refund_request,
         can_answer_refund_request=refund_request is not None and role == "seller",
         can_withdraw_refund_request=refund_request is not None and role == "buyer",
-        can_propose_cancellation=funded and held > 0 and not disputed and not proposal_live,
+        can_propose_cancellation=funded and held > 0 and not disputed and not frozen and not proposal_live,
         proposal=proposal,
         can_answer_proposal=proposal is not None and proposal_live and role != proposal.proposer_role,
         can_withdraw_proposal=proposal is not None and role == proposal.proposer_role,

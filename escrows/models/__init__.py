@@ -23,6 +23,7 @@ from .disputes import (  # noqa: F401
 )
 from .escrows import (  # noqa: F401
     CHANGES_NOTE_MAX,
+    CHARGEBACK_FREEZE_WORDS,
     CLOSED_STATUSES,
     INVITATION_EVENT_KINDS,
     INVITATION_RESEND_INTERVAL,

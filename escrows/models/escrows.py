@@ -84,6 +84,14 @@ class SettlementMethod(models.TextChoices):
     STRIPE_TRANSFER = "STRIPE_TRANSFER", "Stripe transfer"
 
 
+# Why held money cannot move while a chargeback of the card that paid it is open (services
+# refuse with it; the escrow page shows it in place of the buttons).
+CHARGEBACK_FREEZE_WORDS = (
+    "The buyer's card payment for this escrow is being disputed with their bank (a chargeback), "
+    "so the money still held can be neither released nor refunded until the bank decides"
+)
+
+
 class Escrow(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=new_escrow_id, editable=False)
     payment_token = models.CharField(max_length=64, unique=True, default=new_payment_token, editable=False)
@@ -299,6 +307,11 @@ class Escrow(models.Model):
         if self.is_milestone:
             return sum(m.remaining_amount for m in milestones if not m.is_settled)
         return self.amount
+
+    @property
+    def freeze_words(self) -> str:
+        """Why the money held cannot move now, or "" when it can."""
+        return CHARGEBACK_FREEZE_WORDS if self.frozen_by_chargeback else ""
 
     def payment_expired(self, now: datetime | None = None) -> bool:
         """Unpaid past its expiry: no longer payable, and the timer cancels it."""

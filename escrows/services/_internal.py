@@ -18,6 +18,7 @@ from core.errors import (
 
 from .. import broker, hot, ledger
 from ..models import (
+    CHARGEBACK_FREEZE_WORDS,
     AccountKind,
     ActorKind,
     CardPayment,
@@ -332,12 +333,7 @@ def _refuse_if_frozen(escrow: Escrow) -> None:
     """Money still held for an escrow moves neither to the seller nor back to the buyer while a
     chargeback of the card that paid it is open at the card network (docs/stripe.md)."""
     if escrow.frozen_by_chargeback:
-        raise InvalidState(
-            "The buyer's card payment for this escrow is being disputed with their bank (a "
-            "chargeback), so the money still held can be neither released nor refunded until the "
-            "bank decides",
-            code="chargeback_open",
-        )
+        raise InvalidState(CHARGEBACK_FREEZE_WORDS, code="chargeback_open")
 
 
 def _give_back(
