@@ -55,6 +55,10 @@ def form_params(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return params
 
 
+class AnswerLost(Exception):
+    """The request was done, and its answer never reaches the caller (a timeout after the fact)."""
+
+
 class StripeFake:
     def __init__(self, *, api_key: str, webhook_secret: str, publishable_key: str = "pk_test_local"):
         self.api_key = api_key
@@ -69,6 +73,10 @@ class StripeFake:
         self._idempotent: dict[str, tuple[str, str, dict[str, Any], int, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        # How many of the next POSTs are done and their answers then lost; the connection is
+        # closed quietly, as a timeout leaves it.
+        self.lose_answers = 0
+        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -108,6 +116,15 @@ class StripeFake:
 
     # -- the API ---------------------------------------------------------------------------
     def _handle(
+        self, method: str, path: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, Any]:
+        answer = self._answer_to(method, path, params, headers)
+        if self.lose_answers > 0 and method == "POST":
+            self.lose_answers -= 1
+            raise AnswerLost
+        return answer
+
+    def _answer_to(
         self, method: str, path: str, params: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, Any]:
         self.requests.append((method, path, params, headers))
