@@ -53,9 +53,7 @@ def stripe_amount(amount: int, currency: str) -> tuple[int, str]:
     code for (USDC) is refused, as is an amount Stripe's unit cannot say exactly."""
     code = currency.upper()
     if len(code) != 3 or not code.isalpha():
-        raise InvalidRequest(
-            f"Card payments through Stripe are not available in {code}", code="currency_not_supported"
-        )
+        raise _not_available(code)
     ours = settings.ESCROW_CURRENCIES[code]
     theirs = 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
     if theirs >= ours:
@@ -67,6 +65,39 @@ def stripe_amount(amount: int, currency: str) -> tuple[int, str]:
                 f"Stripe cannot charge this amount in {code} exactly", code="currency_not_supported"
             )
     return converted, code.lower()
+
+
+def _not_available(code: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"Card payments through Stripe are not available in {code}", code="currency_not_supported"
+    )
+
+
+# The currencies each platform account may charge in, asked of Stripe once per process.
+_supported: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def supported_currencies() -> frozenset[str]:
+    """What the platform's Stripe account may charge cards in: the supported payment currencies
+    of its country, as Stripe's country spec lists them."""
+    key = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+    if key not in _supported:
+        client = _client()
+        try:
+            account = client.v1.accounts.retrieve_current()
+            spec = client.v1.country_specs.retrieve(str(account.country))
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+            raise _unavailable(exc) from exc
+        _supported[key] = frozenset(c.upper() for c in spec.supported_payment_currencies)
+    return _supported[key]
+
+
+def check_currency(currency: str) -> None:
+    """Refuse a currency the platform's Stripe account cannot charge in, before anything is
+    recorded."""
+    code = currency.upper()
+    if code not in supported_currencies():
+        raise _not_available(code)
 
 
 def _client() -> stripe.StripeClient:

@@ -36,6 +36,13 @@ DECLINES = {
 }
 
 
+# A few countries' supported payment currencies (Stripe's country specs list about 135 each).
+COUNTRY_CURRENCIES = {
+    "US": ("usd", "eur", "gbp", "jpy", "cad", "aud", "chf", "ngn", "kes", "kwd", "bhd"),
+    "NG": ("ngn", "usd"),
+}
+
+
 class StripeError(Exception):
     def __init__(self, status: int, error: dict[str, Any]):
         super().__init__(error.get("message"))
@@ -76,6 +83,8 @@ class StripeFake:
         # How many of the next POSTs are done and their answers then lost; the connection is
         # closed quietly, as a timeout leaves it.
         self.lose_answers = 0
+        # The platform account's country: its country spec says which currencies cards pay in.
+        self.country = "US"
         self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -186,6 +195,10 @@ class StripeFake:
     def _route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, Any]:
         parts = path.strip("/").split("/")
         try:
+            if method == "GET" and parts == ["v1", "account"]:
+                return 200, {"id": "acct_platform", "object": "account", "country": self.country}
+            if method == "GET" and parts[:2] == ["v1", "country_specs"] and len(parts) == 3:
+                return 200, self._country_spec(parts[2])
             if method == "POST" and parts == ["v1", "payment_intents"]:
                 return 200, self._create(params)
             if len(parts) >= 3 and parts[:2] == ["v1", "payment_intents"]:
@@ -210,6 +223,24 @@ class StripeFake:
             )
         except StripeError as exc:
             return exc.status, {"error": exc.error}
+
+    def _country_spec(self, country: str) -> dict[str, Any]:
+        if country not in COUNTRY_CURRENCIES:
+            raise StripeError(
+                404,
+                {
+                    "type": "invalid_request_error",
+                    "code": "resource_missing",
+                    "param": "country",
+                    "message": f"No such country_spec: '{country}'",
+                },
+            )
+        return {
+            "id": country,
+            "object": "country_spec",
+            "default_currency": COUNTRY_CURRENCIES[country][0],
+            "supported_payment_currencies": list(COUNTRY_CURRENCIES[country]),
+        }
 
     def _create(self, params: dict[str, Any]) -> dict[str, Any]:
         for name in ("amount", "currency"):

@@ -48,6 +48,7 @@ def card_payment_start(
     confirms it."""
     if not stripe_api.enabled():
         raise InvalidState("Card payments through Stripe are not configured", code="card_payments_off")
+    stripe_api.check_currency(escrow.currency)
     card_payment = _card_payment_open(
         escrow=escrow, by=by, terms_version=terms_version, expected_total=expected_total
     )
