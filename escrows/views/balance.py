@@ -258,12 +258,7 @@ def _stripe_urls(request: HttpRequest) -> dict[str, str]:
 def balance_stripe_connect(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The button "Connect a Stripe account to get paid": on to Stripe's onboarding (the account
     is made on the first visit; again continues it)."""
-    try:
-        url = services.stripe_account_onboard(customer=request.user, **_stripe_urls(request))
-    except EscrowError as exc:
-        messages.error(request, exc.for_person)
-        return redirect("balance")
-    return redirect(url)
+    return _to_stripe_onboarding(request)
 
 
 @login_required
@@ -272,6 +267,11 @@ def balance_stripe_refresh(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Stripe sends the person here when their onboarding link has lapsed: a fresh one."""
     if _stripe_account(request) is None:
         return redirect("balance")
+    return _to_stripe_onboarding(request)
+
+
+def _to_stripe_onboarding(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """On to a fresh link to Stripe's onboarding, or back to the balance page saying why not."""
     try:
         url = services.stripe_account_onboard(customer=request.user, **_stripe_urls(request))
     except EscrowError as exc:
