@@ -9,7 +9,15 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from escrows import services
-from escrows.models import CardPaymentStatus, LedgerEntry, LedgerTransaction, StripeRefund
+from escrows.models import (
+    CardPaymentStatus,
+    LedgerEntry,
+    LedgerTransaction,
+    Settlement,
+    StripeAccount,
+    StripeRefund,
+)
+from tests.connect.conftest import onboard
 from tests.helpers import make_escrow, refresh
 from tests.stripe_balance_fake import started
 from tests.stripe_fake import browser_confirm
@@ -121,6 +129,31 @@ def test_a_transaction_of_another_product_is_listed_as_not_ours_and_is_no_differ
 
     assert code == 0, out
     assert "adj_1" in out and "not ours" in out
+
+
+def test_a_payout_transferred_to_a_connected_account_is_set_beside_its_ledger_posting(
+    fake, seller, django_capture_on_commit_callbacks
+):
+    onboard(seller)
+    fake.complete_onboarding(StripeAccount.objects.get(customer=seller).account_id)
+    services.stripe_account_refresh(customer=seller)
+    services.wallet_topup(customer=seller, amount=5_000, currency="USD")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.wallet_withdraw(customer=seller, amount=2_000, currency="USD", destination="")
+    settlement = Settlement.objects.get()
+    [transfer] = fake.transfers.values()
+
+    code, out = reconcile("--since", today())
+
+    assert code == 0, out
+    assert f"payout {settlement.public_id}" in out and "-20.00 USD" in out
+
+    transfer["amount"] = 2_500
+    code, out = reconcile("--since", today())
+
+    assert code == 1, out
+    assert f"Amounts differ for payout {settlement.public_id} (transfer {transfer['id']})" in out
+    assert "Stripe says -25.00 USD, our ledger -20.00 USD (a difference of -5.00 USD)." in out
 
 
 def test_every_page_is_read(fake, seller, buyer):
