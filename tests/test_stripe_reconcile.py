@@ -189,8 +189,9 @@ def test_the_period_bounds_what_stripe_is_asked(fake, seller, buyer):
     ],
 )
 def test_bad_dates_are_refused(fake, args, words):
-    with pytest.raises(CommandError, match=words):
+    with pytest.raises(CommandError, match=words) as refused:
         reconcile(*args)
+    assert refused.value.returncode == 2  # nothing compared, unlike 1: differences found
     assert not balance_gets(fake)
 
 

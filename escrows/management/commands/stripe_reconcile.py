@@ -25,6 +25,9 @@ from escrows.stripe_refunds import minor_units
 # The postings that took a card payment's money in from the card network: its funding, or (set
 # aside as not applied) its giving back, which takes it in and straight back out.
 CHARGE_POSTINGS = (TransactionKind.FUNDING, TransactionKind.CARD_GIVEN_BACK)
+# The exit code when nothing was compared (bad dates, Stripe not configured or not answering);
+# 1 is kept for differences found.
+NOT_COMPARED = 2
 
 
 @dataclass
@@ -49,7 +52,8 @@ def _day(value: str, name: str) -> datetime:
         return datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
     except ValueError:
         raise CommandError(
-            f"{name} must be a date as YYYY-MM-DD (for example 2026-11-30), not {value!r}"
+            f"{name} must be a date as YYYY-MM-DD (for example 2026-11-30), not {value!r}",
+            returncode=NOT_COMPARED,
         ) from None
 
 
@@ -98,7 +102,8 @@ class Command(BaseCommand):
         "every difference in words: on Stripe but not recorded by us, recorded by us in the period but "
         "not on Stripe, amounts that differ. Stripe's processing fee is shown in its own column and is "
         "not a difference (it stays on the platform's Stripe balance). Changes nothing. "
-        "Exit code 0 when nothing differs, 1 when something does."
+        "Exit code 0 when nothing differs, 1 when something does, 2 when nothing could be compared "
+        "(bad dates, Stripe not configured or not answering)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -125,11 +130,14 @@ class Command(BaseCommand):
             else timezone.now().replace(microsecond=0) + timedelta(seconds=1)
         )
         if start >= end:
-            raise CommandError("--since must be before --until: the period is empty")
+            raise CommandError("--since must be before --until: the period is empty", returncode=NOT_COMPARED)
         if not 1 <= page_size <= 100:
-            raise CommandError("--page-size must be between 1 and 100")
+            raise CommandError("--page-size must be between 1 and 100", returncode=NOT_COMPARED)
         if not stripe_api.enabled():
-            raise CommandError("Stripe is not configured (STRIPE_SECRET_KEY is empty): nothing to reconcile")
+            raise CommandError(
+                "Stripe is not configured (STRIPE_SECRET_KEY is empty): nothing to reconcile",
+                returncode=NOT_COMPARED,
+            )
 
         lines = self._stripe_lines(start, end, page_size)
         lines += self._ours_missing(start, end, {line.record for line in lines})
@@ -158,7 +166,8 @@ class Command(BaseCommand):
                 lines.append(self._line(stripe_api.as_data(txn)))
         except stripe.StripeError as exc:
             raise CommandError(
-                f"Stripe could not be asked for its balance transactions: {exc.user_message or exc}"
+                f"Stripe could not be asked for its balance transactions: {exc.user_message or exc}",
+                returncode=NOT_COMPARED,
             ) from None
         return lines
 
