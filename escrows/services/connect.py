@@ -127,7 +127,7 @@ def stripe_transfer_reversed(obj: dict[str, Any]) -> None:
     metadata = obj.get("metadata") or {}
     public_id = metadata.get("settlement") if isinstance(metadata, dict) else None
     settlement = (
-        Settlement.objects.select_for_update()
+        Settlement.objects.select_for_update(of=("self",))
         .select_related("escrow", "customer")
         .filter(public_id=public_id or "", method=SettlementMethod.STRIPE_TRANSFER)
         .first()
