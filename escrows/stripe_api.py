@@ -67,6 +67,17 @@ def stripe_amount(amount: int, currency: str) -> tuple[int, str]:
     return converted, code.lower()
 
 
+def our_amount(amount: int, currency: str) -> int | None:
+    """Stripe's amount in our integer minor units (stripe_amount the other way); None for a
+    currency we do not keep."""
+    code = currency.upper()
+    digits = settings.ESCROW_CURRENCIES.get(code)
+    if digits is None:
+        return None
+    one_unit, _ = stripe_amount(10**digits, code)
+    return amount * 10**digits // one_unit
+
+
 def _not_available(code: str) -> InvalidRequest:
     return InvalidRequest(
         f"Card payments through Stripe are not available in {code}", code="currency_not_supported"

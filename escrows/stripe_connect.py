@@ -104,17 +104,6 @@ def account_state(account: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def our_amount(amount: int, currency: str) -> int | None:
-    """Stripe's amount in our minor units (stripe_api.stripe_amount the other way); None for a
-    currency we do not keep."""
-    code = currency.upper()
-    digits = settings.ESCROW_CURRENCIES.get(code)
-    if digits is None:
-        return None
-    one_unit, _ = stripe_api.stripe_amount(10**digits, code)
-    return amount * 10**digits // one_unit
-
-
 def transfer_create(
     *, key: str, amount: int, currency: str, destination: str, transfer_group: str, metadata: dict[str, str]
 ) -> tuple[PayoutResult, bool]:

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
-from django.conf import settings
 
 from .models import StripeRefund
 from .stripe_api import _client, as_data, stripe_amount
@@ -24,14 +23,6 @@ class RefundAnswer:
     @property
     def ok(self) -> bool:
         return bool(self.refund)
-
-
-def minor_units(amount: int, currency: str) -> int:
-    """Stripe's amount in `currency` as our integer minor units (stripe_api.stripe_amount the
-    other way)."""
-    ours = settings.ESCROW_CURRENCIES.get(currency.upper(), 2)
-    per_major, _ = stripe_amount(10**ours, currency)
-    return amount * 10**ours // per_major
 
 
 def idempotency_key(refund: StripeRefund) -> str:

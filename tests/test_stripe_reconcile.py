@@ -199,3 +199,24 @@ def test_refused_while_stripe_is_not_configured(settings):
     settings.STRIPE_SECRET_KEY = ""
     with pytest.raises(CommandError, match="Stripe is not configured"):
         reconcile("--since", "2026-11-30")
+
+
+def test_a_transaction_in_a_currency_we_do_not_keep_is_listed_not_a_crash(fake, seller, buyer):
+    paid_by_stripe(fake, seller, buyer)
+    fake.other_transactions.append(
+        {
+            **fake.balance_transactions()[0],
+            "id": "txn_cad",
+            "type": "adjustment",
+            "currency": "cad",
+            "amount": -2_000,
+            "fee": 0,
+            "net": -2_000,
+            "source": {"id": "adj_cad", "object": "adjustment", "currency": "cad"},
+        }
+    )
+
+    code, out = reconcile("--since", today())
+
+    assert code == 0, out
+    assert "adj_cad" in out and "not ours" in out

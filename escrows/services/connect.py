@@ -141,7 +141,7 @@ def stripe_transfer_reversed(obj: dict[str, Any]) -> None:
     if settlement.provider_reference != obj.get("id"):
         logger.warning("Stripe transfer %s reversed: settlement %s paid by another", obj.get("id"), public_id)
         return
-    reversed_total = stripe_connect.our_amount(int(obj.get("amount_reversed") or 0), str(obj.get("currency")))
+    reversed_total = stripe_api.our_amount(int(obj.get("amount_reversed") or 0), str(obj.get("currency")))
     if reversed_total is None:
         return
     main = ledger.customer_account(settlement.customer, settlement.currency)
@@ -189,7 +189,7 @@ def stripe_payout_failed(obj: dict[str, Any], account_id: str) -> None:
         return
     currency = str(obj.get("currency") or "").upper()
     stripe_units = int(obj.get("amount") or 0)
-    amount = stripe_connect.our_amount(stripe_units, currency) if currency else None
+    amount = stripe_api.our_amount(stripe_units, currency) if currency else None
     _event(
         "stripe_account.payout_failed",
         by=None,

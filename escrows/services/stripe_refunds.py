@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.types import Actor, User
 from core.errors import InvalidState, NotFound
 
-from .. import ledger, stripe_refunds
+from .. import ledger, stripe_api, stripe_refunds
 from ..models import (
     AccountKind,
     CardPayment,
@@ -312,7 +312,7 @@ def apply_charge_refunded(charge: dict[str, Any]) -> CardPayment | None:
             continue
         mine.provider_reference = mine.provider_reference or str(data.get("id"))
         _card_refund_succeeded(mine)
-    refunded = stripe_refunds.minor_units(int(charge.get("amount_refunded") or 0), card_payment.currency)
+    refunded = _ours(int(charge.get("amount_refunded") or 0), card_payment)
     asked = sum(r.amount for r in ours if r.status != StripeRefundStatus.FAILED)
     unexplained = refunded - asked
     # Told once per amount: a repeat, or an older event arriving late, finds it told already.
@@ -354,7 +354,7 @@ def apply_dispute_created(dispute: dict[str, Any]) -> StripeChargeback | None:
         defaults={
             "card_payment": card_payment,
             "escrow": escrow,
-            "amount": stripe_refunds.minor_units(int(dispute.get("amount") or 0), card_payment.currency),
+            "amount": _ours(int(dispute.get("amount") or 0), card_payment),
             "currency": card_payment.currency,
             "reason": str(dispute.get("reason") or "")[:100],
         },
@@ -394,7 +394,7 @@ def apply_dispute_closed(dispute: dict[str, Any]) -> StripeChargeback | None:
             provider_reference=str(dispute.get("id")),
             card_payment=card_payment,
             escrow=escrow,
-            amount=stripe_refunds.minor_units(int(dispute.get("amount") or 0), card_payment.currency),
+            amount=_ours(int(dispute.get("amount") or 0), card_payment),
             currency=card_payment.currency,
             reason=str(dispute.get("reason") or "")[:100],
         )
@@ -434,3 +434,9 @@ def _chargeback_details(
         "outcome": chargeback.status,
         "frozen": escrow.frozen_by_chargeback,
     }
+
+
+def _ours(amount: int, card_payment: CardPayment) -> int:
+    """Stripe's amount of this card payment's charge in our minor units (its currency is always
+    one we keep)."""
+    return stripe_api.our_amount(amount, card_payment.currency) or 0

@@ -20,7 +20,6 @@ from escrows.models import (
     TransactionKind,
 )
 from escrows.money import format_money
-from escrows.stripe_refunds import minor_units
 
 # The postings that took a card payment's money in from the card network: its funding, or (set
 # aside as not applied) its giving back, which takes it in and straight back out.
@@ -180,8 +179,8 @@ class Command(BaseCommand):
             stripe_id=source_id or str(txn["id"]),
             kind=kind,
             currency=currency,
-            stripe_amount=minor_units(int(txn["amount"]), currency),
-            fee=minor_units(int(txn.get("fee") or 0), currency),
+            stripe_amount=stripe_api.our_amount(int(txn["amount"]), currency),
+            fee=stripe_api.our_amount(int(txn.get("fee") or 0), currency) or 0,
             record="",
             ours=None,
         )
