@@ -9,6 +9,7 @@ from .agreements import (  # noqa: F401
     TermsVersion,
     new_change_proposal_id,
 )
+from .conditional_payments import DeliveryProof, new_delivery_proof_id  # noqa: F401
 from .connect import StripeAccount, StripeTransfer  # noqa: F401
 from .disputes import (  # noqa: F401
     ACTIVE_DISPUTE_STATUSES,

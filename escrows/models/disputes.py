@@ -57,6 +57,8 @@ class Dispute(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_opened"
     )
     opener_role = models.CharField(max_length=10)  # "buyer" | "seller"
+    # Who raised it as the API caller named them (Finternet's raisedBy, e.g. a wallet address).
+    opener_reference = models.CharField(max_length=200, blank=True)
     reason = models.TextField()
     amount = models.BigIntegerField(help_text="Minor units: the disputed (frozen) amount")
     status = FSMField(default=DisputeStatus.OPEN, choices=DisputeStatus.choices, protected=True)

@@ -68,14 +68,29 @@ class SettlementType(models.TextChoices):
 
 
 class ReleaseType(models.TextChoices):
+    """When held money goes to the seller (Finternet's release types). MILESTONE_LOCKED: stage by
+    stage. DELIVERY_PROOF: once the buyer confirms the delivery, or on the proof itself with
+    auto-release on proof. TIME_LOCKED: once delivered and the time lock has passed (the timer
+    releases it). AUTO_RELEASE: on the proof of delivery."""
+
     MILESTONE_LOCKED = "MILESTONE_LOCKED", "Milestone locked"
     DELIVERY_PROOF = "DELIVERY_PROOF", "Delivery proof"
+    TIME_LOCKED = "TIME_LOCKED", "Time locked"
+    AUTO_RELEASE = "AUTO_RELEASE", "Auto release"
 
 
 class WhoPays(models.TextChoices):
     BUYER = "buyer", "Buyer"
     SELLER = "seller", "Seller"
     SPLIT = "split", "Split"
+
+
+# A standard escrow's delivery window: maxDelivery of these units (deliveryTimeline).
+DELIVERY_TIMELINE_UNITS = {
+    "minutes": timedelta(minutes=1),
+    "hours": timedelta(hours=1),
+    "days": timedelta(days=1),
+}
 
 
 class SettlementMethod(models.TextChoices):
@@ -121,6 +136,11 @@ class Escrow(models.Model):
         max_length=20, choices=ReleaseType.choices, default=ReleaseType.MILESTONE_LOCKED
     )
     auto_release_on_proof = models.BooleanField(default=False)
+    # TIME_LOCKED: released at this time, and only once delivered (the timer releases it).
+    time_lock_until = models.DateTimeField(null=True, blank=True)
+    # When the seller proved delivery of a standard escrow (a milestone escrow's stages keep
+    # their own delivery).
+    delivered_at = models.DateTimeField(null=True, blank=True)
     intent_type = models.CharField(max_length=40, blank=True)
     settlement_method = models.CharField(max_length=20, choices=SettlementMethod.choices, blank=True)
     settlement_destination = models.CharField(max_length=200, blank=True)
@@ -139,6 +159,9 @@ class Escrow(models.Model):
 
     funded_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When the seller took the money of a standard escrow whose delivery window had passed
+    # without the buyer confirming or disputing (services.escrow_claim_funds).
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # A chargeback of the card that paid this escrow is open at the card network: its money still
@@ -162,6 +185,12 @@ class Escrow(models.Model):
                 fields=["buyer_email"],
                 condition=Q(buyer__isnull=True, status="AWAITING_PAYMENT") & ~Q(buyer_email=""),
                 name="escrow_invited_buyer_email",
+            ),
+            # The time lock timer's pick, every minute: delivered time-locked escrows still held.
+            models.Index(
+                fields=["time_lock_until"],
+                condition=Q(release_type="TIME_LOCKED", status="OPENED", delivered_at__isnull=False),
+                name="escrow_time_lock_due",
             ),
         ]
         constraints = [
@@ -307,6 +336,44 @@ class Escrow(models.Model):
         if self.is_milestone:
             return sum(m.remaining_amount for m in milestones if not m.is_settled)
         return self.amount
+
+    # -- the delivery window of a standard escrow: the seller may claim the money after it ---
+    @property
+    def delivery_window(self) -> timedelta | None:
+        """How long the seller has to deliver, from payment: maxDelivery minutes, hours or days;
+        None when the terms name no window."""
+        unit = DELIVERY_TIMELINE_UNITS.get(self.delivery_timeline)
+        if unit is None or not self.max_delivery:
+            return None
+        return self.max_delivery * unit
+
+    @property
+    def delivery_window_ends_at(self) -> datetime | None:
+        window = self.delivery_window
+        if window is None or self.funded_at is None:
+            return None
+        return self.funded_at + window
+
+    def claim_refusal(self, now: datetime | None = None) -> str | None:
+        """Why the seller may not take the money now, or None: only a standard escrow, paid and
+        open (not under dispute), whose delivery window has passed."""
+        if self.is_milestone:
+            return "A milestone escrow is released milestone by milestone"
+        ends = self.delivery_window_ends_at
+        if self.status != EscrowStatus.OPENED or ends is None or ends > (now or timezone.now()):
+            return "Escrow cannot be claimed yet"
+        return None
+
+    def arbitrated_by(self, user: Any) -> bool:
+        """Whether `user` decides this escrow's disputes as the platform both parties are
+        customers of (a platform arbitrates between its own customers; staff decide any)."""
+        platform_id = getattr(user, "pk", None)
+        if not platform_id or not getattr(user, "is_platform", False) or self.buyer is None:
+            return False
+        return (
+            self.seller.created_by_platform_id == platform_id
+            and self.buyer.created_by_platform_id == platform_id
+        )
 
     @property
     def freeze_words(self) -> str:
