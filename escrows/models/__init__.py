@@ -26,6 +26,7 @@ from .escrows import (  # noqa: F401
     CHANGES_NOTE_MAX,
     CHARGEBACK_FREEZE_WORDS,
     CLOSED_STATUSES,
+    DELIVERY_TIMELINE_UNITS,
     INVITATION_EVENT_KINDS,
     INVITATION_RESEND_INTERVAL,
     INVITATION_RESENDS_MAX,
@@ -50,6 +51,7 @@ from .events import (  # noqa: F401
     ActorKind,
     Event,
 )
+from .images import EscrowImage, new_image_id  # noqa: F401
 from .ledger import (  # noqa: F401
     EXTERNAL_KINDS,
     PART_RELEASE_MEMO,
