@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('public_id', models.CharField(default=escrows.models.conditional_payments.new_delivery_proof_id, editable=False, max_length=48, unique=True)),
                 ('proof_hash', models.CharField(max_length=66)),
-                ('proof_uri', models.URLField(blank=True, max_length=2000)),
+                ('proof_uri', models.CharField(blank=True, max_length=2000)),
                 ('submitted_by', models.CharField(max_length=200)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
             ],

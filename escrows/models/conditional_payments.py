@@ -20,7 +20,8 @@ class DeliveryProof(models.Model):
     )
     # A 32-byte hash of the proof, as 0x and 64 lowercase hex digits.
     proof_hash = models.CharField(max_length=66)
-    proof_uri = models.URLField(max_length=2000, blank=True)
+    # Where the proof can be read: any URI (https:, ipfs:, ...), not only a web address.
+    proof_uri = models.CharField(max_length=2000, blank=True)
     # Who submitted it as the API caller named them (e.g. a wallet address), and who it was.
     submitted_by = models.CharField(max_length=200)
     submitter = models.ForeignKey(
