@@ -21,7 +21,7 @@ from escrows.models import (
 from escrows.services import CardRefundOutcome
 from escrows.services.settlements import settlement_backoff
 from tests.helpers import at, fund, make_escrow, milestones, refresh, refusal
-from tests.stripe_fake import browser_confirm, deliver
+from tests.stripe_fake import StripeError, browser_confirm, deliver
 from tests.stripe_refunds_fake import StripeRefundsFake, started
 
 pytestmark = pytest.mark.django_db
@@ -252,14 +252,23 @@ def test_a_refund_stripe_could_not_take_yet_waits_its_backoff(
     refund = refresh(refund)
     assert (refund.status, refund.attempts) == (StripeRefundStatus.PENDING, 1)
     assert refund.last_error.startswith("Invalid API Key provided")
+    # Due again, for the sweep too, once its backoff ran out; not before.
+    assert not services.card_refunds_due(timezone.now()).exists()
+    assert list(services.card_refunds_due(refund.next_attempt_at)) == [refund]
 
 
-class RefundsOnTheirWay(StripeRefundsFake):
+class OtherAnswers(StripeRefundsFake):
     """Stripe answers a new refund with this status (and failure reason) instead of succeeded:
-    some are still on their way to the card, some fail there."""
+    some are still on their way to the card, some fail there; or refuses it in these words."""
 
     answer_status = "pending"
     failure_reason: str | None = None
+    refusal: str | None = None
+
+    def _refund_create(self, params):
+        if self.refusal is not None:
+            raise StripeError(400, {"type": "invalid_request_error", "message": self.refusal})
+        return super()._refund_create(params)
 
     def refund(self, intent_id, amount=None, *, metadata=None):
         made = super().refund(intent_id, amount, metadata=metadata)
@@ -270,8 +279,8 @@ class RefundsOnTheirWay(StripeRefundsFake):
 
 
 @pytest.fixture
-def slow_fake(settings):
-    fake = RefundsOnTheirWay(api_key="sk_test_local", webhook_secret="whsec_local")
+def answers(settings):
+    fake = OtherAnswers(api_key="sk_test_local", webhook_secret="whsec_local")
     fake.start()
     settings.STRIPE_SECRET_KEY = fake.api_key
     settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
@@ -281,9 +290,9 @@ def slow_fake(settings):
 
 
 def test_a_refund_still_on_its_way_is_asked_about_again_and_is_no_failed_attempt(
-    slow_fake, seller, buyer, django_capture_on_commit_callbacks
+    answers, seller, buyer, django_capture_on_commit_callbacks
 ):
-    escrow, _ = paid_by_stripe(slow_fake, seller, buyer)
+    escrow, _ = paid_by_stripe(answers, seller, buyer)
     with django_capture_on_commit_callbacks(execute=False):
         services.escrow_refund(escrow=escrow, by=seller)
     refund = StripeRefund.objects.get()
@@ -292,7 +301,7 @@ def test_a_refund_still_on_its_way_is_asked_about_again_and_is_no_failed_attempt
 
     assert outcome == CardRefundOutcome(StripeRefundStatus.PENDING, retry_in=settlement_backoff(1))
     refund = refresh(refund)
-    [made] = slow_fake.refunds.values()
+    [made] = answers.refunds.values()
     assert (refund.status, refund.attempts, refund.last_error) == (StripeRefundStatus.PENDING, 0, "")
     assert refund.provider_reference == made["id"]
     assert refund.next_attempt_at > timezone.now()
@@ -307,10 +316,10 @@ def test_a_refund_still_on_its_way_is_asked_about_again_and_is_no_failed_attempt
     ],
 )
 def test_a_refund_that_failed_at_the_card_says_why(
-    slow_fake, seller, buyer, django_capture_on_commit_callbacks, status, reason, words
+    answers, seller, buyer, django_capture_on_commit_callbacks, status, reason, words
 ):
-    slow_fake.answer_status, slow_fake.failure_reason = status, reason
-    escrow, _ = paid_by_stripe(slow_fake, seller, buyer)
+    answers.answer_status, answers.failure_reason = status, reason
+    escrow, _ = paid_by_stripe(answers, seller, buyer)
     with django_capture_on_commit_callbacks(execute=False):
         services.escrow_refund(escrow=escrow, by=seller)
     refund = StripeRefund.objects.get()
@@ -433,3 +442,41 @@ def test_sending_a_refund_never_runs_inside_another_transaction(
     # Refused before Stripe was asked.
     assert not fake.refunds and not [r for r in fake.requests if r[:2] == ("POST", "/v1/refunds")]
     assert refresh(refund).attempts == 0
+
+
+def test_a_refund_on_its_way_after_a_failed_attempt_keeps_that_attempt_and_clears_its_error(
+    answers, settings, seller, buyer, django_capture_on_commit_callbacks
+):
+    settings.STRIPE_NETWORK_RETRIES = 0
+    escrow, _ = paid_by_stripe(answers, seller, buyer)
+    answers.api_key = "sk_test_other"  # Stripe refuses our key until it is put right
+    with django_capture_on_commit_callbacks(execute=False):
+        services.escrow_refund(escrow=escrow, by=seller)
+    refund = StripeRefund.objects.get()
+    services.card_refund_process(refund_id=refund.pk)
+    assert refresh(refund).last_error.startswith("Invalid API Key provided")
+    answers.api_key = "sk_test_local"
+    StripeRefund.objects.filter(pk=refund.pk).update(next_attempt_at=timezone.now())
+
+    outcome = services.card_refund_process(refund_id=refund.pk)
+
+    assert outcome == CardRefundOutcome(StripeRefundStatus.PENDING, retry_in=settlement_backoff(1))
+    refund = refresh(refund)
+    assert (refund.status, refund.attempts, refund.last_error) == (StripeRefundStatus.PENDING, 1, "")
+
+
+def test_stripes_words_refusing_a_refund_are_kept_up_to_2000_characters(
+    answers, seller, buyer, django_capture_on_commit_callbacks
+):
+    answers.refusal = "This refund cannot be made. " * 100
+    escrow, _ = paid_by_stripe(answers, seller, buyer)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.escrow_refund(escrow=escrow, by=seller)
+    refund = StripeRefund.objects.get()
+
+    outcome = services.card_refund_process(refund_id=refund.pk)
+
+    assert outcome == CardRefundOutcome(StripeRefundStatus.FAILED)
+    refund = refresh(refund)
+    assert (refund.status, refund.attempts, refund.next_attempt_at) == (StripeRefundStatus.FAILED, 1, None)
+    assert refund.last_error == answers.refusal[:2000]
