@@ -81,6 +81,7 @@ def test_with_connect_off_the_balance_page_says_so(stripe_connect_fake, seller, 
     response = ask(reverse(view), follow=True)
 
     assert response.redirect_chain == [(reverse("balance"), 302)]
+    assert [str(m) for m in response.context["messages"]] == [CONNECT_OFF]
     assert CONNECT_OFF in response.content.decode()
 
 
