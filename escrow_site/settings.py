@@ -381,6 +381,10 @@ ESCROW_DISPUTE_RESOLUTION_PERIOD = timedelta(days=envint("ESCROW_DISPUTE_RESOLUT
 ESCROW_DISPUTE_DEFAULT_OUTCOME = os.environ.get("ESCROW_DISPUTE_DEFAULT_OUTCOME", "split")
 ESCROW_EVIDENCE_MAX_BYTES = envint("ESCROW_EVIDENCE_MAX_BYTES", 5 * 1024 * 1024)
 ESCROW_EVIDENCE_MAX_ITEMS = envint("ESCROW_EVIDENCE_MAX_ITEMS", 50)
+# Pictures of a standard escrow (the escrow API's imageUrl files): how many, how large each;
+# stored in MEDIA_ROOT like evidence and served only through the API.
+ESCROW_IMAGES_MAX = envint("ESCROW_IMAGES_MAX", 5)
+ESCROW_IMAGE_MAX_BYTES = envint("ESCROW_IMAGE_MAX_BYTES", 5 * 1024 * 1024)
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or str(BASE_DIR / "media")
 MEDIA_URL = "media/"
 # Review clock: the buyer may extend a delivered milestone's review once, by this much; a

@@ -51,6 +51,7 @@ from .disputes import (
     dispute_request_amounts,
     dispute_resolution_amounts,
     dispute_resolve,
+    dispute_submit,
     dispute_withdraw,
     disputes_due,
     disputes_reminder_due,
@@ -75,6 +76,7 @@ from .escrows import (
 from .fees import FeeQuote, QuoteMilestone, fee_quote, fee_shares
 from .funding import escrow_fund, wallet_topup
 from .milestones import (
+    escrow_claim_funds,
     escrow_confirm_delivery,
     milestone_auto_release,
     milestone_complete,
@@ -166,11 +168,13 @@ __all__ = [
     "dispute_request_amounts",
     "dispute_resolution_amounts",
     "dispute_resolve",
+    "dispute_submit",
     "dispute_withdraw",
     "disputes_due",
     "disputes_reminder_due",
     "due_date_from_day",
     "escrow_cancel",
+    "escrow_claim_funds",
     "escrow_confirm_delivery",
     "escrow_create",
     "escrow_edit",

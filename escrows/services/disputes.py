@@ -31,6 +31,7 @@ from core.errors import (
 
 from .. import ledger
 from ..models import (
+    ACTIVE_DISPUTE_STATUSES,
     UNANSWERED_DISPUTE_STATUSES,
     Dispute,
     DisputeAnswer,
@@ -201,10 +202,11 @@ def _lock_dispute(
     dispute: Dispute, by: User, *, staff_ok: bool = False
 ) -> tuple[Escrow, Dispute, str | None]:
     """Lock the dispute's escrow (the one lock every change to it takes), then re-read the
-    dispute. A stranger gets NotFound; staff pass with role None when `staff_ok`."""
+    dispute. A stranger gets NotFound; staff and the platform that arbitrates between the
+    parties (Escrow.arbitrated_by) pass with role None when `staff_ok`."""
     escrow = _lock_escrow(dispute.escrow)
     role = escrow.party_role(by)
-    if role is None and not (staff_ok and by.is_staff):
+    if role is None and not (staff_ok and (by.is_staff or escrow.arbitrated_by(by))):
         raise NotFound("Escrow not found")
     dispute = Dispute.objects.select_related("milestone", "opened_by").get(pk=dispute.pk)
     return escrow, dispute, role
@@ -244,6 +246,32 @@ def dispute_open(
     which applies only if the other party never answers by the deadline."""
     escrow = _lock_escrow(escrow)
     role = _require_party(escrow, by)
+    return _dispute_opened(
+        escrow,
+        by=by,
+        role=role,
+        reason=reason,
+        milestone=milestone,
+        evidence=evidence,
+        default_outcome=default_outcome,
+        default_seller_amount=default_seller_amount,
+        default_buyer_amount=default_buyer_amount,
+    )
+
+
+def _dispute_opened(
+    escrow: Escrow,
+    *,
+    by: User,
+    role: str,
+    reason: str,
+    milestone: Milestone | None = None,
+    evidence: EvidenceInput | None = None,
+    default_outcome: str | None = None,
+    default_seller_amount: int | None = None,
+    default_buyer_amount: int | None = None,
+) -> Dispute:
+    """dispute_open's change, the (locked) escrow's party `role` opening it."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("A dispute needs a reason", field="reason")
@@ -389,12 +417,28 @@ def dispute_add_evidence(*, dispute: Dispute, by: User, evidence: EvidenceInput)
 
 
 @transaction.atomic(durable=True)
-def dispute_answer(*, dispute: Dispute, by: User, answer: str, text: str = "") -> Dispute:
-    """The other party answers. Accepting the claim settles the dispute at once with what the
-    opener asked for (their request, as recorded when they opened it: a release, a refund or
-    their split, never more); contesting sends it to an arbiter, and the opener's request no
-    longer applies by itself at the deadline."""
+def dispute_answer(
+    *, dispute: Dispute, by: User, answer: str, text: str = "", evidence: EvidenceInput | None = None
+) -> Dispute:
+    """The other party answers, with evidence if they like. Accepting the claim settles the
+    dispute at once with what the opener asked for (their request, as recorded when they opened
+    it: a release, a refund or their split, never more); contesting sends it to an arbiter, and
+    the opener's request no longer applies by itself at the deadline."""
     escrow, dispute, role = _lock_dispute(dispute, by)
+    return _dispute_answered(escrow, dispute, by=by, role=role, answer=answer, text=text, evidence=evidence)
+
+
+def _dispute_answered(
+    escrow: Escrow,
+    dispute: Dispute,
+    *,
+    by: User,
+    role: str | None,
+    answer: str,
+    text: str,
+    evidence: EvidenceInput | None,
+) -> Dispute:
+    """dispute_answer's change, on the (locked) escrow."""
     if answer not in DisputeAnswer.values:
         raise InvalidRequest(f"answer must be one of: {', '.join(DisputeAnswer.values)}", field="answer")
     text = (text or "").strip()
@@ -406,6 +450,9 @@ def dispute_answer(*, dispute: Dispute, by: User, answer: str, text: str = "") -
         raise InvalidState(
             f"This dispute is already {dispute.get_status_display().lower()}", code="dispute_not_open"
         )
+    if evidence is not None and not evidence.empty:
+        assert role is not None  # the opener's role was refused above; a stranger never gets here
+        _evidence_added(escrow, dispute, by=by, role=role, evidence=_clean_evidence(evidence))
     dispute.answer_choice = answer
     dispute.answer_text = text
     dispute.answered_by = by
@@ -434,6 +481,35 @@ def dispute_answer(*, dispute: Dispute, by: User, answer: str, text: str = "") -
             note=f"The {role} accepted the claim",
         )
     return dispute
+
+
+@transaction.atomic(durable=True)
+def dispute_submit(
+    *, escrow: Escrow, by: User, message: str, evidence: EvidenceInput | None = None
+) -> Dispute:
+    """A standard escrow's dispute held as one conversation, as the escrow API's customers hold
+    it: the buyer's message opens it (the opener's request is the default outcome); the other
+    party's message (the seller's, or the buyer's to a dispute the seller opened elsewhere)
+    answers it once, contesting it, and an arbiter decides. Evidence may go with either.
+    A milestone escrow is disputed stage by stage instead (dispute_open)."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if escrow.is_milestone:
+        raise InvalidRequest("Milestone escrows cannot be disputed", code="milestone_escrow")
+    live = Dispute.objects.filter(
+        escrow=escrow, milestone__isnull=True, status__in=ACTIVE_DISPUTE_STATUSES
+    ).first()
+    if live is None:
+        if escrow.status != EscrowStatus.OPENED:
+            _check_actionable(escrow, allow_unfunded=False)
+        if role != "buyer":
+            raise Forbidden("Only the buyer can open a dispute; the seller can answer one the buyer opened")
+        return _dispute_opened(escrow, by=by, role=role, reason=message, evidence=evidence)
+    if role == live.opener_role:
+        raise InvalidState("This escrow is already disputed", code="already_disputed")
+    return _dispute_answered(
+        escrow, live, by=by, role=role, answer=DisputeAnswer.CONTEST, text=message, evidence=evidence
+    )
 
 
 @transaction.atomic(durable=True)
@@ -501,13 +577,16 @@ def dispute_resolve(
     seller_amount: int | None = None,
     buyer_amount: int | None = None,
     note: str = "",
+    evidence: EvidenceInput | None = None,
 ) -> Dispute:
-    """Staff decide: release to the seller, refund to the buyer, or split (the two parts sum to
-    the disputed amount). One ledger posting moves the frozen amount out of the hold."""
+    """Staff, or the platform both parties are customers of, decide: release to the seller,
+    refund to the buyer, or split (the two parts sum to the disputed amount). One ledger posting
+    moves the frozen amount out of the hold. `evidence`: a document the arbiter decided on, kept
+    with the dispute's evidence."""
     # Whoever may not see the escrow learns nothing (NotFound); a party learns only that
     # resolving is for administrators.
     escrow, dispute, _ = _lock_dispute(dispute, by, staff_ok=True)
-    if not by.is_staff:
+    if not (by.is_staff or escrow.arbitrated_by(by)):
         raise Forbidden("Only an administrator can resolve a dispute")
     note = (note or "").strip()[:DISPUTE_TEXT_MAX]
     if not dispute.is_active:
@@ -519,6 +598,8 @@ def dispute_resolve(
     seller_part, buyer_part = _split_amounts(
         outcome, dispute.amount, seller_amount, buyer_amount, escrow.currency
     )
+    if evidence is not None and not evidence.empty:
+        _evidence_added(escrow, dispute, by=by, role="arbiter", evidence=_clean_evidence(evidence))
     _dispute_settle(
         escrow, dispute, outcome=outcome, seller_amount=seller_part, buyer_amount=buyer_part, by=by, note=note
     )

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -34,6 +35,7 @@ from ..money import check_escrow_amount, check_minor, fee_for, format_money, nor
 from ._internal import _event, _lock_escrow, _milestones, _require_party
 from .agreements import _record_terms
 from .due_dates import check_due_date
+from .escrow_images import _store_images, check_images
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ def _validate_terms(
     if terms.release_type not in ReleaseType.values:
         raise InvalidRequest("releaseType must be MILESTONE_LOCKED or DELIVERY_PROOF", field="releaseType")
     if terms.who_pays != WhoPays.BUYER:
+        if terms.settlement_type == SettlementType.STANDARD:
+            raise InvalidRequest(
+                "whoPays must be buyer: the buyer pays the fee on top of the amount", field="whoPays"
+            )
         raise InvalidRequest("whoPays must be buyer for milestone escrows", field="whoPays")
     if terms.settlement_method and terms.settlement_method not in SettlementMethod.values:
         raise InvalidRequest(
@@ -194,10 +200,13 @@ def escrow_create(
     terms: EscrowTerms,
     milestones: Sequence[MilestoneInput] | None,
     buyer: User | None = None,
+    images: Sequence[Any] = (),
 ) -> Escrow:
     """Create an escrow. `milestones=None` leaves a milestone escrow to have its milestones
-    added one by one (payment-intents surface); funding then checks the set is complete."""
+    added one by one (payment-intents surface); funding then checks the set is complete.
+    `images`: uploaded pictures of what it is for (escrow_images)."""
     terms = _validate_terms(terms, milestones, seller=seller)
+    pictures = check_images(images)
     if buyer is not None and buyer.pk == seller.pk:
         raise InvalidRequest("The buyer cannot be the seller", field="buyer")
     fee, version = fee_for(terms.amount, terms.currency)
@@ -228,6 +237,8 @@ def escrow_create(
         expires_at=now + settings.ESCROW_PAYMENT_EXPIRY,
     )
     created = _create_milestones(escrow, milestones) if milestones else []
+    if pictures:
+        _store_images(escrow, pictures)
     _record_terms(
         escrow,
         created,
@@ -248,9 +259,15 @@ def escrow_create(
 
 @transaction.atomic(durable=True)
 def escrow_edit(
-    *, escrow: Escrow, by: Actor, terms: EscrowTerms, milestones: Sequence[MilestoneInput]
+    *,
+    escrow: Escrow,
+    by: Actor,
+    terms: EscrowTerms,
+    milestones: Sequence[MilestoneInput],
+    images: Sequence[Any] | None = None,
 ) -> Escrow:
-    """Replace the terms and the whole milestone set (new milestone ids); the fee is recomputed."""
+    """Replace the terms and the whole milestone set (new milestone ids); the fee is recomputed.
+    `images`, when given, replace the escrow's pictures."""
     escrow = _lock_escrow(escrow)
     role = _require_party(escrow, by)
     if role != "seller":
@@ -260,6 +277,7 @@ def escrow_edit(
     if refusal is not None:
         raise InvalidState(refusal)
     terms = _validate_terms(terms, milestones, seller=escrow.seller)
+    pictures = None if images is None else check_images(images)
     if escrow.buyer is not None and terms.buyer_email and terms.buyer_email != escrow.buyer.email.lower():
         raise InvalidRequest("The buyer of this escrow is already set", field="buyerEmail")
     before = {"amount": escrow.amount, "fee": escrow.fee, "milestones": [m.public_id for m in old]}
@@ -295,6 +313,8 @@ def escrow_edit(
     Event.objects.filter(milestone__in=old).update(milestone=None)
     Milestone.objects.filter(escrow=escrow).delete()
     created = _create_milestones(escrow, milestones)
+    if pictures is not None:
+        _store_images(escrow, pictures)
     _record_terms(escrow, created, reason=TermsReason.EDITED, proposed_by=by, proposer_role=role)
     _event(
         "escrow.edited",

@@ -330,6 +330,31 @@ def escrow_confirm_delivery(*, escrow: Escrow, by: Actor) -> Escrow:
     if escrow.is_milestone:
         raise InvalidRequest("A milestone escrow is released milestone by milestone")
     _check_actionable(escrow, allow_unfunded=False)
+    _release_whole(escrow, by=by)
+    return escrow
+
+
+@transaction.atomic(durable=True)
+def escrow_claim_funds(*, escrow: Escrow, by: Actor) -> Escrow:
+    """Standard escrow: the seller takes the whole amount once the delivery window (maxDelivery
+    x deliveryTimeline from payment) has passed without the buyer confirming or disputing."""
+    escrow = _lock_escrow(escrow)
+    role = _require_party(escrow, by)
+    if role != "seller":
+        raise Forbidden("Only the seller can claim the funds of this escrow")
+    refusal = escrow.claim_refusal()
+    if refusal is not None:
+        raise InvalidState(refusal, code="not_claimable")
+    _refuse_if_frozen(escrow)
+    escrow.claimed_at = timezone.now()
+    escrow.save(update_fields=["claimed_at", "updated_at"])
+    _release_whole(escrow, by=by, details={"claimed": True, "reason": "delivery window passed"})
+    return escrow
+
+
+def _release_whole(escrow: Escrow, *, by: Actor, details: dict | None = None) -> None:
+    """The whole amount of a (locked, open) standard escrow from the hold to the seller, the
+    escrow completed, the payout scheduled. Refused while a chargeback freezes it."""
     _refuse_if_frozen(escrow)
     ledger.post(
         TransactionKind.RELEASE,
@@ -340,6 +365,5 @@ def escrow_confirm_delivery(*, escrow: Escrow, by: Actor) -> Escrow:
         ],
         escrow=escrow,
     )
-    _close_escrow(escrow, escrow.complete, by=by)
+    _close_escrow(escrow, escrow.complete, by=by, details=details)
     _schedule_payout(escrow, payee=escrow.seller, amount=escrow.amount, milestone=None, by=by)
-    return escrow
