@@ -19,7 +19,8 @@ from .payment_intents import (
     review_clock,
 )
 from .provider import base as provider_base
-from .provider import customers, escrow_list, escrows, payments
+from .provider import customers, escrow_list, escrows, payments, standard
+from .provider import disputes as provider_disputes
 
 urlpatterns = [
     # Payment intents (Finternet's API)
@@ -60,6 +61,61 @@ urlpatterns = [
     re_path(r"^payment/escrow$", payments.PayEscrow.as_view(), name="api_provider_pay"),
     re_path(r"^payment/topup$", payments.WalletTopup.as_view(), name="api_provider_topup"),
     re_path(r"^customer/create$", customers.CustomerCreate.as_view(), name="api_provider_customer_create"),
+    # Standard escrows and disputes (Payluk's API)
+    re_path(r"^escrow/create$", standard.StandardEscrowCreate.as_view(), name="api_provider_escrow_create"),
+    re_path(
+        rf"^escrow/edit/(?P<payment_token>{ID})$",
+        standard.StandardEscrowEdit.as_view(),
+        name="api_provider_escrow_edit",
+    ),
+    re_path(
+        rf"^escrow/delete/(?P<payment_token>{ID})$",
+        standard.EscrowDelete.as_view(),
+        name="api_provider_escrow_delete",
+    ),
+    re_path(
+        rf"^escrow/verify/(?P<payment_token>{ID})$",
+        standard.EscrowVerify.as_view(),
+        name="api_provider_escrow_verify",
+    ),
+    re_path(
+        rf"^escrow/claim-funds/(?P<payment_token>{ID})$",
+        standard.EscrowClaimFunds.as_view(),
+        name="api_provider_claim_funds",
+    ),
+    re_path(
+        rf"^escrow/confirm-payment/(?P<escrow_id>{ID})$",
+        standard.ConfirmPayment.as_view(),
+        name="api_provider_confirm_payment",
+    ),
+    re_path(
+        rf"^escrow/milestone/convert/(?P<payment_token>{ID})$",
+        standard.MilestoneConvert.as_view(),
+        name="api_provider_convert",
+    ),
+    re_path(
+        rf"^escrow/image/(?P<image_id>{ID})$", standard.EscrowImageFile.as_view(), name="api_provider_image"
+    ),
+    re_path(
+        rf"^escrow/submit-dispute/(?P<payment_token>{ID})$",
+        provider_disputes.SubmitDispute.as_view(),
+        name="api_provider_dispute_submit",
+    ),
+    re_path(r"^escrow/dispute/get$", provider_disputes.MyDisputes.as_view(), name="api_provider_disputes"),
+    re_path(
+        rf"^escrow/dispute/get/(?P<escrow_id>{ID})$",
+        provider_disputes.DisputeOfEscrow.as_view(),
+        name="api_provider_dispute_of_escrow",
+    ),
+    re_path(
+        rf"^escrow/dispute/resolve/(?P<escrow_id>{ID})$",
+        provider_disputes.ResolveDispute.as_view(),
+        name="api_provider_dispute_resolve",
+    ),
+    re_path(
+        r"^escrow/all-dispute$", provider_disputes.AllDisputes.as_view(), name="api_provider_all_disputes"
+    ),
+    re_path(r"^escrow/feeds$", provider_disputes.Feeds.as_view(), name="api_provider_feeds"),
     # Disputes and the evidence export (payment-intents conventions)
     re_path(
         rf"^escrows/(?P<escrow_id>{ID})/disputes$", disputes.EscrowDisputes.as_view(), name="api_disputes"

@@ -6,6 +6,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.db.models import Q
+from django.urls import reverse
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -13,7 +16,16 @@ from rest_framework.response import Response
 from accounts.models import User
 from core.errors import NotFound
 from escrows import hot, selectors
-from escrows.models import Escrow, EscrowStatus, Milestone
+from escrows.models import (
+    Dispute,
+    DisputeOutcome,
+    DisputeStatus,
+    Escrow,
+    EscrowImage,
+    EscrowStatus,
+    Milestone,
+    SettlementType,
+)
 from escrows.money import currency_exponent, to_decimal
 
 from ..common import BaseAPIView, Failure, iso, make_exception_handler
@@ -34,7 +46,9 @@ def ok(message: str, data: Any, code: int = status.HTTP_200_OK) -> Response:
     return Response({"status": code, "message": message, "data": data}, status=code)
 
 
-# Our status → Payluk's (state, status).
+# Our status → Payluk's (state, status). `state_of` refines the status from what else we know:
+# CLAIMED (the seller claimed after the delivery window), INVESTIGATING (the seller answered the
+# buyer's dispute; an arbiter decides), SPLIT (a dispute's ruling split the money).
 STATE_MAP = {
     EscrowStatus.AWAITING_PAYMENT: ("AWAITING_PAYMENT", "PENDING"),
     EscrowStatus.OPENED: ("OPENED", "ONGOING"),
@@ -43,6 +57,55 @@ STATE_MAP = {
     EscrowStatus.REFUNDED: ("CLOSED", "REFUNDED"),
     EscrowStatus.CANCELLED: ("CLOSED", "CANCELLED"),
 }
+
+
+def state_of(e: Mapping[str, Any]) -> tuple[str, str]:
+    """Payluk's (state, status) of an escrow row; `dispute_status` is what `dispute_states` read."""
+    state, provider_status = STATE_MAP[e["status"]]
+    if e["status"] == EscrowStatus.COMPLETED and e.get("claimed_at"):
+        provider_status = "CLAIMED"
+    return state, e.get("dispute_status") or provider_status
+
+
+def dispute_states(rows: Iterable[dict[str, Any]]) -> None:
+    """Set `dispute_status` on the rows a whole-escrow dispute shows in: INVESTIGATING while the
+    seller's answer waits for an arbiter, SPLIT once a ruling split the money. One query, and
+    none when no row is disputed or closed by a dispute."""
+    candidates = {
+        row["pk"]: row
+        for row in rows
+        if row["settlement_type"] == SettlementType.STANDARD
+        and row["status"] in (EscrowStatus.DISPUTED, EscrowStatus.COMPLETED)
+    }
+    if not candidates:
+        return
+    disputes = Dispute.objects.filter(escrow_id__in=list(candidates), milestone__isnull=True).filter(
+        Q(status=DisputeStatus.ANSWERED) | Q(status=DisputeStatus.RESOLVED, outcome=DisputeOutcome.SPLIT)
+    )
+    for escrow_id, status_, seller_amount, buyer_amount in disputes.values_list(
+        "escrow_id", "status", "seller_amount", "buyer_amount"
+    ):
+        row = candidates[escrow_id]
+        if status_ == DisputeStatus.ANSWERED and row["status"] == EscrowStatus.DISPUTED:
+            row["dispute_status"] = "INVESTIGATING"
+        elif status_ == DisputeStatus.RESOLVED and seller_amount and buyer_amount:
+            row["dispute_status"] = "SPLIT"
+
+
+def images_of(rows: Iterable[Mapping[str, Any]]) -> dict[int, list[str]]:
+    """The picture addresses of the standard escrows among `rows`, by escrow pk (one query)."""
+    pks = [row["pk"] for row in rows if row["settlement_type"] == SettlementType.STANDARD]
+    found: dict[int, list[str]] = {pk: [] for pk in pks}
+    if pks:
+        for escrow_id, public_id in EscrowImage.objects.filter(escrow_id__in=pks).values_list(
+            "escrow_id", "public_id"
+        ):
+            found[escrow_id].append(image_url(public_id))
+    return found
+
+
+def image_url(public_id: str) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("api_provider_image", args=[public_id])
 
 
 def major(minor: int, currency: str) -> int | Decimal:
@@ -74,7 +137,11 @@ ESCROW_COLUMNS = (
     "category_id",
     "terms_version",
     "inspection_period",
+    "funded_at",
+    "closed_at",
+    "claimed_at",
     "created_at",
+    "updated_at",
 )
 MILESTONE_COLUMNS = (
     "escrow_id",
@@ -116,8 +183,11 @@ def milestone_output(m: Mapping[str, Any], currency: str) -> dict[str, Any]:
     }
 
 
-def escrow_output(e: Mapping[str, Any], milestones: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    state, provider_status = STATE_MAP[e["status"]]
+def escrow_output(
+    e: Mapping[str, Any], milestones: Iterable[Mapping[str, Any]], images: list[str] | None = None
+) -> dict[str, Any]:
+    """`images`: the picture addresses (`images_of`); absent, the list says none."""
+    state, provider_status = state_of(e)
     currency = e["currency"]
     return {
         "id": e["public_id"],
@@ -141,7 +211,11 @@ def escrow_output(e: Mapping[str, Any], milestones: Iterable[Mapping[str, Any]])
         "sellerId": e["seller_customer_id"],
         "buyerId": e["buyer_customer_id"],
         "milestones": [milestone_output(m, currency) for m in milestones],
+        "imageUrl": images or [],
+        "paidAt": iso(e["funded_at"]),
+        "completedAt": iso(e["closed_at"]) if e["status"] == EscrowStatus.COMPLETED else None,
         "createdAt": iso(e["created_at"]),
+        "updatedAt": iso(e["updated_at"]),
     }
 
 
@@ -152,7 +226,9 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
 def escrow_data(escrow: Escrow, milestones: Iterable[Milestone] | None = None) -> dict[str, Any]:
     """`milestones`: already loaded; else read here."""
     loaded = selectors.milestones_of(escrow) if milestones is None else milestones
-    return escrow_output(escrow_row(escrow), [milestone_row(m) for m in loaded])
+    row = escrow_row(escrow)
+    dispute_states([row])
+    return escrow_output(row, [milestone_row(m) for m in loaded], images_of([row]).get(escrow.pk))
 
 
 class ProviderAPIView(BaseAPIView):
@@ -214,7 +290,13 @@ EscrowOutput = inline_serializer(
         "sellerId": serializers.CharField(),
         "buyerId": serializers.CharField(allow_null=True),
         "milestones": ProviderMilestoneOutput(many=True),
+        "imageUrl": serializers.ListField(
+            child=serializers.URLField(), help_text="The pictures' addresses (GET with the API key)"
+        ),
+        "paidAt": serializers.DateTimeField(allow_null=True),
+        "completedAt": serializers.DateTimeField(allow_null=True),
         "createdAt": serializers.DateTimeField(),
+        "updatedAt": serializers.DateTimeField(),
     },
 )
 

@@ -21,8 +21,10 @@ from .base import (
     ERRORS,
     EscrowOutput,
     ProviderAPIView,
+    dispute_states,
     envelope,
     escrow_output,
+    images_of,
     ok,
 )
 
@@ -117,8 +119,10 @@ class EscrowList(ProviderAPIView):
         if milestones:
             for m in hot.LIST_MILESTONES.values_rows(list(milestones)):
                 milestones[m["escrow_id"]].append(m)
+        dispute_states(page)
+        images = images_of(page)
         data: dict[str, Any] = {
-            "escrows": [escrow_output(row, milestones[row["pk"]]) for row in page],
+            "escrows": [escrow_output(row, milestones[row["pk"]], images.get(row["pk"])) for row in page],
             "nextCursor": _cursor_of(page[-1]["created_at"], page[-1]["pk"]) if more else None,
         }
         return ok("Escrows retrieved successfully", data)

@@ -3,6 +3,7 @@
 isLastPage, nextPage, previousPage}}. Dates to filter by (`fromDate`, `toDate`) are days,
 YYYY-MM-DD, both included."""
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -95,11 +96,11 @@ DATE_PARAMETERS = [
 
 
 def paged(name: str, item: Any) -> Any:
-    """The schema of a page of `item`s."""
+    """The schema of a page of `item`s (a copy of it: a field belongs to one parent)."""
     return inline_serializer(
         name,
         {
-            "data": serializers.ListField(child=item),
+            "data": serializers.ListField(child=copy.deepcopy(item)),
             "pagination": inline_serializer(
                 f"{name}Pagination",
                 {
