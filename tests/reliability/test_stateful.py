@@ -389,6 +389,20 @@ class EscrowServices(RuleBasedStateMachine):
             escrow = self.escrow(pick)
         return escrow
 
+    def standard_escrow(self, pick: int, *statuses: str) -> Escrow:
+        """Mostly a standard escrow in one of `statuses` (when there is one), else any funded one."""
+        qs = Escrow.objects.select_related("seller", "buyer").filter(pk__in=self.escrows).order_by("pk")
+        fitting = list(qs.filter(settlement_type="STANDARD", status__in=statuses))
+        if not fitting and pick % 2:
+            # Its natural next move first: the buyer pays an unpaid standard escrow.
+            unpaid = qs.filter(settlement_type="STANDARD", status=EscrowStatus.AWAITING_PAYMENT).first()
+            if unpaid is not None:
+                self._advance(self.escrows.index(unpaid.pk), False)
+                fitting = list(qs.filter(settlement_type="STANDARD", status__in=statuses))
+        if fitting and pick % 4:
+            return fitting[pick % len(fitting)]
+        return self.funded_escrow(pick)
+
     def milestone(self, escrow: Escrow, pick: int) -> Milestone | None:
         ms = list(Milestone.objects.filter(escrow=escrow).order_by("index"))
         return ms[pick % len(ms)] if ms else None
@@ -442,8 +456,11 @@ class EscrowServices(RuleBasedStateMachine):
         auto_release=st.booleans(),
     )
     def first_escrows(self, parts, destination, auto_release) -> None:
-        """Two escrows to act on from the first step, one per API surface: a provider-style one
-        paid out through the off-ramp, and a payment-intents one whose milestones come one by one."""
+        """Three escrows to act on from the first step: a provider-style one paid out through the
+        off-ramp, a payment-intents one whose milestones come one by one, and a standard one
+        (released whole: confirmed, claimed after its delivery window, or disputed)."""
+        # The standard one first: the newest escrow (pick -1) gets half the moves.
+        self.create(2, 0, "assigned", "standard", parts, 0, "USD", None, False, False, None)
         self.create(0, 1, "assigned", "milestones", parts, 0, "USD", destination, auto_release, False, 1)
         self.create(1, 2, "email", "intents", parts[::-1], 0, "USD", None, False, False, None)
 
@@ -482,6 +499,9 @@ class EscrowServices(RuleBasedStateMachine):
             currency=currency,
             amount=amount,
             settlement_type="STANDARD" if kind == "standard" else "MILESTONE",
+            # A standard escrow's delivery window, after which its seller may claim the money.
+            max_delivery=2 if kind == "standard" else None,
+            delivery_timeline="days" if kind == "standard" else "",
             release_type="DELIVERY_PROOF" if delivery_proof and kind != "intents" else "MILESTONE_LOCKED",
             auto_release_on_proof=auto_release,
             settlement_method="OFF_RAMP_MOCK" if destination else "",
@@ -1074,6 +1094,76 @@ class EscrowServices(RuleBasedStateMachine):
             lambda: services.escrow_confirm_delivery(escrow=escrow, by=by),
             outsider=self.outsider(role) or role == "admin",
         )
+
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks, role=roles_for("seller"), wait=st.sampled_from([True, True, False]))
+    def claim_funds(self, pick, role, wait) -> None:
+        """The seller takes a standard escrow's money once its delivery window (maxDelivery x
+        deliveryTimeline from payment) has passed: claimed exactly when the rules allow, then
+        closed as completed with the claim recorded and the whole amount paid to the seller."""
+        escrow = self.standard_escrow(pick, EscrowStatus.OPENED)
+        unit = {"minutes": 60, "hours": 3_600, "days": 86_400}.get(escrow.delivery_timeline)
+        ends = (
+            escrow.funded_at + timedelta(seconds=unit * escrow.max_delivery)
+            if unit and escrow.max_delivery and escrow.funded_at
+            else None
+        )
+        if wait and ends is not None and ends > self.clock.at:
+            self.clock.advance(ends - self.clock.at)
+        by = self.actor(escrow, role)
+        with self.clock.standing() as now:
+            allowed = (
+                role == "seller"
+                and not escrow.is_milestone
+                and escrow.status == EscrowStatus.OPENED
+                and not escrow.frozen_by_chargeback
+                and ends is not None
+                and ends <= now
+            )
+            claimed = self.attempt(
+                "escrow_claim_funds",
+                lambda: services.escrow_claim_funds(escrow=escrow, by=by),
+                outsider=self.outsider(role) or role == "admin",
+            )
+        assert (claimed is not None) == allowed, f"claim by the {role}: {allowed=} {ends=} {now=}"
+        if claimed is not None:
+            after = Escrow.objects.get(pk=escrow.pk)
+            assert after.status == EscrowStatus.COMPLETED and after.claimed_at is not None
+            figures.add(SECTION, "standard escrows claimed by the seller after the delivery window")
+
+    # A second entry (as for the dispute moves): swarm testing switches rules off per example,
+    # and a claim needs a standard escrow paid and left alone past its window.
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks)
+    def claim_funds_again(self, pick) -> None:
+        self.claim_funds(pick, "seller", True)
+
+    @precondition(lambda self: self.escrows)
+    @rule(pick=picks, role=party_roles)
+    def submit_dispute(self, pick, role) -> None:
+        """A standard escrow's dispute as one conversation: the buyer's message opens it, the other
+        party's answers it once (contested, for an arbiter); anything else is refused."""
+        escrow = self.standard_escrow(pick, EscrowStatus.OPENED, EscrowStatus.DISPUTED)
+        live = Dispute.objects.filter(
+            escrow=escrow, milestone__isnull=True, status__in=["OPEN", "ANSWERED"]
+        ).first()
+        by = self.actor(escrow, role)
+        submitted = self.attempt(
+            "dispute_submit",
+            lambda: services.dispute_submit(escrow=escrow, by=by, message="Not as agreed"),
+            outsider=self.outsider(role) or role == "admin",
+        )
+        if submitted is None:
+            return
+        assert not escrow.is_milestone, "a milestone escrow was disputed as a whole"
+        if live is None:
+            assert role == "buyer" and submitted.status == DisputeStatus.OPEN, f"the {role} opened one"
+            figures.add(SECTION, "disputes opened by the buyer's message")
+        else:
+            # The other party's message answers it (on the other surfaces the seller may open one).
+            assert role == live.other_role and live.status == DisputeStatus.OPEN, f"{role} answered {live}"
+            assert Dispute.objects.get(pk=live.pk).status == DisputeStatus.ANSWERED
+            figures.add(SECTION, "disputes answered by the seller's message")
 
     @precondition(lambda self: self.escrows)
     @rule(pick=picks, role=roles_for("buyer"))
@@ -2830,6 +2920,7 @@ MUST_REACH = (
     "reached: changes requested",
     "reached: stages delivered again after changes were requested",
     "requests for changes refused",
+    "standard escrows claimed by the seller after the delivery window",
 )
 
 
