@@ -3,7 +3,7 @@ payment-intents surface's auth, idempotency and error envelope. Writes go throug
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -11,8 +11,8 @@ from accounts.types import AuthenticatedRequest
 from escrows.api.common import StrictSerializer, Text, iso, parse
 from escrows.api.payment_intents.base import ERRORS, IntentAPIView
 
-from . import selectors, services
-from .models import WebhookEndpoint
+from . import formats, selectors, services
+from .models import WebhookEndpoint, WebhookFormat
 
 
 def endpoint_data(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
@@ -22,12 +22,19 @@ def endpoint_data(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> di
         "url": endpoint.url,
         "description": endpoint.description,
         "enabled": endpoint.enabled,
-        "eventTypes": list(services.WEBHOOK_EVENT_TYPES),
+        "format": endpoint.format,
+        "eventTypes": list(formats.event_types(endpoint.format)),
         "createdAt": iso(endpoint.created_at),
     }
     if with_secret:
         data["secret"] = endpoint.secret
     return data
+
+
+@extend_schema_field({"type": "string", "enum": WebhookFormat.values, "default": WebhookFormat.NATIVE.value})
+class FormatText(Text):
+    """A format's name. Any string is taken in: the service refuses one that is not a format,
+    naming the choices."""
 
 
 class EndpointOutput(serializers.Serializer):
@@ -36,6 +43,7 @@ class EndpointOutput(serializers.Serializer):
     url = serializers.URLField()
     description = serializers.CharField()
     enabled = serializers.BooleanField()
+    format = FormatText()
     eventTypes = serializers.ListField(child=serializers.CharField())  # noqa: N815
     createdAt = serializers.DateTimeField()  # noqa: N815
     secret = serializers.CharField(required=False, help_text="Only in the answer to the POST")
@@ -44,6 +52,13 @@ class EndpointOutput(serializers.Serializer):
 class EndpointCreateInput(StrictSerializer):
     url = Text(max_length=2000, required=True)
     description = Text(max_length=200, required=False, allow_null=True)
+    format = FormatText(
+        required=False,
+        allow_null=True,
+        help_text="What the endpoint receives: native (this server's events, the default), payluk "
+        "(Payluk's envelope, event names and x-payluk-signature) or finternet (Finternet's, with "
+        "finternet-signature).",
+    )
 
 
 class WebhookEndpoints(IntentAPIView):
@@ -73,7 +88,10 @@ class WebhookEndpoints(IntentAPIView):
     def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(EndpointCreateInput, request)
         endpoint = services.webhook_endpoint_create(
-            customer=request.user, url=data["url"], description=data.get("description") or ""
+            customer=request.user,
+            url=data["url"],
+            description=data.get("description") or "",
+            format=WebhookFormat.NATIVE if data.get("format") is None else data["format"],
         )
         return Response(endpoint_data(endpoint, with_secret=True), status=status.HTTP_201_CREATED)
 

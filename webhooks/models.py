@@ -18,6 +18,16 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
+class WebhookFormat(models.TextChoices):
+    """The shape of what an endpoint receives: our own events, or Payluk's or Finternet's
+    envelope, event names and signature, so a receiver written for that provider works as it is
+    (webhooks.formats)."""
+
+    NATIVE = "native", "This server's own"
+    PAYLUK = "payluk", "Payluk"
+    FINTERNET = "finternet", "Finternet"
+
+
 class WebhookEndpoint(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=new_endpoint_id, editable=False)
     customer = models.ForeignKey(
@@ -28,6 +38,7 @@ class WebhookEndpoint(models.Model):
     # Kept readable: the HMAC needs it, and the customer may look it up again.
     secret = models.CharField(max_length=80, default=new_secret)
     enabled = models.BooleanField(default=True)
+    format = models.CharField(max_length=20, choices=WebhookFormat.choices, default=WebhookFormat.NATIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,6 +62,7 @@ class WebhookDelivery(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=new_delivery_id, editable=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event = models.ForeignKey("escrows.Event", on_delete=models.PROTECT, related_name="webhook_deliveries")
+    # As the endpoint's format names it (`escrow.ongoing` for a Payluk endpoint).
     event_type = models.CharField(max_length=60)
     payload = models.TextField()
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)

@@ -2,11 +2,9 @@
 delivery rows, and one delivery attempt. Same rules as escrows.services: one durable
 transaction per action, row locks, side effects enqueued on commit."""
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import requests
 from django.conf import settings
@@ -18,59 +16,16 @@ from accounts.types import User
 from core.errors import InvalidRequest, InvalidState, NotFound
 from escrows import broker
 from escrows.models import ActorKind, Event
-from escrows.money import format_minor
 from escrows.tasks import enqueue_event_dispatch
 from notifications.services import notifications_create
 
-from . import signing, transport
-from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from . import formats, transport
+from .formats import Message
+from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookFormat
 from .urlcheck import AddressRefused, HostNotResolved, check_url, resolve_destination
 
 log = logging.getLogger(__name__)
 
-# Core Event.kind rows that are sent to customers (the rest is audit only).
-WEBHOOK_EVENT_TYPES = (
-    "escrow.created",
-    "escrow.funded",
-    "escrow.completed",
-    "escrow.cancelled",
-    "escrow.refunded",
-    "escrow.disputed",
-    "milestone.completed",
-    "milestone.released",
-    "milestone.partially_released",
-    "milestone.disputed",
-    "milestone.refunded",
-    "milestone.split",
-    "dispute.opened",
-    "dispute.evidence_added",
-    "dispute.answered",
-    "dispute.withdrawn",
-    "dispute.resolved",
-    "milestone.review_extended",
-    "milestone.review_reminder_sent",
-    "milestone.changes_requested",
-    "milestone.due_reminder_sent",
-    "milestone.overdue",
-    "settlement.paid",
-    "settlement.failed",
-    # refunds and mutual cancellation
-    "milestone.refunded",
-    "refund.requested",
-    "refund.accepted",
-    "refund.declined",
-    "refund.withdrawn",
-    "cancellation.proposed",
-    "cancellation.accepted",
-    "cancellation.declined",
-    "cancellation.withdrawn",
-    # change orders on a funded escrow
-    "change_order.proposed",
-    "change_order.accepted",
-    "change_order.declined",
-    "change_order.withdrawn",
-    "change_order.lapsed",
-)
 MAX_ENDPOINTS_PER_CUSTOMER = 10
 RESPONSE_SNIPPET = 500
 DISPATCH_BATCH = 100
@@ -90,8 +45,13 @@ def _own_endpoint(endpoint: WebhookEndpoint, by: User) -> WebhookEndpoint:
 
 
 @transaction.atomic(durable=True)
-def webhook_endpoint_create(*, customer: User, url: str, description: str = "") -> WebhookEndpoint:
-    """Register a URL; a signing secret is generated and shown to the customer."""
+def webhook_endpoint_create(
+    *, customer: User, url: str, description: str = "", format: str = WebhookFormat.NATIVE
+) -> WebhookEndpoint:
+    """Register a URL; a signing secret is generated and shown to the customer. `format`: what
+    the endpoint receives (webhooks.formats)."""
+    if format not in WebhookFormat.values:
+        raise InvalidRequest("format must be one of " + ", ".join(WebhookFormat.values), field="format")
     url = check_url(url)
     description = (description or "").strip()
     if len(description) > 200:
@@ -100,7 +60,7 @@ def webhook_endpoint_create(*, customer: User, url: str, description: str = "") 
     get_user_model().objects.select_for_update().get(pk=customer.pk)
     if WebhookEndpoint.objects.filter(customer=customer).count() >= MAX_ENDPOINTS_PER_CUSTOMER:
         raise InvalidRequest(f"At most {MAX_ENDPOINTS_PER_CUSTOMER} webhook endpoints per customer")
-    return WebhookEndpoint.objects.create(customer=customer, url=url, description=description)
+    return WebhookEndpoint.objects.create(customer=customer, url=url, description=description, format=format)
 
 
 @transaction.atomic(durable=True)
@@ -160,52 +120,6 @@ def _recipients(event: Event) -> set[int]:
     return ids
 
 
-def event_payload(event: Event) -> dict[str, Any]:
-    """The JSON body: what happened and the objects it happened to, as of the event."""
-    data: dict[str, Any] = {
-        "previousStatus": event.from_status or None,
-        "status": event.to_status or None,
-        "details": event.details,
-    }
-    if event.escrow is not None:
-        e = event.escrow
-        data["escrow"] = {
-            "id": e.public_id,
-            "title": e.title,
-            "amount": format_minor(e.amount, e.currency),
-            "fee": format_minor(e.fee, e.currency),
-            "currency": e.currency,
-            "seller": e.seller.customer_id,
-            "buyer": e.buyer.customer_id if e.buyer else None,
-            "metadata": e.metadata,
-        }
-    if event.milestone is not None:
-        m = event.milestone
-        data["milestone"] = {
-            "id": m.public_id,
-            "index": m.index,
-            "amount": format_minor(m.amount, event.escrow.currency if event.escrow else "USD"),
-        }
-    if event.settlement is not None:
-        s = event.settlement
-        data["settlement"] = {
-            "id": s.public_id,
-            "amount": format_minor(s.amount, s.currency),
-            "currency": s.currency,
-            "method": s.method,
-            "destination": s.destination,
-            "reference": s.provider_reference or None,
-        }
-    return {
-        "id": event.public_id,
-        "object": "event",
-        "type": event.kind,
-        "sequence": event.pk,
-        "created": event.created_at.isoformat(),
-        "data": data,
-    }
-
-
 def events_dispatch() -> int:
     """Turn undispatched events into delivery rows, batch by batch. Concurrent dispatchers take
     disjoint batches (SKIP LOCKED); the unique (endpoint, event) constraint makes a repeat
@@ -232,32 +146,43 @@ def _dispatch_batch() -> tuple[int, bool]:
         return 0, False
     # The same events become notifications (app and email), in this same transaction.
     notifications_create(events=events)
-    wanted = [e for e in events if e.kind in WEBHOOK_EVENT_TYPES]
-    recipients = {e.pk: _recipients(e) for e in wanted}
-    customers = set().union(*recipients.values()) if recipients else set()
+    recipients = {e.pk: _recipients(e) for e in events}
+    customers = set().union(*recipients.values())
     endpoints: dict[int, list[WebhookEndpoint]] = {}
     for endpoint in WebhookEndpoint.objects.filter(customer_id__in=customers, enabled=True):
         endpoints.setdefault(endpoint.customer_id, []).append(endpoint)
     now = timezone.now()
     rows = []
-    for event in wanted:
-        body = json.dumps(event_payload(event), separators=(",", ":"), sort_keys=True)
+    # Each endpoint gets the event in its own format (or not at all); one body per format.
+    messages: dict[tuple[str, int], Message | None] = {}
+    for event in events:
         for customer_id in recipients[event.pk]:
             for endpoint in endpoints.get(customer_id, []):
+                key = (endpoint.format, event.pk)
+                if key not in messages:
+                    messages[key] = formats.message(endpoint.format, event)
+                message = messages[key]
+                if message is None:
+                    continue
                 rows.append(
                     WebhookDelivery(
                         endpoint=endpoint,
                         event=event,
-                        event_type=event.kind,
-                        payload=body,
+                        event_type=message.event_type,
+                        payload=message.body,
                         next_attempt_at=now,
                     )
                 )
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     Event.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=now)
-    fresh = WebhookDelivery.objects.filter(
-        event_id__in=[e.pk for e in wanted], status=DeliveryStatus.PENDING, attempts=0
-    ).values_list("pk", flat=True)
+    # Sent in the order the events happened (the model's default order is newest first).
+    fresh = (
+        WebhookDelivery.objects.filter(
+            event_id__in=[e.pk for e in events], status=DeliveryStatus.PENDING, attempts=0
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     _enqueue_on_commit([(pk, 1) for pk in fresh])
     return len(rows), len(events) == DISPATCH_BATCH
 
@@ -352,15 +277,9 @@ def webhook_deliver(*, delivery_id: int, attempt: int) -> DeliveryOutcome:
         delivery.next_attempt_at = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
         delivery.save()
     body = delivery.payload.encode()
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "MilestoneEscrow-Webhooks/1.0",
-        signing.HEADER: signing.signature_header(endpoint.secret, body),
-        "Escrow-Event-Id": delivery.event.public_id,
-        "Escrow-Event-Type": delivery.event_type,
-        "Escrow-Delivery-Id": delivery.public_id,
-        "Escrow-Delivery-Attempt": str(attempt),
-    }
+    headers = formats.headers(
+        endpoint.format, secret=endpoint.secret, body=body, delivery=delivery, attempt=attempt
+    )
     response = _post(endpoint.url, body, headers)
     with transaction.atomic(durable=True):
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)

@@ -6,18 +6,35 @@ A receiver recomputes the HMAC over the raw body it received with the endpoint's
 compares in constant time, and refuses a timestamp more than the tolerance away from its own
 clock on either side: an old one is a replay, and one ahead by more than the same tolerance is
 refused too, so a request signed ahead of time is never good for longer than the window. One
-tolerance both ways: it is there for the two clocks' difference, which has no direction."""
+tolerance both ways: it is there for the two clocks' difference, which has no direction.
+
+An endpoint in a provider's format (webhooks.formats) is signed that provider's way instead, so
+its published verification works unchanged: Payluk's `x-payluk-signature` and Finternet's
+`finternet-signature`, each a lowercase hex HMAC of the exact body bytes, with no timestamp."""
 
 import hashlib
 import hmac
 import time
 
 HEADER = "Escrow-Signature"
+PAYLUK_HEADER = "x-payluk-signature"
+FINTERNET_HEADER = "finternet-signature"
 
 
 def compute(secret: str, timestamp: int, body: bytes) -> str:
     signed = str(timestamp).encode() + b"." + body
     return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def payluk_signature(secret: str, body: bytes) -> str:
+    """HMAC-SHA512 of the body. Payluk keys it with the merchant's secret API key; we keep API
+    keys only as hashes, so the endpoint's own signing secret takes its place."""
+    return hmac.new(secret.encode(), body, hashlib.sha512).hexdigest()
+
+
+def finternet_signature(secret: str, body: bytes) -> str:
+    """HMAC-SHA256 of the body, keyed with the endpoint's signing secret."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def signature_header(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
