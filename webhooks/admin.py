@@ -13,11 +13,21 @@ from .models import WebhookDelivery, WebhookEndpoint
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "customer", "url", "enabled", "created_at")
-    list_filter = ("enabled",)
+    list_display = ("public_id", "customer", "url", "format", "enabled", "created_at")
+    list_filter = ("enabled", "format")
     search_fields = ("public_id", "url", "customer__email", "customer__customer_id")
     list_select_related = ("customer",)
-    fields = ("public_id", "customer", "url", "description", "enabled", "secret", "created_at", "updated_at")
+    fields = (
+        "public_id",
+        "customer",
+        "url",
+        "description",
+        "format",
+        "enabled",
+        "secret",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields
     actions = ("enable", "disable")
 

@@ -12,6 +12,7 @@ from core.errors import EscrowError, NotFound
 
 from . import selectors, services
 from .forms import EndpointForm
+from .models import WebhookFormat
 
 
 @login_required
@@ -23,6 +24,7 @@ def webhooks_page(request: AuthenticatedHttpRequest) -> HttpResponse:
                 customer=request.user,
                 url=form.cleaned_data["url"],
                 description=form.cleaned_data["description"],
+                format=form.cleaned_data["format"] or WebhookFormat.NATIVE,
             )
         except EscrowError as exc:
             form.add_error("url" if exc.field == "url" else None, exc.for_person)
