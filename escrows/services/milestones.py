@@ -345,7 +345,6 @@ def escrow_claim_funds(*, escrow: Escrow, by: Actor) -> Escrow:
     refusal = escrow.claim_refusal()
     if refusal is not None:
         raise InvalidState(refusal, code="not_claimable")
-    _refuse_if_frozen(escrow)
     escrow.claimed_at = timezone.now()
     escrow.save(update_fields=["claimed_at", "updated_at"])
     _release_whole(escrow, by=by, details={"claimed": True, "reason": "delivery window passed"})

@@ -1100,7 +1100,8 @@ class EscrowServices(RuleBasedStateMachine):
     def claim_funds(self, pick, role, wait) -> None:
         """The seller takes a standard escrow's money once its delivery window (maxDelivery x
         deliveryTimeline from payment) has passed: claimed exactly when the rules allow, then
-        closed as completed with the claim recorded and the whole amount paid to the seller."""
+        closed as completed with the claim recorded. `wait`: a second before the window ends
+        (refused), then at its end."""
         escrow = self.standard_escrow(pick, EscrowStatus.OPENED)
         unit = {"minutes": 60, "hours": 3_600, "days": 86_400}.get(escrow.delivery_timeline)
         ends = (
@@ -1109,7 +1110,12 @@ class EscrowServices(RuleBasedStateMachine):
             else None
         )
         if wait and ends is not None and ends > self.clock.at:
+            self.clock.advance(ends - timedelta(seconds=1) - self.clock.at)
+            self._claim(escrow, role, ends)
             self.clock.advance(ends - self.clock.at)
+        self._claim(escrow, role, ends)
+
+    def _claim(self, escrow: Escrow, role: str, ends: datetime | None) -> None:
         by = self.actor(escrow, role)
         with self.clock.standing() as now:
             allowed = (
@@ -1136,7 +1142,8 @@ class EscrowServices(RuleBasedStateMachine):
     @precondition(lambda self: self.escrows)
     @rule(pick=picks)
     def claim_funds_again(self, pick) -> None:
-        self.claim_funds(pick, "seller", True)
+        if Escrow.objects.filter(pk__in=self.escrows, settlement_type="STANDARD", status="OPENED").exists():
+            self.claim_funds(pick, "seller", True)
 
     @precondition(lambda self: self.escrows)
     @rule(pick=picks, role=party_roles)
