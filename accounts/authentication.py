@@ -10,7 +10,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from .models import APIKey, User
+from .models import CUSTOMER_BLOCKED, APIKey, User
 
 CUSTOMER_ID_HEADER = "HTTP_CUSTOMER_ID"
 CUSTOMER_ID = re.compile(r"cus_[A-Za-z0-9]{1,36}")
@@ -33,19 +33,28 @@ def _header_key(request: Request) -> str | None:
         raise exceptions.AuthenticationFailed("Invalid API key") from None
 
 
+class CustomerBlocked(exceptions.PermissionDenied):
+    default_detail = CUSTOMER_BLOCKED
+    default_code = "customer_blocked"
+
+
 def acting_customer(owner: User, request: Request) -> User:
     """Whom the call acts for: the owner, or (platform owners only) one of the customers the
-    platform created. Anyone else is refused as not found, so ids cannot be probed."""
+    platform created. Anyone else is refused as not found, so ids cannot be probed. A blocked
+    customer (User.action_refusal) is refused outright: nobody uses the API as them."""
     customer_id = (request.META.get(CUSTOMER_ID_HEADER) or "").strip()
+    acting = None
     if not customer_id or customer_id == owner.customer_id:
-        return owner
-    if owner.is_platform and CUSTOMER_ID.fullmatch(customer_id):
-        customer = User.objects.filter(
+        acting = owner
+    elif owner.is_platform and CUSTOMER_ID.fullmatch(customer_id):
+        acting = User.objects.filter(
             customer_id=customer_id, created_by_platform=owner, is_active=True
         ).first()
-        if customer is not None:
-            return customer
-    raise exceptions.NotFound("Customer not found")
+    if acting is None:
+        raise exceptions.NotFound("Customer not found")
+    if acting.action_refusal() is not None:
+        raise CustomerBlocked()
+    return acting
 
 
 class APIKeyAuthentication(BaseAuthentication):

@@ -7,6 +7,7 @@ from django import forms
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .models import CUSTOMER_BLOCKED, FOR_PERSON, User
 from .throttle import LoginLock, lockout_minutes, login_lock
 
 
@@ -73,7 +74,17 @@ class EmailLoginForm(NoColonLabels, allauth_forms.LoginForm):
             lock = login_lock(self.request, self.cleaned_data.get("login"))
             if lock is not None:
                 raise forms.ValidationError(login_lock_message(lock), code="login_locked")
-        return super().clean()
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            # The backend refuses a blocked customer like a wrong password; one who gave the
+            # right password is told why instead.
+            blocked = User.objects.filter(
+                email=self.cleaned_data.get("login") or "", blocked_at__isnull=False
+            ).first()
+            if blocked is not None and blocked.check_password(self.cleaned_data.get("password") or ""):
+                raise forms.ValidationError(FOR_PERSON[CUSTOMER_BLOCKED], code="customer_blocked") from None
+            raise
 
 
 class PasswordResetRequestForm(NoColonLabels, allauth_forms.ResetPasswordForm):

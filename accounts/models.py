@@ -10,6 +10,16 @@ from rest_framework_api_key.crypto import KeyGenerator
 from rest_framework_api_key.models import AbstractAPIKey
 from rest_framework_api_key.models import APIKeyManager as LibraryAPIKeyManager
 
+CUSTOMER_BLOCKED = "This customer is blocked"
+MAY_NOT_BUY = "This customer may not buy"
+MAY_NOT_SELL = "This customer may not sell"
+# The same refusals as the pages say them to the person refused.
+FOR_PERSON = {
+    CUSTOMER_BLOCKED: "Your account is blocked by the platform that manages it. Ask them to unblock it.",
+    MAY_NOT_BUY: "Your account may not pay for escrows: the platform that manages it turned buying off.",
+    MAY_NOT_SELL: "Your account may not create escrows: the platform that manages it turned selling off.",
+}
+
 
 def new_customer_id() -> str:
     return "cus_" + secrets.token_hex(12)
@@ -48,6 +58,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     created_by_platform = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="platform_customers"
     )
+    # What the platform that created a customer lets them do (docs/api.md, customers): pay
+    # escrows as buyer, create escrows as seller; a blocked customer does nothing at all.
+    can_buy = models.BooleanField(default=True)
+    can_sell = models.BooleanField(default=True)
+    blocked_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -65,6 +80,21 @@ class User(AbstractBaseUser, PermissionsMixin):
     def display_name(self) -> str:
         full = f"{self.first_name} {self.last_name}".strip()
         return full or self.email
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked_at is not None
+
+    # Why this customer may not act now, buy or sell (None: they may). The services refuse with
+    # these words (escrows/services/_internal.py), sign-in and the APIs' authentication too.
+    def action_refusal(self) -> str | None:
+        return CUSTOMER_BLOCKED if self.is_blocked else None
+
+    def buy_refusal(self) -> str | None:
+        return self.action_refusal() or (None if self.can_buy else MAY_NOT_BUY)
+
+    def sell_refusal(self) -> str | None:
+        return self.action_refusal() or (None if self.can_sell else MAY_NOT_SELL)
 
 
 # -- API keys ----------------------------------------------------------------------------------

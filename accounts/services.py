@@ -84,3 +84,33 @@ def account_profile_update(*, user: User, first_name: str, last_name: str, phone
     user.phone = phone.strip()
     user.save(update_fields=["first_name", "last_name", "phone"])
     return user
+
+
+def customer_permissions_update(*, customer: User, can_buy: bool | None, can_sell: bool | None) -> User:
+    """What a platform lets its customer do: pay escrows as buyer, create them as seller. Left
+    out (None): unchanged. Enforced where each action happens (escrows/services/_internal.py)."""
+    fields = {
+        name: value for name, value in (("can_buy", can_buy), ("can_sell", can_sell)) if value is not None
+    }
+    if not fields:
+        raise InvalidRequest("Send canBuy or canSell (true or false)", field="canBuy")
+    User.objects.filter(pk=customer.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(customer, name, value)
+    return customer
+
+
+def customer_block(*, customer: User) -> User:
+    """The customer can do nothing until unblocked: no sign-in, no API call as them, no action
+    on any escrow (a blocked customer's money stays where it is; the other party and the timers
+    still act on their escrows). Blocking a blocked customer keeps the first time."""
+    if customer.blocked_at is None:
+        customer.blocked_at = timezone.now()
+        User.objects.filter(pk=customer.pk, blocked_at__isnull=True).update(blocked_at=customer.blocked_at)
+    return customer
+
+
+def customer_unblock(*, customer: User) -> User:
+    customer.blocked_at = None
+    User.objects.filter(pk=customer.pk).update(blocked_at=None)
+    return customer

@@ -79,7 +79,11 @@ def forget_account_failures(request: HttpRequest, email: str) -> None:
 
 
 class ThrottledModelBackend(ModelBackend):
-    """Django's ModelBackend behind the failed-login limits."""
+    """Django's ModelBackend behind the failed-login limits. A customer their platform blocked
+    (User.action_refusal) cannot sign in, and a session they already had ends with the block."""
+
+    def user_can_authenticate(self, user: Any) -> bool:
+        return super().user_can_authenticate(user) and not getattr(user, "is_blocked", False)
 
     def authenticate(
         self,

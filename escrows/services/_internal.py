@@ -10,8 +10,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import FOR_PERSON
 from accounts.types import Actor, User
 from core.errors import (
+    Forbidden,
     InvalidState,
     NotFound,
 )
@@ -111,7 +113,32 @@ def _dispatch_events_after_commit() -> None:
     enqueue_event_dispatch()
 
 
+def _refuse_customer(refusal: str | None, code: str) -> None:
+    if refusal is not None:
+        raise Forbidden(refusal, code=code, for_person=FOR_PERSON[refusal])
+
+
+def _refuse_if_blocked(by: Actor) -> None:
+    """A customer their platform blocked does nothing (User.action_refusal); the system and
+    staff are never blocked."""
+    if by is not None:
+        _refuse_customer(by.action_refusal(), "customer_blocked")
+
+
+def _refuse_if_may_not_buy(by: User) -> None:
+    """Paying an escrow as its buyer: not blocked, and buying allowed (User.buy_refusal)."""
+    _refuse_customer(by.buy_refusal(), "customer_blocked" if by.is_blocked else "buying_not_allowed")
+
+
+def _refuse_if_may_not_sell(seller: User) -> None:
+    """Creating an escrow as its seller: not blocked, and selling allowed (User.sell_refusal)."""
+    _refuse_customer(
+        seller.sell_refusal(), "customer_blocked" if seller.is_blocked else "selling_not_allowed"
+    )
+
+
 def _require_party(escrow: Escrow, by: Actor) -> str:
+    _refuse_if_blocked(by)
     role = escrow.party_role(by)
     if role is None:
         raise NotFound("Escrow not found")

@@ -22,7 +22,7 @@ from ..models import (
     StripeAccount,
     TransactionKind,
 )
-from ._internal import _event
+from ._internal import _event, _refuse_if_blocked
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def _require_connect() -> None:
 def stripe_account_onboard(*, customer: User, refresh_url: str, return_url: str) -> str:
     """The address of Stripe's onboarding for this person's Express account, created on their
     first visit and the same account ever after. Stripe is asked outside any transaction."""
+    _refuse_if_blocked(customer)
     _require_connect()
     account = StripeAccount.objects.filter(customer=customer).first()
     if account is None:

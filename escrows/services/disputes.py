@@ -55,6 +55,7 @@ from ._internal import (
     _give_back,
     _lock_escrow,
     _milestones,
+    _refuse_if_blocked,
     _refuse_if_frozen,
     _require_party,
     _schedule_payout,
@@ -204,6 +205,7 @@ def _lock_dispute(
     """Lock the dispute's escrow (the one lock every change to it takes), then re-read the
     dispute. A stranger gets NotFound; staff and the platform that arbitrates between the
     parties (Escrow.arbitrated_by) pass with role None when `staff_ok`."""
+    _refuse_if_blocked(by)
     escrow = _lock_escrow(dispute.escrow)
     role = escrow.party_role(by)
     if role is None and not (staff_ok and (by.is_staff or escrow.arbitrated_by(by))):

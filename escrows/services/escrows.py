@@ -32,7 +32,7 @@ from ..models import (
     WhoPays,
 )
 from ..money import check_escrow_amount, check_minor, fee_for, format_money, normalize_currency
-from ._internal import _event, _lock_escrow, _milestones, _require_party
+from ._internal import _event, _lock_escrow, _milestones, _refuse_if_may_not_sell, _require_party
 from .agreements import _record_terms
 from .due_dates import check_due_date
 from .escrow_images import _store_images, check_images
@@ -205,6 +205,7 @@ def escrow_create(
     """Create an escrow. `milestones=None` leaves a milestone escrow to have its milestones
     added one by one (payment-intents surface); funding then checks the set is complete.
     `images`: uploaded pictures of what it is for (escrow_images)."""
+    _refuse_if_may_not_sell(seller)
     terms = _validate_terms(terms, milestones, seller=seller)
     pictures = check_images(images)
     if buyer is not None and buyer.pk == seller.pk:

@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..money import check_minor, format_money, normalize_currency
 from ..providers import card_gateway
-from ._internal import _event, _lock_escrow, _milestones
+from ._internal import _event, _lock_escrow, _milestones, _refuse_if_blocked, _refuse_if_may_not_buy
 from .agreements import _record_buyer_agreement
 from .escrows import MilestoneInput, _validate_milestone_set
 from .milestones import _release_ready
@@ -152,6 +152,7 @@ def _payment_recorded(
 
 def _refuse_unpayable(escrow: Escrow, by: User) -> None:
     """Whether `by` may pay this (locked) escrow now, whatever they pay with."""
+    _refuse_if_may_not_buy(by)
     if by.pk == escrow.seller_id:
         raise Forbidden("The seller cannot pay their own escrow")
     if escrow.reserved_for_other(by):
@@ -234,6 +235,7 @@ def wallet_topup(*, customer: User, amount: int, currency: str) -> int:
     """Test mode: credit the customer's main balance from a mock deposit. Returns the balance."""
     if not settings.ESCROW_TEST_MODE:
         raise TestModeOnly("Top-ups from a mock deposit are only available in test mode")
+    _refuse_if_blocked(customer)
     currency = normalize_currency(currency)
     check_minor(amount, currency)
     account = ledger.customer_account(customer, currency)

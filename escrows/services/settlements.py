@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..money import check_minor, normalize_currency
 from ..providers import OffRamp, PayoutHeldUp, PayoutResult, off_ramp, payout_network
-from ._internal import _enqueue_settlement, _event, _settlement_schedule
+from ._internal import _enqueue_settlement, _event, _refuse_if_blocked, _settlement_schedule
 from .connect import CONNECT_TO_WITHDRAW, connect_transfer_destination
 
 
@@ -35,6 +35,7 @@ from .connect import CONNECT_TO_WITHDRAW, connect_transfer_destination
 def wallet_withdraw(*, customer: User, amount: int, currency: str, destination: str) -> Settlement:
     """The customer asks for part of their balance to be paid out to a destination; while Stripe
     Connect is on, always to their connected account (the destination asked for is not read)."""
+    _refuse_if_blocked(customer)
     currency = normalize_currency(currency)
     check_minor(amount, currency)
     if stripe_connect.enabled():
