@@ -19,8 +19,11 @@ from .payment_intents import (
     review_clock,
 )
 from .provider import base as provider_base
-from .provider import customers, escrow_list, escrows, payments, standard
+from .provider import customers, escrow_list, escrows, payments, standard, wallet
 from .provider import disputes as provider_disputes
+
+# The first segment of every path of Payluk's surface: an unknown path under one gets its 404.
+PROVIDER_PREFIXES = ("escrow", "payment", "customer", "customers", "wallet")
 
 urlpatterns = [
     # Payment intents (Finternet's API)
@@ -61,6 +64,28 @@ urlpatterns = [
     re_path(r"^payment/escrow$", payments.PayEscrow.as_view(), name="api_provider_pay"),
     re_path(r"^payment/topup$", payments.WalletTopup.as_view(), name="api_provider_topup"),
     re_path(r"^customer/create$", customers.CustomerCreate.as_view(), name="api_provider_customer_create"),
+    re_path(r"^customers$", customers.CustomerList.as_view(), name="api_provider_customers"),
+    re_path(
+        rf"^customer/get/(?P<customer_id>{ID})$",
+        customers.CustomerDetail.as_view(),
+        name="api_provider_customer",
+    ),
+    re_path(
+        rf"^customer/permissions/(?P<customer_id>{ID})$",
+        customers.CustomerPermissions.as_view(),
+        name="api_provider_customer_permissions",
+    ),
+    re_path(
+        rf"^customer/block/(?P<customer_id>{ID})$",
+        customers.CustomerBlock.as_view(),
+        name="api_provider_customer_block",
+    ),
+    re_path(
+        rf"^customer/unblock/(?P<customer_id>{ID})$",
+        customers.CustomerUnblock.as_view(),
+        name="api_provider_customer_unblock",
+    ),
+    re_path(r"^wallet$", wallet.Wallet.as_view(), name="api_provider_wallet"),
     # Standard escrows and disputes (Payluk's API)
     re_path(r"^escrow/create$", standard.StandardEscrowCreate.as_view(), name="api_provider_escrow_create"),
     re_path(
@@ -250,6 +275,9 @@ urlpatterns = [
     # [\s\S]: a path may carry a decoded newline; it must still get the JSON 404, not Django's
     # HTML one. (A (?s) flag would do the same but makes every reverse() raise "Non-reversible
     # reg-exp portion".)
-    re_path(r"^(?:escrow|payment|customer)(?:/[\s\S]*)?$", unknown_route(provider_base.exception_handler)),
+    re_path(
+        rf"^(?:{'|'.join(PROVIDER_PREFIXES)})(?:/[\s\S]*)?$",
+        unknown_route(provider_base.exception_handler),
+    ),
     re_path(r"^[\s\S]*$", unknown_route(intents_base.exception_handler)),
 ]

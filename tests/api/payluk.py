@@ -96,7 +96,7 @@ def top_up_and_pay(api, buyer, data):
 def assert_error(r, status, message=None):
     assert r.status_code == status, r.content
     body = r.json()
-    assert body["status"] == status and body["message"], body
+    assert body["status"] == status and body["message"] and body["data"] == {}, body
     if message is not None:
         assert body["message"] == message, body
     return body

@@ -56,7 +56,7 @@ def test_missing_or_wrong_keys_are_401_envelopes(seller, headers):
     assert r.json()["error"]["type"] == "authentication_error"
     assert r["WWW-Authenticate"].startswith("Bearer")
     r = APIClient().post("/v1/escrow/milestone/create", {}, format="json", **headers)
-    assert r.status_code == 401 and r.json()["status"] == 401 and r.json()["data"] is None
+    assert r.status_code == 401 and r.json()["status"] == 401 and r.json()["data"] == {}
 
 
 def test_a_revoked_key_stops_working(seller):

@@ -65,7 +65,7 @@ def test_a_bad_buyer_email_is_a_400_in_the_provider_envelope(seller_api, value):
     r = seller_api.post("/v1/escrow/milestone/create", body(buyerEmail=value), format="json")
     assert r.status_code == 400, r.json()
     data = r.json()
-    assert data["status"] == 400 and data["data"] is None
+    assert data["status"] == 400 and data["data"] == {}
     assert data["field"] == "buyerEmail"
     assert "buyerEmail" in data["message"] or "buyer" in data["message"]
     assert not Escrow.objects.exists()

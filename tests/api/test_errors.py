@@ -26,7 +26,7 @@ def intent_error(r, status):
 def provider_error(r, status):
     assert r.status_code == status, r.content
     body = r.json()
-    assert body["status"] == status and body["message"] and body["data"] is None
+    assert body["status"] == status and body["message"] and body["data"] == {}
     return body
 
 

@@ -42,7 +42,7 @@ def test_escrow_create_refuses_a_period_out_of_bounds_in_its_envelope(seller_api
         "message": MESSAGE,
         "code": "invalid_request",
         "field": "inspectionPeriodDays",
-        "data": None,
+        "data": {},
     }
     assert Escrow.objects.count() == 0
 
@@ -52,7 +52,7 @@ def test_escrow_create_refuses_what_is_not_a_whole_number(seller_api, days):
     r = seller_api.post("/v1/escrow/milestone/create", body(inspectionPeriodDays=days), format="json")
     assert r.status_code == 400
     error = r.json()
-    assert error["field"] == "inspectionPeriodDays" and error["data"] is None
+    assert error["field"] == "inspectionPeriodDays" and error["data"] == {}
     assert error["message"].startswith("inspectionPeriodDays: ")
     assert Escrow.objects.count() == 0
 

@@ -20,6 +20,7 @@ from schemathesis import GenerationMode
 
 from accounts.services import api_key_create
 from escrows import services
+from escrows.api.urls import PROVIDER_PREFIXES
 from escrows.services import EscrowTerms, MilestoneInput
 from tests.api.conftest import client_for
 from tests.api.test_refunds import post, url
@@ -146,7 +147,7 @@ def _envelope_ok(path: str, status: int, body: bytes) -> bool:
         data = json.loads(body)
     except ValueError:
         return False
-    if path.startswith(("/v1/escrow/", "/v1/payment/", "/v1/customer/")):
+    if path.split("/")[2] in PROVIDER_PREFIXES:
         return isinstance(data, dict) and data.get("status") == status and bool(data.get("message"))
     error = data.get("error") if isinstance(data, dict) else None
     return isinstance(error, dict) and bool(error.get("code")) and bool(error.get("message"))

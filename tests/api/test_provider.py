@@ -55,7 +55,7 @@ def pay(api, escrow_id, reference="ref-1", gateway="WALLET", **extra):
 def assert_envelope_error(r, status, message=None):
     assert r.status_code == status, r.json()
     data = r.json()
-    assert data["status"] == status and data["data"] is None and data["message"]
+    assert data["status"] == status and data["data"] == {} and data["message"]
     if message is not None:
         assert data["message"] == message
 

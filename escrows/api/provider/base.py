@@ -35,7 +35,8 @@ def error_envelope(failure: Failure) -> dict[str, Any]:
     body: dict[str, Any] = {"status": failure.status, "message": failure.message, "code": failure.code}
     if failure.param:
         body["field"] = failure.param
-    body["data"] = None
+    # Payluk answers an error with an empty object as its data.
+    body["data"] = {}
     return body
 
 
@@ -248,7 +249,7 @@ ErrorOutput = inline_serializer(
         "message": serializers.CharField(),
         "code": serializers.CharField(),
         "field": serializers.CharField(required=False),
-        "data": serializers.JSONField(allow_null=True),
+        "data": serializers.DictField(help_text="{} on errors"),
     },
 )
 ERRORS = {400: ErrorOutput, 401: ErrorOutput, 403: ErrorOutput, 404: ErrorOutput, 429: ErrorOutput}
