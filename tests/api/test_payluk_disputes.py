@@ -151,7 +151,7 @@ def test_platform_routes_refuse_customer_id_and_other_keys(shop, seller_api, pat
     call = shop.seller_api.post if "resolve" in path else shop.seller_api.get
     assert_error(call(path), 400, "customer-id is not allowed in request header")
     call = seller_api.post if "resolve" in path else seller_api.get
-    assert_error(call(path), 403, "Only a platform's key can see and decide across its customers")
+    assert_error(call(path), 403, "Only platform accounts can see and decide across their customers")
 
 
 def test_platform_sees_every_dispute_and_escrow_of_its_customers(shop, paid, seller, buyer):

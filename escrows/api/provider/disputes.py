@@ -15,10 +15,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.authentication import CUSTOMER_ID_HEADER, key_owner
+from accounts.authentication import key_owner
 from accounts.models import User
 from accounts.types import AuthenticatedRequest
-from core.errors import Forbidden, InvalidRequest, NotFound
+from core.errors import InvalidRequest, NotFound
 from escrows import hot, selectors, services
 from escrows.models import (
     ACTIVE_DISPUTE_STATUSES,
@@ -46,6 +46,7 @@ from .base import (
     ok,
     state_of,
 )
+from .merchant_wide import MerchantWideAPIView, require_platform
 from .paging import DATE_PARAMETERS, PAGE_PARAMETERS, Page, day_range, paged
 from .standard import MULTIPART_OVERHEAD, FormInteger, MultipartView, parse_form
 
@@ -231,20 +232,12 @@ class DisputeOfEscrow(ProviderAPIView):
 # -- the platform's routes ---------------------------------------------------------------------
 
 
-class PlatformView(MultipartView):
+class PlatformView(MultipartView, MerchantWideAPIView):
     """A route over all the platform's customers: the platform's own key, without customer-id."""
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if (request._request.META.get(CUSTOMER_ID_HEADER) or "").strip():
-            raise InvalidRequest(
-                "customer-id is not allowed in request header", code="customer_id_not_allowed"
-            )
-        super().initial(request, *args, **kwargs)
 
     def platform(self, request: Request) -> User:
         owner = key_owner(request)
-        if not owner.is_platform:
-            raise Forbidden("Only a platform's key can see and decide across its customers")
+        require_platform(owner, "see and decide across their customers")
         return owner
 
 
