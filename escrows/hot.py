@@ -168,6 +168,18 @@ def _customer_id_of(field: str) -> Subquery:
     return Subquery(User.objects.filter(pk=OuterRef(field)).values("customer_id")[:1])
 
 
+def escrow_values(qs: QuerySet[Escrow]) -> Any:
+    """The rows Payluk's escrow object is made of (api/provider/base.escrow_output): the list's
+    query here, and the page-numbered transactions list's."""
+    from .api.provider.base import ESCROW_COLUMNS  # imported late: the API imports this module
+
+    return qs.values(
+        *ESCROW_COLUMNS,
+        seller_customer_id=_customer_id_of("seller_id"),
+        buyer_customer_id=_customer_id_of("buyer_id"),
+    )
+
+
 def _list_side(
     user_pk: int,
     role: str | None,
@@ -175,19 +187,13 @@ def _list_side(
     after: tuple[datetime, int] | None,
     exclude_seller: bool = False,
 ) -> Any:
-    from .api.provider.base import ESCROW_COLUMNS  # imported late: the API imports this module
-
     qs = selectors.escrows_for_user(User(pk=user_pk), role=role)
     if exclude_seller:
         qs = qs.exclude(seller_id=user_pk)
     if after is not None:
         created_at, pk = after
         qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
-    return qs.values(
-        *ESCROW_COLUMNS,
-        seller_customer_id=_customer_id_of("seller_id"),
-        buyer_customer_id=_customer_id_of("buyer_id"),
-    )[: size + 1]
+    return escrow_values(qs)[: size + 1]
 
 
 def _list_page(user_pk: int, role: str, size: int, after: tuple[datetime, int] | None) -> Any:

@@ -19,7 +19,7 @@ from .payment_intents import (
     review_clock,
 )
 from .provider import base as provider_base
-from .provider import customers, escrow_list, escrows, payments, standard, wallet
+from .provider import customers, escrow_list, escrows, payments, standard, transactions, wallet
 from .provider import disputes as provider_disputes
 
 # The first segment of every path of Payluk's surface: an unknown path under one gets its 404.
@@ -86,6 +86,11 @@ urlpatterns = [
         name="api_provider_customer_unblock",
     ),
     re_path(r"^wallet$", wallet.Wallet.as_view(), name="api_provider_wallet"),
+    re_path(
+        r"^escrow/transactions$",
+        transactions.EscrowTransactions.as_view(),
+        name="api_provider_transactions",
+    ),
     # Standard escrows and disputes (Payluk's API)
     re_path(r"^escrow/create$", standard.StandardEscrowCreate.as_view(), name="api_provider_escrow_create"),
     re_path(

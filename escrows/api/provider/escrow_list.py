@@ -2,10 +2,12 @@
 each with its milestones. Keyset pagination on (created_at, id), which the
 escrow_(seller|buyer)_keyset indexes serve directly, so page 1,000 costs what page 1 does; the
 milestones of the whole page come in one query (no query per escrow). Rows are read with
-values() and shaped by the same functions as the single-escrow routes. The two queries are hot
+values() and shaped by the same functions as the single-escrow routes (escrow_outputs, which
+the page-numbered transactions list shapes its pages with too). The two queries are hot
 statements (escrows/hot.py: list_page, LIST_MILESTONES)."""
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,14 +117,20 @@ class EscrowList(ProviderAPIView):
         else:
             rows = hot.list_page(role, fetch_size(limit), after=False).values_rows(request.user.pk)
         page, more = rows[:limit], len(rows) > limit
-        milestones: dict[int, list[dict[str, Any]]] = {row["pk"]: [] for row in page}
-        if milestones:
-            for m in hot.LIST_MILESTONES.values_rows(list(milestones)):
-                milestones[m["escrow_id"]].append(m)
-        dispute_states(page)
-        images = images_of(page)
         data: dict[str, Any] = {
-            "escrows": [escrow_output(row, milestones[row["pk"]], images.get(row["pk"])) for row in page],
+            "escrows": escrow_outputs(page),
             "nextCursor": _cursor_of(page[-1]["created_at"], page[-1]["pk"]) if more else None,
         }
         return ok("Escrows retrieved successfully", data)
+
+
+def escrow_outputs(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Payluk's escrow objects of a page of rows (hot.escrow_values), each with its milestones
+    and pictures: the milestones of the whole page in one query, its pictures in another."""
+    milestones: dict[int, list[dict[str, Any]]] = {row["pk"]: [] for row in rows}
+    if milestones:
+        for m in hot.LIST_MILESTONES.values_rows(list(milestones)):
+            milestones[m["escrow_id"]].append(m)
+    dispute_states(rows)
+    images = images_of(rows)
+    return [escrow_output(row, milestones[row["pk"]], images.get(row["pk"])) for row in rows]
