@@ -3,6 +3,8 @@ Stripe on, a card payment starts as a PaymentIntent the integrator's page confir
 Stripe's answer (its webhook, or the return to our page) funds the escrow."""
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.types import AuthenticatedRequest
+from core.errors import InvalidRequest, TermsChanged
 from escrows import services, stripe_api
 from escrows.models import Escrow, FundingSource
 from escrows.money import major_int_to_minor, normalize_currency, to_minor
@@ -34,15 +37,44 @@ class ExpectedAmount(DecimalString):
         return super().to_internal_value(data)
 
 
+# Payluk's older body spells these in capitals; its newer one in lower case, with `amount`.
+NEWER_GATEWAYS = [source.lower() for source in FundingSource.values]
+
+
 class PayInput(StrictSerializer):
-    gateway = serializers.ChoiceField(choices=FundingSource.values)
-    transactionType = serializers.ChoiceField(choices=["ESCROW"], required=False)  # noqa: N815
+    gateway = serializers.ChoiceField(choices=[*FundingSource.values, *NEWER_GATEWAYS])
+    transactionType = serializers.ChoiceField(choices=["ESCROW", "escrow"], required=False)  # noqa: N815
     escrowDetails = EscrowDetailsInput()  # noqa: N815
     reference = Text(max_length=200, required=False, allow_null=True)
     cardToken = Text(max_length=100, required=False, allow_null=True)  # noqa: N815
     # What the buyer was shown; the payment is refused (409 terms_changed) if the escrow changed.
     termsVersion = StrictInteger(required=False, allow_null=True)  # noqa: N815
     expectedAmount = ExpectedAmount(required=False, allow_null=True)  # noqa: N815
+    # The newer body: what the buyer owes (amount + fee), required there; 400 "Amount mismatch"
+    # when it is not. Its `currency`, when sent, must be the escrow's; saved cards (`cardId`) are
+    # not offered.
+    amount = ExpectedAmount(required=False, allow_null=True)
+    currency = Text(max_length=8, required=False, allow_null=True)
+    cardId = Text(max_length=100, required=False, allow_null=True)  # noqa: N815
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        newer = data["gateway"] in NEWER_GATEWAYS or data.get("transactionType") == "escrow"
+        if newer and data.get("amount") is None:
+            raise serializers.ValidationError({"amount": ["This field is required."]})
+        if data.get("amount") is not None and data.get("expectedAmount") is not None:
+            raise serializers.ValidationError(
+                {"expectedAmount": ["Send amount or expectedAmount, not both."]}
+            )
+        if data.get("cardId"):
+            raise serializers.ValidationError(
+                {
+                    "cardId": [
+                        "Saved cards are not offered by this server: pay with gateway card and cardToken."
+                    ]
+                }
+            )
+        data["gateway"] = data["gateway"].upper()
+        return data
 
 
 PayOutput = inline_serializer(
@@ -112,27 +144,35 @@ class PayEscrow(ProviderAPIView):
             "PaymentIntent's `clientSecret` and the `publishableKey`: confirm it with Stripe.js in "
             "the buyer's browser. Stripe's webhook funds the escrow. Calling again before then "
             "continues the same PaymentIntent (another card after a decline); `cardToken` and "
-            "`reference` are not used."
+            "`reference` are not used.\n\n"
+            "Both of Payluk's bodies are accepted: the older one (`gateway` `WALLET`/`CARD`, "
+            "`transactionType` `ESCROW`) and the newer one (`gateway` `wallet`/`card`, "
+            "`transactionType` `escrow`, and `amount` required: exactly what the buyer owes, "
+            'amount + fee, else 400 "Amount mismatch"). `amount` may be sent with the older body '
+            "too; `cardId` (saved cards) is refused: this server does not keep cards."
         ),
     )
     def post(self, request: AuthenticatedRequest) -> Response:
         data = parse(PayInput, request)
         escrow = escrow_for_payer(request.user, data["escrowDetails"]["escrowId"])
-        expected = data.get("expectedAmount")
-        expected_total = (
-            None if expected is None else to_minor(expected, escrow.currency, field="expectedAmount")
-        )
-        if data["gateway"] == FundingSource.CARD and stripe_api.cards_through_stripe():
-            return self._card_payment_start(request, escrow, data, expected_total)
-        payment = services.escrow_fund(
-            escrow=escrow,
-            by=request.user,
-            source=data["gateway"],
-            reference=data.get("reference"),
-            card_token=data.get("cardToken") or "",
-            terms_version=data.get("termsVersion"),
-            expected_total=expected_total,
-        )
+        currency = data.get("currency")
+        if currency and normalize_currency(currency) != escrow.currency:
+            raise InvalidRequest(f"currency must be the escrow's: {escrow.currency}", field="currency")
+        field = "amount" if data.get("amount") is not None else "expectedAmount"
+        expected = data.get(field)
+        expected_total = None if expected is None else to_minor(expected, escrow.currency, field=field)
+        with _amount_mismatch(field == "amount" and data.get("termsVersion") is None):
+            if data["gateway"] == FundingSource.CARD and stripe_api.cards_through_stripe():
+                return self._card_payment_start(request, escrow, data, expected_total)
+            payment = services.escrow_fund(
+                escrow=escrow,
+                by=request.user,
+                source=data["gateway"],
+                reference=data.get("reference"),
+                card_token=data.get("cardToken") or "",
+                terms_version=data.get("termsVersion"),
+                expected_total=expected_total,
+            )
         escrow = payment.escrow  # as the payment's transaction left it (a replay reads it afresh)
         state, provider_status = STATE_MAP[escrow.status]
         return ok(
@@ -182,6 +222,18 @@ class PayEscrow(ProviderAPIView):
             },
             code=status.HTTP_202_ACCEPTED,
         )
+
+
+@contextmanager
+def _amount_mismatch(newer_amount: bool) -> Iterator[None]:
+    """The newer body's `amount` that is not what the buyer owes is Payluk's 400 "Amount
+    mismatch" (the services refuse it, under the escrow's lock, as changed terms)."""
+    try:
+        yield
+    except TermsChanged:
+        if not newer_amount:
+            raise
+        raise InvalidRequest("Amount mismatch", code="amount_mismatch", field="amount") from None
 
 
 class TopupInput(StrictSerializer):
