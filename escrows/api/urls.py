@@ -19,11 +19,23 @@ from .payment_intents import (
     review_clock,
 )
 from .provider import base as provider_base
-from .provider import customers, escrow_list, escrows, payments, standard, transactions, wallet
+from .provider import customers, escrow_list, escrows, not_offered, payments, standard, transactions, wallet
 from .provider import disputes as provider_disputes
 
 # The first segment of every path of Payluk's surface: an unknown path under one gets its 404.
-PROVIDER_PREFIXES = ("escrow", "payment", "customer", "customers", "wallet")
+PROVIDER_PREFIXES = (
+    "escrow",
+    "payment",
+    "customer",
+    "customers",
+    "wallet",
+    "card",
+    "cards",
+    "whitelist-address",
+    "checkout",
+    "countries",
+    "merchant",
+)
 
 urlpatterns = [
     # Payment intents (Finternet's API)
@@ -277,6 +289,8 @@ urlpatterns = [
         ),
         name="api_redoc",
     ),
+    # Payluk's published routes this server does not offer: a 4xx saying so (provider/not_offered.py).
+    *not_offered.urlpatterns(),
     # [\s\S]: a path may carry a decoded newline; it must still get the JSON 404, not Django's
     # HTML one. (A (?s) flag would do the same but makes every reverse() raise "Non-reversible
     # reg-exp portion".)
