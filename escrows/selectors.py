@@ -24,6 +24,7 @@ from .models import (
     CancellationStatus,
     ChangeProposal,
     ChangeProposalStatus,
+    DeliveryProof,
     Dispute,
     DisputeOutcome,
     DisputeStatus,
@@ -261,6 +262,40 @@ def escrow_get_for_viewer(user: Any, public_id: str) -> Escrow:
         except Escrow.DoesNotExist:
             raise NotFound("Escrow not found") from None
     return escrow_get_for_user(user, public_id)
+
+
+# -- Finternet's conditional payment (the order of a paid intent) ------------------------------
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """What the conditional payment read shows beside the escrow: its milestones, the latest
+    proof of delivery, the dispute it shows (the live one, else the last one raised) and its
+    payouts' statuses."""
+
+    milestones: list[Milestone]
+    proof: DeliveryProof | None
+    dispute: Dispute | None
+    payouts: list[str]
+
+
+def order_state(escrow: Escrow) -> OrderState:
+    disputes = Dispute.objects.filter(escrow=escrow).select_related("opened_by").order_by("-id")
+    return OrderState(
+        milestones=milestones_of(escrow),
+        proof=DeliveryProof.objects.filter(escrow=escrow).select_related("milestone").order_by("-id").first(),
+        dispute=disputes.filter(status__in=ACTIVE_DISPUTE_STATUSES).first() or disputes.first(),
+        payouts=list(Settlement.objects.filter(escrow=escrow).values_list("status", flat=True)),
+    )
+
+
+def escrow_get_public(public_id: str) -> Escrow:
+    """Any escrow by its id, for the payment page's read that needs no key (it shows nothing
+    secret)."""
+    try:
+        return Escrow.objects.get(public_id=public_id)
+    except Escrow.DoesNotExist:
+        raise NotFound("Escrow not found") from None
 
 
 def open_disputes() -> QuerySet[Dispute]:

@@ -154,6 +154,10 @@ def _overdue_notify(pk: int) -> bool:
     return services.milestone_overdue_notify(milestone=milestone) is not None
 
 
+def _time_lock_release(pk: int) -> bool:
+    return services.escrow_time_lock_release(escrow=Escrow.objects.get(pk=pk)) is not None
+
+
 def _expire(pk: int) -> bool:
     return services.escrow_expire(escrow=Escrow.objects.get(pk=pk)) is not None
 
@@ -199,13 +203,15 @@ def _redrive_card_refund(pk: int) -> bool:
 
 
 def run_timers() -> dict[str, int]:
-    """Run the timers once: auto-release, review reminders, due date reminders and overdue
-    notices, expiry and its reminder, change orders nobody answered, dispute deadlines and their
-    reminder, settlement retries, card payments set aside given back, card refunds due,
-    then the webhook outbox and delivery retries and the notification emails due."""
+    """Run the timers once: auto-release, time-locked escrows whose time came, review reminders,
+    due date reminders and overdue notices, expiry and its reminder, change orders nobody
+    answered, dispute deadlines and their reminder, settlement retries, card payments set aside
+    given back, card refunds due, then the webhook outbox and delivery retries and the
+    notification emails due."""
     now = timezone.now()
     counts = {
         "auto_released": 0,
+        "time_locks_released": 0,
         "review_reminders": 0,
         "due_reminders": 0,
         "overdue_notices": 0,
@@ -224,6 +230,7 @@ def run_timers() -> dict[str, int]:
         status=MilestoneStatus.COMPLETED, escrow__status=EscrowStatus.OPENED
     ).annotate(deadline=_review_deadline())
     _each("auto_released", _ids(in_review.filter(deadline__lte=now)), _auto_release, counts)
+    _each("time_locks_released", _ids(services.escrows_time_lock_due(now)), _time_lock_release, counts)
     # Reminders after releases: a milestone that just lapsed is released, not reminded.
     reminders = in_review.filter(
         reminder_sent_at__isnull=True,

@@ -65,6 +65,8 @@ EVENT_WORDS = {
     "milestone.changes_requested": "Sent back for changes",
     "milestone.due_reminder_sent": "Reminder emailed: the stage is due soon",
     "milestone.overdue": "Stage overdue: both parties told",
+    "delivery_proof.submitted": "Proof of delivery submitted",
+    "time_lock.released": "Time lock passed",
 }
 
 # Reasons the services record in their own words, said for a person.
@@ -74,6 +76,7 @@ SYSTEM_REASONS = {
     "seller refund": "The seller gave the money back.",
     "inspection period lapsed": "The buyer's review period ended without a confirmation or a dispute.",
     "auto-release on proof": "Released automatically once delivered, as the terms say.",
+    "time lock passed": "Released once delivered and its time lock had passed, as the terms say.",
     "no answer in time": "Nobody answered it in time; nothing changed.",
     "escrow closed": "The escrow closed before it was answered; nothing changed.",
 }

@@ -33,6 +33,14 @@ from .change_orders import (
     change_order_withdraw,
     change_orders_due,
 )
+from .conditional_payments import (
+    conditional_payment_dispute,
+    conditional_payment_exists,
+    delivery_proof_submit,
+    dispute_window_of,
+    escrow_time_lock_release,
+    escrows_time_lock_due,
+)
 from .connect import (
     CONNECT_TO_WITHDRAW,
     connect_transfer_destination,
@@ -140,6 +148,12 @@ __all__ = [
     "change_order_quote",
     "change_order_withdraw",
     "change_orders_due",
+    "conditional_payment_dispute",
+    "conditional_payment_exists",
+    "delivery_proof_submit",
+    "dispute_window_of",
+    "escrow_time_lock_release",
+    "escrows_time_lock_due",
     "DISPUTE_TEXT_MAX",
     "EVIDENCE_CONTENT_TYPES",
     "REASON_MAX",

@@ -10,7 +10,7 @@ withdraw."""
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -272,8 +272,12 @@ def _dispute_opened(
     default_outcome: str | None = None,
     default_seller_amount: int | None = None,
     default_buyer_amount: int | None = None,
+    resolution_period: timedelta | None = None,
+    opener_reference: str = "",
 ) -> Dispute:
-    """dispute_open's change, the (locked) escrow's party `role` opening it."""
+    """dispute_open's change, the (locked) escrow's party `role` opening it. The other party has
+    `resolution_period` to answer (default ESCROW_DISPUTE_RESOLUTION_PERIOD); `opener_reference`
+    is what the opener calls themselves on an API that asks (Finternet's raisedBy)."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest("A dispute needs a reason", field="reason")
@@ -322,7 +326,8 @@ def _dispute_opened(
         opener_role=role,
         reason=reason,
         amount=amount,
-        deadline=now + settings.ESCROW_DISPUTE_RESOLUTION_PERIOD,
+        deadline=now + (resolution_period or settings.ESCROW_DISPUTE_RESOLUTION_PERIOD),
+        opener_reference=opener_reference[:200],
         default_outcome=outcome,
         default_seller_amount=seller_part,
         default_buyer_amount=buyer_part,

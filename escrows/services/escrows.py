@@ -58,6 +58,8 @@ class EscrowTerms:
     settlement_type: str = SettlementType.MILESTONE
     release_type: str = ReleaseType.MILESTONE_LOCKED
     auto_release_on_proof: bool = False
+    # TIME_LOCKED only: not released before this time (and only once delivered).
+    time_lock_until: datetime | None = None
     intent_type: str = ""
     settlement_method: str = ""
     settlement_destination: str = ""
@@ -110,8 +112,7 @@ def _validate_terms(
     check_escrow_amount(terms.amount, currency)
     if terms.settlement_type not in SettlementType.values:
         raise InvalidRequest("settlementType must be MILESTONE or STANDARD", field="settlementType")
-    if terms.release_type not in ReleaseType.values:
-        raise InvalidRequest("releaseType must be MILESTONE_LOCKED or DELIVERY_PROOF", field="releaseType")
+    _check_release_type(terms)
     if terms.who_pays != WhoPays.BUYER:
         if terms.settlement_type == SettlementType.STANDARD:
             raise InvalidRequest(
@@ -144,6 +145,30 @@ def _validate_terms(
             milestones, amount=terms.amount, currency=currency, settlement_type=terms.settlement_type
         )
     return EscrowTerms(**{**terms.__dict__, "title": title, "currency": currency, "buyer_email": buyer_email})
+
+
+def _check_release_type(terms: EscrowTerms) -> None:
+    """A release type we know; a time lock with TIME_LOCKED and only with it; the release types
+    that release the whole escrow at once (a time lock, auto-release) on a standard escrow."""
+    if terms.release_type not in ReleaseType.values:
+        raise InvalidRequest(
+            f"releaseType must be one of: {', '.join(ReleaseType.values)}", field="releaseType"
+        )
+    timed = terms.release_type == ReleaseType.TIME_LOCKED
+    if timed and terms.time_lock_until is None:
+        raise InvalidRequest(
+            "timeLockUntil is required with releaseType TIME_LOCKED: when the payment may be released, "
+            "in unix seconds",
+            field="timeLockUntil",
+        )
+    if not timed and terms.time_lock_until is not None:
+        raise InvalidRequest("timeLockUntil applies only with releaseType TIME_LOCKED", field="timeLockUntil")
+    whole = terms.release_type in (ReleaseType.TIME_LOCKED, ReleaseType.AUTO_RELEASE)
+    if whole and terms.settlement_type != SettlementType.STANDARD:
+        raise InvalidRequest(
+            f"releaseType {terms.release_type} releases the whole payment at once: it has no milestones",
+            field="releaseType",
+        )
 
 
 def _validate_milestone_set(
@@ -226,6 +251,7 @@ def escrow_create(
         settlement_type=terms.settlement_type,
         release_type=terms.release_type,
         auto_release_on_proof=terms.auto_release_on_proof,
+        time_lock_until=terms.time_lock_until,
         intent_type=terms.intent_type,
         settlement_method=terms.settlement_method,
         settlement_destination=terms.settlement_destination.strip(),
@@ -293,6 +319,7 @@ def escrow_edit(
         "settlement_type",
         "release_type",
         "auto_release_on_proof",
+        "time_lock_until",
         "settlement_method",
         "settlement_destination",
         "max_delivery",

@@ -60,6 +60,33 @@ def milestone_complete(
     role = _require_party(escrow, by)
     milestones = _milestones(escrow)
     milestone = _get_milestone(escrow, milestone, milestones)
+    _milestone_delivered(
+        escrow,
+        milestones,
+        milestone,
+        role=role,
+        by=by,
+        completed_by=completed_by,
+        proof=proof,
+        proof_uri=proof_uri,
+    )
+    _release_on_proof(escrow, milestones)
+    return milestone
+
+
+def _milestone_delivered(
+    escrow: Escrow,
+    milestones: list[Milestone],
+    milestone: Milestone,
+    *,
+    role: str,
+    by: Actor,
+    completed_by: str,
+    proof: str,
+    proof_uri: str,
+) -> None:
+    """milestone_complete's change on the (locked) escrow, without the release on proof that
+    follows it (_release_on_proof)."""
     if role != "seller":
         raise Forbidden("Only the seller can mark a milestone delivered")
     # The milestone's own state first: the seeds' "Milestone already released" holds after the
@@ -97,9 +124,12 @@ def milestone_complete(
             "reviewDeadline": milestone.review_deadline.isoformat() if milestone.review_deadline else None,
         },
     )
+
+
+def _release_on_proof(escrow: Escrow, milestones: list[Milestone]) -> None:
+    """With auto-release on proof, what a delivery made ready is released (_release_ready)."""
     if escrow.auto_release_on_proof and escrow.status == EscrowStatus.OPENED:
         _release_ready(escrow, milestones)
-    return milestone
 
 
 @transaction.atomic(durable=True)

@@ -184,7 +184,11 @@ def create(seller, milestones=None, **terms):
         ({"amount": 1000.0}, "amount must be an exact number of minor units", "amount"),
         ({"amount": True}, "amount must be an exact number of minor units", "amount"),
         ({"settlement_type": "BOTH"}, "settlementType must be MILESTONE or STANDARD", "settlementType"),
-        ({"release_type": "NEVER"}, "releaseType must be MILESTONE_LOCKED or DELIVERY_PROOF", "releaseType"),
+        (
+            {"release_type": "NEVER"},
+            "releaseType must be one of: MILESTONE_LOCKED, DELIVERY_PROOF, TIME_LOCKED, AUTO_RELEASE",
+            "releaseType",
+        ),
         ({"who_pays": "seller"}, "whoPays must be buyer for milestone escrows", "whoPays"),
         (
             {"settlement_method": "PIGEON"},
