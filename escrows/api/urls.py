@@ -11,6 +11,7 @@ from .payment_intents import base as intents_base
 from .payment_intents import (
     cancellations,
     change_orders,
+    conditional_payments,
     disputes,
     fees,
     intents,
@@ -52,6 +53,53 @@ urlpatterns = [
         rf"^payment-intents/(?P<intent_id>{ID})/escrow/milestones/(?P<milestone_id>{ID})/complete$",
         milestones.MilestoneComplete.as_view(),
         name="api_intent_milestone_complete",
+    ),
+    # The conditional payment of a paid intent, on both of Finternet's paths
+    re_path(
+        rf"^payment-intents/(?P<intent_id>{ID})/conditional-payment$",
+        conditional_payments.ConditionalPaymentRead.as_view(),
+        name="api_conditional_payment",
+    ),
+    re_path(
+        rf"^payment-intents/(?P<intent_id>{ID})/escrow$",
+        conditional_payments.EscrowOrderRead.as_view(),
+        name="api_escrow_order",
+    ),
+    re_path(
+        rf"^payment-intents/(?P<intent_id>{ID})/conditional-payment/delivery-proof$",
+        conditional_payments.ConditionalPaymentDeliveryProof.as_view(),
+        name="api_conditional_payment_delivery_proof",
+    ),
+    re_path(
+        rf"^payment-intents/(?P<intent_id>{ID})/escrow/delivery-proof$",
+        conditional_payments.EscrowOrderDeliveryProof.as_view(),
+        name="api_escrow_order_delivery_proof",
+    ),
+    re_path(
+        rf"^payment-intents/(?P<intent_id>{ID})/conditional-payment/dispute$",
+        conditional_payments.ConditionalPaymentDispute.as_view(),
+        name="api_conditional_payment_dispute",
+    ),
+    re_path(
+        rf"^payment-intents/(?P<intent_id>{ID})/escrow/dispute$",
+        conditional_payments.EscrowOrderDispute.as_view(),
+        name="api_escrow_order_dispute",
+    ),
+    re_path(
+        rf"^payment-intents/public/(?P<intent_id>{ID})$",
+        intents.PublicPaymentIntent.as_view(),
+        name="api_intent_public",
+    ),
+    # Finternet's on-chain routes: a 403 saying this server does not offer them
+    re_path(
+        rf"^payment-intents/(?P<intent_id>{ID})/confirm$",
+        conditional_payments.ConfirmNotOffered.as_view(),
+        name="api_intent_confirm_not_offered",
+    ),
+    re_path(
+        rf"^payment-intents/public/(?P<intent_id>{ID})/transaction-hash$",
+        conditional_payments.TransactionHashNotOffered.as_view(),
+        name="api_intent_transaction_hash_not_offered",
     ),
     # Escrows, payments and customers (Payluk's API)
     re_path(
