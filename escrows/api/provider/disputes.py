@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -27,7 +27,6 @@ from escrows.models import (
     DisputeOutcome,
     DisputeStatus,
     Escrow,
-    EscrowStatus,
 )
 from escrows.money import major_int_to_minor
 from escrows.services import EvidenceInput
@@ -49,6 +48,7 @@ from .base import (
 from .merchant_wide import MerchantWideAPIView, require_platform
 from .paging import DATE_PARAMETERS, PAGE_PARAMETERS, Page, day_range, paged
 from .standard import MULTIPART_OVERHEAD, FormInteger, MultipartView, parse_form
+from .transactions import STATUSES, escrow_status_filters
 
 TAGS = ["escrow-provider"]
 
@@ -260,32 +260,6 @@ def of_customer(request: Request, prefix: str = "") -> Q | None:
     )
 
 
-def _answered(status: str = DisputeStatus.ANSWERED) -> Exists:
-    return Exists(Dispute.objects.filter(escrow=OuterRef("pk"), milestone__isnull=True, status=status))
-
-
-SPLIT_RULING = Exists(
-    Dispute.objects.filter(
-        escrow=OuterRef("pk"),
-        milestone__isnull=True,
-        status=DisputeStatus.RESOLVED,
-        outcome=DisputeOutcome.SPLIT,
-        seller_amount__gt=0,
-        buyer_amount__gt=0,
-    )
-)
-# Payluk's status of an escrow as a filter on our escrows (the same as state_of shows it).
-ESCROW_STATUS_FILTERS: dict[str, Q] = {
-    "PENDING": Q(status=EscrowStatus.AWAITING_PAYMENT),
-    "ONGOING": Q(status=EscrowStatus.OPENED),
-    "DISPUTED": Q(status=EscrowStatus.DISPUTED) & ~Q(_answered()),
-    "INVESTIGATING": Q(status=EscrowStatus.DISPUTED) & Q(_answered()),
-    "COMPLETED": Q(status=EscrowStatus.COMPLETED, claimed_at__isnull=True) & ~Q(SPLIT_RULING),
-    "CLAIMED": Q(status=EscrowStatus.COMPLETED, claimed_at__isnull=False),
-    "SPLIT": Q(status=EscrowStatus.COMPLETED) & Q(SPLIT_RULING),
-    "REFUNDED": Q(status=EscrowStatus.REFUNDED),
-    "CANCELLED": Q(status=EscrowStatus.CANCELLED),
-}
 # And of a dispute, by where it stands.
 DISPUTE_STATUS_FILTERS: dict[str, Q] = {
     "DISPUTED": Q(status=DisputeStatus.OPEN),
@@ -353,7 +327,7 @@ class Feeds(PlatformView):
         operation_id="provider_escrow_feeds",
         parameters=[
             *PLATFORM_PARAMETERS,
-            OpenApiParameter("status", str, enum=list(ESCROW_STATUS_FILTERS), description="Payluk's status"),
+            OpenApiParameter("status", str, enum=list(STATUSES), description="Payluk's status"),
         ],
         responses={
             200: envelope("ProviderFeedsPage", paged("ProviderFeedsPageData", EscrowOutput)),
@@ -365,7 +339,8 @@ class Feeds(PlatformView):
     def get(self, request: AuthenticatedRequest) -> Response:
         page = Page.of(request)
         escrows = Escrow.objects.filter(of_platform(self.platform(request)))
-        for condition in (of_customer(request), _status_filter(request, ESCROW_STATUS_FILTERS)):
+        # Payluk's statuses as the transactions list filters them (one rule for both lists).
+        for condition in (of_customer(request), _status_filter(request, escrow_status_filters())):
             if condition is not None:
                 escrows = escrows.filter(condition)
         rows = (

@@ -20,7 +20,7 @@ TYPES = {"sales": "selling", "buy": "buying"}
 CATEGORY_MAX = 64
 
 
-def _status_filters() -> dict[str, Q]:
+def escrow_status_filters() -> dict[str, Q]:
     """Each of Payluk's statuses as the escrows that show it (base.state_of and
     base.dispute_states decide what a row shows; tests/api/test_payluk_transactions.py holds the
     two together): CLAIMED is a completed escrow its seller claimed, INVESTIGATING a disputed
@@ -108,7 +108,7 @@ class EscrowTransactions(ProviderAPIView):
         escrows = selectors.escrows_for_user(request.user, role=TYPES[kind])
         wanted = request.query_params.get("status")
         if wanted:
-            filters = _status_filters()
+            filters = escrow_status_filters()
             if wanted.upper() not in filters:
                 raise InvalidRequest(f"status must be one of: {', '.join(STATUSES)}", field="status")
             escrows = escrows.filter(filters[wanted.upper()])
