@@ -51,9 +51,22 @@ from .refunds import REASON_MAX, _close_without_money, _supersede_stale
 @transaction.atomic(durable=True)
 def escrow_cancel(*, escrow: Escrow, by: User) -> Escrow:
     """Either party, or staff from the admin, cancels an escrow nobody has paid yet."""
+    return _cancel_unpaid(escrow, by=by, seller_only=False)
+
+
+@transaction.atomic(durable=True)
+def escrow_delete(*, escrow: Escrow, by: User) -> Escrow:
+    """Payluk's delete: the seller alone cancels an escrow nobody has paid yet (a buyer already
+    set on it may not), kept in the record as cancelled."""
+    return _cancel_unpaid(escrow, by=by, seller_only=True)
+
+
+def _cancel_unpaid(escrow: Escrow, *, by: User, seller_only: bool) -> Escrow:
     escrow = _lock_escrow(escrow)
-    if not by.is_staff:
-        _require_party(escrow, by)
+    if seller_only or not by.is_staff:
+        role = _require_party(escrow, by)
+        if seller_only and role != "seller":
+            raise Forbidden("Only the seller can delete this escrow")
     if escrow.status != EscrowStatus.AWAITING_PAYMENT:
         raise InvalidState("Only an escrow that is awaiting payment can be cancelled")
     _close_escrow(escrow, escrow.cancel, by=by)

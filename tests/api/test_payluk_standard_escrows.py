@@ -180,6 +180,19 @@ def test_delete_while_unpaid_cancels_and_keeps_the_record(shop, stranger_api):
     )
 
 
+def test_only_the_seller_deletes_even_with_the_buyer_already_set(shop):
+    data = create_standard(shop.seller_api)
+    token = data["paymentToken"]
+    # A buyer named on an unpaid escrow (as the payment-intents surface and the pages name one)
+    # may cancel it there, but Payluk's delete is the seller's.
+    Escrow.objects.filter(public_id=data["id"]).update(buyer=shop.buyer)
+    assert_error(
+        shop.buyer_api.delete(f"/v1/escrow/delete/{token}"), 403, "Only the seller can delete this escrow"
+    )
+    assert Escrow.objects.get(public_id=data["id"]).status == EscrowStatus.AWAITING_PAYMENT
+    assert shop.seller_api.delete(f"/v1/escrow/delete/{token}").status_code == 200
+
+
 def test_verify_shows_the_buyer_what_they_would_pay(shop, stranger_api):
     data = create_standard(shop.seller_api, files=[picture()])
     r = stranger_api.get(f"/v1/escrow/verify/{data['paymentToken']}")

@@ -243,11 +243,12 @@ class EscrowDelete(ProviderAPIView):
         summary="Delete an escrow nobody has paid (the seller)",
         description=(
             "The escrow is cancelled (CLOSED / CANCELLED) and kept in the record rather than "
-            "erased; its payment link no longer takes payments."
+            "erased; its payment link no longer takes payments. The seller only: the buyer "
+            'gets 403 "Only the seller can delete this escrow".'
         ),
     )
     def delete(self, request: AuthenticatedRequest, payment_token: str) -> Response:
-        escrow = services.escrow_cancel(escrow=_seller_escrow(request, payment_token), by=request.user)
+        escrow = services.escrow_delete(escrow=_seller_escrow(request, payment_token), by=request.user)
         return ok("Escrow deleted successfully", _state(escrow))
 
 
