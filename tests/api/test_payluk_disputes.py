@@ -4,6 +4,7 @@ customers (page-numbered, without customer-id) and resolves COMPLETED, REFUNDED 
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
 
 from accounts.services import customer_create_for_platform
 from escrows.ledger import customer_account
@@ -152,6 +153,18 @@ def test_platform_routes_refuse_customer_id_and_other_keys(shop, seller_api, pat
     assert_error(call(path), 400, "customer-id is not allowed in request header")
     call = seller_api.post if "resolve" in path else seller_api.get
     assert_error(call(path), 403, "Only platform accounts can see and decide across their customers")
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/escrow/all-dispute", "/v1/escrow/feeds", "/v1/escrow/dispute/resolve/intent_x"]
+)
+def test_platform_routes_check_the_key_before_refusing_customer_id(shop, path):
+    # A wrong key is told so (401) even when it also sends customer-id: the refusal of the header
+    # comes only once the key is known good.
+    api = APIClient()
+    api.credentials(HTTP_X_API_KEY="sk_test_not_a_key", HTTP_CUSTOMER_ID=shop.seller.customer_id)
+    call = api.post if "resolve" in path else api.get
+    assert_error(call(path), 401)
 
 
 def test_platform_sees_every_dispute_and_escrow_of_its_customers(shop, paid, seller, buyer):
