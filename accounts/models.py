@@ -16,8 +16,14 @@ MAY_NOT_SELL = "This customer may not sell"
 # The same refusals as the pages say them to the person refused.
 FOR_PERSON = {
     CUSTOMER_BLOCKED: "Your account is blocked by the platform that manages it. Ask them to unblock it.",
-    MAY_NOT_BUY: "Your account may not pay for escrows: the platform that manages it turned buying off.",
-    MAY_NOT_SELL: "Your account may not create escrows: the platform that manages it turned selling off.",
+    MAY_NOT_BUY: (
+        "Your account may not pay for escrows: the platform that manages it turned buying off. "
+        "Ask them to turn it back on."
+    ),
+    MAY_NOT_SELL: (
+        "Your account may not create escrows: the platform that manages it turned selling off. "
+        "Ask them to turn it back on."
+    ),
 }
 
 

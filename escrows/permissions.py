@@ -9,6 +9,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from accounts.models import FOR_PERSON
+
 from .models import (
     CancellationProposal,
     ChangeProposal,
@@ -26,6 +28,8 @@ class EscrowActions:
     can_edit: bool = False
     can_cancel: bool = False
     can_fund: bool = False
+    # Why the buyer gets no Pay button though the escrow awaits payment (buy_refusal_words).
+    fund_refusal: str | None = None
     can_refund: bool = False
     can_dispute: bool = False
     # The single milestone the seller may mark delivered now / the buyer may release now.
@@ -91,10 +95,12 @@ def escrow_actions(escrow: Escrow, milestones: Sequence[Milestone], user: Any) -
             # Delivering before the buyer has paid is allowed by the API but never offered here.
             deliverable=nxt if opened and "complete" in nxt_moves else None,
         )
+    fund_refusal = buy_refusal_words(user) if "fund" in escrow_moves else None
     return EscrowActions(
         role=role,
         can_cancel="cancel" in escrow_moves,
-        can_fund="fund" in escrow_moves,
+        can_fund="fund" in escrow_moves and fund_refusal is None,
+        fund_refusal=fund_refusal,
         can_dispute=whole,
         disputable=disputable,
         releasable=releasable,
@@ -115,6 +121,26 @@ def changes_requestable(milestone: Milestone, role: str | None, now: datetime | 
     """The buyer may send this delivered stage back for changes (the service decides again,
     with the note)."""
     return milestone.changes_request_refusal(role, now or timezone.now()) is None
+
+
+def buy_refusal_words(user: Any) -> str | None:
+    """Why this person gets no Pay button, in their words (None: they get it, or must sign in
+    first). The rule the payment services enforce (User.buy_refusal, through
+    services._internal._refuse_if_may_not_buy)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    refusal = user.buy_refusal()
+    return FOR_PERSON[refusal] if refusal is not None else None
+
+
+def sell_refusal_words(user: Any) -> str | None:
+    """Why this person gets no create-escrow page or button, in their words (None: they get it).
+    The rule escrow creation enforces (User.sell_refusal, through
+    services._internal._refuse_if_may_not_sell)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    refusal = user.sell_refusal()
+    return FOR_PERSON[refusal] if refusal is not None else None
 
 
 def reserved_for_other(escrow: Escrow, user: Any) -> bool:

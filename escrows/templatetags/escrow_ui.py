@@ -9,6 +9,7 @@ from django.template.defaultfilters import pluralize
 
 from escrows import timeline
 from escrows.money import format_money
+from escrows.permissions import sell_refusal_words
 from escrows.selectors import status_shown
 
 register = template.Library()
@@ -17,6 +18,12 @@ register = template.Library()
 @register.filter
 def money(minor: int | None, currency: str) -> str:
     return format_money(minor or 0, currency)
+
+
+@register.filter
+def may_not_sell(user: Any) -> str | None:
+    """Why this person gets no create-escrow button (permissions.sell_refusal_words)."""
+    return sell_refusal_words(user)
 
 
 @register.filter

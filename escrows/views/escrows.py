@@ -28,7 +28,7 @@ from ..forms import (
 )
 from ..models import CHANGES_NOTE_MAX, INVITATION_EVENT_KINDS, Escrow, MilestoneStatus
 from ..money import EscrowTooLarge, fee_for, format_money, normalize_currency, to_minor
-from ..permissions import escrow_actions, invitation_resend_refusal
+from ..permissions import escrow_actions, invitation_resend_refusal, sell_refusal_words
 from ..timeline import closing_words, timeline_entries
 from .change_orders import change_order_confirmations, change_orders_context, terms_context
 from .common import confirmation_page, escrow_action, escrow_or_404, run_service
@@ -101,6 +101,9 @@ def _render_escrow_form(
 
 @login_required
 def escrow_new(request: AuthenticatedHttpRequest) -> HttpResponse:
+    refusal = sell_refusal_words(request.user)
+    if refusal is not None:
+        return render(request, "escrows/escrow_new_refused.html", {"refusal": refusal}, status=403)
     return _escrow_form_page(request, None)
 
 

@@ -21,7 +21,7 @@ from .. import selectors, services, stripe_api
 from ..forms import FundForm, TopupForm
 from ..models import CardPayment, CardPaymentStatus, Escrow, EscrowStatus, FundingSource
 from ..money import format_minor, format_money, to_minor
-from ..permissions import reserved_for_other
+from ..permissions import buy_refusal_words, reserved_for_other
 from .common import run_service
 
 
@@ -81,6 +81,7 @@ def pay(request: HttpRequest, payment_token: str) -> HttpResponse:
             "shortfall": format_minor(max(escrow.total_charge - (wallet or 0), 0), escrow.currency),
             "reference": f"web_{uuid.uuid4().hex}",
             "reserved_for_other": request.user.is_authenticated and reserved_for_other(escrow, request.user),
+            "buy_refusal": buy_refusal_words(request.user),
             "topup_form": TopupForm(initial={"currency": escrow.currency}),
             "card_source": FundingSource.CARD,
             "card_through_stripe": stripe_api.cards_through_stripe(),

@@ -84,8 +84,8 @@ def test_a_customer_who_may_not_buy_cannot_pay_on_the_payment_page(platform, ada
     page.force_login(ada)
     r = page.post(reverse("pay", args=[escrow.payment_token]), {"source": "WALLET"}, follow=True)
     assert (
-        "Your account may not pay for escrows: the platform that manages it turned buying off."
-        in r.content.decode()
+        "Your account may not pay for escrows: the platform that manages it turned buying off. "
+        "Ask them to turn it back on." in r.content.decode()
     )
     assert refresh(escrow).status == EscrowStatus.AWAITING_PAYMENT
 
@@ -137,9 +137,10 @@ def test_a_customer_who_may_not_sell_cannot_create_an_escrow_on_the_create_page(
             "form-1-amount": "200.00",
         },
     )
-    assert "Your account may not create escrows: the platform that manages it turned selling off." in (
-        r.content.decode()
-    )
+    assert (
+        "Your account may not create escrows: the platform that manages it turned selling off. "
+        "Ask them to turn it back on."
+    ) in (r.content.decode())
     assert not Escrow.objects.exists()
 
 
