@@ -86,31 +86,64 @@ def account_profile_update(*, user: User, first_name: str, last_name: str, phone
     return user
 
 
-def customer_permissions_update(*, customer: User, can_buy: bool | None, can_sell: bool | None) -> User:
-    """What a platform lets its customer do: pay escrows as buyer, create them as seller. Left
-    out (None): unchanged. Enforced where each action happens (escrows/services/_internal.py)."""
+def _customer_event(kind: str, *, customer: User, by: User | None, details: dict[str, Any]) -> None:
+    """The event that tells the customer (notifications/rules/customers.py) what changed."""
+    from escrows.services._internal import _event  # escrows' services import this app's models
+
+    _event(kind, by=by, customer=customer, details=details)
+
+
+@transaction.atomic
+def customer_permissions_update(
+    *, customer: User, can_buy: bool | None, can_sell: bool | None, by: User | None = None
+) -> User:
+    """What a platform (or staff, `by`) lets its customer do: pay escrows as buyer, create them
+    as seller. Left out (None): unchanged. Enforced where each action happens
+    (escrows/services/_internal.py); the customer is told of a change."""
     fields = {
         name: value for name, value in (("can_buy", can_buy), ("can_sell", can_sell)) if value is not None
     }
     if not fields:
         raise InvalidRequest("Send canBuy or canSell (true or false)", field="canBuy")
+    row = User.objects.select_for_update().values("can_buy", "can_sell").get(pk=customer.pk)
+    before: dict[str, bool] = {"can_buy": row["can_buy"], "can_sell": row["can_sell"]}
     User.objects.filter(pk=customer.pk).update(**fields)
     for name, value in fields.items():
         setattr(customer, name, value)
+    if any(before[name] != value for name, value in fields.items()):
+        _customer_event(
+            "customer.permissions_changed",
+            customer=customer,
+            by=by,
+            details={
+                "canBuy": customer.can_buy,
+                "canSell": customer.can_sell,
+                "canBuyBefore": before["can_buy"],
+                "canSellBefore": before["can_sell"],
+            },
+        )
     return customer
 
 
-def customer_block(*, customer: User) -> User:
+@transaction.atomic
+def customer_block(*, customer: User, by: User | None = None) -> User:
     """The customer can do nothing until unblocked: no sign-in, no API call as them, no action
     on any escrow (a blocked customer's money stays where it is; the other party and the timers
-    still act on their escrows). Blocking a blocked customer keeps the first time."""
-    if customer.blocked_at is None:
-        customer.blocked_at = timezone.now()
-        User.objects.filter(pk=customer.pk, blocked_at__isnull=True).update(blocked_at=customer.blocked_at)
+    still act on their escrows). Blocking a blocked customer keeps the first time, and tells
+    them once."""
+    now = timezone.now()
+    if User.objects.filter(pk=customer.pk, blocked_at__isnull=True).update(blocked_at=now):
+        customer.blocked_at = now
+        _customer_event("customer.blocked", customer=customer, by=by, details={})
+    else:
+        customer.blocked_at = User.objects.values_list("blocked_at", flat=True).get(pk=customer.pk)
     return customer
 
 
-def customer_unblock(*, customer: User) -> User:
+@transaction.atomic
+def customer_unblock(*, customer: User, by: User | None = None) -> User:
+    """The customer may act again; told once (unblocking one not blocked changes nothing)."""
+    if User.objects.filter(pk=customer.pk, blocked_at__isnull=False).update(blocked_at=None):
+        _customer_event("customer.unblocked", customer=customer, by=by, details={})
     customer.blocked_at = None
-    User.objects.filter(pk=customer.pk).update(blocked_at=None)
     return customer

@@ -1,7 +1,8 @@
 """Who hears what: for each kind of event, the people told, what they read and the one page where
 they act. Readers come only from the event's own escrow (its seller, its buyer or the address
 invited to pay), the payee of the event's own stage, the customer a payout, connected Stripe
-account or webhook endpoint belongs to, and staff of a payout only they can clear or that Stripe
+account or webhook endpoint belongs to, the customer whose account was blocked, unblocked or
+given other permissions, and staff of a payout only they can clear or that Stripe
 reversed: nobody else is ever told anything.
 
 Card refunds and chargebacks through Stripe (rules/card_refunds.py) also tell staff, who alone
@@ -27,6 +28,7 @@ from .change_orders import (
     _change_order_withdrawn,
 )
 from .connect import _account_updated, _held_up, _payout_failed, _reversed
+from .customers import _blocked, _permissions_changed, _unblocked
 from .disputes import (
     _dispute_answered,
     _dispute_deadline_reminder,
@@ -40,6 +42,7 @@ from .escrows import (
     _changes_requested,
     _closed,
     _delivered,
+    _delivery_proof_submitted,
     _due_reminder,
     _expiry_reminder,
     _funded,
@@ -117,6 +120,10 @@ HANDLERS: dict[str, Handler] = {
     "settlement.reversed": _reversed,
     "stripe_account.updated": _account_updated,
     "stripe_account.payout_failed": _payout_failed,
+    "delivery_proof.submitted": _delivery_proof_submitted,
+    "customer.blocked": _blocked,
+    "customer.unblocked": _unblocked,
+    "customer.permissions_changed": _permissions_changed,
 }
 
 # An event that ends a request, and what asked for the answer: the notices of the event of that
@@ -138,6 +145,7 @@ def notices_for(event: Event) -> list[Notice]:
         "settlement",
         "webhook_endpoint",
         "stripe_account",
+        "customer",
     ):
         return []
     seen: set[str] = set()

@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from escrows.models import ReleaseType
 from escrows.money import format_money
 
 from ..models import Category
@@ -185,6 +186,56 @@ def _delivered(s: _Story) -> list[Notice]:
         url=s.stage_url if escrow.buyer_id else s.buyer_url(),
         action="Review the stage",
         required=True,
+    )
+
+
+def _delivery_proof_submitted(s: _Story) -> list[Notice]:
+    """A proof of delivery of a standard escrow: the buyer hears what was proven and when the
+    money goes. A milestone escrow's proof marks its stage delivered, told as that delivery."""
+    escrow = s.escrow
+    assert escrow is not None
+    if escrow.is_milestone or s.milestone is not None:
+        return []
+    d = s.details
+    amount = s.money(escrow.amount)
+    proof = f"Proof: {d.get('proofHash') or 'not given'}"
+    if d.get("proofUri"):
+        proof += f", at {d['proofUri']}"
+    if d.get("submittedBy"):
+        proof += f". Submitted by {d['submittedBy']}"
+    required = False
+    if escrow.auto_release_on_proof:
+        then = f"Under this escrow's terms {amount} is released to {s.seller_name} on the proof of delivery."
+    elif escrow.release_type == ReleaseType.TIME_LOCKED:
+        lock = escrow.time_lock_until
+        if lock is not None and lock <= s.event.created_at:
+            then = (
+                f"The escrow's time lock ended on {when(lock)}, so {amount} is released to "
+                f"{s.seller_name} now."
+            )
+        else:
+            then = (
+                f"{amount} is released to {s.seller_name} on {when(lock)}, when the escrow's time lock "
+                "ends, unless you open a dispute before then."
+            )
+            required = True
+    else:
+        then = (
+            f"Confirm the delivery to release {amount} to {s.seller_name}, or open a dispute if it "
+            "is not right."
+        )
+        ends = escrow.delivery_window_ends_at
+        if ends is not None:
+            then += f" Once the delivery window ends on {when(ends)}, {s.seller_name} can claim the money."
+        required = True
+    return s.notice(
+        s.buyer(),
+        Category.REQUESTS,
+        f"{s.seller_name} proved delivery of {s.title}",
+        f"{s.seller_name} submitted a proof of delivery for {s.title} ({amount}).\n\n{proof}.\n\n{then}",
+        url=s.escrow_url(),
+        action="Review the delivery",
+        required=required,
     )
 
 
@@ -408,9 +459,65 @@ def _split_stage(s: _Story) -> list[Notice]:
     return _to_payee(s)
 
 
+def _claimed(s: _Story) -> list[Notice]:
+    """The seller took a standard escrow's money once its delivery window passed."""
+    escrow = s.escrow
+    assert escrow is not None
+    amount = s.money(escrow.amount)
+    ended = when(escrow.delivery_window_ends_at)
+    return s.notice(
+        s.buyer(),
+        Category.MONEY,
+        f"{s.seller_name} claimed {amount} for {s.title}: the delivery window passed",
+        f"The delivery window of {s.title} ended on {ended} without you confirming the delivery or "
+        f"opening a dispute, so {s.seller_name} claimed the money: {amount} went to {s.seller_name} "
+        "and the escrow is complete.",
+        url=s.escrow_url(),
+        action="Open the escrow",
+    ) + s.notice(
+        s.seller,
+        Category.MONEY,
+        f"You claimed {amount} for {s.title}",
+        f"The delivery window of {s.title} ended on {ended}, so you claimed the money: {amount} is in "
+        "your balance and the escrow is complete.",
+        url=s.escrow_url(),
+        action="Open the escrow",
+    )
+
+
+def _time_lock_released(s: _Story) -> list[Notice]:
+    """A delivered time-locked escrow released at its time (told once, here; time_lock.released
+    tells nobody)."""
+    escrow = s.escrow
+    assert escrow is not None
+    amount = s.money(escrow.amount)
+    how = f"The time lock on {s.title} ended on {when(escrow.time_lock_until)} after the delivery was proven"
+    return s.notice(
+        s.seller,
+        Category.MONEY,
+        f"{amount} released for {s.title}",
+        f"{how}, so {amount} was released to your balance. The escrow is complete.",
+        url=s.escrow_url(),
+        action="Open the escrow",
+    ) + s.notice(
+        s.buyer(),
+        Category.MONEY,
+        f"{s.title} released: {amount} to {s.seller_name}",
+        f"{how}, so {amount} was released to {s.seller_name}. The escrow is complete.",
+        url=s.escrow_url(),
+        action="Open the escrow",
+    )
+
+
 def _closed(s: _Story, verb: str) -> list[Notice]:
     escrow = s.escrow
     assert escrow is not None
+    if verb == "complete" and not escrow.is_milestone:
+        reason = s.details.get("reason")
+        if reason == "delivery window passed":
+            return _claimed(s)
+        if reason == "time lock passed":
+            return _time_lock_released(s)
     notices: list[Notice] = []
     for reader, to_buyer in ((s.seller, False), (s.buyer(), True)):
         if verb == "complete":
