@@ -545,6 +545,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A choice set several components share gets one name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "ProviderCustomerStatusEnum": "escrows.api.provider.customers.CUSTOMER_STATUSES",
+    },
 }
 
 LOGGING = {

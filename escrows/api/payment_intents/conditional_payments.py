@@ -7,6 +7,7 @@ routes (confirming with an EIP-712 signature, reporting a transaction hash) are 
 from datetime import datetime
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -388,13 +389,14 @@ NOT_OFFERED = {
 }
 
 
-@extend_schema(exclude=True)
 class NotOffered(IntentAPIView):
     """A route Finternet publishes that does not apply here: 403 `not_offered` whoever asks and
     however (as the escrow surface answers its own)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Documented without the headers an operation understands: nothing here reads them.
+    schema = AutoSchema()
     what = "confirm"
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -407,9 +409,32 @@ class NotOffered(IntentAPIView):
     get = post = put = patch = delete = _refuse
 
 
+def _not_offered_schema(what: str, route: str) -> Any:
+    """In the schema as Finternet publishes it (POST), under the surface's not-offered routes;
+    the other methods get the same answer but are not documented."""
+    hidden = extend_schema(exclude=True)
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=f"intent_{what.replace('-', '_')}_not_offered",
+            request=None,
+            responses={403: ErrorOutput},
+            tags=["payment-intents-not-offered"],
+            summary=f"Not offered: {route}",
+            description=f'403 `not_offered`, with or without a key: "{NOT_OFFERED[what]}".',
+            auth=[],
+        ),
+        get=hidden,
+        put=hidden,
+        patch=hidden,
+        delete=hidden,
+    )
+
+
+@_not_offered_schema("confirm", "confirming with an EIP-712 signature")
 class ConfirmNotOffered(NotOffered):
     what = "confirm"
 
 
+@_not_offered_schema("transaction-hash", "reporting an on-chain transaction hash")
 class TransactionHashNotOffered(NotOffered):
     what = "transaction-hash"

@@ -51,6 +51,10 @@ def customer_data(customer: User) -> dict[str, Any]:
     }
 
 
+# A customer's status as Payluk shows it (one enum in the schema: ENUM_NAME_OVERRIDES).
+CUSTOMER_STATUSES = ("active", "blocked")
+
+
 def status_of(customer: User) -> str:
     return "blocked" if customer.is_blocked else "active"
 
@@ -66,7 +70,7 @@ CustomerOutput = inline_serializer(
         "phone": serializers.CharField(),
         "canBuy": serializers.BooleanField(help_text="May pay escrows as buyer"),
         "canSell": serializers.BooleanField(help_text="May create escrows as seller"),
-        "status": serializers.ChoiceField(choices=["active", "blocked"]),
+        "status": serializers.ChoiceField(choices=CUSTOMER_STATUSES),
         "createdAt": serializers.DateTimeField(),
     },
 )
@@ -206,7 +210,7 @@ class CustomerPermissions(MerchantWideAPIView):
 
 StatusOutput = inline_serializer(
     "ProviderCustomerStatus",
-    {"id": serializers.CharField(), "status": serializers.ChoiceField(choices=["active", "blocked"])},
+    {"id": serializers.CharField(), "status": serializers.ChoiceField(choices=CUSTOMER_STATUSES)},
 )
 
 
