@@ -135,6 +135,10 @@ WEBHOOK_EVENT_TYPES = (
     "change_order.declined",
     "change_order.withdrawn",
     "change_order.lapsed",
+    # standard escrows' proofs of delivery and time-locked releases (a seller's claim after the
+    # delivery window is an escrow.completed with details.claimed)
+    "delivery_proof.submitted",
+    "time_lock.released",
 )
 
 
