@@ -227,7 +227,8 @@ def payluk(event: Event) -> Message | None:
     if escrow is None or change is None:
         return None
     escrow_status, before, after = change
-    data = escrow_data(escrow)
+    # Nobody asks a webhook: isSeller is null (escrows.api.provider.base.escrow_output).
+    data = escrow_data(escrow, viewer=None)
     if escrow.status != escrow_status or escrow_status not in CLOSED_STATUSES:
         # As of the event, whatever happened since. Only a closed escrow is told as the escrow
         # API tells it now (CLAIMED, SPLIT: how it closed), since nothing changes it any more.

@@ -23,6 +23,7 @@ from escrows.models import (
     Escrow,
     EscrowImage,
     EscrowStatus,
+    Event,
     Milestone,
     SettlementType,
 )
@@ -184,10 +185,30 @@ def milestone_output(m: Mapping[str, Any], currency: str) -> dict[str, Any]:
     }
 
 
+def logs_of(escrow: Escrow) -> list[dict[str, Any]]:
+    """What happened to the escrow, oldest first: each of its events as Payluk's log entry (one
+    query, on the escrow's event index)."""
+    return [
+        {"action": kind, "createdAt": iso(created_at)}
+        for kind, created_at in Event.objects.filter(escrow=escrow)
+        .order_by("id")
+        .values_list("kind", "created_at")
+    ]
+
+
 def escrow_output(
-    e: Mapping[str, Any], milestones: Iterable[Mapping[str, Any]], images: list[str] | None = None
+    e: Mapping[str, Any],
+    milestones: Iterable[Mapping[str, Any]],
+    images: list[str] | None = None,
+    *,
+    viewer: User | None,
+    logs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """`images`: the picture addresses (`images_of`); absent, the list says none."""
+    """`images`: the picture addresses (`images_of`); absent, the list says none. `viewer`: who
+    asks (the acting customer, or the platform on its merchant-wide routes): `isSeller` says
+    whether they sell it; None where nobody asks (a webhook), and `isSeller` is null. `logs`:
+    `logs_of`, read for one escrow; the lists leave them empty (a query per page of escrows
+    and their whole histories, on the list every integrator polls)."""
     state, provider_status = state_of(e)
     currency = e["currency"]
     return {
@@ -213,6 +234,11 @@ def escrow_output(
         "buyerId": e["buyer_customer_id"],
         "milestones": [milestone_output(m, currency) for m in milestones],
         "imageUrl": images or [],
+        "logs": logs or [],
+        "channel": "API",
+        "isSeller": None if viewer is None else viewer.customer_id == e["seller_customer_id"],
+        # We keep no categories: an escrow keeps the categoryId it was created with, as given.
+        "category": None,
         "paidAt": iso(e["funded_at"]),
         "completedAt": iso(e["closed_at"]) if e["status"] == EscrowStatus.COMPLETED else None,
         "createdAt": iso(e["created_at"]),
@@ -224,12 +250,20 @@ def milestone_data(milestone: Milestone, escrow: Escrow) -> dict[str, Any]:
     return milestone_output(milestone_row(milestone), escrow.currency)
 
 
-def escrow_data(escrow: Escrow, milestones: Iterable[Milestone] | None = None) -> dict[str, Any]:
-    """`milestones`: already loaded; else read here."""
+def escrow_data(
+    escrow: Escrow, milestones: Iterable[Milestone] | None = None, *, viewer: User | None
+) -> dict[str, Any]:
+    """`milestones`: already loaded; else read here. `viewer`: as `escrow_output`."""
     loaded = selectors.milestones_of(escrow) if milestones is None else milestones
     row = escrow_row(escrow)
     dispute_states([row])
-    return escrow_output(row, [milestone_row(m) for m in loaded], images_of([row]).get(escrow.pk))
+    return escrow_output(
+        row,
+        [milestone_row(m) for m in loaded],
+        images_of([row]).get(escrow.pk),
+        viewer=viewer,
+        logs=logs_of(escrow),
+    )
 
 
 class ProviderAPIView(BaseAPIView):
@@ -293,6 +327,20 @@ EscrowOutput = inline_serializer(
         "milestones": ProviderMilestoneOutput(many=True),
         "imageUrl": serializers.ListField(
             child=serializers.URLField(), help_text="The pictures' addresses (GET with the API key)"
+        ),
+        "logs": serializers.ListField(
+            child=inline_serializer(
+                "ProviderEscrowLog",
+                {"action": serializers.CharField(), "createdAt": serializers.DateTimeField()},
+            ),
+            help_text="What happened to the escrow, oldest first; empty in lists (read the escrow)",
+        ),
+        "channel": serializers.CharField(help_text='"API"'),
+        "isSeller": serializers.BooleanField(
+            allow_null=True, help_text="Whether the caller sells it; null in webhooks (nobody asks)"
+        ),
+        "category": serializers.DictField(
+            allow_null=True, help_text="Always null: we keep no categories (see categoryId)"
         ),
         "paidAt": serializers.DateTimeField(allow_null=True),
         "completedAt": serializers.DateTimeField(allow_null=True),

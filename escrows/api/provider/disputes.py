@@ -6,6 +6,7 @@ one service call (escrows.services)."""
 
 import copy
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from accounts.authentication import key_owner
 from accounts.models import User
 from accounts.types import AuthenticatedRequest
 from core.errors import InvalidRequest, NotFound
-from escrows import hot, selectors, services
+from escrows import selectors, services
 from escrows.models import (
     ACTIVE_DISPUTE_STATUSES,
     CLOSED_STATUSES,
@@ -45,6 +46,7 @@ from .base import (
     ok,
     state_of,
 )
+from .escrow_list import escrow_outputs
 from .merchant_wide import MerchantWideAPIView, require_platform
 from .paging import DATE_PARAMETERS, PAGE_PARAMETERS, Page, day_range, paged
 from .standard import MULTIPART_OVERHEAD, FormInteger, MultipartView, parse_form
@@ -103,15 +105,15 @@ SubmittedOutput = inline_serializer(
 )
 
 
-def _disputed_escrows(disputes: Sequence[Dispute]) -> list[dict[str, Any]]:
+def _disputed_escrows(disputes: Sequence[Dispute], *, viewer: User) -> list[dict[str, Any]]:
     """Each dispute with its escrow (read with it), the escrows' pictures and dispute states in
-    one query each."""
+    one query each. `viewer`: who asks (`isSeller`)."""
     rows = [escrow_row(d.escrow) for d in disputes]
     dispute_states(rows)
     images = images_of(rows)
     return [
         {
-            "escrow": escrow_output(row, [], images.get(row["pk"])),
+            "escrow": escrow_output(row, [], images.get(row["pk"]), viewer=viewer),
             "disputeId": d.public_id,
             "dispute": messages_of(d),
         }
@@ -211,7 +213,10 @@ class MyDisputes(ProviderAPIView):
         if token:
             disputes = disputes.filter(escrow__payment_token=token)
         disputes = _dated(disputes, request).order_by("-created_at", "-id")
-        return ok("Escrow retrieved successfully", page.answer(disputes, _disputed_escrows))
+        return ok(
+            "Escrow retrieved successfully",
+            page.answer(disputes, partial(_disputed_escrows, viewer=request.user)),
+        )
 
 
 class DisputeOfEscrow(ProviderAPIView):
@@ -226,7 +231,9 @@ class DisputeOfEscrow(ProviderAPIView):
         dispute = _whole_escrow_disputes().filter(escrow=escrow).order_by("-id").first()
         if dispute is None:
             raise InvalidRequest("No dispute found for this escrow", code="no_dispute")
-        return ok("Escrow dispute retrieved successfully", _disputed_escrows([dispute])[0])
+        return ok(
+            "Escrow dispute retrieved successfully", _disputed_escrows([dispute], viewer=request.user)[0]
+        )
 
 
 # -- the platform's routes ---------------------------------------------------------------------
@@ -308,18 +315,10 @@ class AllDisputes(PlatformView):
             if condition is not None:
                 disputes = disputes.filter(condition)
         disputes = _dated(disputes, request).order_by("-created_at", "-id")
-        return ok("Escrow disputes fetched successfully", page.answer(disputes, _disputed_escrows))
-
-
-def _escrow_rows(rows: Any) -> list[dict[str, Any]]:
-    rows = list(rows)
-    milestones: dict[int, list[dict[str, Any]]] = {row["pk"]: [] for row in rows}
-    if milestones:
-        for m in hot.LIST_MILESTONES.values_rows(list(milestones)):
-            milestones[m["escrow_id"]].append(m)
-    dispute_states(rows)
-    images = images_of(rows)
-    return [escrow_output(row, milestones[row["pk"]], images.get(row["pk"])) for row in rows]
+        return ok(
+            "Escrow disputes fetched successfully",
+            page.answer(disputes, partial(_disputed_escrows, viewer=request.user)),
+        )
 
 
 class Feeds(PlatformView):
@@ -352,7 +351,10 @@ class Feeds(PlatformView):
                 buyer_customer_id=F("buyer__customer_id"),
             )
         )
-        return ok("Escrow transactions fetched successfully", page.answer(rows, _escrow_rows))
+        return ok(
+            "Escrow transactions fetched successfully",
+            page.answer(rows, partial(escrow_outputs, viewer=request.user)),
+        )
 
 
 RESOLUTIONS = {

@@ -13,9 +13,10 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import User
+from accounts.types import AuthenticatedRequest
 from core.errors import InvalidRequest
 from escrows import hot
 
@@ -103,7 +104,7 @@ class EscrowList(ProviderAPIView):
         tags=["escrow-provider"],
         summary="The acting customer's escrows, newest first, with their milestones",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         role = request.query_params.get("role", "all")
         if role not in ROLES:
             raise InvalidRequest("role must be one of: all, selling, buying", field="role")
@@ -118,19 +119,20 @@ class EscrowList(ProviderAPIView):
             rows = hot.list_page(role, fetch_size(limit), after=False).values_rows(request.user.pk)
         page, more = rows[:limit], len(rows) > limit
         data: dict[str, Any] = {
-            "escrows": escrow_outputs(page),
+            "escrows": escrow_outputs(page, viewer=request.user),
             "nextCursor": _cursor_of(page[-1]["created_at"], page[-1]["pk"]) if more else None,
         }
         return ok("Escrows retrieved successfully", data)
 
 
-def escrow_outputs(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def escrow_outputs(rows: Sequence[dict[str, Any]], *, viewer: User) -> list[dict[str, Any]]:
     """Payluk's escrow objects of a page of rows (hot.escrow_values), each with its milestones
-    and pictures: the milestones of the whole page in one query, its pictures in another."""
+    and pictures: the milestones of the whole page in one query, its pictures in another.
+    `viewer`: who asks (`isSeller`)."""
     milestones: dict[int, list[dict[str, Any]]] = {row["pk"]: [] for row in rows}
     if milestones:
         for m in hot.LIST_MILESTONES.values_rows(list(milestones)):
             milestones[m["escrow_id"]].append(m)
     dispute_states(rows)
     images = images_of(rows)
-    return [escrow_output(row, milestones[row["pk"]], images.get(row["pk"])) for row in rows]
+    return [escrow_output(row, milestones[row["pk"]], images.get(row["pk"]), viewer=viewer) for row in rows]

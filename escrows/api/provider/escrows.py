@@ -118,7 +118,9 @@ class MilestoneEscrowCreate(ProviderAPIView):
     def post(self, request: AuthenticatedRequest) -> Response:
         terms, milestones = _terms(parse(EscrowInput, request))
         escrow = services.escrow_create(seller=request.user, terms=terms, milestones=milestones)
-        return ok("Escrow created successfully", escrow_data(escrow), status.HTTP_201_CREATED)
+        return ok(
+            "Escrow created successfully", escrow_data(escrow, viewer=request.user), status.HTTP_201_CREATED
+        )
 
 
 class MilestoneEscrowEdit(ProviderAPIView):
@@ -133,7 +135,7 @@ class MilestoneEscrowEdit(ProviderAPIView):
         escrow = selectors.escrow_get_by_token_for_user(request.user, payment_token)
         terms, milestones = _terms(parse(EscrowInput, request))
         escrow = services.escrow_edit(escrow=escrow, by=request.user, terms=terms, milestones=milestones)
-        return ok("Escrow updated successfully", escrow_data(escrow))
+        return ok("Escrow updated successfully", escrow_data(escrow, viewer=request.user))
 
 
 class MilestoneList(ProviderAPIView):
@@ -163,4 +165,7 @@ class MilestoneConfirm(ProviderAPIView):
         released = services.milestone_confirm(escrow_id=escrow_id, milestone_id=milestone_id, by=request.user)
         # The escrow and its milestones as the release left them: nothing to read again.
         escrow = released.escrow
-        return ok("Milestone confirmed and released", escrow_data(escrow, escrow.loaded_milestones))
+        return ok(
+            "Milestone confirmed and released",
+            escrow_data(escrow, escrow.loaded_milestones, viewer=request.user),
+        )

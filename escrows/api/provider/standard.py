@@ -175,7 +175,9 @@ class StandardEscrowCreate(MultipartView):
             milestones=[],
             images=_files(request, "imageUrl"),
         )
-        return ok("Created successfully", escrow_data(escrow, []), status.HTTP_201_CREATED)
+        return ok(
+            "Created successfully", escrow_data(escrow, [], viewer=request.user), status.HTTP_201_CREATED
+        )
 
 
 def _seller_escrow(request: AuthenticatedRequest, payment_token: str) -> Escrow:
@@ -210,7 +212,7 @@ class StandardEscrowEdit(MultipartView):
             milestones=[],
             images=images or None,
         )
-        return ok("Escrow updated successfully", escrow_data(escrow, []))
+        return ok("Escrow updated successfully", escrow_data(escrow, [], viewer=request.user))
 
 
 StateOutput = inline_serializer(
@@ -263,7 +265,7 @@ class EscrowVerify(ProviderAPIView):
         escrow = escrow_for_payer(request.user, payment_token)
         if escrow.payment_token != payment_token:
             raise NotFound("Escrow not found")
-        return ok("Escrow verified successfully", escrow_data(escrow))
+        return ok("Escrow verified successfully", escrow_data(escrow, viewer=request.user))
 
 
 class EscrowClaimFunds(ProviderAPIView):
@@ -299,7 +301,7 @@ class ConfirmPayment(ProviderAPIView):
     def post(self, request: AuthenticatedRequest, escrow_id: str) -> Response:
         escrow = escrow_for_payer(request.user, escrow_id)
         escrow = services.escrow_confirm_delivery(escrow=escrow, by=request.user)
-        return ok("Payment confirmed successfully", escrow_data(escrow, []))
+        return ok("Payment confirmed successfully", escrow_data(escrow, [], viewer=request.user))
 
 
 class ProviderConvertInput(StrictSerializer):
@@ -352,7 +354,7 @@ class MilestoneConvert(ProviderAPIView):
             inspection_period=escrow.inspection_period,
         )
         escrow = services.escrow_edit(escrow=escrow, by=request.user, terms=terms, milestones=milestones)
-        return ok("Escrow converted to milestone successfully", escrow_data(escrow))
+        return ok("Escrow converted to milestone successfully", escrow_data(escrow, viewer=request.user))
 
 
 class EscrowImageFile(ProviderAPIView):

@@ -3,6 +3,8 @@ those they sell (`type=sales`) or those they buy (`type=buy`), newest first, by 
 category. The rows are the list's (hot.escrow_values, selectors.escrows_for_user) and are shaped
 into escrow objects as the list shapes them (escrow_list.escrow_outputs)."""
 
+from functools import partial
+
 from django.db.models import Exists, OuterRef, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -121,4 +123,7 @@ class EscrowTransactions(ProviderAPIView):
                     f"categoryId must be at most {CATEGORY_MAX} characters", field="categoryId"
                 )
             escrows = escrows.filter(category_id=category)
-        return ok("Transaction fetched successfully", page.answer(hot.escrow_values(escrows), escrow_outputs))
+        return ok(
+            "Transaction fetched successfully",
+            page.answer(hot.escrow_values(escrows), partial(escrow_outputs, viewer=request.user)),
+        )
