@@ -236,7 +236,7 @@ def test_the_provider_confirm_route_refuses_it(escrow, buyer):
     before = ledger_fingerprint()
     r = api_client_for(buyer).post(f"/v1/escrow/milestone/confirm/{escrow.public_id}/{second.public_id}")
     assert r.status_code == 400, r.json()
-    assert (r.json()["status"], r.json()["message"], r.json()["data"]) == (400, NOT_RELEASED, None)
+    assert (r.json()["status"], r.json()["message"], r.json()["data"]) == (400, NOT_RELEASED, {})
     assert ledger_fingerprint() == before
 
 
