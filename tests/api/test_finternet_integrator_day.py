@@ -1,6 +1,7 @@
 """An integrator's whole day on the Finternet-compatible surface, through HTTP only: intents
 created, paid by the buyer, read on the payment page, delivered with a proof and released on it,
-and another disputed and resolved by staff; the money adds up at every step."""
+and another disputed and resolved by staff; the money adds up at every step. The merchant's
+receiver on 127.0.0.1, written for Finternet, checks every webhook with Finternet's own recipe."""
 
 import pytest
 from rest_framework.test import APIClient
@@ -10,9 +11,12 @@ from escrows.selectors import wallet_balance
 from tests.api.conditional_payment_helpers import HASH
 from tests.api.conftest import client_for
 from tests.helpers import assert_ledger_invariants, clear_ledger_before_flush
+from tests.webhooks.receivers import checked
+from webhooks import services as webhooks
 
-# Every request commits as in production, so payouts go out after the commit (in-process).
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every request commits as in production, so payouts and webhooks go out after the commit
+# (in-process).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_webhooks")]
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +30,11 @@ def ok(r, status=200):
     return r.json()
 
 
-def test_an_integrators_day(seller, buyer, admin_user):
+def test_an_integrators_day(seller, buyer, admin_user, receiver):
     merchant, customer, staff = client_for(seller), client_for(buyer, bearer=True), client_for(admin_user)
+    # The merchant's webhooks go to a receiver written for Finternet.
+    hook = ok(merchant.post("/v1/webhooks", {"url": receiver.url, "format": "finternet"}, format="json"), 201)
+    assert (hook["format"], hook["url"]) == ("finternet", receiver.url)
 
     # Morning: two orders, one released on its proof of delivery, one the old way.
     quick = ok(
@@ -142,3 +149,29 @@ def test_an_integrators_day(seller, buyer, admin_user):
     assert wallet_balance(seller, "USD") == 0  # paid out to bank_account_123
     assert Escrow.objects.get(public_id=quick["id"]).settlements.get().amount == 25_000
     assert_ledger_invariants()
+
+    # Night: whatever the outbox still holds goes out. The merchant's receiver verifies every
+    # request with Finternet's recipe and hears each intent's events in the order they happened.
+    webhooks.events_dispatch()
+    bodies, bad_signatures = checked(receiver, "finternet", hook["secret"])
+    assert bad_signatures == 0
+    assert [(b["type"], intent_of(b)) for b in bodies] == [
+        ("payment_intent.created", quick["id"]),
+        ("payment_intent.created", slow["id"]),
+        ("payment_intent.status_changed", quick["id"]),
+        ("payment_intent.status_changed", slow["id"]),
+        ("delivery_proof.submitted", quick["id"]),
+        ("payment_intent.status_changed", quick["id"]),
+        ("payment_intent.settlement_initiated", quick["id"]),
+        ("payment_intent.settlement_completed", quick["id"]),
+        ("payment_intent.status_changed", slow["id"]),
+        ("dispute.raised", slow["id"]),
+        ("dispute.resolved", slow["id"]),
+        ("payment_intent.status_changed", slow["id"]),
+    ]
+
+
+def intent_of(body):
+    """The payment intent a Finternet event is about: the intent itself, or a milestone's."""
+    thing = body["data"]["object"]
+    return thing["paymentIntentId"] if thing.get("object") == "milestone" else thing["id"]

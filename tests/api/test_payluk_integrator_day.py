@@ -1,7 +1,8 @@
 """An integrator's whole day on the Payluk-compatible API, through HTTP only: the platform
 creates its customers, a seller lists a laptop with pictures, the buyer finds and pays it,
 one sale is confirmed, one claimed after its delivery window, one disputed and split by the
-platform; lists, feeds and wallets agree with the ledger at every step."""
+platform; lists, feeds and wallets agree with the ledger at every step. Sam's receiver on
+127.0.0.1, written for Payluk, checks every webhook of the day with Payluk's own recipe."""
 
 from datetime import timedelta
 
@@ -12,8 +13,10 @@ from escrows.models import Escrow
 from tests.api.conftest import client_for
 from tests.api.payluk import _acting, picture, standard_form
 from tests.helpers import assert_ledger_invariants, at
+from tests.webhooks.receivers import checked
+from webhooks import services as webhooks
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_media")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_media", "local_webhooks")]
 
 
 def ok(r, status=200):
@@ -21,6 +24,11 @@ def ok(r, status=200):
     body = r.json()
     assert body["status"] == status and set(body) == {"status", "message", "data"}
     return body["data"]
+
+
+def ok_created(r):
+    assert r.status_code == 201, r.content
+    return r.json()
 
 
 def _route(name):
@@ -42,7 +50,7 @@ def my_sales(api):
     return ok(api.get("/v1/escrow/list", {"role": "selling"}))["escrows"]
 
 
-def test_an_integrators_day(platform, settings):
+def test_an_integrators_day(platform, settings, receiver, django_capture_on_commit_callbacks):
     api = client_for(platform)
     # Morning: the platform signs up its two customers.
     sam = ok(
@@ -52,6 +60,9 @@ def test_an_integrators_day(platform, settings):
         api.post("/v1/customer/create", {"email": "bea@shop.test", "firstname": "Bea"}, format="json"), 201
     )
     seller, buyer = _acting(api, _user(sam["id"])), _acting(api, _user(bea["id"]))
+    # Sam's webhooks go to a receiver written for Payluk.
+    hook = ok_created(seller.post("/v1/webhooks", {"url": receiver.url, "format": "payluk"}, format="json"))
+    assert (hook["format"], hook["url"]) == ("payluk", receiver.url)
 
     # Sam lists three things for sale, with pictures.
     laptop = ok(
@@ -161,6 +172,26 @@ def test_an_integrators_day(platform, settings):
     assert customer_account(_user(sam["id"]), "USD").balance == (500 + 120 + 300) * 100
     fee_total = sum(Escrow.objects.get(public_id=e["id"]).fee for e in (laptop, phone, camera))
     assert customer_account(_user(bea["id"]), "USD").balance == 110_000 - 100_000 - fee_total + 8_000
+
+    # Night: the outbox goes out. Sam's receiver verifies every request with Payluk's recipe and
+    # hears each of his escrows' Payluk statuses in the order they changed.
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks.events_dispatch()
+    bodies, bad_signatures = checked(receiver, "payluk", hook["secret"])
+    assert bad_signatures == 0
+    assert [(b["event"], b["data"]["id"]) for b in bodies] == [
+        ("escrow.created", laptop["id"]),
+        ("escrow.created", phone["id"]),
+        ("escrow.created", camera["id"]),
+        ("escrow.ongoing", laptop["id"]),
+        ("escrow.ongoing", phone["id"]),
+        ("escrow.ongoing", camera["id"]),
+        ("escrow.completed", laptop["id"]),
+        ("escrow.disputed", phone["id"]),
+        ("escrow.investigating", phone["id"]),
+        ("escrow.split", phone["id"]),
+        ("escrow.claimed", camera["id"]),
+    ]
 
 
 def _user(customer_id):

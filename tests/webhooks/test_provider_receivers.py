@@ -3,8 +3,6 @@ for Finternet, each checking every request with its provider's published verific
 with the endpoint's signing secret where the provider keys it with its own. Retries, the delivery
 log, the address check and switching off a failing endpoint are the same as for our own format."""
 
-import hashlib
-import hmac
 import json
 from datetime import timedelta
 
@@ -15,39 +13,16 @@ from django.utils import timezone
 from escrows import services
 from tests.helpers import fund, make_settling_escrow, make_standard, milestones
 from tests.webhook_receiver import Receiver
+from tests.webhooks.receivers import (
+    finternet_verifies,
+    payluk_verifies,
+    payluk_verifies_as_older_receivers,
+    received,
+)
 from webhooks import services as webhooks
 from webhooks.models import DeliveryStatus, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
-
-
-# -- the providers' recipes, as they publish them ----------------------------------------------
-
-
-def payluk_verifies(raw_body: bytes, headers: dict[str, str], secret: str) -> bool:
-    """Payluk: hex HMAC-SHA512 of the body with the secret, equal to x-payluk-signature."""
-    digest = hmac.new(secret.encode(), raw_body, hashlib.sha512).hexdigest()
-    return digest == headers["x-payluk-signature"]
-
-
-def payluk_verifies_as_older_receivers(raw_body: bytes, headers: dict[str, str], secret: str) -> bool:
-    """Payluk's older recipe: the HMAC of JSON.stringify(req.body), the parsed body serialised
-    again (compact, keys in the order received, text as it is)."""
-    again = json.dumps(json.loads(raw_body), separators=(",", ":"), ensure_ascii=False)
-    return (
-        hmac.new(secret.encode(), again.encode(), hashlib.sha512).hexdigest() == headers["x-payluk-signature"]
-    )
-
-
-def finternet_verifies(payload: bytes, headers: dict[str, str], secret: str) -> bool:
-    """Finternet: hex HMAC-SHA256 of the raw payload, compared in constant time with the
-    finternet-signature header."""
-    expected = hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(headers["finternet-signature"].encode(), expected.encode())
-
-
-def received(receiver: Receiver) -> list[tuple[bytes, dict[str, str]]]:
-    return [(r.body, {k.lower(): v for k, v in r.headers.items()}) for r in receiver.received]
 
 
 # -- the day ------------------------------------------------------------------------------------
