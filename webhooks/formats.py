@@ -8,7 +8,8 @@ unchanged, so retries, the delivery log and the address checks are the same for 
 - payluk: Payluk's `{event, data, timestamp}` with `escrow.created` and `escrow.<status>` when
   the escrow's Payluk status changes; `data` is the Payluk-compatible API's escrow object.
 - finternet: Finternet's `{id, object, type, data: {object}, created}`; `data.object` is the
-  Finternet-compatible API's payment intent (the milestone for a milestone's event)."""
+  Finternet-compatible API's payment intent (the milestone for a milestone's event); a resolved
+  dispute's adds `disputeId` and `disputeOutcome` (MERCHANT_WON, BUYER_WON or PARTIAL_REFUND)."""
 
 import json
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from escrows.api.common import iso
 from escrows.api.payment_intents.base import milestone_data as intent_milestone_data
+from escrows.api.payment_intents.conditional_payments import dispute_outcome
 from escrows.api.payment_intents.intents import intent_data
 from escrows.api.provider.base import STATE_MAP, escrow_data
 from escrows.models import CLOSED_STATUSES, EscrowStatus, Event
@@ -287,6 +289,13 @@ def finternet(event: Event) -> Message | None:
         # even when the escrow moved on again before this was sent.
         obj["status"] = change[1]
         obj["previous_status"] = change[0]
+    if type_ == "dispute.resolved":
+        # The outcome as it was decided, in Finternet's words, with the dispute it settled.
+        details = event.details or {}
+        obj["disputeId"] = details.get("dispute")
+        obj["disputeOutcome"] = dispute_outcome(
+            details.get("outcome", ""), details.get("sellerAmount"), details.get("buyerAmount")
+        )
     body = {
         "id": event.public_id,
         "object": "event",

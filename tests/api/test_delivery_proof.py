@@ -31,10 +31,12 @@ BAD_HASH = "proofHash must be a valid bytes32 hex string"
         "0x" + "٣" * 64,  # digits, but not ASCII hex
     ],
 )
-def test_anything_but_32_bytes_of_hex_is_refused_with_the_published_message(seller_api, buyer, value):
+@pytest.mark.parametrize("path", PATHS)
+def test_anything_but_32_bytes_of_hex_is_refused_with_the_published_message(seller_api, buyer, value, path):
     escrow = paid(seller_api, buyer, {"autoRelease": True})
     before = ledger_fingerprint()
-    error = error_of(prove(seller_api, escrow.public_id, proofHash=value), 400, BAD_HASH, "invalid_request")
+    r = prove(seller_api, escrow.public_id, path, proofHash=value)
+    error = error_of(r, 400, BAD_HASH, "invalid_request")
     assert error["param"] == "proofHash"
     assert ledger_fingerprint() == before
     assert not DeliveryProof.objects.exists()

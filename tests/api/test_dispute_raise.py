@@ -95,11 +95,12 @@ def test_a_second_dispute_on_the_order_is_refused_with_the_published_message(sel
     assert Dispute.objects.count() == 1
 
 
-def test_a_completed_order_cannot_be_disputed(seller_api, buyer_api, buyer):
+@pytest.mark.parametrize("path", PATHS)
+def test_a_completed_order_cannot_be_disputed(seller_api, buyer_api, buyer, path):
     escrow = paid(seller_api, buyer, {"autoRelease": True})
     prove(seller_api, escrow.public_id)
     error_of(
-        dispute(buyer_api, escrow.public_id),
+        dispute(buyer_api, escrow.public_id, path),
         400,
         "Cannot raise dispute: order is already completed",
         "invalid_status",
@@ -119,6 +120,34 @@ def test_a_withdrawn_dispute_leaves_room_for_another(seller_api, buyer_api, buye
     assert dispute(buyer_api, escrow.public_id, reason="Broken after all").json() == RAISED
     order = read(buyer_api, escrow.public_id).json()["data"]
     assert (order["disputeReason"], order["disputeStatus"]) == ("Broken after all", "OPEN")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "parts", "expected"),
+    [
+        ("release", {}, "MERCHANT_WON"),
+        ("refund", {}, "BUYER_WON"),
+        ("split", {"seller_amount": 60_000, "buyer_amount": 40_000}, "PARTIAL_REFUND"),
+    ],
+)
+@pytest.mark.parametrize("path", PATHS)
+def test_the_read_tells_the_disputes_outcome_once_it_is_settled(
+    seller_api, buyer_api, buyer, admin_user, path, outcome, parts, expected
+):
+    escrow = paid(seller_api, buyer)
+    dispute(buyer_api, escrow.public_id)
+    assert read(buyer_api, escrow.public_id, path).json()["data"]["disputeOutcome"] is None
+    services.dispute_resolve(dispute=Dispute.objects.get(), by=admin_user, outcome=outcome, **parts)
+    for api in (buyer_api, seller_api):
+        assert read(api, escrow.public_id, path).json()["data"]["disputeOutcome"] == expected
+
+
+def test_no_outcome_before_a_dispute_or_once_it_is_withdrawn(seller_api, buyer_api, buyer):
+    escrow = paid(seller_api, buyer)
+    assert read(buyer_api, escrow.public_id).json()["data"]["disputeOutcome"] is None
+    dispute(buyer_api, escrow.public_id)
+    services.dispute_withdraw(dispute=Dispute.objects.get(), by=buyer)
+    assert read(buyer_api, escrow.public_id).json()["data"]["disputeOutcome"] is None
 
 
 def test_an_unpaid_intent_cannot_be_disputed(seller_api):

@@ -54,6 +54,27 @@ def test_a_day_is_told_in_finternets_event_types(seller, buyer, admin_user):
     assert {o.get("paymentIntentId", o["id"]) for o in objects} == {escrow.public_id}
 
 
+@pytest.mark.parametrize(
+    ("outcome", "parts", "expected"),
+    [
+        ("release", {}, "MERCHANT_WON"),
+        ("refund", {}, "BUYER_WON"),
+        ("split", {"seller_amount": 30_000, "buyer_amount": 40_000}, "PARTIAL_REFUND"),
+    ],
+)
+def test_a_resolved_dispute_tells_its_outcome_in_finternets_words(
+    seller, buyer, admin_user, outcome, parts, expected
+):
+    escrow = make_settling_escrow(seller)
+    fund(escrow, buyer)
+    endpoint = endpoint_for(seller, "finternet")
+    dispute = services.dispute_open(escrow=escrow, milestone=milestones(escrow)[1], by=buyer, reason="Late")
+    services.dispute_resolve(dispute=dispute, by=admin_user, outcome=outcome, **parts)
+    (obj,) = [body["data"]["object"] for name, body, _ in sent(endpoint) if name == "dispute.resolved"]
+    assert (obj["object"], obj["id"]) == ("payment_intent", escrow.public_id)  # still the intent
+    assert (obj["disputeId"], obj["disputeOutcome"]) == (dispute.public_id, expected)
+
+
 def test_a_status_change_carries_the_status_before_and_after_it(seller, buyer, admin_user):
     endpoint = endpoint_for(seller, "finternet")
     a_day(seller, buyer, admin_user)

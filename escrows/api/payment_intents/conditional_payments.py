@@ -20,6 +20,7 @@ from core.errors import Forbidden, InvalidRequest, NotFound
 from escrows import selectors, services
 from escrows.models import (
     DeliveryProof,
+    DisputeOutcome,
     Escrow,
     EscrowStatus,
     MilestoneStatus,
@@ -100,6 +101,19 @@ def _delivery_deadline(escrow: Escrow, state: OrderState) -> datetime | None:
     return services.review_deadline_of(stage)
 
 
+def dispute_outcome(outcome: str, seller_amount: int | None, buyer_amount: int | None) -> str | None:
+    """Finternet's outcome of a settled dispute, from ours (its outcome and the two parts):
+    MERCHANT_WON when the seller got all of it, BUYER_WON when the buyer got all of it back,
+    PARTIAL_REFUND when it was split; None before it is settled (or once withdrawn)."""
+    if not outcome:
+        return None
+    if outcome == DisputeOutcome.RELEASE or (outcome == DisputeOutcome.SPLIT and not buyer_amount):
+        return "MERCHANT_WON"
+    if outcome == DisputeOutcome.REFUND or (outcome == DisputeOutcome.SPLIT and not seller_amount):
+        return "BUYER_WON"
+    return "PARTIAL_REFUND"
+
+
 def proof_data(proof: DeliveryProof, escrow: Escrow) -> dict[str, Any]:
     return {
         "id": proof.public_id,
@@ -136,6 +150,9 @@ def conditional_payment_data(escrow: Escrow, state: OrderState) -> dict[str, Any
         # Ours: the dispute's id and status, for the dispute routes under /v1/escrows/{id}/disputes.
         "disputeId": dispute.public_id if dispute else None,
         "disputeStatus": dispute.status if dispute else None,
+        "disputeOutcome": (
+            dispute_outcome(dispute.outcome, dispute.seller_amount, dispute.buyer_amount) if dispute else None
+        ),
         "actualDeliveryHash": state.proof.proof_hash if state.proof else None,
         "deliveryProof": proof_data(state.proof, escrow) if state.proof else None,
         "releasedAt": iso(_released_at(escrow, state)),
@@ -230,6 +247,11 @@ class ConditionalPaymentOut(serializers.Serializer):
     disputeRaisedBy = serializers.CharField(allow_null=True)
     disputeId = serializers.CharField(allow_null=True)
     disputeStatus = serializers.CharField(allow_null=True)
+    disputeOutcome = serializers.CharField(
+        allow_null=True,
+        help_text="Once the dispute is settled: MERCHANT_WON (released to the seller), BUYER_WON "
+        "(refunded to the buyer) or PARTIAL_REFUND (split); null before.",
+    )
     actualDeliveryHash = serializers.CharField(allow_null=True)
     deliveryProof = DeliveryProofOut(allow_null=True)
     releasedAt = serializers.DateTimeField(allow_null=True)
