@@ -121,3 +121,19 @@ def test_the_not_offered_routes_are_documented_as_refused(schema):
         operation = generated["paths"][path]["post"]
         assert operation["tags"] == ["payment-intents-not-offered"]
         assert list(operation["responses"]) == ["403"] and "not offered" in operation["description"]
+
+
+def test_every_operation_names_exactly_its_paths_placeholders(schema):
+    """A path parameter the path has no `{...}` for (or a placeholder with no parameter) makes the
+    schema invalid OpenAPI and breaks the clients generated from it."""
+    generated, _, _ = schema
+    for path, operations in generated["paths"].items():
+        placeholders = set(re.findall(r"\{(\w+)\}", path))
+        for method in METHODS:
+            if method in operations:
+                parameters = [*operations.get("parameters", []), *operations[method].get("parameters", [])]
+                named = {p["name"] for p in parameters if p["in"] == "path"}
+                assert named == placeholders, (method, path, named)
+                for p in parameters:
+                    if p["in"] == "path":
+                        assert p["required"] is True, (method, path, p["name"])

@@ -21,7 +21,11 @@ from .paging import PAGE_PARAMETERS, Page, paged
 
 FETCHED = "Customers fetched successfully"
 STATUS_UPDATED = "Customers status updated successfully"
-CUSTOMER_PATH = [OpenApiParameter("id", str, OpenApiParameter.PATH, description="The customer's id (cus_…)")]
+# Named as the URL names it (`{customer_id}`, escrows/api/urls.py): a differently named one would be
+# a second, placeholder-less path parameter in the schema.
+CUSTOMER_PATH = [
+    OpenApiParameter("customer_id", str, OpenApiParameter.PATH, description="The customer's id (cus_…)")
+]
 TAGS = ["escrow-provider"]
 
 
