@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
 
-from accounts.services import api_key_create
+from accounts.services import api_key_create, customer_create_for_platform
 from escrows import services
 from escrows.api.urls import PROVIDER_PREFIXES
 from escrows.services import EscrowTerms, MilestoneInput
@@ -169,12 +169,39 @@ def test_generated_requests_never_get_a_server_error(settings):
         terms=EscrowTerms(title="Schema", currency="USD", amount=10_000),
         milestones=[MilestoneInput(amount=4_000), MilestoneInput(amount=6_000)],
     )
+    # The platform's own customers, and standard escrows between them: one unpaid (edit, delete,
+    # verify), one paid (claim, confirm, dispute, resolve).
+    seller_customer = customer_create_for_platform(platform=platform, email="sam.seller@shop.test")
+    buyer_customer = customer_create_for_platform(platform=platform, email="bea.buyer@shop.test")
+    unpaid, paid = (
+        services.escrow_create(
+            seller=seller_customer,
+            buyer=buyer_customer,
+            terms=EscrowTerms(title=title, currency="USD", amount=10_000, settlement_type="STANDARD"),
+            milestones=[],
+        )
+        for title in ("Schema unpaid", "Schema paid")
+    )
+    services.wallet_topup(customer=buyer_customer, amount=100_000, currency="USD")
+    services.escrow_fund(escrow=paid, by=buyer_customer)
     real_ids = {
         "intent_id": escrow.public_id,
         "escrow_id": escrow.public_id,
         "payment_token": escrow.payment_token,
         "milestone_id": milestones(escrow)[0].public_id,
         "endpoint_id": "we_missing",
+        "customer_id": seller_customer.customer_id,
+    }
+    # The parties act through `customer-id`; the platform resolves a dispute as itself.
+    parties = [seller_customer.customer_id, buyer_customer.customer_id]
+    standard_ids = {
+        prefix: ({"payment_token": e.payment_token, "escrow_id": e.public_id}, acting)
+        for e, prefixes, acting in (
+            (unpaid, UNPAID_ROUTES, parties),
+            (paid, PAID_ROUTES, parties),
+            (paid, ("/v1/escrow/dispute/resolve/",), [None]),
+        )
+        for prefix in prefixes
     }
     # Called as a plain WSGI app, Django would close the connection after each request (the
     # test client unhooks that too): the test's transaction must survive between requests.
@@ -184,7 +211,7 @@ def test_generated_requests_never_get_a_server_error(settings):
         api = schemathesis.openapi.from_wsgi("/v1/schema", application)
         operations = [result.ok() for result in api.get_all_operations()]
         assert len(operations) >= 13
-        failures = _run_schemathesis(operations, key, real_ids)
+        failures = _run_schemathesis(operations, key, real_ids, standard_ids)
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
@@ -193,17 +220,43 @@ def test_generated_requests_never_get_a_server_error(settings):
     assert failures == [], "\n".join(map(str, failures[:20]))
 
 
-def _run_schemathesis(operations: list, key: str, real_ids: dict[str, str]) -> list[tuple]:
+# Payluk's standard-escrow routes, by the path they start with, and which escrow each is tried on.
+UNPAID_ROUTES = ("/v1/escrow/edit/", "/v1/escrow/delete/", "/v1/escrow/verify/")
+PAID_ROUTES = (
+    "/v1/escrow/claim-funds/",
+    "/v1/escrow/confirm-payment/",
+    "/v1/escrow/submit-dispute/",
+    "/v1/escrow/dispute/get/",
+)
+
+
+def _run_schemathesis(
+    operations: list,
+    key: str,
+    real_ids: dict[str, str],
+    standard_ids: dict[str, tuple[dict[str, str], list[str | None]]],
+) -> list[tuple]:
     failures: list[tuple] = []
+    # Nothing else writes between two requests: the ledger after one is the ledger before the next.
+    ledger = {"now": ledger_fingerprint()}
     for operation in operations:
         names = {p.name for p in operation.path_parameters}
         strategies = [
-            operation.as_strategy(GenerationMode.POSITIVE),
-            operation.as_strategy(GenerationMode.NEGATIVE),
+            st.tuples(operation.as_strategy(GenerationMode.POSITIVE), st.none()),
+            st.tuples(operation.as_strategy(GenerationMode.NEGATIVE), st.none()),
         ]
         if names:
-            fixed = {name: real_ids[name] for name in names if name in real_ids}
-            strategies.append(operation.as_strategy(GenerationMode.POSITIVE, path_parameters=fixed))
+            ids, acting = real_ids, [None]
+            for prefix, (escrow_ids, parties) in standard_ids.items():
+                if operation.path.startswith(prefix):
+                    ids, acting = {**real_ids, **escrow_ids}, parties
+            fixed = {name: ids[name] for name in names if name in ids}
+            strategies.append(
+                st.tuples(
+                    operation.as_strategy(GenerationMode.POSITIVE, path_parameters=fixed),
+                    st.sampled_from(acting),
+                )
+            )
 
         @hypothesis_settings(
             max_examples=figures.scaled(40),
@@ -212,12 +265,20 @@ def _run_schemathesis(operations: list, key: str, real_ids: dict[str, str]) -> l
             suppress_health_check=list(HealthCheck),
             phases=[Phase.explicit, Phase.generate],
         )
-        @given(case=st.one_of(strategies))
-        def check(case) -> None:
+        @given(drawn=st.one_of(strategies))
+        def check(drawn) -> None:
+            case, customer_id = drawn
+            if customer_id is not None:
+                case.headers = {**(case.headers or {}), "customer-id": customer_id}
+            before = ledger["now"]
             response = case.call(headers={"X-API-Key": key})
+            ledger["now"] = ledger_fingerprint()
             figures.add(SECTION, "schemathesis requests")
             figures.add(SECTION, "server errors", int(response.status_code >= 500))
-            if not _envelope_ok(case.path, response.status_code, response.content):
+            refused = 400 <= response.status_code < 500
+            if not _envelope_ok(case.path, response.status_code, response.content) or (
+                refused and ledger["now"] != before
+            ):
                 failures.append(
                     (case.method, case.formatted_path, response.status_code, response.content[:300])
                 )
