@@ -129,6 +129,30 @@ def _patch_mutmut() -> None:
 
     mutmut_main.collect_source_file_mutation_data = collect_without_equivalents
 
+    # mutmut runs the whole suite twice before the first mutant: once to learn which tests call
+    # which function (that pass stops the run if any test fails) and once more "clean", to see
+    # they pass. When the first pass has just run every test in this process, the second (three
+    # minutes) can only repeat its answer.
+    from mutmut.workers.isolation import ForkRunner
+
+    collect_stats = mutmut_main.run_stats_collection
+    run_clean_tests = ForkRunner.run_clean_tests
+    every_test_passed_just_now = False
+
+    def run_stats_collection(runner, tests=None):
+        nonlocal every_test_passed_just_now
+        collect_stats(runner, tests)  # exits the run unless every test passed
+        every_test_passed_just_now = not tests
+
+    def run_clean_tests_once(self, tests):
+        if every_test_passed_just_now:
+            print("    (every test passed in the pass that learnt them, just now)", flush=True)
+            return 0
+        return run_clean_tests(self, tests)
+
+    mutmut_main.run_stats_collection = run_stats_collection
+    ForkRunner.run_clean_tests = run_clean_tests_once  # type: ignore[method-assign]  # on purpose
+
     from mutmut.runners import harness
 
     run_tests = harness.PytestRunner.run_tests
@@ -163,6 +187,15 @@ def _patch_mutmut() -> None:
                     return code
         return code
 
+    class RecordKiller:
+        # The test that failed, so this function's next mutants run it first (_killers_of).
+        def __init__(self, mutant_name: str) -> None:
+            self.mutant_name = mutant_name
+
+        def pytest_runtest_logreport(self, report: Any) -> None:
+            if report.failed:
+                _record_killer(self.mutant_name, report.nodeid)
+
     harness.PytestRunner.run_tests = run_tests_with_fresh_queries  # type: ignore[method-assign]  # on purpose
 
     class FreshQueriesPerTest:
@@ -175,19 +208,61 @@ def _patch_mutmut() -> None:
     execute_pytest = harness.PytestRunner.execute_pytest
 
     def execute_pytest_with_fresh_queries(self, params, **kwargs):
-        kwargs["plugins"] = [*kwargs.get("plugins", []), FreshQueriesPerTest()]
+        plugins = [*kwargs.get("plugins", []), FreshQueriesPerTest()]
+        from mutmut.mutation.trampoline import get_mutant_under_test
+
+        mutant_name = get_mutant_under_test()
+        if "__mutmut_" in mutant_name:
+            plugins.append(RecordKiller(mutant_name))
+        kwargs["plugins"] = plugins
         return execute_pytest(self, params, **kwargs)
 
     harness.PytestRunner.execute_pytest = execute_pytest_with_fresh_queries  # type: ignore[method-assign]  # on purpose
 
 
+def _killers_file(mutant_name: str) -> Path | None:
+    folder = os.environ.get("MUTATION_RUN_DIR")
+    if not folder:
+        return None
+    function = mutant_name.rsplit("__mutmut_", 1)[0]
+    return Path(folder) / "killers" / re.sub(r"[^\w.-]", "_", function)
+
+
+def _record_killer(mutant_name: str, test: str) -> None:
+    path = _killers_file(mutant_name)
+    if path is None:
+        return
+    path.parent.mkdir(exist_ok=True)
+    with path.open("a") as killers:  # one short line, appended: safe beside the other worker
+        killers.write(test + "\n")
+
+
+def _killers_of(mutant_name: str | None) -> list[str]:
+    """The tests that killed this function's mutants earlier in this run, the latest first."""
+    path = _killers_file(mutant_name or "")
+    if path is None or not path.exists():
+        return []
+    latest = list(dict.fromkeys(reversed(path.read_text().split())))
+    return latest[:KILLERS_TRIED_FIRST]
+
+
+# How many of a function's known killers a mutant of it tries, in a session of their own, before
+# its other tests: mutants of one function mostly die by the same few tests.
+KILLERS_TRIED_FIRST = 3
+
+
 def _likely_killers_first(mutant_name: str | None, tests: Iterable[str]) -> list[list[str]]:
     """The order a mutant's tests run in, stopping at the first failure: mutmut hands them over as
     a set, so a killed mutant of a function nearly every test calls (funding, say) ran dozens of
-    unrelated tests before one that checks it. The tests mirror the code (tests/services/test_funding*.py
-    for escrows/services/funding.py), so the mutated module's own test files come first, then the
-    other tests of its package's folder (tests/services/ for a helper module of the services
-    that has no test file of its own), then the rest; within each, the fastest first."""
+    unrelated tests before one that checks it.
+
+    First the tests that killed the same function's other mutants earlier in this run (a session
+    of one or a few test files, where the stages below collect every file they name). Then, since
+    the tests mirror the code (tests/services/test_funding*.py for escrows/services/funding.py),
+    the mutated module's own test files, then the other tests of its package's folder
+    (tests/services/ for a helper module of the services that has no test file of its own), then
+    the rest; within each, the fastest first. A mutant that survives has run every one of its tests
+    either way."""
     from mutmut.state import state
 
     durations = state().duration_by_test
@@ -209,7 +284,9 @@ def _likely_killers_first(mutant_name: str | None, tests: Iterable[str]) -> list
         return (durations.get(test, 0.0), test)
 
     ordered = sorted(tests, key=order)
-    return [[t for t in ordered if stage(t) == n] for n in range(3)]
+    known = [t for t in _killers_of(mutant_name) if t in set(ordered)]
+    rest = [t for t in ordered if t not in known]
+    return [known, *([t for t in rest if stage(t) == n] for n in range(3))]
 
 
 # The hot queries found by the last scan, and how many modules were loaded then: each mutant
@@ -325,15 +402,17 @@ def run(args: list[str]) -> int:
     _forget_stats_of_other_modules()
     # SQLite in memory unless asked otherwise: the mutants run in parallel, each in its own
     # database, and a PostgreSQL run is several times slower.
+    # The run's private folder, in memory where the system offers it, removed when the run ends:
+    # the template database and the tests that killed each function's mutants so far.
+    memory = "/dev/shm"  # noqa: S108  # only as the parent of the private folder below
+    folder = tempfile.mkdtemp(prefix="escrow-mutation-", dir=memory if Path(memory).is_dir() else None)
+    os.environ["MUTATION_RUN_DIR"] = folder
     if "MUTATION_DATABASE_URL" in os.environ:
         os.environ["DATABASE_URL"] = os.environ["MUTATION_DATABASE_URL"]
     else:
         os.environ.pop("DATABASE_URL", None)
         # Each mutant's pytest would build its SQLite test database from the models afresh, most
         # of its time: the first builds this template and the rest copy it (tests/conftest.py).
-        # In memory where the system offers it; a private folder, removed when the run ends.
-        memory = "/dev/shm"  # noqa: S108  # only as the parent of the private folder below
-        folder = tempfile.mkdtemp(prefix="escrow-mutation-", dir=memory if Path(memory).is_dir() else None)
         os.environ["MUTATION_TEMPLATE_DB"] = str(Path(folder) / "template.sqlite3")
     os.environ.setdefault("ESCROW_TEST_MODE", "1")
     if not args:
@@ -355,8 +434,7 @@ def run(args: list[str]) -> int:
             return int(stop.code) if isinstance(stop.code, int) else 1
     finally:
         # The template, and the copies of mutants stopped before they could remove their own.
-        if "MUTATION_TEMPLATE_DB" in os.environ:
-            shutil.rmtree(Path(os.environ["MUTATION_TEMPLATE_DB"]).parent, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
     # Every run's time is kept (mutants/ holds the results, so `rm -rf mutants` starts over):
     # the report adds them up, since results built over several runs took all of them.
     runs = _runs()
