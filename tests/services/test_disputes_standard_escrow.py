@@ -1,11 +1,12 @@
 """A standard escrow's dispute (dispute_submit) refuses with stable codes, and a dispute that
-has ended no longer blocks a new one; evidence given with an answer is kept, with its event
-tied to the escrow."""
+has ended no longer blocks a new one; evidence given with an answer or a ruling is kept, with its
+event tied to the escrow; a blocked party cannot act on a dispute."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from core.errors import InvalidRequest, InvalidState
+from accounts import services as account_services
+from core.errors import Forbidden, InvalidRequest, InvalidState
 from escrows import services
 from escrows.models import Dispute, DisputeStatus, EscrowStatus, Event
 from escrows.services import EvidenceInput
@@ -63,3 +64,31 @@ def test_evidence_given_with_an_answer_is_kept_and_its_event_names_the_escrow(fu
         milestones(funded)[1],
         row.public_id,
     )
+
+
+def test_a_dispute_opened_on_our_own_routes_names_no_opener_reference(seller, buyer):
+    escrow = make_standard(seller)
+    fund(escrow, buyer)
+    dispute = services.dispute_submit(escrow=escrow, by=buyer, message="Broken")
+    assert Dispute.objects.get(pk=dispute.pk).opener_reference == ""
+
+
+def test_a_blocked_party_cannot_act_on_a_dispute(funded, seller, buyer):
+    dispute = services.dispute_open(escrow=funded, milestone=milestones(funded)[1], by=buyer, reason="Late")
+    account_services.customer_block(customer=buyer)
+
+    with pytest.raises(Forbidden) as refused:
+        services.dispute_add_evidence(dispute=dispute, by=buyer, evidence=EvidenceInput(text="More"))
+
+    assert refused.value.code == "customer_blocked"
+    assert not Dispute.objects.get(pk=dispute.pk).evidence.exists()
+
+
+def test_the_arbiters_evidence_event_names_the_escrow(funded, seller, buyer, admin_user):
+    dispute = services.dispute_open(escrow=funded, milestone=milestones(funded)[1], by=buyer, reason="Late")
+
+    services.dispute_resolve(dispute=dispute, by=admin_user, outcome="refund", note="Late", evidence=pdf())
+
+    row = Dispute.objects.get(pk=dispute.pk).evidence.get()
+    event = Event.objects.get(kind="dispute.evidence_added")
+    assert (row.submitter_role, event.escrow, event.details["evidence"]) == ("arbiter", funded, row.public_id)
