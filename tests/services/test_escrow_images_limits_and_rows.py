@@ -118,3 +118,23 @@ def test_the_submitted_name_is_kept_as_a_label_of_at_most_200_characters(escrow)
     rows = _store_images(escrow, check_images([nameless, picture(name=long_name)]))
     assert [row.file_name for row in rows] == ["picture", long_name[:200]]
     assert len(rows[1].file_name) == 200
+
+
+def test_a_picture_of_exactly_the_most_pixels_allowed_is_kept(monkeypatch):
+    monkeypatch.setattr("escrows.services.escrow_images.IMAGE_MAX_PIXELS", 6)
+    assert [kind for _, kind in check_images([picture()])] == ["PNG"]  # 3 x 2 pixels
+    monkeypatch.setattr("escrows.services.escrow_images.IMAGE_MAX_PIXELS", 5)
+    with pytest.raises(InvalidRequest, match=r"^imageUrl\[0\] has too many pixels$"):
+        check_images([picture()])
+
+
+def test_a_picture_big_enough_to_be_a_decompression_bomb_is_refused_as_not_a_picture():
+    # A few kilobytes of PNG that would unpack to 90 million pixels: Pillow warns of it as it opens
+    # the file, and the warning is treated as the refusal it announces.
+    bomb = io.BytesIO()
+    Image.new("1", (10_000, 9_000)).save(bomb, "PNG")
+    upload = SimpleUploadedFile("bomb.png", bomb.getvalue(), content_type="image/png")
+    with pytest.raises(InvalidRequest) as refused:
+        check_images([upload])
+    assert refused.value.message == "imageUrl[0] must be a PNG, JPEG, GIF or WebP picture"
+    assert (refused.value.code, refused.value.field) == ("invalid_image", "imageUrl")
