@@ -23,7 +23,10 @@ class Receiver:
         self.received: list[Received] = []
         self._lock = threading.Lock()
         self.server = self._bind()
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # stop() waits for the serving loop to notice, which looks every poll_interval.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
 
     def _bind(self) -> ThreadingHTTPServer:
         receiver = self
