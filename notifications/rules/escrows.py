@@ -204,7 +204,13 @@ def _delivery_proof_submitted(s: _Story) -> list[Notice]:
     if d.get("submittedBy"):
         proof += f". Submitted by {d['submittedBy']}"
     required = False
-    if escrow.auto_release_on_proof:
+    if escrow.frozen_by_chargeback:
+        # The release on the proof (or at the time lock) refuses while the bank decides.
+        then = (
+            f"{amount} stays held: your card payment for it is being disputed with your bank (a "
+            "chargeback), so it can be neither released nor refunded until the bank decides."
+        )
+    elif escrow.auto_release_on_proof:
         then = f"Under this escrow's terms {amount} is released to {s.seller_name} on the proof of delivery."
     elif escrow.release_type == ReleaseType.TIME_LOCKED:
         lock = escrow.time_lock_until

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from escrows import services
+from escrows.models import Escrow
 from escrows.services import EscrowTerms
 from notifications.models import Category
 from tests.factories import UserFactory
@@ -64,6 +65,23 @@ def test_a_proof_before_a_time_lock_says_when_the_money_goes(seller, buyer):
     prove(escrow, seller)
     body = told("delivery_proof.submitted")[buyer.email].body_text
     assert "500.00 USD is released to Sam Seller on" in body and "time lock ends" in body
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [{"release_type": "AUTO_RELEASE"}, {"release_type": "TIME_LOCKED", "time_lock_until": "past"}],
+)
+def test_a_proof_on_an_escrow_frozen_by_a_chargeback_says_the_money_stays_held(seller, buyer, terms):
+    if terms.get("time_lock_until") == "past":
+        terms = {**terms, "time_lock_until": timezone.now() + timedelta(seconds=1)}
+    escrow = standard(seller, buyer, **terms)
+    Escrow.objects.filter(pk=escrow.pk).update(frozen_by_chargeback=True)  # the bank's chargeback
+    with at(timezone.now() + timedelta(minutes=1)):
+        prove(escrow, seller)
+    assert refresh(escrow).status == "OPENED"
+    body = told("delivery_proof.submitted")[buyer.email].body_text
+    assert "500.00 USD stays held: your card payment for it is being disputed with your bank" in body
+    assert "released to Sam Seller" not in body
 
 
 def test_a_time_locked_escrow_released_at_its_time_tells_both_the_amount(seller, buyer):
