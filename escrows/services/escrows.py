@@ -144,7 +144,17 @@ def _validate_terms(
         _validate_milestone_set(
             milestones, amount=terms.amount, currency=currency, settlement_type=terms.settlement_type
         )
-    return EscrowTerms(**{**terms.__dict__, "title": title, "currency": currency, "buyer_email": buyer_email})
+    # AUTO_RELEASE means released on the proof of delivery, whichever surface made the escrow.
+    auto = terms.auto_release_on_proof or terms.release_type == ReleaseType.AUTO_RELEASE
+    return EscrowTerms(
+        **{
+            **terms.__dict__,
+            "title": title,
+            "currency": currency,
+            "buyer_email": buyer_email,
+            "auto_release_on_proof": auto,
+        }
+    )
 
 
 def _check_release_type(terms: EscrowTerms) -> None:

@@ -11,6 +11,7 @@ from core.errors import InvalidRequest
 from escrows import services
 from escrows.models import Escrow
 from escrows.services import EscrowTerms, MilestoneInput
+from tests.helpers import fund, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +88,14 @@ def test_the_release_types_that_release_stage_by_stage_are_kept_on_a_milestone_e
         )
         escrow = services.escrow_create(seller=seller, terms=terms, milestones=TWO_STAGES)
         assert escrow.release_type == release_type
+
+
+def test_an_auto_release_escrow_made_without_the_flag_still_releases_on_the_proof(seller, buyer):
+    terms = EscrowTerms(
+        title="Laptop", currency="USD", amount=50_000, settlement_type="STANDARD", release_type="AUTO_RELEASE"
+    )
+    escrow = services.escrow_create(seller=seller, terms=terms, milestones=[])
+    assert escrow.auto_release_on_proof is True
+    fund(escrow, buyer)
+    services.delivery_proof_submit(escrow=escrow, by=seller, proof_hash="ab" * 32, submitted_by="Courier")
+    assert refresh(escrow).status == "COMPLETED"

@@ -195,8 +195,7 @@ def _release_options(metadata: dict, auto_release: bool | None = None) -> Releas
     return ReleaseOptions(
         release_type=release_type,
         settlement_type=SettlementType.MILESTONE if milestones else SettlementType.STANDARD,
-        auto_release_on_proof=release_type == ReleaseType.AUTO_RELEASE
-        or (auto and release_type != ReleaseType.TIME_LOCKED),
+        auto_release_on_proof=auto and release_type != ReleaseType.TIME_LOCKED,  # AUTO_RELEASE: the service
         time_lock_until=None if lock is None else _time_lock(lock),
     )
 
